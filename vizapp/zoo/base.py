@@ -1,0 +1,253 @@
+"""The zoo's shared vocabulary: knob metadata, the common config fields, errors, parsing.
+
+A family module (``lenet.py``, ``resnet.py`` …) defines a frozen dataclass that subclasses
+:class:`BaseConfig`, declares each field with :func:`knob` (bounds, step, help text for the UI
+and the CLI), implements ``validate()`` for cross-field rules, and provides ``build(cfg)``.
+Everything that generates widgets, parses ``--set KNOB=VALUE`` or URL parameters reads the
+metadata from here, so a new knob needs no UI code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """An impossible configuration. ``knob`` names the field at fault (or None)."""
+
+    def __init__(self, message: str, knob: str | None = None):
+        super().__init__(message)
+        self.knob = knob
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Knob:
+    """UI metadata of one config field."""
+
+    help: str
+    label: str | None = None
+    min: float | None = None  # for ints/floats, and each element of an int tuple
+    max: float | None = None
+    step: float | None = None
+    choices: tuple[Any, ...] | None = None  # for str fields (and None-able choices)
+    min_len: int | None = None  # for tuple fields
+    max_len: int | None = None
+    group: str = "architecture"  # "input" for the common input fields
+
+
+def knob(default: Any, *, help: str, label: str | None = None, min: float | None = None,
+         max: float | None = None, step: float | None = None,
+         choices: tuple[Any, ...] | None = None, min_len: int | None = None,
+         max_len: int | None = None, group: str = "architecture") -> Any:
+    """A dataclass field carrying :class:`Knob` metadata under the key ``"knob"``."""
+    meta = Knob(help=help, label=label, min=min, max=max, step=step, choices=choices,
+                min_len=min_len, max_len=max_len, group=group)
+    return field(default=default, metadata={"knob": meta})
+
+
+@dataclass(frozen=True)
+class KnobInfo:
+    """A field, its type (``int``, ``float``, ``bool``, ``str``, ``tuple[int, ...]`` …) and
+    metadata, as the UI and CLI see it."""
+
+    name: str
+    type: Any
+    default: Any
+    knob: Knob
+
+    @property
+    def label(self) -> str:
+        return self.knob.label or self.name.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class BaseConfig:
+    """Fields every family has: the input tensor and the classifier size."""
+
+    in_channels: int = knob(1, min=1, max=64, step=1, group="input",
+                            help="Channels of the input image (1 = grey, 3 = RGB).")
+    height: int = knob(224, min=1, max=4096, step=1, group="input",
+                       help="Input height in pixels.")
+    width: int = knob(224, min=1, max=4096, step=1, group="input",
+                      help="Input width in pixels.")
+    batch: int = knob(1, min=1, max=65536, step=1, group="input",
+                      help="Batch size N of the input tensor N×C×H×W.")
+    num_classes: int = knob(10, min=1, max=100000, step=1,
+                            help="Outputs of the last Linear layer (number of classes).")
+
+    # ------------------------------------------------------------------ introspection
+    @classmethod
+    def knobs(cls) -> tuple[KnobInfo, ...]:
+        hints = typing.get_type_hints(cls)
+        out = []
+        for f in dataclasses.fields(cls):
+            if "knob" not in f.metadata:
+                continue
+            out.append(KnobInfo(f.name, hints[f.name], f.default, f.metadata["knob"]))
+        return tuple(out)
+
+    @classmethod
+    def knob_info(cls, name: str) -> KnobInfo:
+        for k in cls.knobs():
+            if k.name == name:
+                return k
+        names = ", ".join(k.name for k in cls.knobs())
+        raise ConfigError(f"unknown knob '{name}' for {cls.__name__}; knobs are: {names}", name)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.in_channels, self.height, self.width)
+
+    def replace(self, **changes: Any) -> "BaseConfig":
+        for name in changes:
+            self.knob_info(name)  # unknown names raise ConfigError
+        return dataclasses.replace(self, **changes)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> "BaseConfig":
+        """Apply ``{knob: value}`` where values may be strings (CLI, URL) or typed values."""
+        typed = {name: parse_value(self.knob_info(name), value) for name, value in overrides.items()}
+        return dataclasses.replace(self, **typed)
+
+    def changed(self) -> dict[str, Any]:
+        """The knobs whose value differs from the class default."""
+        return {k.name: getattr(self, k.name) for k in self.knobs()
+                if getattr(self, k.name) != k.default}
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Check every field against its bounds; families extend this with their own rules
+        (call ``super().validate()`` first). Raises :class:`ConfigError`."""
+        for k in self.knobs():
+            check_value(k, getattr(self, k.name))
+
+
+# ---------------------------------------------------------------------- values
+def _base_type(tp: Any) -> tuple[Any, Any]:
+    """Return (outer, inner) for the supported annotation shapes."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or str(origin) == "types.UnionType":
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _base_type(args[0])
+    if origin is tuple:
+        args = typing.get_args(tp)
+        inner = args[0]
+        if typing.get_origin(inner) is tuple:
+            return tuple, tuple
+        return tuple, inner
+    return tp, None
+
+
+def parse_value(info: KnobInfo, value: Any) -> Any:
+    """Turn a CLI/URL string (or a typed value) into the field's type.
+
+    Int tuples take ``"3,4,6,3"``; tuples of pairs take ``"1x64,1x128,2x256"`` (also ``"1:64"``);
+    bools take true/false/1/0/yes/no/on/off; optional fields take ``none``.
+    """
+    outer, inner = _base_type(info.type)
+    optional = type(None) in typing.get_args(info.type)
+    try:
+        if isinstance(value, str):
+            s = value.strip()
+            if optional and s.lower() in ("none", "null", ""):
+                return None
+            if outer is bool:
+                low = s.lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(f"expected true or false, got '{value}'")
+            if outer is int:
+                return int(s)
+            if outer is float:
+                return float(s)
+            if outer is str:
+                return s
+            if outer is tuple and inner is tuple:
+                pairs = []
+                for part in s.replace(" ", "").replace(";", ",").split(","):
+                    if not part:
+                        continue
+                    sep = "x" if "x" in part else ":"
+                    a, b = part.split(sep)
+                    pairs.append((int(a), int(b)))
+                return tuple(pairs)
+            if outer is tuple:
+                return tuple(int(p) for p in s.replace(" ", "").split(",") if p)
+            raise ValueError(f"cannot parse {info.type}")
+        if outer is tuple and inner is tuple:
+            return tuple((int(a), int(b)) for a, b in value)
+        if outer is tuple:
+            return tuple(int(v) for v in value)
+        if outer is bool:
+            return bool(value)
+        if outer is int and isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{info.name}: cannot read '{value}' as {format_type(info.type)} "
+                          f"({exc})", info.name) from None
+
+
+def format_value(value: Any) -> str:
+    """Inverse of :func:`parse_value` (used for URLs and ``--set``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        if value and isinstance(value[0], tuple):
+            return ",".join(f"{a}x{b}" for a, b in value)
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def format_type(tp: Any) -> str:
+    outer, inner = _base_type(tp)
+    if outer is tuple and inner is tuple:
+        return "a list of (convs x channels) pairs like 1x64,1x128"
+    if outer is tuple:
+        return "a comma list of integers like 2,2,2,2"
+    return getattr(outer, "__name__", str(outer))
+
+
+def check_value(info: KnobInfo, value: Any) -> None:
+    k = info.knob
+    name = info.label
+    outer, inner = _base_type(info.type)
+    if value is None:
+        if type(None) in typing.get_args(info.type):
+            return
+        raise ConfigError(f"{name} must be set", info.name)
+    if k.choices is not None and value not in k.choices:
+        opts = ", ".join(str(c) for c in k.choices)
+        raise ConfigError(f"{name} must be one of {opts} (got '{value}')", info.name)
+    if outer is tuple:
+        if k.min_len is not None and len(value) < k.min_len:
+            raise ConfigError(f"{name} needs at least {k.min_len} entries (got {len(value)})",
+                              info.name)
+        if k.max_len is not None and len(value) > k.max_len:
+            raise ConfigError(f"{name} takes at most {k.max_len} entries (got {len(value)})",
+                              info.name)
+        flat = [x for pair in value for x in pair] if inner is tuple else list(value)
+        for x in flat:
+            _check_range(info, x, f"each entry of {name}")
+        return
+    if outer in (int, float) and not isinstance(value, bool):
+        _check_range(info, value, name)
+
+
+def _check_range(info: KnobInfo, x: float, what: str) -> None:
+    k = info.knob
+    if k.min is not None and x < k.min:
+        raise ConfigError(f"{what} must be at least {_num(k.min)} (got {_num(x)})", info.name)
+    if k.max is not None and x > k.max:
+        raise ConfigError(f"{what} must be at most {_num(k.max)} (got {_num(x)})", info.name)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)

@@ -1,0 +1,165 @@
+"""Families, presets and model specs: the one place that names what can be built.
+
+``resolve("resnet50", {"blocks": "3,4,6,3"})`` → :class:`ModelSpec` (frozen, hashable: the
+cache key of the app) → :func:`build_model` → ``nn.Module``.  Names accepted by ``resolve``:
+a preset (``lenet``, ``resnet18`` …), a family (its default preset), or
+``torchvision:NAME`` for any torchvision classification builder (built without weights).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from torch import nn
+
+from .base import BaseConfig, ConfigError
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # "resnet"
+    title: str  # "ResNet"
+    config_cls: type[BaseConfig]
+    build: Callable[[Any], nn.Module]
+    description: str = ""
+    default_preset: str = ""
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str  # "resnet50"
+    family: str
+    config: BaseConfig
+    description: str = ""
+    seed: str | None = None  # the seed page it reproduces, e.g. "002" (None: not from a seed)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the user picked: a family and a full config (which includes the input)."""
+
+    family: str
+    config: BaseConfig
+    preset: str | None = None  # the preset it started from, for display and URLs
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return self.config.input_shape
+
+    @property
+    def batch(self) -> int:
+        return self.config.batch
+
+    @property
+    def label(self) -> str:
+        base = self.preset or self.family
+        if self.preset and self.preset in PRESETS:
+            changed = _diff(PRESETS[self.preset].config, self.config)
+        else:
+            changed = self.config.changed()
+        changed = {k: v for k, v in changed.items() if k not in ("batch", "height", "width",
+                                                                   "in_channels")}
+        if not changed:
+            return base
+        from .base import format_value
+        return base + " (" + ", ".join(f"{k}={format_value(v)}" for k, v in changed.items()) + ")"
+
+    def replace(self, **changes: Any) -> "ModelSpec":
+        return dataclasses.replace(self, config=self.config.replace(**changes))
+
+
+def _diff(a: BaseConfig, b: BaseConfig) -> dict[str, Any]:
+    return {k.name: getattr(b, k.name) for k in b.knobs() if getattr(a, k.name) != getattr(b, k.name)}
+
+
+FAMILIES: dict[str, Family] = {}
+PRESETS: dict[str, Preset] = {}
+
+# family modules, in the order the UI lists them
+_FAMILY_MODULES = ("lenet", "alexnet", "vgg", "nin", "googlenet", "resnet", "densenet",
+                   "torchvision_ref")
+
+
+def register_family(family: Family) -> None:
+    FAMILIES[family.name] = family
+
+
+def register_preset(preset: Preset) -> None:
+    if preset.family not in FAMILIES:
+        raise KeyError(f"preset {preset.name}: unknown family {preset.family}")
+    PRESETS[preset.name] = preset
+
+
+def _load() -> None:
+    if FAMILIES:
+        return
+    for mod in _FAMILY_MODULES:
+        try:
+            importlib.import_module(f"{__package__}.{mod}")
+        except ModuleNotFoundError as exc:  # a family not written yet
+            if exc.name != f"{__package__}.{mod}":
+                raise
+
+
+def families() -> dict[str, Family]:
+    _load()
+    return FAMILIES
+
+
+def presets() -> dict[str, Preset]:
+    _load()
+    return PRESETS
+
+
+def preset_names() -> list[str]:
+    return list(presets())
+
+
+def resolve(name: str, overrides: dict[str, Any] | None = None) -> ModelSpec:
+    """A preset, a family or ``torchvision:NAME`` plus knob overrides → validated ModelSpec.
+
+    Raises :class:`ConfigError` with a message naming the cause."""
+    _load()
+    overrides = dict(overrides or {})
+    if name.startswith("torchvision:"):
+        from .torchvision_ref import torchvision_spec
+        spec = torchvision_spec(name.split(":", 1)[1])
+    elif name in PRESETS:
+        p = PRESETS[name]
+        spec = ModelSpec(p.family, p.config, p.name)
+    elif name in FAMILIES:
+        fam = FAMILIES[name]
+        p = PRESETS[fam.default_preset] if fam.default_preset in PRESETS else None
+        spec = ModelSpec(fam.name, p.config if p else fam.config_cls(), p.name if p else None)
+    else:
+        close = [n for n in PRESETS if name.lower() in n or n in name.lower()]
+        hint = f" Did you mean {', '.join(close[:3])}?" if close else ""
+        raise ConfigError(f"unknown model '{name}'. Presets: {', '.join(PRESETS)}; or "
+                          f"torchvision:NAME.{hint}")
+    if overrides:
+        spec = dataclasses.replace(spec, config=spec.config.with_overrides(overrides))
+    spec.config.validate()
+    return spec
+
+
+def build_model(spec: ModelSpec | BaseConfig, family: str | None = None) -> nn.Module:
+    """Build the module of a spec (or of a bare config of ``family``). Validates first."""
+    _load()
+    if isinstance(spec, ModelSpec):
+        family, cfg = spec.family, spec.config
+    else:
+        cfg = spec
+        family = family or family_of(cfg)
+    cfg.validate()
+    return FAMILIES[family].build(cfg)
+
+
+def family_of(cfg: BaseConfig) -> str:
+    _load()
+    for fam in FAMILIES.values():
+        if type(cfg) is fam.config_cls:
+            return fam.name
+    raise ConfigError(f"no family uses {type(cfg).__name__}")
