@@ -1,0 +1,55 @@
+"""``vizapp`` command line: ``vizapp presets|table|render|bn|run``.
+
+Each sub-command lives in its own module of this package exposing ``register(subparsers)``
+(which adds its parser and sets ``func``). Errors a user can cause end with exit code 2 and
+one line on stderr naming the cause, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# sub-command modules, in help order; a module that does not exist yet is skipped
+_COMMANDS = ("presets", "table", "render", "bn", "run")
+
+
+class UserError(Exception):
+    """A problem with what the user asked for; printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vizapp", description="CNN architecture lab: "
+                                     "shapes, graphs, costs and BatchNorm statistics.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMANDS:
+        try:
+            mod = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{name}":
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from vizapp.zoo import ConfigError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, ConfigError) as exc:
+        print(f"vizapp {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Arguments shared by the sub-commands that take a model: PRESET, --set, --input, --batch."""
+
+from __future__ import annotations
+
+import argparse
+
+from vizapp.zoo import ModelSpec, resolve
+
+from . import UserError
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="PRESET",
+                   help="a preset (see `vizapp presets`), a family name, or torchvision:NAME")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KNOB=VALUE",
+                   help="change a knob, e.g. --set growth_rate=16 --set blocks=3,4,6,3")
+    p.add_argument("--input", metavar="C,H,W", help="input channels, height, width")
+    p.add_argument("--batch", type=int, metavar="N", help="batch size")
+
+
+def spec_from_args(args: argparse.Namespace) -> ModelSpec:
+    overrides: dict[str, str] = {}
+    for item in args.sets:
+        if "=" not in item:
+            raise UserError(f"--set takes KNOB=VALUE, got '{item}'")
+        k, v = item.split("=", 1)
+        overrides[k.strip()] = v.strip()
+    if args.input:
+        parts = args.input.replace("x", ",").split(",")
+        if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+            raise UserError(f"--input takes C,H,W (three positive integers), got '{args.input}'")
+        overrides.update(in_channels=parts[0], height=parts[1], width=parts[2])
+    if args.batch is not None:
+        overrides["batch"] = str(args.batch)
+    return resolve(args.model, overrides)
