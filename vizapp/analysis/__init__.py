@@ -1,0 +1,11 @@
+"""Static analysis of a CNN: shapes, parameters, MACs, receptive fields, worked arithmetic.
+
+``analyze(model, input_shape, batch)`` and ``analyze_spec(spec)`` return frozen
+:class:`~vizapp.analysis.records.Analysis` records; nothing here imports Streamlit.
+"""
+
+from .core import analyze, analyze_spec, build_for_analysis, min_input_size, verify_with_meta
+from .records import Analysis, Block, Failure, Node, ReceptiveField, Row
+
+__all__ = ["analyze", "analyze_spec", "build_for_analysis", "min_input_size",
+           "verify_with_meta", "Analysis", "Block", "Failure", "Node", "ReceptiveField", "Row"]

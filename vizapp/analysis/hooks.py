@@ -1,0 +1,79 @@
+"""Fallback capture for models torch.fx cannot trace: forward hooks on the leaf modules while
+the model runs on meta tensors. Produces the same :class:`~vizapp.analysis.core.Traced` steps
+(one per leaf-module call, wired by tensor identity), so the rules, records and graph work
+unchanged; operations between modules (``+``, ``torch.cat``) are not seen."""
+
+from __future__ import annotations
+
+import torch
+from torch import fx, nn
+
+from .core import Step, Traced, _meta_state, eval_mode
+
+
+def capture(model: nn.Module, full_shape: tuple[int, ...]) -> Traced:
+    """Run ``model`` once on a meta input of ``full_shape`` with hooks on every leaf module."""
+    names = {m: n for n, m in model.named_modules()}
+    producers: dict[int, str] = {}
+    steps: list[Step] = []
+    graph = fx.Graph()
+    x_node = graph.placeholder("x")
+    nodes_by_name = {"x": x_node}
+    steps.append(Step("x", "placeholder", "x", (), {}, None, "", ()))
+    failure: list[BaseException] = []
+    handles = []
+
+    def hook(mod: nn.Module, args: tuple, out: object) -> None:
+        path = names.get(mod, type(mod).__name__)
+        base = path.replace(".", "_") or "module"
+        name = base
+        k = 1
+        while name in nodes_by_name:
+            k += 1
+            name = f"{base}_{k}"
+        arg_nodes = []
+        inputs = []
+        for a in args:
+            if isinstance(a, torch.Tensor) and id(a) in producers:
+                ref = nodes_by_name[producers[id(a)]]
+                arg_nodes.append(ref)
+                inputs.append(ref.name)
+            elif isinstance(a, torch.Tensor):  # made by a function between modules
+                ref = nodes_by_name[steps[-1].name]
+                arg_nodes.append(ref)
+                inputs.append(ref.name)
+            else:
+                arg_nodes.append(a)
+        node = graph.call_module(path, tuple(arg_nodes))
+        node.name = name
+        nodes_by_name[name] = node
+        steps.append(Step(name, "call_module", path, tuple(arg_nodes), {}, mod, path,
+                          tuple(dict.fromkeys(inputs))))
+        if isinstance(out, torch.Tensor):
+            producers[id(out)] = name
+
+    for mod in model.modules():
+        if not list(mod.children()):
+            handles.append(mod.register_forward_hook(hook))
+    x = torch.empty(full_shape, device="meta")
+    producers[id(x)] = "x"
+    out = None
+    try:
+        with eval_mode(model), torch.no_grad():
+            out = torch.func.functional_call(model, _meta_state(model), (x,))
+    except Exception as exc:  # the failing module is reported by the rules on replay
+        failure.append(exc)
+    finally:
+        for h in handles:
+            h.remove()
+    last = steps[-1].name
+    if isinstance(out, torch.Tensor) and id(out) in producers:
+        last = producers[id(out)]
+    out_node = graph.output(nodes_by_name[last])
+    steps.append(Step("output", "output", "output", (nodes_by_name[last],), {}, None, "",
+                      (last,)))
+    del out_node
+    notes = ()
+    if failure:
+        notes = (f"the forward pass stopped with: {str(failure[0]).splitlines()[0]}",)
+    return Traced(steps, model, method="hooks", notes=notes)

@@ -1,0 +1,596 @@
+"""Per-op arithmetic rules: output shape, MACs, receptive-field step and the worked explanation,
+computed in one step from the input shapes and the op's hyper-parameters.
+
+A rule takes a :class:`Call` (the op, its module if any, its resolved arguments) and returns an
+:class:`OpResult`, or raises :class:`ShapeError` naming what went wrong and how to fix it. Ops
+without a rule are executed on meta tensors by the caller (``core.py``).
+
+MACs count the multiply–accumulates of convolutions, linear layers and matrix products — what
+``torch.utils.flop_counter`` counts (FLOPs = 2 × MACs). Normalisation, activations, pooling and
+additions are memory-bound and counted as 0, as torchvision's published figures do.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class TMeta:
+    """A tensor as the rules see it: its shape and dtype, nothing else."""
+
+    shape: tuple[int, ...]
+    dtype: torch.dtype = torch.float32
+
+
+class ShapeError(Exception):
+    """An op cannot run on these input shapes.
+
+    ``spatial``: the input image is too small (a search for the minimum input size makes
+    sense)."""
+
+    def __init__(self, message: str, fix: str = "", spatial: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.spatial = spatial
+
+
+@dataclass
+class RFStep:
+    """How an op transforms the receptive field, per axis (H, W)."""
+
+    kind: str  # "window" | "identity" | "merge" | "flat"
+    k: tuple[int, int] = (1, 1)  # effective kernel d·(k−1)+1
+    s: tuple[int, int] = (1, 1)
+    p: tuple[int, int] = (0, 0)
+
+
+@dataclass
+class OpResult:
+    value: Any  # TMeta or a Python value (int, torch.Size, tuple)
+    op: str = "other"
+    kind: str = "other"
+    label: str = ""
+    macs: int = 0
+    explanation: str = ""
+    param_explanation: str = ""
+    attrs: tuple[tuple[str, Any], ...] = ()
+    rf: RFStep | None = None
+
+
+@dataclass
+class Call:
+    kind: str  # "module" | "function" | "method"
+    target: Any  # module instance, function, or method name
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    name: str = ""  # module path or function name, for messages
+    explain: bool = True
+    arg_sources: tuple[str, ...] = field(default_factory=tuple)  # producer ops of tensor args
+
+    def tensor(self, i: int = 0) -> TMeta:
+        v = self.args[i] if i < len(self.args) else None
+        if not isinstance(v, TMeta):
+            raise NoRule()
+        return v
+
+
+class NoRule(Exception):
+    """The rule cannot handle these arguments; execute on meta instead."""
+
+
+# ----------------------------------------------------------------------------- formatting
+def fmt_shape(shape: tuple[int, ...] | None, batch: bool = False) -> str:
+    if shape is None:
+        return "?"
+    dims = shape if batch else shape[1:]
+    return "×".join(str(d) for d in dims) if dims else "scalar"
+
+
+def _n(x: int) -> str:
+    return f"{x:,}"
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    if isinstance(v, (tuple, list)):
+        return (int(v[0]), int(v[-1])) if len(v) > 1 else (int(v[0]), int(v[0]))
+    return (int(v), int(v))
+
+
+def _hw(a: tuple[int, int]) -> str:
+    return f"{a[0]}" if a[0] == a[1] else f"{a[0]}×{a[1]}"
+
+
+# ----------------------------------------------------------------------------- windows
+def window_out(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> tuple[int, str]:
+    """⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 (⌈…⌉ with ceil_mode, where the last window must start
+    inside the input or left padding) and its worked text."""
+    num = size + 2 * p - d * (k - 1) - 1
+    if ceil:
+        out = -(-num // s) + 1 if num >= 0 else 0
+        if out > 0 and (out - 1) * s >= size + p:
+            out -= 1
+        br = ("⌈", "⌉")
+    else:
+        out = num // s + 1 if num >= 0 else 0
+        br = ("⌊", "⌋")
+    dk = f"{d}·({k}−1)" if d != 1 else f"({k}−1)"
+    text = f"{br[0]}({size} + 2·{p} − {dk} − 1)/{s}{br[1]} + 1 = {out}"
+    return out, text
+
+
+def _window_rule(c: Call, x: TMeta, k, s, p, d, ceil: bool, what: str, cout: int) -> tuple:
+    if len(x.shape) != 4:
+        if len(x.shape) == 3:  # unbatched C×H×W
+            raise NoRule()
+        raise ShapeError(f"{what} needs a 4-D input N×C×H×W but got {len(x.shape)}-D "
+                         f"{fmt_shape(x.shape, True)}",
+                         "flatten/reshape earlier, or feed an image tensor")
+    n, _, h, w = x.shape
+    kh, kw = _pair(k)
+    sh, sw = _pair(s)
+    ph, pw = _pair(p)
+    dh, dw = _pair(d)
+    ho, th = window_out(h, kh, sh, ph, dh, ceil)
+    wo, tw = window_out(w, kw, sw, pw, dw, ceil)
+    if ho <= 0 or wo <= 0:
+        eff_h, eff_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+        raise ShapeError(
+            f"{what} gets a {h}×{w} feature map, smaller than its {eff_h}×{eff_w} window "
+            f"(with padding {ph}): H_out = {th}",
+            "use a larger input image (see the minimum size below), or reduce kernel size, "
+            "stride or the number of downsampling layers before this one", spatial=True)
+    out = (n, cout, ho, wo)
+    if th == tw:
+        expl = f"H_out = W_out = {th}"
+    else:
+        expl = f"H_out = {th}; W_out = {tw}"
+    rf = RFStep("window", (dh * (kh - 1) + 1, dw * (kw - 1) + 1), (sh, sw), (ph, pw))
+    return out, expl, rf, (kh, kw), (sh, sw), (ph, pw), (dh, dw)
+
+
+# ----------------------------------------------------------------------------- module rules
+def conv2d(c: Call) -> OpResult:
+    m: nn.Conv2d = c.target
+    x = c.tensor()
+    if len(x.shape) == 4 and x.shape[1] != m.in_channels:
+        raise ShapeError(
+            f"{m.__class__.__name__} expects {m.in_channels} input channels but gets "
+            f"{x.shape[1]} ({fmt_shape(x.shape)})",
+            f"make the previous layer output {m.in_channels} channels, or build this conv with "
+            f"in_channels={x.shape[1]}" + (" (set the input channels to match)"
+                                           if c.arg_sources == ("input",) else ""))
+    if isinstance(m.padding, str) or m.padding_mode != "zeros":
+        raise NoRule()
+    out, expl, rf, k, s, p, d = _window_rule(c, x, m.kernel_size, m.stride, m.padding,
+                                             m.dilation, False, "Conv2d", m.out_channels)
+    g = m.groups
+    macs = out[0] * out[1] * out[2] * out[3] * (m.in_channels // g) * k[0] * k[1]
+    label = f"Conv2d {_hw(k)}" + (f" /{_hw(s)}" if s != (1, 1) else "") + \
+        f" · {m.in_channels}→{m.out_channels}" + (f" g{g}" if g > 1 else "")
+    text = pexpl = ""
+    if c.explain:
+        text = (f"Conv2d {m.in_channels}→{m.out_channels}, kernel {_hw(k)}, stride {_hw(s)}, "
+                f"padding {_hw(p)}" + (f", dilation {_hw(d)}" if d != (1, 1) else "") +
+                (f", groups {g}" if g > 1 else "") + f": {expl} → "
+                f"{fmt_shape(x.shape)} → {fmt_shape(out)}")
+        w = k[0] * k[1] * (m.in_channels // g) * m.out_channels
+        ksq = f"{k[0]}²" if k[0] == k[1] else f"{k[0]}·{k[1]}"
+        gdiv = f"/{g}" if g > 1 else ""
+        if m.bias is not None:
+            pexpl = (f"k²·Cin·Cout/g + Cout = {ksq}·{m.in_channels}·{m.out_channels}{gdiv} + "
+                     f"{m.out_channels} = {_n(w + m.out_channels)}")
+        else:
+            pexpl = f"k²·Cin·Cout/g = {ksq}·{m.in_channels}·{m.out_channels}{gdiv} = {_n(w)} (no bias)"
+        text += f"; MACs = N·Cout·H·W·(Cin/g)·k² = {_n(macs)}"
+    return OpResult(TMeta(out, x.dtype), "conv2d", "conv", label, macs, text, pexpl,
+                    (("kernel", k), ("stride", s), ("padding", p), ("dilation", d),
+                     ("groups", g), ("in", m.in_channels), ("out", m.out_channels)), rf)
+
+
+def pool2d(c: Call) -> OpResult:
+    m = c.target
+    x = c.tensor()
+    is_max = isinstance(m, nn.MaxPool2d)
+    name = type(m).__name__
+    d = m.dilation if is_max else 1
+    if len(x.shape) != 4:
+        raise NoRule()
+    out, expl, rf, k, s, p, dd = _window_rule(c, x, m.kernel_size, m.stride, m.padding, d,
+                                              m.ceil_mode, name, x.shape[1])
+    label = f"{'MaxPool' if is_max else 'AvgPool'} {_hw(k)}" + (f" /{_hw(s)}" if s != (1, 1) else "")
+    text = ""
+    if c.explain:
+        text = (f"{name} kernel {_hw(k)}, stride {_hw(s)}, padding {_hw(p)}"
+                + (", ceil_mode" if m.ceil_mode else "") + f": {expl} → "
+                f"{fmt_shape(x.shape)} → {fmt_shape(out)} (channels unchanged)")
+    return OpResult(TMeta(out, x.dtype), "max_pool2d" if is_max else "avg_pool2d", "pool",
+                    label, 0, text, "no parameters" if c.explain else "",
+                    (("kernel", k), ("stride", s), ("padding", p)), rf)
+
+
+def adaptive_pool(c: Call, out_size: Any = None, is_max: bool | None = None) -> OpResult:
+    x = c.tensor()
+    if len(x.shape) != 4:
+        raise NoRule()
+    m = c.target if c.kind == "module" else None
+    if m is not None:
+        out_size = m.output_size
+        is_max = isinstance(m, nn.AdaptiveMaxPool2d)
+    n, ch, h, w = x.shape
+    oh, ow = _pair(out_size if out_size is not None else (h, w))
+    oh = h if oh is None else oh
+    ow = w if ow is None else ow
+    if h == 0 or w == 0:
+        raise ShapeError(f"adaptive pooling gets an empty {h}×{w} map", "use a larger input",
+                         spatial=True)
+    out = (n, ch, oh, ow)
+    kh = max(math.ceil((i + 1) * h / oh) - (i * h) // oh for i in range(oh))
+    kw = max(math.ceil((i + 1) * w / ow) - (i * w) // ow for i in range(ow))
+    name = f"Adaptive{'Max' if is_max else 'Avg'}Pool2d"
+    text = ""
+    if c.explain:
+        if (oh, ow) == (1, 1):
+            text = (f"{name} to 1×1: each channel's whole {h}×{w} map is "
+                    f"{'reduced to its maximum' if is_max else 'averaged'} → "
+                    f"{fmt_shape(x.shape)} → {fmt_shape(out)} (any input size gives 1×1)")
+        else:
+            text = (f"{name} to {oh}×{ow}: windows of up to {kh}×{kw} cells, chosen so that "
+                    f"any input size gives {oh}×{ow} → {fmt_shape(x.shape)} → {fmt_shape(out)}")
+    sh, sw = max(h // oh, 1), max(w // ow, 1)
+    rf = RFStep("window", (kh, kw), (sh, sw), (0, 0))
+    return OpResult(TMeta(out, x.dtype), "adaptive_max_pool2d" if is_max else "adaptive_avg_pool2d",
+                    "pool", f"{name.replace('2d', '')} → {oh}×{ow}", 0, text,
+                    "no parameters" if c.explain else "", (("output_size", (oh, ow)),), rf)
+
+
+def linear(c: Call) -> OpResult:
+    m: nn.Linear = c.target
+    x = c.tensor()
+    if not x.shape or x.shape[-1] != m.in_features:
+        got = x.shape[-1] if x.shape else 0
+        hint = ""
+        if len(x.shape) > 2:
+            hint = " (flatten the feature map first)"
+        raise ShapeError(
+            f"Linear expects {m.in_features} input features but gets {got} "
+            f"(input {fmt_shape(x.shape, True)}){hint}",
+            f"build it as nn.Linear({got}, {m.out_features}) — in_features must equal the "
+            f"flattened size — or change the input size so that {m.in_features} features "
+            f"arrive")
+    out = x.shape[:-1] + (m.out_features,)
+    rows = math.prod(x.shape[:-1])
+    macs = rows * m.in_features * m.out_features
+    text = pexpl = ""
+    if c.explain:
+        text = (f"Linear {m.in_features}→{m.out_features}: each of the {_n(rows)} rows "
+                f"(N×{m.in_features}) is multiplied by a {m.out_features}×{m.in_features} "
+                f"weight matrix → {fmt_shape(out, True)}; MACs = {_n(rows)}·{m.in_features}·"
+                f"{m.out_features} = {_n(macs)}")
+        b = m.out_features if m.bias is not None else 0
+        pexpl = (f"in·out + out = {m.in_features}·{m.out_features} + {b} = "
+                 f"{_n(m.in_features * m.out_features + b)}") if b else \
+            f"in·out = {m.in_features}·{m.out_features} = {_n(m.in_features * m.out_features)}"
+    return OpResult(TMeta(out, x.dtype), "linear", "linear",
+                    f"Linear {m.in_features}→{m.out_features}", macs, text, pexpl,
+                    (("in", m.in_features), ("out", m.out_features)), RFStep("flat"))
+
+
+def batchnorm(c: Call) -> OpResult:
+    m = c.target
+    x = c.tensor()
+    name = type(m).__name__
+    if len(x.shape) < 2 or x.shape[1] != m.num_features:
+        got = x.shape[1] if len(x.shape) > 1 else "?"
+        raise ShapeError(f"{name} expects {m.num_features} channels but gets {got} "
+                         f"({fmt_shape(x.shape, True)})",
+                         f"build it as {name}({got})")
+    if name == "BatchNorm1d" and len(x.shape) not in (2, 3):
+        raise ShapeError(f"BatchNorm1d needs a 2-D or 3-D input, got {fmt_shape(x.shape, True)}",
+                         "use BatchNorm2d for N×C×H×W feature maps")
+    if name == "BatchNorm2d" and len(x.shape) != 4:
+        raise ShapeError(f"BatchNorm2d needs a 4-D input N×C×H×W, got {fmt_shape(x.shape, True)}",
+                         "use BatchNorm1d after a Linear layer")
+    C = m.num_features
+    text = pexpl = ""
+    if c.explain:
+        over = "(N, H, W)" if len(x.shape) == 4 else "(N)" if len(x.shape) == 2 else "(N, L)"
+        text = (f"{name}({C}): each of the {C} channels is normalised with its mean and variance "
+                f"over {over}, then scaled by γ and shifted by β; shape unchanged "
+                f"{fmt_shape(x.shape)}")
+        learn = 2 * C if m.affine else 0
+        pexpl = (f"2C = 2·{C} = {learn} learnable (γ, β)" if m.affine else "no affine parameters")
+        if m.track_running_stats:
+            pexpl += f" + 2C = {2 * C} running buffers (mean, var; not trained)"
+    return OpResult(TMeta(x.shape, x.dtype), "batch_norm", "bn", f"{name.replace('Norm', 'N')}({C})",
+                    0, text, pexpl, (("features", C),), RFStep("identity"))
+
+
+_ACT_NAMES = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU6: "relu6",
+              nn.GELU: "gelu", nn.SiLU: "silu", nn.Hardswish: "hardswish",
+              nn.Hardsigmoid: "hardsigmoid", nn.LeakyReLU: "leaky_relu", nn.ELU: "elu",
+              nn.Mish: "mish", nn.Softmax: "softmax", nn.LogSoftmax: "log_softmax",
+              nn.PReLU: "prelu", nn.Softplus: "softplus"}
+
+
+def elementwise(c: Call, op: str, kind: str, label: str, what: str) -> OpResult:
+    x = c.tensor()
+    text = ""
+    if c.explain:
+        text = f"{what}; shape unchanged {fmt_shape(x.shape, len(x.shape) < 2)}"
+    return OpResult(TMeta(x.shape, x.dtype), op, kind, label, 0, text,
+                    "no parameters" if c.explain else "", (), RFStep("identity"))
+
+
+def activation_module(c: Call) -> OpResult:
+    m = c.target
+    op = _ACT_NAMES.get(type(m), type(m).__name__.lower())
+    return elementwise(c, op, "act", type(m).__name__,
+                       f"{type(m).__name__} applied to every element independently")
+
+
+def dropout_module(c: Call) -> OpResult:
+    m = c.target
+    return elementwise(c, "dropout", "dropout", f"Dropout p={m.p}",
+                       f"{type(m).__name__}(p={m.p}) zeroes elements at random in training and "
+                       f"is the identity in evaluation")
+
+
+def identity_module(c: Call) -> OpResult:
+    return elementwise(c, "identity", "other", "Identity", "Identity passes the input through")
+
+
+def lrn_module(c: Call) -> OpResult:
+    return elementwise(c, "local_response_norm", "bn", "LRN",
+                       "LocalResponseNorm divides each value by a sum over neighbouring channels")
+
+
+def flatten_shape(x: TMeta, start: int, end: int, explain: bool, name: str) -> OpResult:
+    nd = len(x.shape)
+    s = start % nd if nd else 0
+    e = end % nd if nd else 0
+    dims = x.shape[s:e + 1]
+    flat = math.prod(dims)
+    out = x.shape[:s] + (flat,) + x.shape[e + 1:]
+    text = ""
+    if explain:
+        text = (f"{name} joins dims {s}…{e}: " + "·".join(str(d) for d in dims) +
+                f" = {_n(flat)} → {fmt_shape(out, True)}")
+    return OpResult(TMeta(out, x.dtype), "flatten", "reshape", f"Flatten → {flat}", 0, text,
+                    "no parameters" if explain else "", (), RFStep("flat"))
+
+
+def flatten_module(c: Call) -> OpResult:
+    m = c.target
+    return flatten_shape(c.tensor(), m.start_dim, m.end_dim, c.explain, "Flatten")
+
+
+MODULE_RULES: dict[type, Callable[[Call], OpResult]] = {
+    nn.Conv2d: conv2d,
+    nn.MaxPool2d: pool2d,
+    nn.AvgPool2d: pool2d,
+    nn.AdaptiveAvgPool2d: adaptive_pool,
+    nn.AdaptiveMaxPool2d: adaptive_pool,
+    nn.Linear: linear,
+    nn.BatchNorm1d: batchnorm,
+    nn.BatchNorm2d: batchnorm,
+    nn.Flatten: flatten_module,
+    nn.Dropout: dropout_module,
+    nn.Dropout2d: dropout_module,
+    nn.AlphaDropout: dropout_module,
+    nn.Identity: identity_module,
+    nn.LocalResponseNorm: lrn_module,
+    **{t: activation_module for t in _ACT_NAMES},
+}
+
+
+# ----------------------------------------------------------------------------- function rules
+def add_rule(c: Call) -> OpResult:
+    a, b = (c.args + (None, None))[:2]
+    if isinstance(a, TMeta) and isinstance(b, TMeta):
+        if a.shape != b.shape:
+            try:
+                out = tuple(torch.broadcast_shapes(a.shape, b.shape))
+            except RuntimeError:
+                raise ShapeError(
+                    f"cannot add {fmt_shape(a.shape)} and {fmt_shape(b.shape)}: an addition "
+                    f"(residual connection) needs equal shapes",
+                    "make both branches output the same channels and size — e.g. a 1×1 "
+                    "convolution with the same stride on the shortcut (use_1x1conv / "
+                    "a projection) when the block changes channels or halves H×W") from None
+        else:
+            out = a.shape
+        text = ""
+        if c.explain:
+            text = (f"element-wise sum of two {fmt_shape(a.shape)} tensors (shapes must match) "
+                    f"→ {fmt_shape(out)}")
+            proj = [s for s in c.arg_sources if s.startswith("proj:")]
+            if proj:
+                text += ("; the shortcut goes through " + proj[0][5:] +
+                         ", which makes its shape match the main path")
+            elif len(c.arg_sources) == 2:
+                text += "; the shortcut is the block's input itself (identity)"
+        return OpResult(TMeta(out, a.dtype), "add", "add", "+", 0, text,
+                        "no parameters" if c.explain else "", (), RFStep("merge"))
+    raise NoRule()
+
+
+def cat_rule(c: Call) -> OpResult:
+    tensors = c.args[0] if c.args else c.kwargs.get("tensors")
+    dim = c.args[1] if len(c.args) > 1 else c.kwargs.get("dim", 0)
+    if not isinstance(tensors, (list, tuple)) or not all(isinstance(t, TMeta) for t in tensors):
+        raise NoRule()
+    nd = len(tensors[0].shape)
+    d = dim % nd
+    for t in tensors[1:]:
+        if len(t.shape) != nd or any(t.shape[i] != tensors[0].shape[i]
+                                     for i in range(nd) if i != d):
+            shapes = ", ".join(fmt_shape(t.shape, True) for t in tensors)
+            raise ShapeError(f"cannot concatenate {shapes} along dim {d}: all other dims must "
+                             f"be equal",
+                             "give every branch the same H×W (same strides and padding) — "
+                             "padding k//2 keeps the size for odd kernels",
+                             spatial=False)
+    parts = [t.shape[d] for t in tensors]
+    total = sum(parts)
+    out = tensors[0].shape[:d] + (total,) + tensors[0].shape[d + 1:]
+    text = ""
+    if c.explain:
+        what = "channels" if d == 1 else f"dim {d}"
+        text = (f"concatenate {len(parts)} tensors along {what}: " + " + ".join(map(str, parts)) +
+                f" = {total} → {fmt_shape(out)}")
+    return OpResult(TMeta(out, tensors[0].dtype), "cat", "concat", f"cat ({total})", 0, text,
+                    "no parameters" if c.explain else "", (("dim", d), ("parts", tuple(parts))),
+                    RFStep("merge"))
+
+
+def torch_flatten_rule(c: Call) -> OpResult:
+    x = c.tensor()
+    start = c.args[1] if len(c.args) > 1 else c.kwargs.get("start_dim", 0)
+    end = c.args[2] if len(c.args) > 2 else c.kwargs.get("end_dim", -1)
+    return flatten_shape(x, start, end, c.explain, "flatten")
+
+
+def reshape_rule(c: Call) -> OpResult:
+    x = c.tensor()
+    shape = c.args[1:]
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list, torch.Size)):
+        shape = tuple(shape[0])
+    if not all(isinstance(s, int) for s in shape):
+        raise NoRule()
+    total = math.prod(x.shape)
+    known = math.prod(s for s in shape if s != -1)
+    if shape.count(-1) > 1 or (known and total % known) or (-1 not in shape and known != total):
+        raise ShapeError(f"cannot reshape {fmt_shape(x.shape, True)} ({_n(total)} elements) into "
+                         f"{tuple(shape)}", "the new shape must hold the same number of elements")
+    out = tuple(total // known if s == -1 else s for s in shape)
+    text = ""
+    if c.explain:
+        text = (f"{c.target}{tuple(shape)}: {fmt_shape(x.shape, True)} = {_n(total)} elements → "
+                f"{fmt_shape(out, True)}")
+        if len(out) == 2 and len(x.shape) > 2:
+            text += " (" + "·".join(str(d) for d in x.shape[1:]) + f" = {_n(out[1])})"
+    return OpResult(TMeta(out, x.dtype), "reshape", "reshape", f"reshape → {fmt_shape(out)}", 0,
+                    text, "no parameters" if c.explain else "", (), RFStep("flat"))
+
+
+def functional_act(name: str) -> Callable[[Call], OpResult]:
+    def rule(c: Call) -> OpResult:
+        return elementwise(c, name, "act", name, f"{name} applied to every element")
+    return rule
+
+
+def f_pool(is_max: bool) -> Callable[[Call], OpResult]:
+    def rule(c: Call) -> OpResult:
+        k = c.args[1] if len(c.args) > 1 else c.kwargs.get("kernel_size")
+        s = c.args[2] if len(c.args) > 2 else c.kwargs.get("stride")
+        p = c.args[3] if len(c.args) > 3 else c.kwargs.get("padding", 0)
+        if is_max:
+            d = c.args[4] if len(c.args) > 4 else c.kwargs.get("dilation", 1)
+            ceil = c.args[5] if len(c.args) > 5 else c.kwargs.get("ceil_mode", False)
+        else:
+            d = 1
+            ceil = c.args[4] if len(c.args) > 4 else c.kwargs.get("ceil_mode", False)
+        if s is None or s == [] or s == ():
+            s = k
+        fake = (nn.MaxPool2d(k, s, p, d, ceil_mode=bool(ceil)) if is_max
+                else nn.AvgPool2d(k, s, p, ceil_mode=bool(ceil)))
+        return pool2d(Call("module", fake, c.args[:1], {}, c.name, c.explain, c.arg_sources))
+    return rule
+
+
+def f_adaptive(is_max: bool) -> Callable[[Call], OpResult]:
+    def rule(c: Call) -> OpResult:
+        size = c.args[1] if len(c.args) > 1 else c.kwargs.get("output_size")
+        return adaptive_pool(c, size, is_max)
+    return rule
+
+
+def mean_rule(c: Call) -> OpResult:
+    x = c.tensor()
+    dims = c.args[1] if len(c.args) > 1 else c.kwargs.get("dim")
+    keep = c.args[2] if len(c.args) > 2 else c.kwargs.get("keepdim", False)
+    if dims is None:
+        raise NoRule()
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    nd = len(x.shape)
+    ds = {d % nd for d in dims}
+    out = tuple((1 if i in ds else s) for i, s in enumerate(x.shape) if keep or i not in ds)
+    text = f"mean over dims {sorted(ds)} → {fmt_shape(out, True)}" if c.explain else ""
+    spatial = ds == {2, 3} and nd == 4
+    return OpResult(TMeta(out, x.dtype), "mean", "pool", "mean", 0, text, "", (),
+                    RFStep("window", (x.shape[2], x.shape[3]), (1, 1), (0, 0)) if spatial and keep
+                    else RFStep("flat"))
+
+
+def dropout_fn(c: Call) -> OpResult:
+    return elementwise(c, "dropout", "dropout", "dropout",
+                       "dropout is the identity in evaluation")
+
+
+FUNCTION_RULES: dict[Any, Callable[[Call], OpResult]] = {
+    operator.add: add_rule,
+    operator.iadd: add_rule,
+    torch.add: add_rule,
+    torch.cat: cat_rule,
+    torch.concat: cat_rule,
+    torch.flatten: torch_flatten_rule,
+    F.relu: functional_act("relu"),
+    torch.relu: functional_act("relu"),
+    F.relu6: functional_act("relu6"),
+    torch.sigmoid: functional_act("sigmoid"),
+    F.sigmoid: functional_act("sigmoid"),
+    torch.tanh: functional_act("tanh"),
+    F.gelu: functional_act("gelu"),
+    F.silu: functional_act("silu"),
+    F.hardswish: functional_act("hardswish"),
+    F.hardsigmoid: functional_act("hardsigmoid"),
+    F.max_pool2d: f_pool(True),
+    F.avg_pool2d: f_pool(False),
+    F.adaptive_avg_pool2d: f_adaptive(False),
+    F.adaptive_max_pool2d: f_adaptive(True),
+    F.dropout: dropout_fn,
+    torch.mean: mean_rule,
+}
+
+METHOD_RULES: dict[str, Callable[[Call], OpResult]] = {
+    "view": reshape_rule,
+    "reshape": reshape_rule,
+    "flatten": lambda c: flatten_shape(c.tensor(), c.args[1] if len(c.args) > 1 else
+                                       c.kwargs.get("start_dim", 0),
+                                       c.args[2] if len(c.args) > 2 else c.kwargs.get("end_dim", -1),
+                                       c.explain, "flatten"),
+    "add": add_rule,
+    "add_": add_rule,
+    "relu": functional_act("relu"),
+    "relu_": functional_act("relu"),
+    "sigmoid": functional_act("sigmoid"),
+    "mean": mean_rule,
+}
+
+
+def find_rule(c: Call) -> Callable[[Call], OpResult] | None:
+    if c.kind == "module":
+        t = type(c.target)
+        r = MODULE_RULES.get(t)
+        if r is None:
+            for base, rule in MODULE_RULES.items():
+                if isinstance(c.target, base) and base.forward is t.forward:
+                    return rule
+        return r
+    if c.kind == "function":
+        try:
+            return FUNCTION_RULES.get(c.target)
+        except TypeError:
+            return None
+    if c.kind == "method":
+        return METHOD_RULES.get(c.target)
+    return None
