@@ -114,14 +114,15 @@ def window_out(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> tuple[i
     """⌊(H + 2p − d(k−1) − 1)/s⌋ + 1 (⌈…⌉ with ceil_mode, where the last window must start
     inside the input or left padding) and its worked text."""
     num = size + 2 * p - d * (k - 1) - 1
-    if ceil:
-        out = -(-num // s) + 1 if num >= 0 else 0
-        if out > 0 and (out - 1) * s >= size + p:
+    if ceil:  # PyTorch's pooling_output_shape: round up, but drop a window starting in padding
+        out = (num + s - 1) // s + 1
+        if (out - 1) * s >= size + p:
             out -= 1
         br = ("⌈", "⌉")
     else:
-        out = num // s + 1 if num >= 0 else 0
+        out = num // s + 1
         br = ("⌊", "⌋")
+    out = max(out, 0)
     dk = f"{d}·({k}−1)" if d != 1 else f"({k}−1)"
     text = f"{br[0]}({size} + 2·{p} − {dk} − 1)/{s}{br[1]} + 1 = {out}"
     return out, text
@@ -146,7 +147,7 @@ def _window_rule(c: Call, x: TMeta, k, s, p, d, ceil: bool, what: str, cout: int
         raise ShapeError(
             f"{what} gets a {h}×{w} feature map, smaller than its {eff_h}×{eff_w} window "
             f"(with padding {ph}): H_out = {th}",
-            "use a larger input image (see the minimum size below), or reduce kernel size, "
+            "use a larger input image, or reduce kernel size, "
             "stride or the number of downsampling layers before this one", spatial=True)
     out = (n, cout, ho, wo)
     if th == tw:
