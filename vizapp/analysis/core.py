@@ -631,10 +631,15 @@ def _block_story(btype: str, nodes: list[Node], in_shapes: tuple, out_shape: Sha
     adds = [n for n in nodes if n.op == "add"]
     convs = [n for n in nodes if n.op == "conv2d"]
     # dense block: a chain of concatenations, each adding k channels to the running input
-    if len(cats) >= 2 and x is not None and all(len(dict(c.attrs).get("parts", ())) == 2
-                                                 for c in cats):
-        ks = [dict(c.attrs)["parts"][1] for c in cats]
-        c0 = dict(cats[0].attrs)["parts"][0]
+    last_parts = dict(cats[-1].attrs).get("parts", ()) if cats else ()
+    dense = None
+    if len(cats) >= 2 and len(last_parts) > 2:  # torchvision style: cat(all features so far)
+        dense = (last_parts[0], list(last_parts[1:]))
+    elif len(cats) >= 2 and all(len(dict(c.attrs).get("parts", ())) == 2 for c in cats):
+        dense = (dict(cats[0].attrs)["parts"][0],  # seed style: X = cat((X, Y)) per layer
+                 [dict(c.attrs)["parts"][1] for c in cats])
+    if dense is not None:
+        c0, ks = dense
         total = c0 + sum(ks)
         if len(set(ks)) == 1:
             lines.append(f"dense connections: every layer adds k = {ks[0]} channels to all "
