@@ -164,24 +164,19 @@ class SkipNet(nn.Module):
 
 @pytest.mark.parametrize("which", ["lenet", "skipnet", "alexnet_features", "resnet18_b3"])
 def test_receptive_field_matches_gradient_extent(which):
-    if which == "lenet":
-        full = analyze_spec(resolve("lenet")).block("")
-        model = nn.Sequential(*list(__import__("vizapp.zoo", fromlist=["build_model"])
-                                    .build_model(resolve("lenet")).children())[:6])
+    from vizapp.zoo import build_model
+
+    if which == "lenet":  # conv-pool-conv-pool
+        model = nn.Sequential(*list(build_model(resolve("lenet")).children())[:6])
         shape = (1, 64, 64)
     elif which == "skipnet":
         model, shape = SkipNet(), (1, 64, 64)
-    elif which == "alexnet_features":
-        from vizapp.zoo import build_model
-        net = build_model(resolve("alexnet"))
-        model = nn.Sequential(*list(net.children())[:8])
+    elif which == "alexnet_features":  # up to the second max pool
+        model = nn.Sequential(*list(build_model(resolve("alexnet")).children())[:6])
         shape = (1, 224, 224)
-    else:
-        from vizapp.zoo import build_model
-        net = build_model(resolve("resnet18"))
-        model = nn.Sequential(*list(net.children())[:3])  # b1, b2, b3
+    else:  # d2l ResNet-18 stem + two stages (residual adds, 1×1 projections)
+        model = nn.Sequential(*list(build_model(resolve("resnet18")).children())[:3])
         shape = (1, 160, 160)
-    del_full = None  # noqa: F841
     a = analyze(model, shape, 1)
     rf = [n for n in a.nodes if n.kind == "output"][0].rf
     assert rf is not None
