@@ -10,6 +10,7 @@ metadata from here, so a new knob needs no UI code.
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,6 +168,8 @@ def parse_value(info: KnobInfo, value: Any) -> Any:
                 return float(s)
             if outer is str:
                 return s
+            if outer is tuple and inner is None:  # nested structure (GoogLeNet's splits): JSON
+                return _tuplify(json.loads(s))
             if outer is tuple and inner is tuple:
                 pairs = []
                 for part in s.replace(" ", "").replace(";", ",").split(","):
@@ -179,6 +182,8 @@ def parse_value(info: KnobInfo, value: Any) -> Any:
             if outer is tuple:
                 return tuple(int(p) for p in s.replace(" ", "").split(",") if p)
             raise ValueError(f"cannot parse {info.type}")
+        if outer is tuple and inner is None:
+            return _tuplify(value)
         if outer is tuple and inner is tuple:
             return tuple((int(a), int(b)) for a, b in value)
         if outer is tuple:
@@ -193,8 +198,23 @@ def parse_value(info: KnobInfo, value: Any) -> Any:
                           f"({exc})", info.name) from None
 
 
+def _tuplify(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return tuple(_tuplify(x) for x in v)
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _is_nested(value: Any) -> bool:
+    return isinstance(value, tuple) and any(
+        isinstance(x, tuple) and any(isinstance(y, tuple) for y in x) for x in value)
+
+
 def format_value(value: Any) -> str:
     """Inverse of :func:`parse_value` (used for URLs and ``--set``)."""
+    if _is_nested(value):
+        return json.dumps(value, separators=(",", ":"))
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -208,6 +228,8 @@ def format_value(value: Any) -> str:
 
 def format_type(tp: Any) -> str:
     outer, inner = _base_type(tp)
+    if outer is tuple and inner is None:
+        return "a JSON list"
     if outer is tuple and inner is tuple:
         return "a list of (convs x channels) pairs like 1x64,1x128"
     if outer is tuple:
@@ -233,6 +255,8 @@ def check_value(info: KnobInfo, value: Any) -> None:
         if k.max_len is not None and len(value) > k.max_len:
             raise ConfigError(f"{name} takes at most {k.max_len} entries (got {len(value)})",
                               info.name)
+        if inner is None:
+            return  # nested structures are checked by the family's validate()
         flat = [x for pair in value for x in pair] if inner is tuple else list(value)
         for x in flat:
             _check_range(info, x, f"each entry of {name}")

@@ -61,7 +61,7 @@ class ModelSpec:
         else:
             changed = self.config.changed()
         changed = {k: v for k, v in changed.items() if k not in ("batch", "height", "width",
-                                                                   "in_channels")}
+                                                                   "in_channels", "name")}
         if not changed:
             return base
         from .base import format_value

@@ -1,0 +1,71 @@
+"""Reference models: every torchvision classification builder as ``torchvision:NAME``, built
+with random weights (``weights=None``: nothing is ever downloaded)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from torch import nn
+
+from .base import BaseConfig, ConfigError, knob
+from .registry import Family, ModelSpec, register_family
+
+
+@lru_cache(maxsize=1)
+def builder_names() -> tuple[str, ...]:
+    import torchvision
+
+    return tuple(sorted(torchvision.models.list_models(module=torchvision.models)))
+
+
+def _input_size(name: str) -> int:
+    """The crop size torchvision's weights were trained at (299 for inception_v3)."""
+    import torchvision
+
+    try:
+        w = torchvision.models.get_model_weights(name)
+        meta = next(iter(w)).meta
+        size = meta.get("min_size", (224, 224))
+        crop = getattr(next(iter(w)).transforms.keywords, "get", lambda *_: None)("crop_size")
+        if crop:
+            return int(crop if isinstance(crop, int) else crop[0])
+        return max(224, int(size[0]))
+    except Exception:
+        return 224
+
+
+@dataclass(frozen=True)
+class TorchvisionConfig(BaseConfig):
+    name: str = knob("resnet18", help="A torchvision.models classification builder.")
+    in_channels: int = knob(3, min=3, max=3, step=1, group="input",
+                            help="torchvision models take RGB (3-channel) input.")
+    num_classes: int = knob(1000, min=1, max=100000, step=1,
+                            help="Outputs of the classifier (1000 = ImageNet).")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.name not in builder_names():
+            close = difflib.get_close_matches(self.name, builder_names(), n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"torchvision has no classification model '{self.name}'.{hint}",
+                              "name")
+
+
+def build(cfg: TorchvisionConfig) -> nn.Module:
+    import torchvision
+
+    return torchvision.models.get_model(cfg.name, weights=None, num_classes=cfg.num_classes)
+
+
+def torchvision_spec(name: str) -> ModelSpec:
+    side = _input_size(name) if name in builder_names() else 224
+    cfg = TorchvisionConfig(name=name, height=side, width=side)
+    cfg.validate()
+    return ModelSpec("torchvision", cfg, f"torchvision:{name}")
+
+
+register_family(Family("torchvision", "torchvision reference", TorchvisionConfig, build,
+                       "Any torchvision classification model, built without weights.",
+                       default_preset=""))
