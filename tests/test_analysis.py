@@ -303,8 +303,9 @@ def test_worked_arithmetic_texts():
     db = [b for b in d.blocks if b.depth == 1 and b.type == "DenseBlock"][0]
     assert "64 + 4·32 = 192" in db.explanation
     r50 = analyze_spec(resolve("resnet50"))
-    first = [b for b in r50.blocks if b.depth == 2][0]
-    assert "expands ×4" in first.explanation
+    first = r50.block("b2.0")
+    assert "1×1 reduces 64 → 64 channels" in first.explanation
+    assert "expands ×4 to 64·4 = 256" in first.explanation
     r18 = analyze_spec(resolve("resnet18"))
     conv = r18.node(r18.block("b1").nodes[0])
     assert "⌊(224 + 2·3 − (7−1) − 1)/2⌋ + 1 = 112" in conv.explanation

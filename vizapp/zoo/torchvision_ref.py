@@ -53,10 +53,18 @@ class TorchvisionConfig(BaseConfig):
                               "name")
 
 
+# builders whose weights-free default differs from the published (inference) architecture:
+# their auxiliary classifiers are dropped once pretrained weights load, so the published
+# parameter counts exclude them.
+_PUBLISHED_KWARGS = {"googlenet": {"aux_logits": False, "init_weights": False},
+                     "inception_v3": {"aux_logits": False, "init_weights": False}}
+
+
 def build(cfg: TorchvisionConfig) -> nn.Module:
     import torchvision
 
-    return torchvision.models.get_model(cfg.name, weights=None, num_classes=cfg.num_classes)
+    return torchvision.models.get_model(cfg.name, weights=None, num_classes=cfg.num_classes,
+                                        **_PUBLISHED_KWARGS.get(cfg.name, {}))
 
 
 def torchvision_spec(name: str) -> ModelSpec:
