@@ -26,6 +26,7 @@ warnings.filterwarnings("ignore")
 # (torchvision builder, vizapp name): vizapp builds the very same architecture itself
 MODELS = {"ResNet-152": ("resnet152", "torchvision:resnet152"),
           "DenseNet-121": ("densenet121", "torchvision:densenet121")}
+ZOO = {"ResNet-152": "resnet152", "DenseNet-121": "densenet121"}  # for the RSS runs
 
 
 def timed(fn, repeat: int) -> float:
@@ -39,24 +40,28 @@ def timed(fn, repeat: int) -> float:
 
 
 RSS_SNIPPET = r"""
-import resource, sys, warnings, torch, torchvision
+import sys, warnings, torch
 warnings.filterwarnings("ignore")
 what, tv, side = sys.argv[1], sys.argv[2], int(sys.argv[3])
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def hwm():  # VmHWM: peak RSS of this process image (ru_maxrss survives fork+exec on Linux)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
 if what == "vizapp":
     from vizapp.analysis import analyze_spec
     from vizapp.zoo import resolve
+    # the zoo's own ResNet-152 / DenseNet-121 (same architecture; no torchvision import)
     a = analyze_spec(resolve(sys.argv[4], {"height": side, "width": side, "batch": 1}))
     assert a.ok
 elif what == "torchinfo":
-    import torchinfo
+    import torchinfo, torchvision
     m = torchvision.models.get_model(tv)
     torchinfo.summary(m, input_size=(1, 3, side, side), verbose=0)
 elif what == "torchview":
-    import torchview
+    import torchview, torchvision
     m = torchvision.models.get_model(tv)
     torchview.draw_graph(m, input_size=(1, 3, side, side), depth=99)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(hwm())
 """
 
 
@@ -130,9 +135,9 @@ def main() -> None:
     print("\npeak RSS of a fresh process, 1024² input:")
     for label, (tv, preset) in MODELS.items():
         figs = {}
-        for what in ("vizapp", "torchinfo") + (() if args.quick else ("torchview",)):
+        for what in ("imports only", "vizapp", "torchinfo") + (() if args.quick else ("torchview",)):
             try:
-                figs[what] = peak_rss(what, tv, 1024, preset)
+                figs[what] = peak_rss(what, tv, 1024, ZOO[label])
             except subprocess.CalledProcessError as exc:
                 figs[what] = None
                 print(f"  {what} failed: {exc.stderr.strip().splitlines()[-1]}")
