@@ -1,0 +1,572 @@
+"""Block graph as Graphviz DOT, from the analysis records alone (no Streamlit, no torch).
+
+``to_dot(analysis, depth=1)`` draws the traced graph with nodes coloured by kind, modules as
+clusters (open) or single block nodes (collapsed), every edge labelled with the tensor shape
+it carries (C×H×W, batch dropped), residual skips and concatenations visually distinct from
+the main path, and a legend.
+
+Three things keep deep and dense networks readable and fast to lay out:
+
+* **Depth**: a module at depth ``d`` is open (a cluster showing its children) when
+  ``d < depth``, collapsed (one node with output shape, params and MACs) otherwise;
+  ``expanded`` / ``collapsed`` name blocks that override the depth on their own.
+* **Folded repeats**: consecutive sibling blocks with the same ``repeat_key`` that form a
+  chain (each feeds only the next) are drawn once, "Bottleneck ×35 · 1024 ch · 14×14 ·
+  39.1 M params". Listing the fold's id (``fold_id(path)``) in ``expanded`` unfolds it.
+* **Dense connections**: torchvision's DenseNet concatenates *all* earlier features in every
+  layer (O(n²) edges). A concatenation whose inputs start with exactly the inputs of an
+  earlier concatenation (same dim) is drawn as ``cat(earlier cat, new inputs…)`` — the same
+  tensor, since concatenation is associative — so a dense block has O(n) edges. A
+  concatenation that is the entry of a collapsed block and reads only tensors from outside
+  it is drawn just before the block node (it is the block's input), which keeps the collapsed
+  views linear too.
+
+Ids are stable and map back to the records: ``n-<node id>``, ``b-<block path>``,
+``f-<first block path>`` (a fold); they become the ``id`` of the SVG groups, which is how the
+viewer reports what was clicked (:func:`parse_id`). Output is deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from vizapp.analysis.records import KINDS, Analysis, Block, Node, Shape
+
+__all__ = ["to_dot", "build_view", "View", "Unit", "Edge", "parse_id", "node_id", "block_id",
+           "fold_id", "fold_members", "shape_text", "human", "THEMES"]
+
+FONT = "Helvetica"
+
+# ----------------------------------------------------------------------------- themes
+_LIGHT_KINDS = {
+    "input": "#e5e7eb", "conv": "#bfdbfe", "bn": "#fde68a", "act": "#bbf7d0",
+    "pool": "#fecaca", "linear": "#ddd6fe", "concat": "#f5d0fe", "add": "#fed7aa",
+    "reshape": "#e2e8f0", "dropout": "#f1f5f9", "output": "#e5e7eb", "other": "#f1f5f9",
+}
+_DARK_KINDS = {
+    "input": "#374151", "conv": "#1e40af", "bn": "#854d0e", "act": "#166534",
+    "pool": "#991b1b", "linear": "#5b21b6", "concat": "#86198f", "add": "#9a3412",
+    "reshape": "#334155", "dropout": "#1f2937", "output": "#374151", "other": "#334155",
+}
+THEMES: dict[str, dict] = {
+    "light": dict(bg="#ffffff", fg="#111827", muted="#6b7280", edge="#4b5563",
+                  border="#374151", cluster=("#f8fafc", "#eef2f7"), cluster_border="#94a3b8",
+                  block="#eef2ff", block_border="#4f46e5", fold="#c7d2fe", skip="#ea580c", concat="#a21caf",
+                  fail="#dc2626", kinds=_LIGHT_KINDS),
+    "dark": dict(bg="#0e1117", fg="#e5e7eb", muted="#9ca3af", edge="#9ca3af",
+                 border="#cbd5e1", cluster=("#161b26", "#1c2331"), cluster_border="#475569",
+                 block="#272a5c", block_border="#a5b4fc", fold="#3730a3", skip="#fb923c", concat="#e879f9",
+                 fail="#f87171", kinds=_DARK_KINDS),
+}
+
+KIND_TITLES = {
+    "input": "input", "conv": "convolution", "bn": "batch norm", "act": "activation",
+    "pool": "pooling", "linear": "linear", "concat": "concatenation", "add": "residual add",
+    "reshape": "reshape / flatten", "dropout": "dropout", "output": "output", "other": "other op",
+}
+
+
+# ----------------------------------------------------------------------------- ids
+def node_id(nid: str) -> str:
+    return "n-" + nid
+
+
+def block_id(path: str) -> str:
+    return "b-" + path
+
+
+def fold_id(path: str) -> str:
+    """Id of the fold that starts at block ``path`` (put it in ``expanded`` to unfold)."""
+    return "f-" + path
+
+
+def parse_id(dot_id: str | None) -> tuple[str, str] | None:
+    """``"n-conv1"`` → ``("node", "conv1")``; ``"b-layer1.0"`` → ``("block", "layer1.0")``;
+    ``"f-layer3.1"`` → ``("fold", "layer3.1")``; anything else → None."""
+    if not dot_id or len(dot_id) < 2 or dot_id[1] != "-":
+        return None
+    kind = {"n": "node", "b": "block", "f": "fold"}.get(dot_id[0])
+    return (kind, dot_id[2:]) if kind else None
+
+
+# ----------------------------------------------------------------------------- formatting
+def shape_text(shape: Shape | None) -> str:
+    """``(1, 64, 56, 56)`` → ``"64×56×56"`` (batch dropped); None → ``"?"``."""
+    if shape is None:
+        return "?"
+    dims = shape[1:] if len(shape) > 1 else shape
+    return "×".join(str(d) for d in dims) if dims else "scalar"
+
+
+def human(n: float) -> str:
+    """``25_600_000`` → ``"25.6 M"``; below 1000 the plain number."""
+    n = float(n)
+    for unit, div in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= div:
+            v = n / div
+            return f"{v:.1f} {unit}" if v < 100 else f"{v:.0f} {unit}"
+    return f"{int(n)}"
+
+
+def _q(s: str) -> str:
+    """A DOT double-quoted string."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _h(s: str) -> str:
+    """Text escaped for a DOT HTML-like label."""
+    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def _tooltip(s: str, limit: int = 480) -> str:
+    s = s.strip()
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+# ----------------------------------------------------------------------------- view model
+@dataclass
+class Unit:
+    """One drawn node: an analysis node, a collapsed block, or a fold of repeated blocks."""
+
+    id: str  # DOT / SVG id
+    kind: str  # "node" | "block" | "fold"
+    key: str  # node id, block path, or first block path of the fold
+    cluster: str  # path of the open block it is drawn in ("" = top level)
+    order: int  # execution order of its first node
+    members: tuple[str, ...] = ()  # fold: the block paths folded
+
+
+@dataclass
+class Edge:
+    src: str  # unit id
+    dst: str  # unit id
+    tensor: str  # id of the node whose output this edge carries
+    shape: Shape | None
+    style: str  # "main" | "skip" (residual shortcut into an add) | "concat"
+
+
+@dataclass
+class View:
+    units: dict[str, Unit]
+    clusters: dict[str, list[str]]  # open block path → child open block paths (pre-order)
+    edges: list[Edge]
+    rep: dict[str, str]  # analysis node id → unit id drawing it
+    folds: dict[str, tuple[str, ...]] = field(default_factory=dict)  # fold id → member paths
+
+
+def _norm(paths: Iterable[str] | None) -> frozenset[str]:
+    return frozenset(paths or ())
+
+
+def fold_members(analysis: Analysis, path: str) -> tuple[str, ...]:
+    """The blocks folded together with (and starting at) ``path``; ``(path,)`` if none."""
+    parent = _parents(analysis).get(path)
+    if parent is None:
+        return (path,)
+    for run in _runs(analysis, analysis.block(parent), _consumers(analysis)):
+        if run[0] == path:
+            return run
+    return (path,)
+
+
+def _parents(a: Analysis) -> dict[str, str]:
+    idx = a.__dict__.get("_render_parents")
+    if idx is None:
+        idx = {c: b.path for b in a.blocks for c in b.children}
+        object.__setattr__(a, "_render_parents", idx)
+    return idx
+
+
+def _consumers(a: Analysis) -> dict[str, list[str]]:
+    idx = a.__dict__.get("_render_consumers")
+    if idx is None:
+        idx = {}
+        for n in a.nodes:
+            for i in n.inputs:
+                idx.setdefault(i, []).append(n.id)
+        object.__setattr__(a, "_render_consumers", idx)
+    return idx
+
+
+def _runs(a: Analysis, parent: Block, consumers: dict[str, list[str]]) -> list[tuple[str, ...]]:
+    """Maximal runs (length ≥ 2) of consecutive children of ``parent`` with one repeat key
+    that form a chain: each block reads only what the previous one wrote, and nothing outside
+    the run reads the intermediate results."""
+    runs: list[tuple[str, ...]] = []
+    kids = [a.block(c) for c in parent.children]
+    i = 0
+    while i < len(kids):
+        j = i + 1
+        while (j < len(kids) and kids[i].repeat_key and kids[j].repeat_key == kids[i].repeat_key
+               and _chained(kids[j - 1], kids[j], consumers)):
+            j += 1
+        if j - i >= 2:
+            runs.append(tuple(k.path for k in kids[i:j]))
+        i = j
+    return runs
+
+
+def _chained(prev: Block, nxt: Block, consumers: dict[str, list[str]]) -> bool:
+    if not prev.outputs or tuple(nxt.inputs) != tuple(prev.outputs):
+        return False
+    inside = set(nxt.nodes)
+    return all(c in inside for o in prev.outputs for c in consumers.get(o, ()))
+
+
+def _dense_chain(a: Analysis) -> dict[str, tuple[str, ...]]:
+    """cat node id → its inputs rewritten as (earlier cat, remaining inputs…) where an
+    earlier concatenation along the same dim produced exactly a prefix of its inputs."""
+    out: dict[str, tuple[str, ...]] = {}
+    seen: dict[tuple, str] = {}  # (dim, inputs) → cat id
+    for n in a.nodes:
+        if n.kind != "concat" or not n.inputs:
+            continue
+        dim = dict(n.attrs).get("dim", 1)
+        ins = tuple(n.inputs)
+        for k in range(len(ins) - 1, 0, -1):
+            prev = seen.get((dim, ins[:k]))
+            if prev is not None:
+                out[n.id] = (prev,) + ins[k:]
+                break
+        seen.setdefault((dim, ins), n.id)
+    return out
+
+
+def _levels(a: Analysis) -> dict[str, int]:
+    """Longest path (in ops) from the input to each node: the main path of a residual add is
+    its deeper input, the shortcut the shallower one."""
+    lv: dict[str, int] = {}
+    for n in a.nodes:
+        lv[n.id] = 1 + max((lv.get(i, 0) for i in n.inputs), default=-1)
+    return lv
+
+
+def build_view(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
+               collapsed: Iterable[str] = (), fold_repeats: bool = True) -> View:
+    """Decide what is drawn: which blocks are open, collapsed or folded, which node each
+    analysis node is drawn as, and the edges between drawn units (deduplicated)."""
+    a = analysis
+    exp, col = _norm(expanded), _norm(collapsed)
+    blocks = a._block_index()
+    parents = _parents(a)
+    consumers = _consumers(a)
+    order = {n.id: i for i, n in enumerate(a.nodes)}
+
+    # ancestors of explicitly expanded blocks are opened so the block can be seen
+    force_open: set[str] = set()
+    for p in exp:
+        q = p[2:] if p.startswith("f-") else p
+        while q in parents:
+            q = parents[q]
+            force_open.add(q)
+
+    def is_open(b: Block) -> bool:
+        if b.path == "":
+            return True
+        if not b.children or b.path in col:
+            return False
+        return b.path in exp or b.path in force_open or b.depth < depth
+
+    # innermost block of each node
+    owner: dict[str, str] = {}
+    for b in a.blocks:
+        for nid in b.nodes:
+            owner[nid] = b.path
+
+    units: dict[str, Unit] = {}
+    rep: dict[str, str] = {}
+    clusters: dict[str, list[str]] = {"": []}
+    folds: dict[str, tuple[str, ...]] = {}
+
+    def add_node_unit(nid: str, cluster: str) -> None:
+        uid = node_id(nid)
+        units[uid] = Unit(uid, "node", nid, cluster, order.get(nid, 0))
+        rep[nid] = uid
+
+    def visit(b: Block, cluster: str) -> None:
+        runs = _runs(a, b, consumers) if fold_repeats else []
+        in_run: dict[str, tuple[str, ...]] = {}
+        for run in runs:
+            fid = fold_id(run[0])
+            if fid in exp or any(p in exp or p in force_open or p in col for p in run):
+                continue
+            for p in run:
+                in_run[p] = run
+        for cp in b.children:
+            c = blocks[cp]
+            run = in_run.get(cp)
+            if run is not None:
+                if cp != run[0]:
+                    continue
+                fid = fold_id(cp)
+                first = min((order.get(n, 0) for p in run for n in blocks[p].nodes), default=0)
+                units[fid] = Unit(fid, "fold", cp, cluster, first, run)
+                folds[fid] = run
+                for p in run:
+                    for nid in blocks[p].nodes:
+                        rep[nid] = fid
+            elif not c.children:  # a leaf module: its call(s) are drawn as nodes
+                for nid in c.nodes:
+                    if owner.get(nid) == cp:
+                        add_node_unit(nid, cluster)
+            elif is_open(c):
+                clusters.setdefault(cluster, []).append(cp)
+                clusters[cp] = []
+                visit(c, cp)
+            else:
+                uid = block_id(cp)
+                units[uid] = Unit(uid, "block", cp, cluster,
+                                  min((order.get(n, 0) for n in c.nodes), default=0))
+                inside = set(c.nodes)
+                for nid in c.nodes:
+                    rep[nid] = uid
+                # an entry concatenation of outside tensors is the block's input: draw it
+                for nid in c.nodes:
+                    n = a.node(nid)
+                    if n.kind == "concat" and n.inputs and not any(i in inside for i in n.inputs):
+                        add_node_unit(nid, cluster)
+        # nodes owned by this block itself (adds, cats, functional ops …)
+        for nid in b.nodes if b.path else [n.id for n in a.nodes]:
+            if owner.get(nid, "") == b.path and nid not in rep:
+                add_node_unit(nid, cluster)
+
+    visit(blocks[""] if "" in blocks else Block("", a.model, a.model, 0, (), (), (), (), (),
+                                                 None, 0, 0, None, ""), "")
+
+    # edges between drawn units, concat chains rewritten, one per (src, dst, tensor)
+    chain = _dense_chain(a)
+    levels = _levels(a)
+    edges: list[Edge] = []
+    seen: set[tuple[str, str, str]] = set()
+    for n in a.nodes:
+        du = rep.get(n.id)
+        if du is None:
+            continue
+        ins = n.inputs
+        if n.id in chain:
+            prev = chain[n.id][0]
+            if rep.get(prev) in (node_id(prev), du):
+                ins = chain[n.id]
+        visible = du == node_id(n.id)
+        main = max(ins, key=lambda i: levels.get(i, 0)) if ins else None
+        for src in ins:
+            su = rep.get(src)
+            if su is None or su == du or (su, du, src) in seen:
+                continue
+            seen.add((su, du, src))
+            style = "main"
+            if visible and src != main and n.kind in ("add", "concat"):
+                style = "skip" if n.kind == "add" else "concat"
+            edges.append(Edge(su, du, src, a.node(src).output_shape, style))
+    return View(units, clusters, edges, rep, folds)
+
+
+# ----------------------------------------------------------------------------- DOT text
+def _block_title(a: Analysis, b: Block) -> str:
+    """Display name: ``layer1`` or ``layer1.0`` for numbered children of a Sequential."""
+    if b.name.isdigit():
+        parent = _parents(a).get(b.path)
+        if parent:
+            return f"{a.block(parent).name}.{b.name}" if a.block(parent).path else b.name
+    return b.name
+
+
+def _out_text(shape: Shape | None) -> str:
+    if shape is None:
+        return "?"
+    if len(shape) == 4:
+        return f"{shape[1]} ch · {shape[2]}×{shape[3]}"
+    if len(shape) == 2:
+        return f"{shape[1]} features"
+    return shape_text(shape)
+
+
+def fold_label(a: Analysis, members: tuple[str, ...]) -> str:
+    """``"Bottleneck ×35 · 1024 ch · 14×14 · 39.1 M params"``."""
+    last = a.block(members[-1])
+    params = sum(a.block(p).params for p in members)
+    return f"{last.type} ×{len(members)} · {_out_text(last.output_shape)} · {human(params)} params"
+
+
+def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
+           collapsed: Iterable[str] = (), fold_repeats: bool = True, theme: str = "light",
+           legend: bool = True, title: bool = True) -> str:
+    """The graph as DOT text (deterministic).
+
+    ``depth``: module depth shown open (1 = the model's direct children as blocks; 99 = every
+    leaf op). ``expanded`` / ``collapsed``: block paths (or fold ids, ``f-<path>``) opened or
+    closed regardless of ``depth``. ``fold_repeats``: draw runs of identical chained blocks
+    once. ``theme``: ``"light"`` or ``"dark"``."""
+    a = analysis
+    t = THEMES.get(theme, THEMES["light"])
+    view = build_view(a, depth, expanded, collapsed, fold_repeats)
+    fail = a.failure.node if a.failure is not None else None
+
+    out: list[str] = []
+    w = out.append
+    w("digraph vizapp {")
+    graph_attrs = [f"bgcolor={_q(t['bg'])}", "rankdir=TB", "nodesep=0.22", "ranksep=0.32",
+                   "pad=0.25", "outputorder=edgesfirst", f"fontname={_q(FONT)}",
+                   f"fontcolor={_q(t['fg'])}", 'id="vz-graph"']
+    rows = []
+    if title:
+        head = (f"{a.model} · input {'×'.join(map(str, a.input_shape))} · "
+                f"{human(a.total_params)} params · {human(a.total_macs)} MACs")
+        rows.append(f"<tr><td align=\"left\" colspan=\"10\"><font point-size=\"13\">"
+                    f"<b>{_h(head)}</b></font></td></tr>")
+    if legend:
+        rows += _legend_rows(view, a, t)
+    if rows:
+        graph_attrs += ["label=<<table border=\"0\" cellborder=\"0\" cellspacing=\"3\" "
+                        "cellpadding=\"1\">" + "".join(rows) + "</table>>",
+                        "labelloc=t", "labeljust=l", "fontsize=9"]
+    w("  graph [" + ", ".join(graph_attrs) + "];")
+    w(f"  node [fontname={_q(FONT)}, fontsize=11, fontcolor={_q(t['fg'])}, "
+      f"color={_q(t['border'])}, penwidth=0.8, shape=box, style=\"rounded,filled\", "
+      f"height=0.3, margin=\"0.1,0.04\"];")
+    w(f"  edge [fontname={_q(FONT)}, fontsize=9, fontcolor={_q(t['muted'])}, "
+      f"color={_q(t['edge'])}, arrowsize=0.6, penwidth=0.9];")
+
+    # units grouped per cluster, in execution order
+    by_cluster: dict[str, list[Unit]] = {}
+    for u in view.units.values():
+        by_cluster.setdefault(u.cluster, []).append(u)
+    for us in by_cluster.values():
+        us.sort(key=lambda u: (u.order, u.id))
+
+    def unit_line(u: Unit, indent: str) -> str:
+        if u.kind == "node":
+            return indent + _node_stmt(a, a.node(u.key), t, u.key == fail)
+        if u.kind == "block":
+            return indent + _block_stmt(a, a.block(u.key), t)
+        return indent + _fold_stmt(a, u, t)
+
+    def emit_cluster(path: str, indent: str) -> None:
+        if path:
+            b = a.block(path)
+            fill = t["cluster"][b.depth % 2]
+            tip = _tooltip(f"{b.path} · {b.type}\nout {shape_text(b.output_shape)} · "
+                           f"{human(b.params)} params · {human(b.macs)} MACs\n{b.explanation}")
+            w(f"{indent}subgraph {_q('cluster_' + block_id(path))} {{")
+            w(f"{indent}  graph [id={_q(block_id(path))}, label={_q(_block_title(a, b) + ' · ' + b.type)}, "
+              f"tooltip={_q(tip)}, class=\"block open\", style=\"rounded,filled\", "
+              f"fillcolor={_q(fill)}, color={_q(t['cluster_border'])}, fontsize=10, "
+              f"labeljust=l, penwidth=0.8];")
+            inner = indent + "  "
+        else:
+            inner = indent
+        for u in by_cluster.get(path, []):
+            w(unit_line(u, inner))
+        for cp in view.clusters.get(path, []):
+            emit_cluster(cp, inner)
+        if path:
+            w(f"{indent}}}")
+
+    emit_cluster("", "  ")
+
+    for e in view.edges:
+        attrs = [f"label={_q(' ' + shape_text(e.shape))}"]
+        if e.style == "skip":
+            attrs += [f"color={_q(t['skip'])}", "style=dashed", "penwidth=1.3",
+                      f"fontcolor={_q(t['skip'])}", 'class="skip"']
+        elif e.style == "concat":
+            attrs += [f"color={_q(t['concat'])}", "style=dashed", "penwidth=1.1",
+                      f"fontcolor={_q(t['concat'])}", 'class="concat"']
+        w(f"  {_q(e.src)} -> {_q(e.dst)} [{', '.join(attrs)}];")
+
+    w("}")
+    return "\n".join(out) + "\n"
+
+
+def _node_stmt(a: Analysis, n: Node, t: dict, failed: bool) -> str:
+    fill = t["kinds"].get(n.kind, t["kinds"]["other"])
+    attrs = [f"id={_q(node_id(n.id))}", f"fillcolor={_q(fill)}", f'class="op {n.kind}"']
+    tip = [f"{n.label} · {n.module_path or n.op}", f"out {shape_text(n.output_shape)}"]
+    if n.params:
+        tip.append(f"{n.params:,} params")
+    if n.macs:
+        tip.append(f"{n.macs:,} MACs")
+    if n.rf is not None:
+        tip.append(n.rf.text())
+    if n.explanation:
+        tip.append(n.explanation)
+    attrs.append(f"tooltip={_q(_tooltip(chr(10).join(tip)))}")
+    if n.kind == "add":
+        attrs += ['label="+"', "shape=circle", "width=0.32", "height=0.32", "fixedsize=true",
+                  "fontsize=14"]
+    elif n.kind == "concat":
+        attrs += [f"label={_q(n.label)}", "shape=invtrapezium", "style=filled", "margin=\"0.02,0.02\""]
+    elif n.kind in ("input", "output"):
+        text = f"{n.kind} {shape_text(n.output_shape)}"
+        attrs += [f"label={_q(text)}", "shape=oval", "style=filled"]
+    else:
+        attrs.append(f"label={_q(n.label)}")
+    if failed:
+        attrs += [f"color={_q(t['fail'])}", "penwidth=2.5", f"xlabel={_q('✗ fails here')}",
+                  f"fontcolor={_q(t['fail'])}"]
+    return f"{_q(node_id(n.id))} [{', '.join(attrs)}];"
+
+
+def _block_stmt(a: Analysis, b: Block, t: dict) -> str:
+    label = (f"<<b>{_h(_block_title(a, b))}</b> <font color=\"{t['muted']}\">{_h(b.type)}</font>"
+             f"<br/>{_h(_out_text(b.output_shape))}<br/><font point-size=\"9\">"
+             f"{_h(human(b.params))} params · {_h(human(b.macs))} MACs</font>>")
+    tip = _tooltip(f"{b.path} · {b.type} (collapsed)\nout {shape_text(b.output_shape)} · "
+                   f"{b.params:,} params · {b.macs:,} MACs\n{b.explanation}")
+    return (f"{_q(block_id(b.path))} [id={_q(block_id(b.path))}, label={label}, "
+            f"fillcolor={_q(t['block'])}, color={_q(t['block_border'])}, class=\"block collapsed\", "
+            f"tooltip={_q(tip)}, penwidth=1.4];")
+
+
+def _fold_stmt(a: Analysis, u: Unit, t: dict) -> str:
+    first, last = u.members[0], u.members[-1]
+    macs = sum(a.block(p).macs for p in u.members)
+    label = (f"<<b>{_h(fold_label(a, u.members))}</b><br/><font point-size=\"9\">"
+             f"{_h(first)} … {_h(last)} · {_h(human(macs))} MACs · each "
+             f"{_h(human(a.block(first).params))} params</font>>")
+    tip = _tooltip(f"{len(u.members)} identical {a.block(first).type} blocks folded "
+                   f"({first} … {last}); expand to see them one by one.\n"
+                   f"{a.block(first).explanation}")
+    return (f"{_q(u.id)} [id={_q(u.id)}, label={label}, shape=box3d, style=filled, "
+            f"fillcolor={_q(t['fold'])}, color={_q(t['block_border'])}, class=\"fold\", "
+            f"tooltip={_q(tip)}, penwidth=1.4];")
+
+
+def _legend_rows(view: View, a: Analysis, t: dict, per_row: int = 5) -> list[str]:
+    """Legend entries (only what this view draws) as HTML table rows."""
+    kinds = set()
+    styles = {e.style for e in view.edges}
+    has_block = has_fold = False
+    for u in view.units.values():
+        if u.kind == "node":
+            kinds.add(a.node(u.key).kind)
+        elif u.kind == "block":
+            has_block = True
+        else:
+            has_fold = True
+    cells = []
+
+    def swatch(color: str, text: str) -> None:
+        cells.append(f"<td bgcolor=\"{color}\" border=\"1\" color=\"{t['border']}\" "
+                     f"width=\"12\" height=\"10\" fixedsize=\"true\"></td>"
+                     f"<td align=\"left\">{_h(text)}</td>")
+
+    def line(color: str, text: str) -> None:
+        cells.append(f"<td><font color=\"{color}\"><b>- - -</b></font></td>"
+                     f"<td align=\"left\"><font color=\"{color}\">{_h(text)}</font></td>")
+
+    for k in KINDS:
+        if k in kinds and k not in ("input", "output"):
+            swatch(t["kinds"][k], KIND_TITLES[k])
+    if has_block:
+        swatch(t["block"], "module (collapsed)")
+    if has_fold:
+        swatch(t["fold"], "repeated modules (folded)")
+    if "skip" in styles:
+        line(t["skip"], "residual shortcut")
+    if "concat" in styles:
+        line(t["concat"], "concatenated features")
+    return ["<tr>" + "".join(cells[i:i + per_row]) + "</tr>"
+            for i in range(0, len(cells), per_row)]
