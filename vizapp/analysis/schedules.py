@@ -1,0 +1,261 @@
+"""Learning-rate schedules (seed 003 points at "six strategies"; here are eight), computed by
+``torch.optim.lr_scheduler`` itself on a one-parameter SGD optimizer, one ``step()`` per epoch.
+
+Each schedule is data: a :class:`Schedule` with its parameters as :class:`Param` records
+(default, bounds, step, help) from which the UI builds its knobs. :func:`lr_curve` returns a
+frozen :class:`LRCurve` (the learning rate at the start of every epoch, and for
+ReduceLROnPlateau the synthetic validation loss it reacted to). Nothing here imports
+Streamlit.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.optim import lr_scheduler as S
+
+
+class ScheduleError(ValueError):
+    """Impossible schedule parameters; the message names the parameter and the fix."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Any
+    help: str
+    kind: str = "float"  # "float" | "int" | "ints" (comma list) | "choice" | "bool"
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    choices: tuple[str, ...] = ()
+    log: bool = False  # a slider over orders of magnitude reads better in log scale
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str  # the torch class name
+    title: str
+    formula: str  # the rule in one line
+    help: str
+    params: tuple[Param, ...]
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise ScheduleError(f"{self.name} has no parameter '{name}'; parameters: "
+                            f"{', '.join(p.name for p in self.params)}")
+
+
+@dataclass(frozen=True)
+class LRCurve:
+    schedule: str
+    params: tuple[tuple[str, Any], ...]
+    base_lr: float
+    epochs: tuple[int, ...]
+    lr: tuple[float, ...]  # the optimizer's lr during each epoch
+    loss: tuple[float, ...] = ()  # the synthetic loss (ReduceLROnPlateau only)
+    events: tuple[int, ...] = ()  # epochs where the lr dropped (plateaus, restarts, steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schedule": self.schedule, "params": dict(self.params), "base_lr": self.base_lr,
+                "epochs": list(self.epochs), "lr": list(self.lr), "loss": list(self.loss),
+                "events": list(self.events)}
+
+
+# LambdaLR takes a Python function; these are the ones offered, as data
+LAMBDAS: dict[str, tuple[str, Callable[[int, dict[str, Any]], float]]] = {
+    "warmup_constant": ("linear warm-up over W epochs, then constant",
+                        lambda e, p: min(1.0, (e + 1) / max(1, p["warmup"]))),
+    "warmup_inv_sqrt": ("linear warm-up, then 1/√epoch (Transformer style)",
+                        lambda e, p: min((e + 1) / max(1, p["warmup"]),
+                                         math.sqrt(max(1, p["warmup"]) / (e + 1)))),
+    "polynomial": ("(1 − e/E)^power, polynomial decay to 0",
+                   lambda e, p: max(0.0, 1 - e / max(1, p["epochs"])) ** p["power"]),
+    "exponential": ("0.95^e written as a lambda",
+                    lambda e, p: 0.95 ** e),
+}
+
+SCHEDULES: dict[str, Schedule] = {s.name: s for s in (
+    Schedule("StepLR", "Step decay", "lr = lr₀·γ^⌊e / step_size⌋",
+             "Multiply the lr by γ every step_size epochs.",
+             (Param("step_size", 30, "Epochs between two decays.", "int", 1, 500, 1),
+              Param("gamma", 0.1, "Factor applied at each decay.", "float", 0.01, 1.0, 0.01))),
+    Schedule("MultiStepLR", "Multi-step decay", "lr = lr₀·γ^(number of milestones ≤ e)",
+             "Multiply the lr by γ at each milestone epoch.",
+             (Param("milestones", (30, 60, 80), "Epochs at which to decay, e.g. 30,60,80.",
+                    "ints", 1, 10000),
+              Param("gamma", 0.1, "Factor applied at each milestone.", "float", 0.01, 1.0,
+                    0.01))),
+    Schedule("ExponentialLR", "Exponential decay", "lr = lr₀·γ^e",
+             "Multiply the lr by γ every epoch.",
+             (Param("gamma", 0.95, "Factor applied every epoch.", "float", 0.5, 1.0, 0.005),)),
+    Schedule("CosineAnnealingLR", "Cosine annealing",
+             "lr = η_min + (lr₀ − η_min)·(1 + cos(π·e / T_max))/2",
+             "Half a cosine from lr₀ down to η_min over T_max epochs (then back up: the cosine "
+             "continues).",
+             (Param("T_max", 100, "Epochs of the half cosine.", "int", 1, 1000, 1),
+              Param("eta_min", 0.0, "Lowest lr.", "float", 0.0, 1.0, 1e-4))),
+    Schedule("ReduceLROnPlateau", "Reduce on plateau",
+             "lr ← max(lr·factor, min_lr) when the loss has not improved for patience epochs",
+             "Watches a validation loss (here a synthetic curve that flattens out, with noise) "
+             "and cuts the lr when it stops improving.",
+             (Param("factor", 0.1, "Factor applied at each cut.", "float", 0.01, 0.99, 0.01),
+              Param("patience", 10, "Epochs without improvement before a cut.", "int", 0, 100,
+                    1),
+              Param("threshold", 1e-4, "Relative improvement that counts as better.", "float",
+                    0.0, 0.1, 1e-4),
+              Param("cooldown", 0, "Epochs to wait after a cut before watching again.", "int",
+                    0, 100, 1),
+              Param("min_lr", 0.0, "The lr never goes below this.", "float", 0.0, 1.0, 1e-5),
+              Param("loss_tau", 15.0, "Synthetic loss: epochs for it to fall by e (1 − 1/e).",
+                    "float", 1.0, 200.0, 1.0),
+              Param("loss_noise", 0.01, "Synthetic loss: noise level.", "float", 0.0, 0.2,
+                    0.005),
+              Param("seed", 0, "Synthetic loss: random seed of the noise.", "int", 0, 9999, 1))),
+    Schedule("LambdaLR", "Lambda (any function)", "lr = lr₀·f(e)",
+             "Multiply lr₀ by a function of the epoch; the offered functions are below.",
+             (Param("fn", "warmup_inv_sqrt", "The function f(e).", "choice",
+                    choices=tuple(LAMBDAS)),
+              Param("warmup", 10, "Warm-up epochs W (warm-up functions).", "int", 1, 500, 1),
+              Param("power", 2.0, "Exponent (polynomial).", "float", 0.1, 5.0, 0.1))),
+    Schedule("OneCycleLR", "One cycle", "warm up to max_lr, then anneal far below lr₀",
+             "Rise from max_lr/div_factor to max_lr over pct_start of the run, then anneal to "
+             "max_lr/(div_factor·final_div_factor). Ignores lr₀ (it sets its own).",
+             (Param("max_lr", 0.1, "Peak lr.", "float", 1e-5, 10.0, 1e-3, log=True),
+              Param("pct_start", 0.3, "Fraction of the run spent warming up.", "float", 0.01,
+                    0.99, 0.01),
+              Param("anneal_strategy", "cos", "Shape of both phases.", "choice",
+                    choices=("cos", "linear")),
+              Param("div_factor", 25.0, "Start lr = max_lr / div_factor.", "float", 1.0, 1e4,
+                    1.0),
+              Param("final_div_factor", 1e4, "End lr = start lr / final_div_factor.", "float",
+                    1.0, 1e6, 1.0, log=True))),
+    Schedule("CosineAnnealingWarmRestarts", "Cosine with warm restarts (SGDR)",
+             "cosine from lr₀ to η_min over T_i epochs, then restart with T_i ← T_i·T_mult",
+             "Cosine annealing that jumps back to lr₀ at every restart; each period is T_mult "
+             "times longer than the last.",
+             (Param("T_0", 20, "Epochs of the first period.", "int", 1, 500, 1),
+              Param("T_mult", 2, "Growth of each period (integer ≥ 1).", "int", 1, 5, 1),
+              Param("eta_min", 0.0, "Lowest lr.", "float", 0.0, 1.0, 1e-4))),
+)}
+
+
+def synthetic_loss(epochs: int, tau: float = 15.0, noise: float = 0.01,
+                   seed: int = 0) -> np.ndarray:
+    """A validation loss that falls fast, then flattens: ``0.2 + 2·exp(−e/τ)`` plus noise."""
+    e = np.arange(epochs, dtype=np.float64)
+    rng = np.random.default_rng(int(seed))
+    return 0.2 + 2.0 * np.exp(-e / max(tau, 1e-9)) + noise * rng.standard_normal(epochs)
+
+
+def _coerce(p: Param, v: Any) -> Any:
+    try:
+        if p.kind == "int":
+            v = int(v)
+        elif p.kind == "float":
+            v = float(v)
+        elif p.kind == "bool":
+            v = bool(v)
+        elif p.kind == "ints":
+            if isinstance(v, str):
+                v = tuple(int(s) for s in v.replace(" ", "").split(",") if s)
+            v = tuple(sorted(int(s) for s in v))
+        elif p.kind == "choice":
+            if v not in p.choices:
+                raise ValueError(f"choose one of {', '.join(p.choices)}")
+    except (TypeError, ValueError) as exc:
+        raise ScheduleError(f"{p.name}: cannot use '{v}' ({exc})") from None
+    vals = v if isinstance(v, tuple) else (v,)
+    for x in vals:
+        if isinstance(x, (int, float)) and not isinstance(x, bool):
+            if p.min is not None and x < p.min:
+                raise ScheduleError(f"{p.name} must be at least {p.min:g} (got {x:g})")
+            if p.max is not None and x > p.max:
+                raise ScheduleError(f"{p.name} must be at most {p.max:g} (got {x:g})")
+    return v
+
+
+def lr_curve(name: str, epochs: int = 100, base_lr: float = 0.1,
+             **params: Any) -> LRCurve:
+    """The lr of every epoch ``0 … epochs−1`` under schedule ``name`` (missing parameters take
+    their defaults), computed by stepping the real torch scheduler once per epoch."""
+    if name not in SCHEDULES:
+        raise ScheduleError(f"unknown schedule '{name}'; schedules: {', '.join(SCHEDULES)}")
+    if not 1 <= int(epochs) <= 100_000:
+        raise ScheduleError(f"epochs must be between 1 and 100000 (got {epochs})")
+    if not base_lr > 0:
+        raise ScheduleError(f"the base lr must be positive (got {base_lr})")
+    epochs = int(epochs)
+    sch = SCHEDULES[name]
+    unknown = set(params) - {p.name for p in sch.params}
+    if unknown:
+        raise ScheduleError(f"{name} has no parameter '{sorted(unknown)[0]}'; parameters: "
+                            f"{', '.join(p.name for p in sch.params)}")
+    p = {q.name: _coerce(q, params.get(q.name, q.default)) for q in sch.params}
+
+    weight = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([weight], lr=float(base_lr))
+    loss = np.array([])
+    if name == "StepLR":
+        sched = S.StepLR(opt, step_size=p["step_size"], gamma=p["gamma"])
+    elif name == "MultiStepLR":
+        if not p["milestones"]:
+            raise ScheduleError("milestones: give at least one epoch, e.g. 30,60,80")
+        sched = S.MultiStepLR(opt, milestones=list(p["milestones"]), gamma=p["gamma"])
+    elif name == "ExponentialLR":
+        sched = S.ExponentialLR(opt, gamma=p["gamma"])
+    elif name == "CosineAnnealingLR":
+        sched = S.CosineAnnealingLR(opt, T_max=p["T_max"], eta_min=p["eta_min"])
+    elif name == "ReduceLROnPlateau":
+        sched = S.ReduceLROnPlateau(opt, mode="min", factor=p["factor"], patience=p["patience"],
+                                    threshold=p["threshold"], cooldown=p["cooldown"],
+                                    min_lr=p["min_lr"])
+        loss = synthetic_loss(epochs, p["loss_tau"], p["loss_noise"], p["seed"])
+    elif name == "LambdaLR":
+        fn = LAMBDAS[p["fn"]][1]
+        args = dict(p, epochs=epochs)
+        sched = S.LambdaLR(opt, lr_lambda=lambda e: fn(e, args))
+    elif name == "OneCycleLR":
+        if epochs < 2:
+            raise ScheduleError("OneCycleLR needs at least 2 epochs")
+        sched = S.OneCycleLR(opt, max_lr=p["max_lr"], total_steps=epochs,
+                             pct_start=p["pct_start"], anneal_strategy=p["anneal_strategy"],
+                             div_factor=p["div_factor"],
+                             final_div_factor=p["final_div_factor"])
+    else:  # CosineAnnealingWarmRestarts
+        sched = S.CosineAnnealingWarmRestarts(opt, T_0=p["T_0"], T_mult=p["T_mult"],
+                                              eta_min=p["eta_min"])
+
+    lrs: list[float] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for e in range(epochs):
+            lrs.append(float(opt.param_groups[0]["lr"]))
+            if e == epochs - 1:
+                break
+            opt.step()  # a real optimizer step first, as torch expects
+            if isinstance(sched, S.ReduceLROnPlateau):
+                sched.step(float(loss[e]))
+            else:
+                sched.step()
+    events = tuple(e for e in range(1, epochs) if lrs[e] < lrs[e - 1] * (1 - 1e-9) and (
+        name in ("StepLR", "MultiStepLR", "ReduceLROnPlateau")) or (
+        name == "CosineAnnealingWarmRestarts" and lrs[e] > lrs[e - 1] * (1 + 1e-9)))
+    return LRCurve(schedule=name, params=tuple(sorted(p.items())), base_lr=float(base_lr),
+                   epochs=tuple(range(epochs)), lr=tuple(lrs),
+                   loss=tuple(float(v) for v in loss), events=events)
+
+
+def all_curves(epochs: int = 100, base_lr: float = 0.1) -> tuple[LRCurve, ...]:
+    """Every schedule with its default parameters (the overview plot)."""
+    return tuple(lr_curve(n, epochs, base_lr) for n in SCHEDULES)

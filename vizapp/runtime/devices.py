@@ -1,0 +1,82 @@
+"""Which devices can run a forward pass here: CUDA GPUs, Apple MPS, the CPU — best first."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+
+class DeviceError(ValueError):
+    """A device that does not exist here; the message lists the ones that do."""
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    name: str  # "cuda:0", "mps", "cpu" (what torch.device takes)
+    kind: str  # "cuda" | "mps" | "cpu"
+    label: str  # "cuda:0 — NVIDIA H100 80GB HBM3 (79.1 GiB)"
+    total_memory: int | None  # bytes (None where unknown)
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def cpu_memory() -> tuple[int | None, int | None]:
+    """(total, available) RAM in bytes from /proc/meminfo (None where unreadable)."""
+    total = avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if key == "MemTotal":
+                    total = int(rest.split()[0]) * 1024
+                elif key == "MemAvailable":
+                    avail = int(rest.split()[0]) * 1024
+    except OSError:
+        pass
+    return total, avail
+
+
+def available_devices() -> tuple[DeviceInfo, ...]:
+    """Every usable device, best first (CUDA GPUs, then MPS, then CPU)."""
+    out: list[DeviceInfo] = []
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            out.append(DeviceInfo(f"cuda:{i}", "cuda",
+                                  f"cuda:{i} — {props.name} ({_gib(props.total_memory)})",
+                                  int(props.total_memory)))
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        out.append(DeviceInfo("mps", "mps", "mps — Apple GPU", None))
+    total, _ = cpu_memory()
+    cores = os.cpu_count() or 1
+    threads = torch.get_num_threads()
+    out.append(DeviceInfo("cpu", "cpu", f"cpu — {cores} cores, {threads} torch threads"
+                          + (f", {_gib(total)} RAM" if total else ""), total))
+    return tuple(out)
+
+
+def best_device() -> str:
+    return available_devices()[0].name
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """``None``/"auto" → the best device; "cuda" → "cuda:0"; anything unavailable raises
+    :class:`DeviceError` naming what is available."""
+    devs = available_devices()
+    if name is None or str(name).strip().lower() in ("", "auto", "best"):
+        return torch.device(devs[0].name)
+    s = str(name).strip().lower()
+    if s == "cuda":
+        s = "cuda:0"
+    names = [d.name for d in devs]
+    if s not in names:
+        why = {"cuda": "no CUDA GPU is visible to PyTorch here",
+               "mps": "no Apple MPS device here"}.get(s.split(":")[0], "unknown device name")
+        raise DeviceError(f"device '{name}' is not available ({why}); available: "
+                          f"{', '.join(names)}")
+    return torch.device(s)
