@@ -66,14 +66,22 @@ class GoogLeNetConfig(BaseConfig):
 
     def validate(self) -> None:
         super().validate()
-        if len(self.inception) != 3 or not all(len(stage) >= 1 for stage in self.inception):
+        if len(self.inception) != 3 or not all(
+                isinstance(stage, tuple) and len(stage) >= 1 for stage in self.inception):
             raise ConfigError("inception needs three stages (b3, b4, b5) of at least one "
                               "block each", "inception")
-        for stage in self.inception:
-            for blk in stage:
-                c1, c2, c3, c4 = blk
-                if min(c1, *c2, *c3, c4) < 1:
-                    raise ConfigError(f"every Inception branch needs at least 1 channel "
+        for s, stage in enumerate(self.inception, 3):
+            for j, blk in enumerate(stage, 1):
+                where = f"inception block {j} of b{s}"
+                try:
+                    c1, (c2a, c2b), (c3a, c3b), c4 = blk
+                    widths = [int(c) for c in (c1, c2a, c2b, c3a, c3b, c4)]
+                except (TypeError, ValueError):
+                    raise ConfigError(f"{where} must look like [c1, [c2 reduce, c2], "
+                                      f"[c3 reduce, c3], c4], e.g. [64, [96, 128], [16, 32], 32] "
+                                      f"(got {blk})", "inception") from None
+                if min(widths) < 1 or max(widths) > 4096:
+                    raise ConfigError(f"every branch of {where} needs 1 to 4096 channels "
                                       f"(got {blk})", "inception")
 
 

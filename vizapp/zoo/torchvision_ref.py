@@ -38,19 +38,23 @@ def _input_size(name: str) -> int:
 
 @dataclass(frozen=True)
 class TorchvisionConfig(BaseConfig):
-    name: str = knob("resnet18", help="A torchvision.models classification builder.")
+    name: str = knob("resnet18", choices=builder_names(),
+                     help="A torchvision.models classification builder (built with random "
+                          "weights: nothing is downloaded).")
     in_channels: int = knob(3, min=3, max=3, step=1, group="input",
                             help="torchvision models take RGB (3-channel) input.")
     num_classes: int = knob(1000, min=1, max=100000, step=1,
                             help="Outputs of the classifier (1000 = ImageNet).")
 
     def validate(self) -> None:
-        super().validate()
+        # the name first: a close-match hint beats the bounds check's list of 80 choices
         if self.name not in builder_names():
             close = difflib.get_close_matches(self.name, builder_names(), n=3)
-            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            hint = (f" Did you mean {', '.join(close)}?" if close else
+                    " Try e.g. resnet18, vgg16, densenet121, mobilenet_v2.")
             raise ConfigError(f"torchvision has no classification model '{self.name}'.{hint}",
                               "name")
+        super().validate()
 
 
 # builders whose weights-free default differs from the published (inference) architecture:
