@@ -1,6 +1,21 @@
-"""Streamlit entry point: ``streamlit run vizapp/main.py``."""
+"""Streamlit entry point: ``streamlit run vizapp/main.py``.
+
+Thin on purpose: page config, the sidebar (which yields the current valid ModelSpec), the URL
+kept in step with it, and one ``st.Page`` per page (bodies in ``components/``).
+"""
 
 import streamlit as st
 
-st.set_page_config(page_title="vizapp — CNN architecture lab", page_icon="🧱", layout="wide")
-st.title("vizapp — CNN architecture lab")
+from components import header, sidebar, state
+from components.pages import PAGES
+
+st.set_page_config(page_title="vizapp — CNN architecture lab", page_icon="🧱", layout="wide",
+                   initial_sidebar_state="expanded")
+
+pages = [st.Page(f"app_pages/{p.key}.py", title=p.title, icon=p.icon, url_path=p.key,
+                 default=(i == 0)) for i, p in enumerate(PAGES)]
+page = st.navigation(pages, position="top")
+spec = sidebar.render()
+state.sync_query_params(spec)
+header.render(spec)
+page.run()

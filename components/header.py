@@ -1,0 +1,48 @@
+"""The strip above every page: what model this is, what was wrong with the URL, and — when the
+input is too small — the one-line reason with a button to use the smallest input that works."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from vizapp.render.plots import human
+from vizapp.zoo import ModelSpec
+
+from . import sidebar, state
+
+
+def shape_text(shape) -> str:
+    return "×".join(str(v) for v in shape) if shape else "?"
+
+
+def render(spec: ModelSpec) -> None:
+    msgs = st.session_state.get(state.URL_MESSAGES_KEY) or []
+    if msgs:
+        if st.session_state.get("vz.url_spec") is None:
+            st.session_state["vz.url_spec"] = spec
+        if st.session_state["vz.url_spec"] == spec:
+            st.warning("Some of the link's settings could not be used:\n\n"
+                       + "\n".join(f"- {m}" for m in msgs), icon=":material/link_off:")
+        else:
+            st.session_state[state.URL_MESSAGES_KEY] = []
+    a = state.get_analysis(spec)
+    if a is None:
+        return
+    n, c, h, w = (list(a.input_shape) + [None] * 4)[:4]
+    parts = [f"**{spec.label}**", f"input {shape_text(a.input_shape)}"]
+    if a.output_shape is not None:
+        parts.append(f"output {shape_text(a.output_shape)}")
+    parts += [f"{human(a.total_params)} params", f"{human(a.total_macs)} MACs"]
+    st.caption(" · ".join(parts))
+    f = a.failure
+    if f is not None:
+        cols = st.columns([5, 1.3], vertical_alignment="center")
+        where = f.module_path or f.node
+        cols[0].error(f"**{spec.label} cannot run on a {c}×{h}×{w} input** — at `{where}` "
+                      f"({f.op}): {f.message}", icon=":material/block:")
+        if f.min_input is not None:
+            mh, mw = f.min_input
+            cols[1].button(f"Use {mh}×{mw} input", key="vz.use_min_input", type="primary",
+                           on_click=sidebar.set_knobs, kwargs={"height": mh, "width": mw},
+                           help="The smallest input size this network accepts "
+                                "(found by searching sizes). See the Shapes page for why.")

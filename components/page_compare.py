@@ -1,0 +1,195 @@
+"""Compare: the sidebar's configuration (A) next to a second one (B), stage by stage, with the
+differences in shapes, params and MACs highlighted.
+
+B is picked on this page (a preset plus its knobs, generated from the config metadata like the
+sidebar's) and kept in the URL as ``vs=PRESET`` and ``vs.KNOB=VALUE``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import streamlit as st
+
+from vizapp.render.compare import align, auto_depth, diff_table, summary
+from vizapp.render.plots import compare_costs, human, shape_text
+from vizapp.zoo import ConfigError, ModelSpec, presets, resolve
+
+from . import state, widgets
+
+PREFIX = "vz.b.k"
+B_SPEC = "vz.b.spec"
+B_MODEL = "vz.b.model"
+DEPTH_KEY = "vz.cmp.depth"
+# a natural second model for each preset
+PARTNERS = {"resnet18": "resnet50", "resnet34": "resnet50", "resnet50": "resnet101",
+            "resnet101": "resnet152", "resnet152": "resnet101", "lenet": "lenet-bn",
+            "lenet-bn": "lenet", "alexnet": "vgg11", "vgg11": "vgg16", "vgg16": "vgg11",
+            "nin": "alexnet", "googlenet": "resnet18", "densenet121": "densenet169",
+            "densenet169": "densenet201", "densenet201": "densenet121"}
+DIFF_BG = "background-color: #fde68a; color: #1f2937"
+MISSING = "color: #94a3b8; font-style: italic"
+
+
+def default_b(a: ModelSpec) -> ModelSpec:
+    """ResNet-18 → ResNet-50; DenseNet growth 32 → growth 12; otherwise the preset itself."""
+    name = state.model_name(a)
+    if hasattr(a.config, "growth_rate"):
+        g = 12 if a.config.growth_rate != 12 else 32
+        return dataclasses.replace(a, config=a.config.replace(growth_rate=g))
+    if name in PARTNERS and PARTNERS[name] in presets():
+        return resolve(PARTNERS[name])
+    return state.base_spec(a)
+
+
+def _b_from_url() -> ModelSpec | None:
+    vs = state.view_param("vs")
+    if not vs:
+        return None
+    q = {"model": vs}
+    q.update({k[3:]: v for k, v in st.query_params.to_dict().items() if k.startswith("vs.")})
+    spec, msgs = state.spec_from_query(q)
+    for m in msgs:
+        st.caption(f":material/link_off: B: {m}")
+    return spec
+
+
+def _load_b(spec: ModelSpec) -> None:
+    st.session_state[B_SPEC] = spec
+    st.session_state[B_MODEL] = state.model_name(spec)
+    widgets.load(spec, PREFIX)
+
+
+def _on_b_model() -> None:
+    try:
+        _load_b(resolve(st.session_state[B_MODEL]))
+    except ConfigError as exc:
+        st.session_state["vz.b.error"] = exc.message
+
+
+def _sync_url(b: ModelSpec) -> None:
+    q = state.query_from_spec(b)
+    want = {"vs": q.pop("model")}
+    want.update({f"vs.{k}": v for k, v in q.items()})
+    for k in list(st.query_params.keys()):
+        if k.startswith("vs.") and k not in want:
+            del st.query_params[k]
+    for k, v in want.items():
+        if st.query_params.get(k) != v:
+            st.query_params[k] = v
+
+
+def _b_controls(a: ModelSpec) -> ModelSpec:
+    """Draw B's pickers; return B's last valid spec."""
+    ss = st.session_state
+    if B_SPEC not in ss:
+        _load_b(_b_from_url() or default_b(a))
+    good: ModelSpec = ss[B_SPEC]
+    names = list(presets())
+    if ss.get(B_MODEL) not in names:
+        names.append(ss[B_MODEL])
+    for info in type(good.config).knobs():  # widgets dropped while on another page
+        wkey = widgets.key(PREFIX, good.family, info.name)
+        if wkey not in ss:
+            ss[wkey] = widgets.to_widget(info, getattr(good.config, info.name))
+    st.selectbox("B: preset", names, key=B_MODEL, on_change=_on_b_model,
+                 help="The second configuration; its knobs are below.")
+    slots = {}
+    with st.expander(f"B's knobs ({good.family})", expanded=False):
+        cols = st.columns(2)
+        for i, info in enumerate(type(good.config).knobs()):
+            if good.family == "torchvision" and info.name == "name":
+                continue
+            col = cols[i % 2]
+            widgets.draw(col, info, widgets.key(PREFIX, good.family, info.name))
+            slots[info.name] = col.empty()
+    cfg, errors = widgets.read(good, PREFIX)
+    err = ss.pop("vz.b.error", None)
+    if err:
+        errors[""] = err
+    if errors:
+        for name, msg in errors.items():
+            (slots.get(name) or st).error(msg, icon="⚠️")
+        st.caption(f"B keeps its last valid configuration: {good.label}")
+        return good
+    b = dataclasses.replace(good, config=cfg)
+    ss[B_SPEC] = b
+    return b
+
+
+def _style(df):
+    """Highlight differing shapes and non-zero changes."""
+    def row_style(row):
+        out = [""] * len(row)
+        cols = list(row.index)
+        if row["shape A"] != row["shape B"]:
+            for c in ("shape A", "shape B"):
+                out[cols.index(c)] = DIFF_BG
+        for c in ("Δ params", "Δ MACs"):
+            if row[c]:
+                out[cols.index(c)] = DIFF_BG
+        for c in cols:
+            if row[c] == "—":
+                out[cols.index(c)] = MISSING
+        return out
+
+    fmt = {c: (lambda v: "—" if v is None or v != v else f"{int(v):,}")
+           for c in ("params A", "params B", "MACs A", "MACs B")}
+    fmt.update({c: (lambda v: f"{int(v):+,}" if v else "0") for c in ("Δ params", "Δ MACs")})
+    return df.style.apply(row_style, axis=1).format(fmt)
+
+
+def render(spec: ModelSpec) -> None:
+    import pandas as pd
+
+    st.header("Compare")
+    st.caption("A is the model in the sidebar; choose B here. Stages pair up by name; "
+               "yellow cells differ.")
+    a = state.get_analysis(spec)
+    top = st.columns(2, gap="large")
+    with top[0]:
+        st.markdown(f"##### A · {spec.label}")
+        st.caption(f"input {shape_text((spec.batch,) + spec.input_shape, batch=True)} — change "
+                   f"it in the sidebar")
+    with top[1]:
+        st.markdown("##### B")
+        b_spec = _b_controls(spec)
+    _sync_url(b_spec)
+    b = state.get_analysis(b_spec)
+    if a is None or b is None:
+        return
+    top[1].caption(f"**{b_spec.label}** · input "
+                   f"{shape_text((b_spec.batch,) + b_spec.input_shape, batch=True)}")
+
+    m = st.columns(4)
+    m[0].metric("Params A", human(a.total_params))
+    m[1].metric("Params B", human(b.total_params),
+                delta=f"{b.total_params - a.total_params:+,}", delta_color="off")
+    m[2].metric("MACs A", human(a.total_macs))
+    m[3].metric("MACs B", human(b.total_macs), delta=f"{b.total_macs - a.total_macs:+,}",
+                delta_color="off")
+    for line in summary(a, b, spec.label, b_spec.label):
+        st.markdown(line)
+    for side, x in (("A", a), ("B", b)):
+        if x.failure is not None:
+            f = x.failure
+            st.warning(f"{side} stops at `{f.module_path or f.node}`: {f.message}",
+                       icon=":material/block:")
+
+    max_depth = max(1, min(a.max_depth, b.max_depth, 4))
+    if st.session_state.get(DEPTH_KEY) is None or st.session_state[DEPTH_KEY] > max_depth:
+        st.session_state[DEPTH_KEY] = min(auto_depth(a, b), max_depth)
+    if max_depth > 1:
+        st.segmented_control("Stage depth", list(range(1, max_depth + 1)), key=DEPTH_KEY,
+                             help="1 = the model's direct children (its stages); higher splits "
+                                  "stages into their blocks.")
+    depth = st.session_state.get(DEPTH_KEY) or 1
+    pairs = align(a.rows(depth), b.rows(depth))
+    df = pd.DataFrame(diff_table(pairs))
+    st.dataframe(_style(df), hide_index=True, width="stretch",
+                 height=min(38 + 35 * len(df), 600), key="vz.cmp.table")
+    stages = [p.name for p in pairs]
+    fig = compare_costs(stages, [(p.a.params, p.a.macs) if p.a else None for p in pairs],
+                        [(p.b.params, p.b.macs) if p.b else None for p in pairs],
+                        f"A · {spec.label}", f"B · {b_spec.label}")
+    st.plotly_chart(fig, width="stretch", key="vz.cmp.chart")

@@ -1,0 +1,158 @@
+"""Shapes: the seed-style per-layer table at a chosen depth, the channels / H×W chart, the worked
+arithmetic of each row, totals, CSV/JSON downloads — and, when the input is too small, the
+failing layer, why, the fix and the smallest input that works."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import streamlit as st
+
+from vizapp.render.plots import human, shape_profile, shape_text
+from vizapp.zoo import ModelSpec
+
+from . import sidebar, state
+
+DEPTH_KEY = "vz.shapes.depth"
+
+
+def rf_text(rf) -> str:
+    if rf is None:
+        return ""
+    h, w = rf.size
+    return f"{h}" if h == w else f"{h}×{w}"
+
+
+def table_records(rows) -> list[dict]:
+    """The rows as plain dicts for the data frame (name indented by depth)."""
+    return [{
+        "layer": "\u2003" * max(r.depth - 1, 0) + r.name,
+        "type": r.type,
+        "output shape": shape_text(r.output_shape),
+        "params": r.params,
+        "MACs": r.macs,
+        "RF": rf_text(r.receptive_field),
+    } for r in rows]
+
+
+def to_csv(rows) -> str:
+    """Same columns as ``vizapp table --format csv``."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["name", "type", "depth", "output_shape", "params", "macs", "receptive_field",
+                "explanation"])
+    for r in rows:
+        w.writerow([r.name, r.type, r.depth,
+                    "x".join(map(str, r.output_shape)) if r.output_shape else "",
+                    r.params, r.macs, r.receptive_field.size[0] if r.receptive_field else "",
+                    r.explanation.replace("\n", " | ")])
+    return buf.getvalue()
+
+
+def show_failure(a, detailed: bool = True) -> None:
+    """The failure explanation: message, failing layer, fix, minimum input size."""
+    f = a.failure
+    if f is None:
+        return
+    where = f.module_path or f.node
+    ins = ", ".join(shape_text(s) for s in f.input_shapes) or "—"
+    with st.container(border=True):
+        st.markdown(f"#### :material/block: The input is too small for this network")
+        st.markdown(f"**Failing layer:** `{where}` ({f.op}), which receives a **{ins}** "
+                    f"feature map.")
+        st.markdown(f"**Why:** {f.message}")
+        st.markdown(f"**Fix:** {f.fix}")
+        if f.min_input is not None:
+            mh, mw = f.min_input
+            c1, c2 = st.columns([3, 1], vertical_alignment="center")
+            c1.markdown(f"**Smallest input that works:** {mh}×{mw} "
+                        f"(input now {shape_text(a.input_shape)}).")
+            c2.button(f"Use {mh}×{mw}", key="vz.shapes.use_min", on_click=sidebar.set_knobs,
+                      kwargs={"height": mh, "width": mw})
+        if detailed:
+            st.caption("The layers before the failing one are listed below with their shapes: "
+                       "each downsampling step shrinks H×W until the window no longer fits.")
+
+
+def render(spec: ModelSpec) -> None:
+    st.header("Shapes")
+    a = state.get_analysis(spec)
+    if a is None:
+        return
+    show_failure(a)
+
+    max_depth = max(a.max_depth, 1)
+    if DEPTH_KEY not in st.session_state:
+        st.session_state[DEPTH_KEY] = min(max(state.view_param("depth", 1, int), 1), max_depth)
+    st.session_state[DEPTH_KEY] = min(st.session_state[DEPTH_KEY], max_depth)
+
+    m = st.columns(5)
+    m[0].metric("Parameters", human(a.total_params), help=f"{a.total_params:,} "
+                f"({a.trainable_params:,} trainable, {a.buffers:,} buffer elements)")
+    m[1].metric("MACs", human(a.total_macs),
+                help=f"{a.total_macs:,} multiply–accumulates; FLOPs ≈ 2×MACs = "
+                     f"{2 * a.total_macs:,}")
+    m[2].metric("Input", shape_text(a.input_shape, batch=True))
+    m[3].metric("Output", shape_text(a.output_shape, batch=True) if a.output_shape else "—")
+    rows = a.rows(st.session_state[DEPTH_KEY])
+    m[4].metric("Rows", f"{len(rows)}")
+
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    if max_depth > 1:
+        c1.slider("Depth (1 = what named_children() lists; higher expands nested blocks)",
+                  1, max_depth, key=DEPTH_KEY)
+    else:
+        c1.caption("Every layer is a direct child of the model (depth 1).")
+    depth = st.session_state[DEPTH_KEY]
+    rows = a.rows(depth)
+    name = (spec.preset or spec.family).replace(":", "_")
+    c2.download_button("CSV", to_csv(rows), file_name=f"{name}-shapes.csv", mime="text/csv",
+                       icon=":material/download:", width="stretch")
+    c3.download_button("JSON", json.dumps(a.to_dict(depth), indent=2, ensure_ascii=False),
+                       file_name=f"{name}-shapes.json", mime="application/json",
+                       icon=":material/download:", width="stretch")
+
+    recs = table_records(rows)
+    event = st.dataframe(
+        recs, hide_index=True, width="stretch", key="vz.shapes.table",
+        on_select="rerun", selection_mode="single-row",
+        height=min(38 + 35 * len(recs), 560),
+        column_config={
+            "layer": st.column_config.TextColumn("layer", width="medium"),
+            "type": st.column_config.TextColumn("type"),
+            "output shape": st.column_config.TextColumn("output shape (C×H×W)"),
+            "params": st.column_config.NumberColumn("params", format="localized"),
+            "MACs": st.column_config.NumberColumn("MACs", format="localized"),
+            "RF": st.column_config.TextColumn("RF", help="Receptive field: how many input "
+                                                          "pixels one output pixel sees"),
+        })
+    st.caption(f"**Total:** {a.total_params:,} parameters · {a.total_macs:,} MACs "
+               f"(FLOPs ≈ {human(2 * a.total_macs)}) · output "
+               f"{shape_text(a.output_shape, batch=True)}. Select a row for its arithmetic.")
+    for note in a.notes:
+        st.caption(f":material/info: {note}")
+
+    selected = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+    if selected and 0 <= selected[0] < len(rows):
+        r = rows[selected[0]]
+        with st.container(border=True):
+            st.markdown(f"**{r.name}** · {r.type} · "
+                        f"{' + '.join(shape_text(s) for s in r.input_shapes) or '—'} → "
+                        f"{shape_text(r.output_shape)}")
+            st.code(r.explanation or "(no arithmetic recorded)", language=None, wrap_lines=True)
+
+    st.subheader("Channels and spatial size along the network")
+    st.plotly_chart(shape_profile(rows, a.input_shape), width="stretch",
+                    key="vz.shapes.chart")
+
+    st.subheader("Worked arithmetic, row by row")
+    if len(rows) > 80:
+        st.caption(f"{len(rows)} rows: select a row in the table above for its arithmetic, or "
+                   "lower the depth to list them all here.")
+        return
+    for r in rows:
+        title = f"{r.name} — {r.type} → {shape_text(r.output_shape)}"
+        with st.expander(title):
+            st.code(r.explanation or "(no arithmetic recorded)", language=None, wrap_lines=True)

@@ -1,0 +1,127 @@
+"""The app's pages and the guard every page body runs inside.
+
+Each page is a ``components.page_*`` module with ``render(spec)``. A page module that does not
+exist yet gets a placeholder (the Graph page a simple Graphviz fallback), and an exception in
+a page body becomes a short message instead of a traceback; the sidebar and the other pages
+keep working.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import streamlit as st
+
+from . import state
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    key: str  # url path and file name under vizapp/app_pages/
+    title: str
+    icon: str
+    module: str
+    blurb: str
+
+
+PAGES: tuple[PageInfo, ...] = (
+    PageInfo("graph", "Graph", ":material/account_tree:", "components.page_graph",
+             "The block graph of the model, collapsible to any depth."),
+    PageInfo("shapes", "Shapes", ":material/table_rows:", "components.page_shapes",
+             "Per-layer output shapes, parameters, MACs, receptive fields and the arithmetic."),
+    PageInfo("compare", "Compare", ":material/compare_arrows:", "components.page_compare",
+             "Two configurations side by side, stage by stage."),
+    PageInfo("batchnorm", "BatchNorm", ":material/equalizer:", "components.page_batchnorm",
+             "Batch statistics, running averages, train vs eval."),
+    PageInfo("features", "Feature maps", ":material/grid_on:", "components.page_features",
+             "What a layer's channels look like for an input image."),
+    PageInfo("schedules", "LR schedules", ":material/show_chart:", "components.page_schedules",
+             "Learning-rate schedulers plotted epoch by epoch."),
+    PageInfo("run", "Run", ":material/speed:", "components.page_run",
+             "Real forward passes on the available device: latency, throughput, memory."),
+    PageInfo("code", "Code", ":material/code:", "components.page_code",
+             "Runnable PyTorch code of the current configuration."),
+)
+BY_KEY = {p.key: p for p in PAGES}
+
+
+def _module(name: str):
+    """The page module, or None when it has not been written yet."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
+def run(key: str) -> None:
+    """Render page ``key`` for the current spec, never showing a traceback."""
+    page = BY_KEY[key]
+    spec = state.current_spec()
+    try:
+        mod = _module(page.module)
+        if mod is None or not hasattr(mod, "render"):
+            fallback = FALLBACKS.get(key)
+            if fallback is None:
+                st.header(page.title)
+                st.info(f"{page.blurb}\n\nThis page is being built and will appear here soon.",
+                        icon=":material/construction:")
+                return
+            fallback(spec)
+            return
+        mod.render(spec)
+    except Exception as exc:  # noqa: BLE001 - st.stop/st.rerun are BaseExceptions: pass through
+        st.error(f"The {page.title} page could not be shown for **{spec.label}**: "
+                 f"{type(exc).__name__}: {exc}", icon=":material/error:")
+        st.caption("The rest of the app keeps working; try another configuration or page.")
+
+
+# ------------------------------------------------------------------------------- fallbacks
+def _graph_fallback(spec) -> None:
+    """Until the graph viewer lands: the rows at the chosen depth as a Graphviz chain."""
+    st.header("Graph")
+    a = state.get_analysis(spec)
+    if a is None:
+        return
+    depth = st.slider("Depth", 1, max(a.max_depth, 1) or 1,
+                      min(state.view_param("depth", 1, int), max(a.max_depth, 1)),
+                      key="vz.graph.depth") if a.max_depth > 1 else 1
+    state.set_view_param("depth", depth, default=1)
+    try:
+        from vizapp.render.dot import to_dot  # the graph engineer's renderer, once it exists
+        dot = to_dot(a, depth=depth)
+    except Exception:  # noqa: BLE001 - not there yet: a simple chain
+        dot = simple_dot(a, depth)
+    if a.failure is not None:
+        from .page_shapes import show_failure
+        show_failure(a)
+    st.graphviz_chart(dot, width="stretch")
+
+
+def simple_dot(a, depth: int = 1) -> str:
+    """A plain top-to-bottom chain of the table rows, each edge labelled with its shape."""
+    def shape(s):
+        return "×".join(str(v) for v in s[1:]) if s else "?"
+
+    lines = ["digraph G {", 'rankdir=TB; bgcolor="transparent";',
+             'node [shape=box, style="rounded,filled", fillcolor="#e8eefc", color="#2563eb", '
+             'fontname="Helvetica", fontsize=11];',
+             'edge [color="#64748b", fontname="Helvetica", fontsize=9, fontcolor="#475569"];',
+             f'input [label="input\\n{shape(a.input_shape)}", fillcolor="#f1f5f9"];']
+    prev = "input"
+    for i, r in enumerate(a.rows(depth)):
+        nid = f"n{i}"
+        params = f"\\n{r.params:,} params" if r.params else ""
+        lines.append(f'{nid} [label="{r.name}\\n{r.type}{params}"];')
+        lines.append(f'{prev} -> {nid} [label=" {shape(r.input_shapes[0]) if r.input_shapes else ""}"];')
+        prev = nid
+    if a.output_shape is not None:
+        lines.append(f'output [label="output\\n{shape(a.output_shape)}", fillcolor="#f1f5f9"];')
+        lines.append(f'{prev} -> output [label=" {shape(a.output_shape)}"];')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+FALLBACKS = {"graph": _graph_fallback}

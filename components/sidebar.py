@@ -1,0 +1,168 @@
+"""The sidebar: family, preset, the family's knobs (generated from its config metadata), the
+input tensor. Returns the last *valid* :class:`~vizapp.zoo.ModelSpec`.
+
+An impossible combination shows the :class:`~vizapp.zoo.ConfigError` message right under the
+knob it names, and the rest of the app keeps the last good model. Widget values live in
+session state (``vz.k.<family>.<knob>``); family/preset changes and "reset" reload them from
+the preset in callbacks, before the widgets are drawn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import streamlit as st
+
+from vizapp.zoo import ConfigError, ModelSpec, families, presets, resolve
+
+from . import state, widgets
+
+PREFIX = "vz.k"
+FAMILY_KEY = "vz.family"
+MODEL_KEY = "vz.model"
+ERRORS_KEY = "vz.errors"
+INPUT_ROW = ("in_channels", "height", "width")
+
+
+def _load(spec: ModelSpec) -> None:
+    ss = st.session_state
+    ss[FAMILY_KEY] = spec.family
+    ss[MODEL_KEY] = state.model_name(spec)
+    widgets.load(spec, PREFIX)
+    ss[state.SPEC_KEY] = spec
+
+
+def load_spec(spec: ModelSpec) -> None:
+    """Make ``spec`` the current model (from a callback: before the sidebar is drawn)."""
+    _load(spec)
+
+
+def set_knobs(**values) -> None:
+    """Set knob widgets of the current family (from a callback), e.g. ``height=63, width=63``."""
+    ss = st.session_state
+    spec = ss[state.SPEC_KEY]
+    cls = type(spec.config)
+    for name, value in values.items():
+        ss[widgets.key(PREFIX, spec.family, name)] = widgets.to_widget(cls.knob_info(name), value)
+
+
+def _on_family() -> None:
+    fam = families()[st.session_state[FAMILY_KEY]]
+    try:
+        _load(resolve(fam.default_preset or _first_model(fam.name)))
+    except ConfigError as exc:
+        st.session_state[ERRORS_KEY] = {"": exc.message}
+
+
+def _first_model(family: str) -> str:
+    if family == "torchvision":
+        return "torchvision:resnet18"
+    return family
+
+
+def _on_model() -> None:
+    try:
+        _load(resolve(st.session_state[MODEL_KEY]))
+    except ConfigError as exc:
+        st.session_state[ERRORS_KEY] = {"": exc.message}
+
+
+def _on_reset() -> None:
+    _load(state.base_spec(st.session_state[state.SPEC_KEY]))
+
+
+# knobs the preset box already sets (torchvision's builder name)
+HIDDEN = {"torchvision": {"name"}}
+
+
+def _model_options(family: str, current: str) -> list[str]:
+    names = [p.name for p in presets().values() if p.family == family]
+    if family == "torchvision":
+        from vizapp.zoo.torchvision_ref import builder_names
+        names = [f"torchvision:{n}" for n in builder_names()]
+    if current not in names:
+        names.append(current)
+    return names
+
+
+def _describe(name: str) -> str:
+    p = presets().get(name)
+    return p.description if p else ""
+
+
+def render() -> ModelSpec:
+    """Draw the sidebar; return the current valid spec (also kept in session state)."""
+    ss = st.session_state
+    good = state.current_spec()
+    if FAMILY_KEY not in ss or MODEL_KEY not in ss:
+        _load(good)
+    fams = families()
+    sb = st.sidebar
+    sb.markdown("### 🧱 Model")
+    top_error = sb.empty()
+
+    fam_names = list(fams)
+    if ss[FAMILY_KEY] not in fam_names:
+        fam_names.append(ss[FAMILY_KEY])
+    sb.selectbox("Family", fam_names, key=FAMILY_KEY, on_change=_on_family,
+                 format_func=lambda n: fams[n].title if n in fams else n,
+                 help="The architecture family; each has its own knobs below.")
+    fam = ss[FAMILY_KEY]
+    options = _model_options(fam, ss[MODEL_KEY])
+    sb.selectbox("Model" if fam == "torchvision" else "Preset", options, key=MODEL_KEY, on_change=_on_model,
+                 help="A starting configuration; the knobs below change it. "
+                      + (fams[fam].description if fam in fams else ""))
+    desc = _describe(ss[MODEL_KEY])
+    if desc:
+        sb.caption(desc)
+
+    base = good if good.family == fam else resolve(ss[MODEL_KEY])
+    knobs = type(base.config).knobs()
+    slots: dict[str, object] = {}
+
+    arch = [k for k in knobs if k.knob.group != "input"]
+    inputs = [k for k in knobs if k.knob.group == "input"]
+    with sb.expander("Architecture knobs", expanded=True):
+        for info in arch:
+            if info.name in HIDDEN.get(fam, ()):
+                continue
+            wkey = widgets.key(PREFIX, fam, info.name)
+            if wkey not in ss:
+                ss[wkey] = widgets.to_widget(info, getattr(base.config, info.name))
+            widgets.draw(st, info, wkey)
+            slots[info.name] = st.empty()
+    with sb.expander("Input tensor N×C×H×W", expanded=True):
+        row = [k for k in inputs if k.name in INPUT_ROW]
+        cols = st.columns(len(row)) if row else []
+        short = {"in_channels": "C", "height": "H", "width": "W"}
+        for col, info in zip(cols, row):
+            wkey = widgets.key(PREFIX, fam, info.name)
+            if wkey not in ss:
+                ss[wkey] = widgets.to_widget(info, getattr(base.config, info.name))
+            widgets.draw(col, info, wkey, label=short[info.name])
+        for info in row:
+            slots[info.name] = st.empty()
+        for info in inputs:
+            if info.name in INPUT_ROW:
+                continue
+            wkey = widgets.key(PREFIX, fam, info.name)
+            if wkey not in ss:
+                ss[wkey] = widgets.to_widget(info, getattr(base.config, info.name))
+            widgets.draw(st, info, wkey, label="Batch N" if info.name == "batch" else None)
+            slots[info.name] = st.empty()
+    sb.button("↺ Reset to preset", on_click=_on_reset, width="stretch",
+              help="Put every knob back to the preset's value.")
+
+    cfg, errors = widgets.read(dataclasses.replace(base, preset=ss[MODEL_KEY]), PREFIX)
+    errors.update(ss.pop(ERRORS_KEY, {}) or {})
+    if errors:
+        for name, message in errors.items():
+            slot = slots.get(name, top_error)
+            slot.error(f"**{name or 'configuration'}**: {message}" if slot is top_error
+                       else message, icon="⚠️")
+        current = ss[state.SPEC_KEY]
+        sb.info(f"Showing the last valid model: **{current.label}**", icon="↩️")
+        return current
+    spec = dataclasses.replace(base, config=cfg, preset=ss[MODEL_KEY])
+    ss[state.SPEC_KEY] = spec
+    return spec

@@ -1,0 +1,240 @@
+"""The app's state: URL query parameters ⇄ :class:`~vizapp.zoo.ModelSpec`, the cached analysis,
+and small helpers every page may use.
+
+The URL holds the whole configuration, and only what differs from the preset::
+
+    ?model=densenet&growth_rate=16          DenseNet with growth 16
+    ?model=alexnet&input=1,28,28            AlexNet on a 28×28 image (too small: explained)
+    ?model=torchvision:densenet121&depth=99 torchvision's DenseNet-121, graph fully expanded
+
+``model`` is a preset, a family or ``torchvision:NAME``; every knob of the family is a
+parameter under its own name; ``input=C,H,W`` and ``batch=N`` set the input tensor; everything
+else (``depth``, ``vs`` …) is view state that pages read with :func:`view_param`.
+
+The pure half (:func:`spec_from_query`, :func:`query_from_spec`) has no Streamlit in it and is
+unit-tested; the rest talks to ``st.session_state`` / ``st.query_params``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+import streamlit as st
+
+from vizapp.zoo import (ConfigError, ModelSpec, families, format_value, parse_value, presets,
+                        resolve)
+
+SPEC_KEY = "vz.spec"  # last good ModelSpec of this session
+URL_MESSAGES_KEY = "vz.url_messages"  # what was wrong with the URL we started from
+INPUT_KNOBS = ("in_channels", "height", "width")
+# query parameters owned by the spec (besides the knob names of every family)
+SPEC_PARAMS = ("model", "input", "batch")
+# view parameters pages may use; unknown parameters outside this set are reported
+VIEW_PARAMS = {"depth", "vs", "node", "block", "layer", "style", "expand", "collapse", "tab",
+               "embed", "embed_options"}
+
+
+def default_model() -> str:
+    """The app opens on the seed's ResNet-18 (1×1×224×224) when the zoo has it."""
+    ps = presets()
+    for name in ("resnet18", "lenet"):
+        if name in ps:
+            return name
+    return next(iter(ps))
+
+
+def model_name(spec: ModelSpec) -> str:
+    """The ``model=`` value of a spec: its preset, else its family (``torchvision:NAME`` for a
+    torchvision reference model)."""
+    if spec.preset:
+        return spec.preset
+    if spec.family == "torchvision" and getattr(spec.config, "name", None):
+        return f"torchvision:{spec.config.name}"
+    return spec.family
+
+
+def all_knob_names() -> set[str]:
+    names: set[str] = set()
+    for fam in families().values():
+        names.update(k.name for k in fam.config_cls.knobs())
+    return names
+
+
+def _first(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return str(v[-1]) if v else ""
+    return str(v)
+
+
+def parse_input(text: str) -> dict[str, str]:
+    """``"1,28,28"`` / ``"1x28x28"`` → in_channels/height/width; ``"224"`` or ``"28,28"`` keep
+    the channels. Raises :class:`ConfigError` naming ``height`` for anything else."""
+    parts = [p for p in text.replace("x", ",").replace("×", ",").replace(" ", "").split(",") if p]
+    if not parts or len(parts) > 3 or not all(p.isdigit() for p in parts):
+        raise ConfigError(f"input takes C,H,W (three positive integers like 1,28,28), "
+                          f"got '{text}'", "height")
+    if len(parts) == 1:
+        return {"height": parts[0], "width": parts[0]}
+    if len(parts) == 2:
+        return {"height": parts[0], "width": parts[1]}
+    return dict(zip(INPUT_KNOBS, parts))
+
+
+def spec_from_query(params: Mapping[str, Any]) -> tuple[ModelSpec, list[str]]:
+    """Query parameters → a valid spec and a list of messages about what was ignored.
+
+    Never raises: an unknown model falls back to the default, an unreadable or out-of-range
+    value is reported and left at the preset's value."""
+    q = {k: _first(v) for k, v in params.items()}
+    messages: list[str] = []
+    name = q.get("model", "").strip() or default_model()
+    try:
+        base = resolve(name)
+    except ConfigError as exc:
+        messages.append(f"model: {exc.message} Showing {default_model()} instead.")
+        base = resolve(default_model())
+    except Exception as exc:  # noqa: BLE001 - a broken family must not take the app down
+        messages.append(f"model: cannot load '{name}' ({exc}). Showing {default_model()}.")
+        base = resolve(default_model())
+    cls = type(base.config)
+    knob_names = {k.name for k in cls.knobs()}
+
+    overrides: dict[str, str] = {}
+    if "input" in q:
+        try:
+            overrides.update(parse_input(q["input"]))
+        except ConfigError as exc:
+            messages.append(exc.message)
+    for key, value in q.items():
+        if key in knob_names:
+            overrides[key] = value
+        elif key in SPEC_PARAMS or key in VIEW_PARAMS or "." in key or key.startswith("vs_"):
+            continue
+        else:
+            messages.append(f"'{key}' is not a knob of {base.family} and was ignored "
+                            f"(knobs: {', '.join(sorted(knob_names))}).")
+    if "batch" in q:
+        overrides["batch"] = q["batch"]
+
+    cfg = base.config
+    for key, value in overrides.items():  # one at a time: a bad value is reported and skipped
+        try:
+            cfg = cfg.with_overrides({key: value})
+        except ConfigError as exc:
+            messages.append(exc.message)
+    for _ in range(len(overrides) + 1):  # cross-field rules: drop the knob at fault, retry
+        try:
+            cfg.validate()
+            break
+        except ConfigError as exc:
+            messages.append(f"{exc.message} — kept the preset's {exc.knob or 'values'}.")
+            if exc.knob and hasattr(base.config, exc.knob) and \
+                    getattr(cfg, exc.knob) != getattr(base.config, exc.knob):
+                cfg = dataclasses.replace(cfg, **{exc.knob: getattr(base.config, exc.knob)})
+            else:
+                cfg = base.config
+    return dataclasses.replace(base, config=cfg), messages
+
+
+def base_spec(spec: ModelSpec) -> ModelSpec:
+    """The unmodified preset (or family default / torchvision model) a spec started from."""
+    try:
+        return resolve(model_name(spec))
+    except ConfigError:
+        return spec
+
+
+def query_from_spec(spec: ModelSpec) -> dict[str, str]:
+    """The minimal query parameters that reproduce ``spec``: the model and changed knobs."""
+    base = base_spec(spec).config
+    cfg = spec.config
+    q = {"model": model_name(spec)}
+    for k in cfg.knobs():
+        if k.name in INPUT_KNOBS or k.name == "batch":
+            continue
+        if getattr(cfg, k.name) != getattr(base, k.name, None):
+            q[k.name] = format_value(getattr(cfg, k.name))
+    if cfg.input_shape != base.input_shape:
+        q["input"] = ",".join(str(v) for v in cfg.input_shape)
+    if cfg.batch != base.batch:
+        q["batch"] = str(cfg.batch)
+    return q
+
+
+def query_string(spec: ModelSpec, **view: Any) -> str:
+    """``?model=…&knob=…`` for links (view parameters appended when not None)."""
+    from urllib.parse import urlencode
+    q = query_from_spec(spec)
+    q.update({k: str(v) for k, v in view.items() if v is not None})
+    return "?" + urlencode(q, safe=",:")
+
+
+# ------------------------------------------------------------------------------- Streamlit side
+def current_spec() -> ModelSpec:
+    """The spec of this session (the last valid one the sidebar produced)."""
+    if SPEC_KEY not in st.session_state:
+        spec, msgs = spec_from_query(st.query_params.to_dict())
+        st.session_state[SPEC_KEY] = spec
+        st.session_state[URL_MESSAGES_KEY] = msgs
+    return st.session_state[SPEC_KEY]
+
+
+def sync_query_params(spec: ModelSpec) -> None:
+    """Write the spec's parameters to the URL, remove stale spec parameters, keep view ones."""
+    want = query_from_spec(spec)
+    owned = set(SPEC_PARAMS) | all_knob_names()
+    qp = st.query_params
+    for key in list(qp.keys()):
+        if key in owned and key not in want:
+            del qp[key]
+    for key, value in want.items():
+        if qp.get(key) != value:
+            qp[key] = value
+
+
+def view_param(name: str, default: Any = None, cast: Any = str) -> Any:
+    """A view parameter from the URL (``depth``, ``vs`` …), cast, or ``default``."""
+    raw = st.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return cast(raw)
+    except (TypeError, ValueError):
+        return default
+
+
+def set_view_param(name: str, value: Any, default: Any = None) -> None:
+    """Put a view parameter in the URL (removed when it equals ``default``)."""
+    if value is None or value == default:
+        if name in st.query_params:
+            del st.query_params[name]
+    elif st.query_params.get(name) != str(value):
+        st.query_params[name] = str(value)
+
+
+# ------------------------------------------------------------------------------- analysis cache
+def _spec_key(spec: ModelSpec) -> str:
+    return repr(spec)
+
+
+@st.cache_data(max_entries=64, show_spinner="Tracing the model and working out every shape…",
+               hash_funcs={ModelSpec: _spec_key})
+def cached_analysis(spec: ModelSpec):
+    """``analyze_spec(spec)``, cached per configuration (a pickled copy per call)."""
+    from vizapp.analysis import analyze_spec
+    return analyze_spec(spec)
+
+
+def get_analysis(spec: ModelSpec):
+    """The analysis of ``spec`` or None after showing why it could not be made."""
+    try:
+        return cached_analysis(spec)
+    except Exception as exc:  # noqa: BLE001 - shown, never a traceback
+        st.error(f"Could not analyse {spec.label}: {exc}")
+        return None
+
+
+def typed(spec: ModelSpec, name: str, text: str) -> Any:
+    """Parse a widget string for knob ``name`` of ``spec``'s config (ConfigError on failure)."""
+    return parse_value(type(spec.config).knob_info(name), text)

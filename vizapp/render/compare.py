@@ -1,0 +1,102 @@
+"""Two analyses side by side, stage by stage (no Streamlit here).
+
+:func:`align` pairs the table rows of A and B: rows with the same name pair up (ResNet-18's
+``b3`` with ResNet-50's ``b3``), the rest in order; a stage only one side has is paired with
+None. :func:`diff_table` turns the pairs into plain records for a data frame.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from .plots import shape_text
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: Any | None  # a Row of A, or None
+    b: Any | None
+
+    @property
+    def name(self) -> str:
+        na = self.a.name if self.a is not None else None
+        nb = self.b.name if self.b is not None else None
+        if na and nb and na != nb:
+            return f"{na} / {nb}"
+        return na or nb or ""
+
+    @property
+    def shape_differs(self) -> bool:
+        return (self.a is None or self.b is None
+                or tuple(self.a.output_shape or ())[1:] != tuple(self.b.output_shape or ())[1:])
+
+
+def align(rows_a: Sequence, rows_b: Sequence) -> list[Pair]:
+    """Pair the rows of two tables, matching names where possible, in execution order."""
+    names_a = [r.name for r in rows_a]
+    names_b = [r.name for r in rows_b]
+    sm = difflib.SequenceMatcher(a=names_a, b=names_b, autojunk=False)
+    out: list[Pair] = []
+    for op, i1, i2, j1, j2 in sm.get_opcodes():
+        if op == "equal":
+            out += [Pair(rows_a[i], rows_b[j]) for i, j in zip(range(i1, i2), range(j1, j2))]
+        elif op == "replace":
+            n = max(i2 - i1, j2 - j1)
+            for k in range(n):
+                ra = rows_a[i1 + k] if i1 + k < i2 else None
+                rb = rows_b[j1 + k] if j1 + k < j2 else None
+                out.append(Pair(ra, rb))
+        elif op == "delete":
+            out += [Pair(rows_a[i], None) for i in range(i1, i2)]
+        else:  # insert
+            out += [Pair(None, rows_b[j]) for j in range(j1, j2)]
+    return out
+
+
+def auto_depth(a, b, want: int = 4, limit: int = 3) -> int:
+    """The shallowest depth at which both models have at least ``want`` rows (their stages)."""
+    for d in range(1, limit + 1):
+        if len(a.rows(d)) >= want and len(b.rows(d)) >= want:
+            return d
+    return 1
+
+
+def diff_table(pairs: Sequence[Pair]) -> list[dict]:
+    """Records: stage, both types, both shapes, params and MACs of both, and the changes."""
+    recs = []
+    for p in pairs:
+        a, b = p.a, p.b
+        recs.append({
+            "stage": p.name,
+            "type A": a.type if a else "—",
+            "type B": b.type if b else "—",
+            "shape A": shape_text(a.output_shape) if a else "—",
+            "shape B": shape_text(b.output_shape) if b else "—",
+            "params A": a.params if a else None,
+            "params B": b.params if b else None,
+            "Δ params": (b.params if b else 0) - (a.params if a else 0),
+            "MACs A": a.macs if a else None,
+            "MACs B": b.macs if b else None,
+            "Δ MACs": (b.macs if b else 0) - (a.macs if a else 0),
+        })
+    return recs
+
+
+def summary(a, b, label_a: str, label_b: str) -> list[str]:
+    """A few sentences on what differs overall."""
+    lines = []
+
+    def ratio(x: int, y: int) -> str:
+        if x == 0:
+            return "∞" if y else "1"
+        r = y / x
+        return f"{r:.2f}×" if r < 10 else f"{r:.0f}×"
+
+    lines.append(f"**B** has **{ratio(a.total_params, b.total_params)}** the parameters and "
+                 f"**{ratio(a.total_macs, b.total_macs)}** the MACs of **A**.")
+    if a.output_shape != b.output_shape:
+        lines.append(f"Outputs differ: A gives {shape_text(a.output_shape)}, "
+                     f"B gives {shape_text(b.output_shape)}.")
+    return lines

@@ -1,0 +1,132 @@
+"""Plotly figures built from analysis records (no Streamlit here).
+
+- :func:`shape_profile` — channels and spatial size (H×W) along the depth of the network.
+- :func:`compare_costs` — params and MACs per stage of two configurations side by side.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+A_COLOR = "#2563eb"
+B_COLOR = "#f59e0b"
+SPATIAL_COLOR = "#10b981"
+FLAT_COLOR = "#94a3b8"
+
+
+def human(n: float | int | None, unit: str = "") -> str:
+    """11_689_512 → '11.7 M', 1_818_558_464 → '1.82 G', 850 → '850'."""
+    if n is None:
+        return "—"
+    n = float(n)
+    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            v = n / div
+            digits = 2 if abs(v) < 10 else 1 if abs(v) < 100 else 0
+            return f"{v:.{digits}f} {suffix}{unit}"
+    return f"{int(n):,}{(' ' + unit) if unit else ''}"
+
+
+def shape_text(shape: Sequence[int] | None, batch: bool = False) -> str:
+    if not shape:
+        return "—"
+    s = list(shape) if batch else list(shape[1:])
+    return "×".join(str(v) for v in s) if s else "scalar"
+
+
+def _channels_spatial(shape: Sequence[int] | None) -> tuple[int | None, int | None, str]:
+    """(channels or features, H·W, 'H×W') of an (N, C, H, W) or (N, F) shape."""
+    if not shape or len(shape) < 2:
+        return None, None, ""
+    if len(shape) >= 4:
+        h, w = shape[-2], shape[-1]
+        return shape[1], h * w, f"{h}×{w}"
+    if len(shape) == 3:
+        return shape[1], shape[2], f"{shape[2]}"
+    return shape[1], 1, "1×1 (flat)"
+
+
+def shape_profile(rows: Sequence, input_shape: Sequence[int] | None = None,
+                  title: str = "") -> go.Figure:
+    """Two stacked panels over the rows (in execution order): channels (bars) and spatial size
+    H×W (line, log scale). Flattened outputs (N, F) show their features in grey."""
+    names, chans, spatial, labels, colors, hover = [], [], [], [], [], []
+    if input_shape is not None:
+        c, hw, lab = _channels_spatial(input_shape)
+        names.append("input")
+        chans.append(c)
+        spatial.append(hw)
+        labels.append(lab)
+        colors.append(FLAT_COLOR)
+        hover.append(f"input<br>{shape_text(input_shape)}")
+    for r in rows:
+        c, hw, lab = _channels_spatial(r.output_shape)
+        names.append(r.name)
+        chans.append(c)
+        spatial.append(hw if r.output_shape is not None and len(r.output_shape) >= 3 else None)
+        labels.append(lab)
+        flat = r.output_shape is not None and len(r.output_shape) == 2
+        colors.append(FLAT_COLOR if flat else A_COLOR)
+        hover.append(f"{r.name} ({r.type})<br>{shape_text(r.output_shape)}")
+    # unique x labels (plotly merges equal categories)
+    xs, seen = [], {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        xs.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("Channels (features after flattening)",
+                                        "Spatial size H×W (log scale)"))
+    fig.add_trace(go.Bar(x=xs, y=chans, marker_color=colors, name="channels",
+                         hovertext=hover, hovertemplate="%{hovertext}<br>%{y:,} channels"
+                                                        "<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=xs, y=spatial, mode="lines+markers", name="H×W",
+                             line=dict(color=SPATIAL_COLOR, width=2, shape="hv"),
+                             marker=dict(size=7), text=labels, connectgaps=False,
+                             hovertext=hover,
+                             hovertemplate="%{hovertext}<br>%{text} = %{y:,} positions"
+                                           "<extra></extra>"), row=2, col=1)
+    vals = [v for v in spatial if v]
+    if vals:
+        ticks = sorted({v for v in vals})
+        if len(ticks) > 8:
+            ticks = [v for i, v in enumerate(ticks) if i % math.ceil(len(ticks) / 8) == 0]
+        fig.update_yaxes(type="log", row=2, col=1, tickvals=ticks,
+                         ticktext=[_side(v, spatial, labels) for v in ticks])
+    fig.update_layout(showlegend=False, height=520, margin=dict(l=10, r=10, t=40 if not title
+                                                                else 70, b=10),
+                      title=title or None, bargap=0.25)
+    fig.update_xaxes(tickangle=-45, row=2, col=1)
+    return fig
+
+
+def _side(v: int, spatial: list, labels: list) -> str:
+    for s, lab in zip(spatial, labels):
+        if s == v:
+            return lab
+    return str(v)
+
+
+def compare_costs(stages: Sequence[str], a: Sequence[tuple[int, int] | None],
+                  b: Sequence[tuple[int, int] | None], label_a: str, label_b: str) -> go.Figure:
+    """Params and MACs per stage (rows aligned; None where a side has no such stage)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Parameters", "MACs"),
+                        horizontal_spacing=0.08)
+    for col, idx in ((1, 0), (2, 1)):
+        for side, vals, color in ((label_a, a, A_COLOR), (label_b, b, B_COLOR)):
+            ys = [v[idx] if v is not None else None for v in vals]
+            fig.add_trace(go.Bar(x=list(stages), y=ys, name=side, marker_color=color,
+                                 legendgroup=side, showlegend=(col == 1),
+                                 text=[human(y) if y else "" for y in ys],
+                                 textposition="outside", cliponaxis=False,
+                                 hovertemplate=f"{side}<br>%{{x}}: %{{y:,}}<extra></extra>"),
+                          row=1, col=col)
+    fig.update_layout(barmode="group", height=420, margin=dict(l=10, r=10, t=60, b=10),
+                      legend=dict(orientation="h", y=1.15, x=0), uniformtext_minsize=8,
+                      uniformtext_mode="hide")
+    fig.update_xaxes(tickangle=-45)
+    return fig
