@@ -418,6 +418,17 @@ def test_torchvision_names_are_choices_and_unknown_names_get_hints():
     assert exc.value.knob == "name" and "resnet50" in exc.value.message
 
 
+def test_torchvision_spec_round_trips_its_knobs():
+    spec = resolve("torchvision:densenet121", {"num_classes": 5})
+    cfg = spec.config
+    assert cfg.name == "densenet121" and spec.label.startswith("torchvision:densenet121")
+    text = {k.name: format_value(getattr(cfg, k.name)) for k in cfg.knobs()}
+    assert cfg.with_overrides(text) == cfg
+    with pytest.raises(ConfigError) as exc:
+        resolve("torchvision:resnet18", {"in_channels": 1})
+    assert exc.value.knob == "in_channels"
+
+
 @pytest.mark.parametrize("zoo,overrides,tv", [
     ("resnet18", dict(in_channels=3, num_classes=1000, conv_bias=False, shortcut="conv-bn"),
      "resnet18"),
@@ -540,6 +551,16 @@ def test_googlenet_splits_are_data():
 def test_nin_classes_are_the_last_blocks_channels():
     spec = resolve("nin", {"num_classes": 7})
     assert meta_out(on_meta(build_model, spec), spec) == (1, 7)
+
+
+def test_too_small_input_still_builds_for_the_analysis_to_explain():
+    """flat_features falls back to the seed's in_features when the input cannot reach the
+    Linear; the model builds (the analysis then names the failing layer)."""
+    model = on_meta(build_model, resolve("vgg11", {"height": 16, "width": 16}))
+    assert model.fc1.in_features == 512 * 7 * 7
+    with pytest.raises(RuntimeError):
+        with torch.no_grad():
+            model(torch.empty(1, 1, 16, 16, device="meta"))
 
 
 # ================================================================================ bad input

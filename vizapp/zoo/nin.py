@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from torch import nn
 
 from .base import BaseConfig, knob
-from .registry import Family, Preset, register_family, register_preset
 from .layers import seq
+from .registry import Family, Preset, register_family, register_preset
 
 
 @dataclass(frozen=True)
