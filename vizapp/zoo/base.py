@@ -13,6 +13,7 @@ import dataclasses
 import json
 import typing
 from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -25,6 +26,32 @@ class ConfigError(ValueError):
         self.message = message
 
 
+class LazyChoices(Sequence):
+    """Choices computed on first use (e.g. torchvision's builder list, whose import costs a
+    second): behaves like the tuple it produces."""
+
+    def __init__(self, fn: Callable[[], Sequence[Any]]):
+        self._fn = fn
+        self._items: tuple[Any, ...] | None = None
+
+    def _get(self) -> tuple[Any, ...]:
+        if self._items is None:
+            self._items = tuple(self._fn())
+        return self._items
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._get()[i]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __contains__(self, x: object) -> bool:
+        return x in self._get()
+
+    def __repr__(self) -> str:
+        return "LazyChoices(…)" if self._items is None else repr(self._items)
+
+
 @dataclass(frozen=True)
 class Knob:
     """UI metadata of one config field."""
@@ -34,7 +61,7 @@ class Knob:
     min: float | None = None  # for ints/floats, and each element of an int tuple
     max: float | None = None
     step: float | None = None
-    choices: tuple[Any, ...] | None = None  # for str fields (and None-able choices)
+    choices: Sequence[Any] | None = None  # for str fields; a tuple or LazyChoices
     min_len: int | None = None  # for tuple fields
     max_len: int | None = None
     group: str = "architecture"  # "input" for the common input fields
@@ -42,7 +69,7 @@ class Knob:
 
 def knob(default: Any, *, help: str, label: str | None = None, min: float | None = None,
          max: float | None = None, step: float | None = None,
-         choices: tuple[Any, ...] | None = None, min_len: int | None = None,
+         choices: Sequence[Any] | None = None, min_len: int | None = None,
          max_len: int | None = None, group: str = "architecture") -> Any:
     """A dataclass field carrying :class:`Knob` metadata under the key ``"knob"``."""
     meta = Knob(help=help, label=label, min=min, max=max, step=step, choices=choices,

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from torch import nn
 
-from .base import BaseConfig, ConfigError, knob
+from .base import BaseConfig, ConfigError, LazyChoices, knob
 from .registry import Family, ModelSpec, register_family
 
 
@@ -38,7 +38,7 @@ def _input_size(name: str) -> int:
 
 @dataclass(frozen=True)
 class TorchvisionConfig(BaseConfig):
-    name: str = knob("resnet18", choices=builder_names(),
+    name: str = knob("resnet18", choices=LazyChoices(builder_names),
                      help="A torchvision.models classification builder (built with random "
                           "weights: nothing is downloaded).")
     in_channels: int = knob(3, min=3, max=3, step=1, group="input",
