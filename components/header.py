@@ -15,7 +15,11 @@ def shape_text(shape) -> str:
     return "×".join(str(v) for v in shape) if shape else "?"
 
 
-def render(spec: ModelSpec) -> None:
+# pages that explain a failure themselves (the banner would repeat them)
+EXPLAINS_FAILURE = {"Shapes", "Graph"}
+
+
+def render(spec: ModelSpec, page_title: str = "") -> None:
     msgs = st.session_state.get(state.URL_MESSAGES_KEY) or []
     if msgs:
         if st.session_state.get("vz.url_spec") is None:
@@ -35,7 +39,7 @@ def render(spec: ModelSpec) -> None:
     parts += [f"{human(a.total_params)} params", f"{human(a.total_macs)} MACs"]
     st.caption(" · ".join(parts))
     f = a.failure
-    if f is not None:
+    if f is not None and page_title not in EXPLAINS_FAILURE:
         cols = st.columns([5, 1.3], vertical_alignment="center")
         where = f.module_path or f.node
         cols[0].error(f"**{spec.label} cannot run on a {c}×{h}×{w} input** — at `{where}` "

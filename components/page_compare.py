@@ -165,9 +165,9 @@ def render(spec: ModelSpec) -> None:
     m[0].metric("Params A", human(a.total_params))
     m[1].metric("Params B", human(b.total_params),
                 delta=f"{b.total_params - a.total_params:+,}", delta_color="off")
-    m[2].metric("MACs A", human(a.total_macs))
-    m[3].metric("MACs B", human(b.total_macs), delta=f"{b.total_macs - a.total_macs:+,}",
-                delta_color="off")
+    ma, mb = a.total_macs // max(spec.batch, 1), b.total_macs // max(b_spec.batch, 1)
+    m[2].metric("MACs / image A", human(ma))
+    m[3].metric("MACs / image B", human(mb), delta=f"{mb - ma:+,}", delta_color="off")
     for line in summary(a, b, spec.label, b_spec.label):
         st.markdown(line)
     for side, x in (("A", a), ("B", b)):
@@ -185,11 +185,12 @@ def render(spec: ModelSpec) -> None:
                                   "stages into their blocks.")
     depth = st.session_state.get(DEPTH_KEY) or 1
     pairs = align(a.rows(depth), b.rows(depth))
-    df = pd.DataFrame(diff_table(pairs))
+    df = pd.DataFrame(diff_table(pairs, spec.batch, b_spec.batch))
     st.dataframe(_style(df), hide_index=True, width="stretch",
                  height=min(38 + 35 * len(df), 600), key="vz.cmp.table")
     stages = [p.name for p in pairs]
-    fig = compare_costs(stages, [(p.a.params, p.a.macs) if p.a else None for p in pairs],
-                        [(p.b.params, p.b.macs) if p.b else None for p in pairs],
+    na, nb = max(spec.batch, 1), max(b_spec.batch, 1)
+    fig = compare_costs(stages, [(p.a.params, p.a.macs // na) if p.a else None for p in pairs],
+                        [(p.b.params, p.b.macs // nb) if p.b else None for p in pairs],
                         f"A · {spec.label}", f"B · {b_spec.label}")
     st.plotly_chart(fig, width="stretch", key="vz.cmp.chart")

@@ -88,16 +88,17 @@ def render(spec: ModelSpec) -> None:
         st.session_state[DEPTH_KEY] = min(max(state.view_param("depth", 1, int), 1), max_depth)
     st.session_state[DEPTH_KEY] = min(st.session_state[DEPTH_KEY], max_depth)
 
-    m = st.columns(5)
+    m = st.columns(4)
     m[0].metric("Parameters", human(a.total_params), help=f"{a.total_params:,} "
                 f"({a.trainable_params:,} trainable, {a.buffers:,} buffer elements)")
     m[1].metric("MACs", human(a.total_macs),
                 help=f"{a.total_macs:,} multiply–accumulates; FLOPs ≈ 2×MACs = "
                      f"{2 * a.total_macs:,}")
-    m[2].metric("Input", shape_text(a.input_shape, batch=True))
-    m[3].metric("Output", shape_text(a.output_shape, batch=True) if a.output_shape else "—")
+    m[2].metric("Output", shape_text(a.output_shape) if a.output_shape else "—",
+                help=f"Output tensor {shape_text(a.output_shape, batch=True)} (N×…) for input "
+                     f"{shape_text(a.input_shape, batch=True)}")
     rows = a.rows(st.session_state[DEPTH_KEY])
-    m[4].metric("Rows", f"{len(rows)}")
+    m[3].metric("Rows at this depth", f"{len(rows)}")
 
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     if max_depth > 1:

@@ -98,7 +98,7 @@ def render() -> ModelSpec:
         _load(good)
     fams = families()
     sb = st.sidebar
-    sb.markdown("### 🧱 Model")
+    sb.markdown("### :material/deployed_code: Model")
     top_error = sb.empty()
 
     fam_names = list(fams)
@@ -120,8 +120,9 @@ def render() -> ModelSpec:
     knobs = type(base.config).knobs()
     slots: dict[str, object] = {}
 
-    arch = [k for k in knobs if k.knob.group != "input"]
-    inputs = [k for k in knobs if k.knob.group == "input"]
+    # the classifier size goes with the input tensor: "what goes in, what comes out"
+    arch = [k for k in knobs if k.knob.group != "input" and k.name != "num_classes"]
+    inputs = [k for k in knobs if k.knob.group == "input" or k.name == "num_classes"]
     with sb.expander("Architecture knobs", expanded=True):
         for info in arch:
             if info.name in HIDDEN.get(fam, ()):
@@ -131,7 +132,7 @@ def render() -> ModelSpec:
                 ss[wkey] = widgets.to_widget(info, getattr(base.config, info.name))
             widgets.draw(st, info, wkey)
             slots[info.name] = st.empty()
-    with sb.expander("Input tensor N×C×H×W", expanded=True):
+    with sb.expander("Input N×C×H×W and classes", expanded=True):
         row = [k for k in inputs if k.name in INPUT_ROW]
         cols = st.columns(len(row)) if row else []
         short = {"in_channels": "C", "height": "H", "width": "W"}
@@ -148,7 +149,8 @@ def render() -> ModelSpec:
             wkey = widgets.key(PREFIX, fam, info.name)
             if wkey not in ss:
                 ss[wkey] = widgets.to_widget(info, getattr(base.config, info.name))
-            widgets.draw(st, info, wkey, label="Batch N" if info.name == "batch" else None)
+            label = {"batch": "Batch N", "num_classes": "Classes"}.get(info.name)
+            widgets.draw(st, info, wkey, label=label)
             slots[info.name] = st.empty()
     sb.button("↺ Reset to preset", on_click=_on_reset, width="stretch",
               help="Put every knob back to the preset's value.")

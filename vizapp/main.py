@@ -17,5 +17,5 @@ pages = [st.Page(f"app_pages/{p.key}.py", title=p.title, icon=p.icon, url_path=p
 page = st.navigation(pages, position="top")
 spec = sidebar.render()
 state.sync_query_params(spec)
-header.render(spec)
+header.render(spec, page.title)
 page.run()

@@ -63,23 +63,26 @@ def auto_depth(a, b, want: int = 4, limit: int = 3) -> int:
     return 1
 
 
-def diff_table(pairs: Sequence[Pair]) -> list[dict]:
-    """Records: stage, both types, both shapes, params and MACs of both, and the changes."""
+def diff_table(pairs: Sequence[Pair], batch_a: int = 1, batch_b: int = 1) -> list[dict]:
+    """Records: stage, type(s), both shapes, params and MACs (per image: divided by each
+    side's batch, so different batch sizes compare fairly) of both, and the changes."""
     recs = []
     for p in pairs:
         a, b = p.a, p.b
+        ta, tb = (a.type if a else None), (b.type if b else None)
+        ma = a.macs // max(batch_a, 1) if a else None
+        mb = b.macs // max(batch_b, 1) if b else None
         recs.append({
             "stage": p.name,
-            "type A": a.type if a else "—",
-            "type B": b.type if b else "—",
+            "type": ta if ta == tb or tb is None else tb if ta is None else f"{ta} / {tb}",
             "shape A": shape_text(a.output_shape) if a else "—",
             "shape B": shape_text(b.output_shape) if b else "—",
             "params A": a.params if a else None,
             "params B": b.params if b else None,
             "Δ params": (b.params if b else 0) - (a.params if a else 0),
-            "MACs A": a.macs if a else None,
-            "MACs B": b.macs if b else None,
-            "Δ MACs": (b.macs if b else 0) - (a.macs if a else 0),
+            "MACs A": ma,
+            "MACs B": mb,
+            "Δ MACs": (mb or 0) - (ma or 0),
         })
     return recs
 
@@ -94,8 +97,13 @@ def summary(a, b, label_a: str, label_b: str) -> list[str]:
         r = y / x
         return f"{r:.2f}×" if r < 10 else f"{r:.0f}×"
 
+    na, nb = max(a.input_shape[0], 1), max(b.input_shape[0], 1)
     lines.append(f"**B** has **{ratio(a.total_params, b.total_params)}** the parameters and "
-                 f"**{ratio(a.total_macs, b.total_macs)}** the MACs of **A**.")
+                 f"**{ratio(a.total_macs // na, b.total_macs // nb)}** the MACs per image of "
+                 f"**A**.")
+    if na != nb:
+        lines.append(f"A runs a batch of {na} and B a batch of {nb}: MACs are compared per "
+                     "image.")
     if a.output_shape != b.output_shape:
         lines.append(f"Outputs differ: A gives {shape_text(a.output_shape)}, "
                      f"B gives {shape_text(b.output_shape)}.")

@@ -114,7 +114,7 @@ def _side(v: int, spatial: list, labels: list) -> str:
 def compare_costs(stages: Sequence[str], a: Sequence[tuple[int, int] | None],
                   b: Sequence[tuple[int, int] | None], label_a: str, label_b: str) -> go.Figure:
     """Params and MACs per stage (rows aligned; None where a side has no such stage)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Parameters", "MACs"),
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Parameters", "MACs per image"),
                         horizontal_spacing=0.08)
     for col, idx in ((1, 0), (2, 1)):
         for side, vals, color in ((label_a, a, A_COLOR), (label_b, b, B_COLOR)):
@@ -125,8 +125,8 @@ def compare_costs(stages: Sequence[str], a: Sequence[tuple[int, int] | None],
                                  textposition="outside", cliponaxis=False,
                                  hovertemplate=f"{side}<br>%{{x}}: %{{y:,}}<extra></extra>"),
                           row=1, col=col)
-    fig.update_layout(barmode="group", height=420, margin=dict(l=10, r=10, t=60, b=10),
-                      legend=dict(orientation="h", y=1.15, x=0), uniformtext_minsize=8,
+    fig.update_layout(barmode="group", height=440, margin=dict(l=10, r=10, t=90, b=10),
+                      legend=dict(orientation="h", y=1.2, x=0, yanchor="bottom"), uniformtext_minsize=8,
                       uniformtext_mode="hide")
     fig.update_xaxes(tickangle=-45)
     return fig

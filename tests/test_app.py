@@ -1,0 +1,239 @@
+"""The Streamlit app through AppTest: every page with every preset, the shareable URLs, knob
+changes, invalid knobs (message under the knob, last good model kept), and the pure URL ⇄ spec
+functions behind them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from components import state
+from vizapp.zoo import presets, resolve
+
+st_testing = pytest.importorskip("streamlit.testing.v1")
+AppTest = st_testing.AppTest
+
+MAIN = str(Path(__file__).resolve().parents[1] / "vizapp" / "main.py")
+PAGES = ["graph", "shapes", "compare", "batchnorm", "features", "schedules", "run", "code"]
+PRESETS = list(presets())
+# what each page must show (besides its header); pages written elsewhere are only smoke-tested
+KEY_ELEMENTS = {
+    "shapes": ("dataframe", "plotly"),
+    "compare": ("dataframe", "plotly"),
+    "code": ("code",),
+}
+
+
+def app(page: str | None = None, **query: str) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    for k, v in query.items():
+        at.query_params[k.replace("__", ".")] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    if page and page != "graph":
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def kinds(at: AppTest) -> set[str]:
+    """Element types in the main area (plotly charts and custom components are 'unknown'
+    elements; their proto type names them)."""
+    out = set()
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values() if hasattr(node, "children") \
+                else []:
+            walk(child)
+        t = getattr(node, "type", "")
+        if t == "unknown":
+            proto = getattr(node, "proto", None)
+            t = proto.WhichOneof("type") if proto is not None else t
+        out.add(str(t).lower())
+
+    walk(at.main)
+    return out
+
+
+def headers(at: AppTest) -> list[str]:
+    return [h.value for h in at.header]
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def caption_text(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+# ------------------------------------------------------------------------------ pure URL ⇄ spec
+@pytest.mark.parametrize("name", PRESETS)
+def test_query_round_trip_and_minimal(name: str) -> None:
+    spec = resolve(name)
+    assert state.query_from_spec(spec) == {"model": name}  # nothing changed: nothing written
+    again, msgs = state.spec_from_query(state.query_from_spec(spec))
+    assert again == spec and msgs == []
+
+
+def test_urls_from_the_issue() -> None:
+    spec, msgs = state.spec_from_query({"model": "densenet", "growth_rate": "16"})
+    assert spec.family == "densenet" and spec.config.growth_rate == 16 and not msgs
+    assert state.query_from_spec(spec) == {"model": "densenet", "growth_rate": "16"}
+
+    spec, msgs = state.spec_from_query({"model": "alexnet", "input": "1,28,28"})
+    assert spec.input_shape == (1, 28, 28) and not msgs
+    assert state.query_from_spec(spec) == {"model": "alexnet", "input": "1,28,28"}
+
+    spec, msgs = state.spec_from_query({"model": "torchvision:densenet121", "depth": "99"})
+    assert spec.family == "torchvision" and spec.config.name == "densenet121" and not msgs
+    assert state.query_from_spec(spec) == {"model": "torchvision:densenet121"}
+
+
+def test_bad_urls_give_messages_not_errors() -> None:
+    spec, msgs = state.spec_from_query({"model": "nosuchnet"})
+    assert spec.preset == state.default_model() and "unknown model" in msgs[0]
+    spec, msgs = state.spec_from_query({"model": "densenet", "growth_rate": "lots",
+                                        "input": "a,b", "typo": "1"})
+    assert spec == resolve("densenet")
+    text = " ".join(msgs)
+    assert "growth_rate" in text and "input" in text and "'typo'" in text
+    spec, msgs = state.spec_from_query({"model": "resnet18", "blocks": "2,2,2"})  # 3 ≠ 4 widths
+    assert spec == resolve("resnet18") and msgs
+
+
+# ------------------------------------------------------------------------------ every page
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_page_with_every_preset(page: str, name: str) -> None:
+    at = app(page, model=name)
+    assert not errors(at) or page == "shapes" and resolve(name), errors(at)
+    assert at.header, f"{page} shows no header"
+    found = kinds(at)
+    for want in KEY_ELEMENTS.get(page, ()):
+        assert any(want in k for k in found), (page, name, sorted(found))
+    assert at.query_params.get("model") == name
+
+
+def test_default_page_is_the_graph_of_resnet18() -> None:
+    at = app()
+    assert headers(at)[0] == "Graph"
+    assert at.query_params.get("model") == state.default_model() == "resnet18"
+    assert "resnet18" in caption_text(at)
+
+
+# ------------------------------------------------------------------------------ the three URLs
+def test_url_densenet_growth_16() -> None:
+    at = app(model="densenet", growth_rate="16")
+    assert at.number_input(key="vz.k.densenet.growth_rate").value == 16
+    assert "growth_rate=16" in caption_text(at)
+    assert at.query_params["growth_rate"] == "16"
+
+
+def test_url_alexnet_28_explains_and_offers_the_minimum() -> None:
+    at = app("shapes", model="alexnet", input="1,28,28")
+    text = "\n".join(m.value for m in at.markdown)
+    assert "too small" in text and "Failing layer" in text and "Smallest input" in text
+    assert not at.exception
+    use = [b for b in at.button if b.label.startswith("Use ")]
+    assert use, "no button to use the smallest input"
+    use[0].click().run()
+    h = at.number_input(key="vz.k.alexnet.height").value
+    assert h > 28 and at.query_params["input"] == f"1,{h},{h}"
+    assert "too small" not in "\n".join(m.value for m in at.markdown)
+
+
+def test_url_torchvision_densenet121_full_depth() -> None:
+    at = app(model="torchvision:densenet121", depth="99")
+    assert "torchvision:densenet121" in caption_text(at)
+    depth = at.slider(key="vz.graph.depth") if _has_key(at, "vz.graph.depth") else None
+    if depth is not None:
+        assert depth.value == depth.max  # clamped to the deepest level
+    assert at.sidebar.selectbox(key="vz.model").value == "torchvision:densenet121"
+
+
+def _has_key(at: AppTest, key: str) -> bool:
+    return any(getattr(w, "key", None) == key for w in at.slider)
+
+
+# ------------------------------------------------------------------------------ interaction
+def test_knob_change_updates_spec_and_url() -> None:
+    at = app("shapes", model="densenet")
+    before = at.session_state[state.SPEC_KEY]
+    at.number_input(key="vz.k.densenet.growth_rate").set_value(12).run()
+    after = at.session_state[state.SPEC_KEY]
+    assert after.config.growth_rate == 12 and after != before
+    assert at.query_params["growth_rate"] == "12"
+    assert "growth_rate=12" in caption_text(at)
+    at.number_input(key="vz.k.densenet.growth_rate").set_value(32).run()  # back: URL minimal
+    assert "growth_rate" not in at.query_params
+
+
+def test_invalid_knob_shows_message_and_keeps_last_good_model() -> None:
+    at = app("shapes", model="resnet18")
+    good = at.session_state[state.SPEC_KEY]
+    at.text_input(key="vz.k.resnet.blocks").input("2,2,2").run()  # 3 stages, 4 widths
+    assert not at.exception
+    side_errors = [e.value for e in at.sidebar.error]
+    assert side_errors and any("blocks" in e or "widths" in e or "stage" in e
+                               for e in side_errors), side_errors
+    assert at.session_state[state.SPEC_KEY] == good
+    assert at.dataframe  # the page still shows the last good model
+    at.text_input(key="vz.k.resnet.blocks").input("2,x").run()  # unreadable
+    assert any("blocks" in e.value for e in at.sidebar.error)
+    at.text_input(key="vz.k.resnet.blocks").input("1,1,1,1").run()
+    assert not at.sidebar.error
+    assert at.session_state[state.SPEC_KEY].config.blocks == (1, 1, 1, 1)
+
+
+def test_family_and_preset_switch_reload_the_knobs() -> None:
+    at = app("shapes")
+    at.sidebar.selectbox(key="vz.family").set_value("densenet").run()
+    assert at.sidebar.selectbox(key="vz.model").value == "densenet"
+    assert at.query_params["model"] == "densenet"
+    at.sidebar.selectbox(key="vz.model").set_value("densenet121").run()
+    assert at.session_state[state.SPEC_KEY] == resolve("densenet121")
+    at.sidebar.selectbox(key="vz.family").set_value("torchvision").run()
+    assert at.query_params["model"].startswith("torchvision:")
+    assert not at.exception
+
+
+def test_reset_button_restores_the_preset() -> None:
+    at = app("shapes", model="lenet", activation="relu")
+    assert at.session_state[state.SPEC_KEY].config.activation == "relu"
+    [b for b in at.sidebar.button if "Reset" in b.label][0].click().run()
+    assert at.session_state[state.SPEC_KEY] == resolve("lenet")
+    assert {k: v for k, v in at.query_params.items() if k != "depth"} == {"model": "lenet"}
+
+
+def test_bad_url_shows_a_warning_not_a_traceback() -> None:
+    at = app(model="densenet", growth_rate="many", foo="1")
+    assert not at.exception
+    text = "\n".join(w.value for w in at.warning)
+    assert "growth_rate" in text and "'foo'" in text
+
+
+def test_compare_densenet_growth_12_vs_32() -> None:
+    at = app("compare", model="densenet")
+    assert at.query_params["vs"] == "densenet" and at.query_params["vs.growth_rate"] == "12"
+    df = at.dataframe[0].value
+    row = df[df["stage"] == "dense_block_0"].iloc[0]
+    assert row["shape A"] == "192×24×24" and row["shape B"] == "112×24×24"  # 64 + 4·32, 64 + 4·12
+    assert row["Δ params"] < 0
+
+
+def test_compare_b_from_url() -> None:
+    at = app("compare", model="resnet18", vs="resnet50")
+    df = at.dataframe[0].value
+    assert {"b2", "b5", "fc"} <= set(df["stage"])
+    assert (df["shape A"] != df["shape B"]).any()
+
+
+def test_code_page_styles() -> None:
+    at = app("code", model="lenet")
+    code = at.code[0].value
+    assert "nn.Sequential(" in code and "nn.Conv2d(1, 6, kernel_size=5, padding=2)" in code
+    at.button_group(key="vz.code.style").set_value("class").run()
+    assert "class LeNet(nn.Module)" in at.code[0].value
+    assert at.query_params["style"] == "class"
