@@ -162,13 +162,58 @@ def _norm(paths: Iterable[str] | None) -> frozenset[str]:
 
 def fold_members(analysis: Analysis, path: str) -> tuple[str, ...]:
     """The blocks folded together with (and starting at) ``path``; ``(path,)`` if none."""
-    parent = _parents(analysis).get(path)
+    a = analysis
+    parents = _parents(a)
+    parent = parents.get(path)
+    while parent and _transparent(a, a.block(parent)):
+        parent = parents.get(parent)
     if parent is None:
         return (path,)
-    for run in _runs(analysis, analysis.block(parent), _consumers(analysis)):
+    for run in _runs(a, _effective_children(a, a.block(parent)), _consumers(a)):
         if run[0] == path:
             return run
     return (path,)
+
+
+def _order(a: Analysis) -> dict[str, int]:
+    idx = a.__dict__.get("_render_order")
+    if idx is None:
+        idx = {n.id: i for i, n in enumerate(a.nodes)}
+        object.__setattr__(a, "_render_order", idx)
+    return idx
+
+
+def _transparent(a: Analysis, b: Block) -> bool:
+    """A module whose calls are interleaved with its parent's own ops (a ``ModuleList`` the
+    parent iterates while concatenating, a module called twice): a cluster or a single node
+    for it would be a cycle, so its children are drawn as children of its parent."""
+    if not b.path or not b.children or not b.nodes or not b.inputs:
+        return False
+    order = _order(a)
+    first = min(order.get(n, 0) for n in b.nodes)
+    return any(order.get(i, -1) > first for i in b.inputs)
+
+
+def _transparent_descendants(a: Analysis, b: Block) -> list[str]:
+    out: list[str] = []
+    for cp in b.children:
+        c = a.block(cp)
+        if _transparent(a, c):
+            out.append(cp)
+            out.extend(_transparent_descendants(a, c))
+    return out
+
+
+def _effective_children(a: Analysis, b: Block) -> list[str]:
+    """Children of ``b`` with transparent ones replaced by their own (effective) children."""
+    out: list[str] = []
+    for cp in b.children:
+        c = a.block(cp)
+        if _transparent(a, c):
+            out.extend(_effective_children(a, c))
+        else:
+            out.append(cp)
+    return out
 
 
 def _parents(a: Analysis) -> dict[str, str]:
@@ -190,12 +235,13 @@ def _consumers(a: Analysis) -> dict[str, list[str]]:
     return idx
 
 
-def _runs(a: Analysis, parent: Block, consumers: dict[str, list[str]]) -> list[tuple[str, ...]]:
-    """Maximal runs (length ≥ 2) of consecutive children of ``parent`` with one repeat key
-    that form a chain: each block reads only what the previous one wrote, and nothing outside
-    the run reads the intermediate results."""
+def _runs(a: Analysis, children: list[str], consumers: dict[str, list[str]]
+          ) -> list[tuple[str, ...]]:
+    """Maximal runs (length ≥ 2) of consecutive sibling blocks with one repeat key that form
+    a chain: each block reads only what the previous one wrote, and nothing outside the run
+    reads the intermediate results."""
     runs: list[tuple[str, ...]] = []
-    kids = [a.block(c) for c in parent.children]
+    kids = [a.block(c) for c in children]
     i = 0
     while i < len(kids):
         j = i + 1
@@ -286,7 +332,8 @@ def build_view(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
         rep[nid] = uid
 
     def visit(b: Block, cluster: str) -> None:
-        runs = _runs(a, b, consumers) if fold_repeats else []
+        kids = _effective_children(a, b)
+        runs = _runs(a, kids, consumers) if fold_repeats else []
         in_run: dict[str, tuple[str, ...]] = {}
         for run in runs:
             fid = fold_id(run[0])
@@ -294,7 +341,7 @@ def build_view(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
                 continue
             for p in run:
                 in_run[p] = run
-        for cp in b.children:
+        for cp in kids:
             c = blocks[cp]
             run = in_run.get(cp)
             if run is not None:
@@ -327,9 +374,11 @@ def build_view(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
                     n = a.node(nid)
                     if n.kind == "concat" and n.inputs and not any(i in inside for i in n.inputs):
                         add_node_unit(nid, cluster)
-        # nodes owned by this block itself (adds, cats, functional ops …)
+        # nodes owned by this block itself (adds, cats, functional ops …), or by a
+        # transparent child drawn in its place
+        mine = {b.path} | {p for p in _transparent_descendants(a, b)}
         for nid in b.nodes if b.path else [n.id for n in a.nodes]:
-            if owner.get(nid, "") == b.path and nid not in rep:
+            if owner.get(nid, "") in mine and nid not in rep:
                 add_node_unit(nid, cluster)
 
     visit(blocks[""] if "" in blocks else Block("", a.model, a.model, 0, (), (), (), (), (),

@@ -1,0 +1,272 @@
+"""Interactive graph viewer: a server-laid-out SVG with zoom and pan, where a click on a node or
+block sends its id back to Python; and the details panel that shows what was clicked.
+
+Built on Streamlit's components v2 (inline HTML/CSS/JS, no build step, no network): the SVG
+comes in as data, the hand-written JS below does viewBox zoom (wheel, buttons) and pan (drag),
+and a click (a press without a drag) on an SVG group whose id is ``n-…``, ``b-…`` or ``f-…``
+(see :func:`vizapp.render.dot.parse_id`) sets the component state ``selected`` to that id.
+
+    sel = graph_viewer(svg, key="graph", height=640)
+    details_panel(analysis, sel)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from vizapp.analysis.records import Analysis, Block, Node
+from vizapp.render.dot import fold_label, fold_members, human, parse_id, shape_text
+
+__all__ = ["graph_viewer", "details_panel", "COMPONENT_NAME"]
+
+COMPONENT_NAME = "vizapp_graph_viewer"
+
+_HTML = """<div class="vz-viewer" data-testid="vz-graph-viewer">
+  <div class="vz-tools">
+    <button type="button" data-act="in" title="Zoom in">+</button>
+    <button type="button" data-act="out" title="Zoom out">&minus;</button>
+    <button type="button" data-act="fit" title="Fit the whole graph">fit</button>
+    <button type="button" data-act="top" title="Fit the width, back to the top">top</button>
+    <span class="vz-hint">scroll to zoom · drag to pan · click a node</span>
+  </div>
+  <div class="vz-stage"></div>
+</div>"""
+
+_CSS = """
+.vz-viewer { position: relative; width: 100%; height: var(--vz-height, 640px);
+  border: 1px solid rgba(128,128,128,.35); border-radius: .5rem; overflow: hidden;
+  background: var(--vz-bg, transparent); }
+.vz-stage { position: absolute; inset: 0; cursor: grab; touch-action: none; }
+.vz-stage.vz-dragging { cursor: grabbing; }
+.vz-stage svg { width: 100%; height: 100%; display: block; user-select: none; }
+.vz-tools { position: absolute; z-index: 2; top: .4rem; right: .4rem; display: flex; gap: .25rem;
+  align-items: center; }
+.vz-tools button { font: 600 13px/1 sans-serif; min-width: 2rem; height: 1.8rem;
+  border-radius: .35rem; border: 1px solid rgba(128,128,128,.5); cursor: pointer;
+  background: var(--st-secondary-background-color, #f0f2f6); color: var(--st-text-color, #111); }
+.vz-hint { font: 11px sans-serif; opacity: .6; margin-left: .3rem;
+  color: var(--st-text-color, #111); }
+.vz-stage g.node, .vz-stage g.cluster { cursor: pointer; }
+.vz-stage g.node:hover > g > a > path, .vz-stage g.node:hover > g > a > polygon,
+.vz-stage g.node:hover > g > a > ellipse, .vz-stage g.node:hover > path,
+.vz-stage g.node:hover > polygon, .vz-stage g.node:hover > ellipse { stroke-width: 2.2; }
+.vz-stage .vz-selected path, .vz-stage .vz-selected polygon, .vz-stage .vz-selected ellipse {
+  stroke: #ef4444 !important; stroke-width: 3 !important; }
+"""
+
+_JS = r"""
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  const root = parentElement.querySelector('.vz-viewer');
+  const stage = root.querySelector('.vz-stage');
+  const d = data || {};
+  root.style.setProperty('--vz-height', (d.height || 640) + 'px');
+  if (d.background) root.style.setProperty('--vz-bg', d.background);
+  let st = root.__vz;
+  if (!st) {
+    st = root.__vz = { svgText: null, svg: null, full: null, view: null, selected: null };
+    const apply = () => {
+      if (st.svg && st.view) st.svg.setAttribute('viewBox',
+        `${st.view.x} ${st.view.y} ${st.view.w} ${st.view.h}`);
+    };
+    st.apply = apply;
+    const toSvg = (cx, cy) => {  // client px -> viewBox coords
+      const r = stage.getBoundingClientRect();
+      const s = Math.max(st.view.w / r.width, st.view.h / r.height);  // 'meet' scaling
+      const ox = (r.width * s - st.view.w) / 2, oy = (r.height * s - st.view.h) / 2;
+      return { x: st.view.x - ox + (cx - r.left) * s, y: st.view.y - oy + (cy - r.top) * s, s };
+    };
+    const zoom = (factor, cx, cy) => {
+      if (!st.view) return;
+      const r = stage.getBoundingClientRect();
+      if (cx === undefined) { cx = r.left + r.width / 2; cy = r.top + r.height / 2; }
+      const p = toSvg(cx, cy);
+      const minW = 20, maxW = Math.max(st.full.w, st.full.h) * 4;
+      const w = Math.min(Math.max(st.view.w / factor, minW), maxW);
+      const f = w / st.view.w;
+      st.view = { x: p.x - (p.x - st.view.x) * f, y: p.y - (p.y - st.view.y) * f,
+                  w: w, h: st.view.h * f };
+      apply();
+    };
+    st.zoom = zoom;
+    stage.addEventListener('wheel', (e) => {
+      e.preventDefault();
+      zoom(Math.exp(-e.deltaY * (e.deltaMode ? 0.05 : 0.0015)), e.clientX, e.clientY);
+    }, { passive: false });
+    let drag = null;
+    stage.addEventListener('pointerdown', (e) => {
+      if (e.button !== 0 || !st.view) return;
+      drag = { x: e.clientX, y: e.clientY, view: { ...st.view }, moved: false, id: e.pointerId };
+    });
+    stage.addEventListener('pointermove', (e) => {
+      if (!drag) return;
+      const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+      if (!drag.moved && Math.hypot(dx, dy) < 4) return;
+      if (!drag.moved) { drag.moved = true; stage.classList.add('vz-dragging');
+        try { stage.setPointerCapture(drag.id); } catch (_) {} }
+      const r = stage.getBoundingClientRect();
+      const s = Math.max(drag.view.w / r.width, drag.view.h / r.height);
+      st.view = { ...drag.view, x: drag.view.x - dx * s, y: drag.view.y - dy * s };
+      apply();
+    });
+    const end = (e) => {
+      if (!drag) return;
+      const moved = drag.moved;
+      drag = null;
+      stage.classList.remove('vz-dragging');
+      if (moved || e.type !== 'pointerup') return;
+      const g = e.target.closest && e.target.closest('g.node, g.cluster');
+      if (!g || !/^[nbf]-/.test(g.id)) return;
+      select(g.id);
+      setStateValue('selected', g.id);
+    };
+    stage.addEventListener('pointerup', end);
+    stage.addEventListener('pointercancel', end);
+    const select = (id) => {
+      stage.querySelectorAll('.vz-selected').forEach((el) => el.classList.remove('vz-selected'));
+      st.selected = id || null;
+      if (!id) return;
+      const el = stage.querySelector(`[id="${CSS.escape(id)}"]`);
+      if (el) el.classList.add('vz-selected');
+    };
+    st.select = select;
+    const fit = (mode) => {
+      if (!st.full) return;
+      const r = stage.getBoundingClientRect();
+      const F = st.full;
+      if (mode === 'top') {  // fit the width (at most 1.25× natural size), top aligned
+        const aspect = (r.height || 1) / (r.width || 1);
+        const w = Math.max(F.w, r.width / 1.25);
+        st.view = { x: F.x - (w - F.w) / 2, y: F.y, w: w, h: w * aspect };
+      } else {
+        st.view = { ...F };
+      }
+      apply();
+    };
+    st.fit = fit;
+    root.querySelector('.vz-tools').addEventListener('click', (e) => {
+      const act = e.target.getAttribute && e.target.getAttribute('data-act');
+      if (act === 'in') zoom(1.4); else if (act === 'out') zoom(1 / 1.4);
+      else if (act === 'fit') fit('all'); else if (act === 'top') fit('top');
+    });
+  }
+  if (d.svg !== st.svgText) {
+    st.svgText = d.svg;
+    stage.innerHTML = d.svg || '';
+    const svg = stage.querySelector('svg');
+    st.svg = svg;
+    if (svg) {
+      const vb = (svg.getAttribute('viewBox') || '0 0 100 100').trim().split(/[\s,]+/).map(Number);
+      st.full = { x: vb[0], y: vb[1], w: vb[2], h: vb[3] };
+      svg.removeAttribute('width'); svg.removeAttribute('height');
+      svg.setAttribute('preserveAspectRatio', 'xMidYMid meet');
+      stage.querySelectorAll('title').forEach((t) => t.remove());  // tooltips come from <a>
+      const tall = st.full.h / st.full.w > 2.5 * ((stage.clientHeight || 1) / (stage.clientWidth || 1));
+      st.fit(tall ? 'top' : 'all');
+    }
+    root.setAttribute('data-ready', svg ? 'true' : 'false');
+  }
+  st.select(d.selected || st.selected);
+}
+"""
+
+_viewer = st.components.v2.component(COMPONENT_NAME, html=_HTML, css=_CSS, js=_JS)
+
+
+def _noop() -> None:
+    pass
+
+
+def graph_viewer(svg: str, key: str, height: int = 640, selected: str | None = None,
+                 background: str | None = None) -> str | None:
+    """Show ``svg`` with zoom and pan; return the id of the last clicked node or block
+    (``"n-conv1"``, ``"b-layer1.0"``, ``"f-layer3.1"``) or None. ``selected`` highlights an
+    id (e.g. the one restored from the URL) until the user clicks another."""
+    res = _viewer(key=key, data={"svg": svg, "height": int(height), "selected": selected,
+                                 "background": background},
+                  default={"selected": selected}, height=int(height) + 2,
+                  on_selected_change=_noop)
+    value = res.get("selected") if hasattr(res, "get") else getattr(res, "selected", None)
+    return value or None
+
+
+# ----------------------------------------------------------------------------- details
+def _rf(x: Any) -> str:
+    return x.rf.text() if getattr(x, "rf", None) is not None else "—"
+
+
+def _shapes(shapes) -> str:
+    return ", ".join(shape_text(s) for s in shapes) if shapes else "—"
+
+
+def _metrics(params: int, macs: int, rf: str) -> None:
+    c1, c2, c3 = st.columns(3)
+    c1.metric("params", human(params), help=f"{params:,} parameters")
+    c2.metric("MACs", human(macs), help=f"{macs:,} multiply–accumulates (FLOPs ≈ 2 × MACs)")
+    c3.metric("receptive field", rf.replace("RF ", "").split(",")[0] if rf != "—" else "—",
+              help=rf)
+
+
+def _node_details(a: Analysis, n: Node) -> None:
+    st.markdown(f"**{n.label}** · `{n.module_path or n.id}`  \n"
+                f"{n.module_type} · kind *{n.kind}*")
+    st.markdown(f"**in** {_shapes(n.input_shapes)} → **out** {shape_text(n.output_shape)}  \n"
+                f"<small>(C×H×W, batch {a.input_shape[0]} dropped)</small>",
+                unsafe_allow_html=True)
+    _metrics(n.params, n.macs, _rf(n))
+    if n.explanation:
+        st.markdown("**Shape arithmetic**")
+        st.code(n.explanation, language=None, wrap_lines=True)
+    if n.param_explanation:
+        st.markdown("**Parameters**")
+        st.code(n.param_explanation, language=None, wrap_lines=True)
+    if n.attrs:
+        st.caption(" · ".join(f"{k} {v}" for k, v in n.attrs))
+    if a.failure is not None and a.failure.node == n.id:
+        st.error(f"{a.failure.message}. Fix: {a.failure.fix}")
+
+
+def _block_details(a: Analysis, b: Block) -> None:
+    st.markdown(f"**{b.path or a.model}** · {b.type}  \n"
+                f"{len(b.children)} child modules · {len(b.nodes)} ops")
+    st.markdown(f"**in** {_shapes(b.input_shapes)} → **out** {shape_text(b.output_shape)}")
+    _metrics(b.params, b.macs, _rf(b))
+    if b.explanation:
+        st.markdown("**What it does**")
+        st.code(b.explanation, language=None, wrap_lines=True)
+
+
+def details_panel(analysis: Analysis, clicked_id: str | None) -> str | None:
+    """Details of a clicked node, block or fold: shapes, worked arithmetic, params, MACs,
+    receptive field. Returns the kind shown (``"node"``, ``"block"``, ``"fold"``) or None."""
+    a = analysis
+    parsed = parse_id(clicked_id)
+    with st.container(key="vz_details"):
+        if parsed is None:
+            st.caption("Click a node or a block in the graph to see its shapes, the arithmetic "
+                       "behind them, parameters, MACs and receptive field.")
+            return None
+        kind, key = parsed
+        try:
+            if kind == "node":
+                _node_details(a, a.node(key))
+            elif kind == "block":
+                _block_details(a, a.block(key))
+            else:
+                members = fold_members(a, key)
+                st.markdown(f"**{fold_label(a, members)}**")
+                st.caption(f"{len(members)} identical blocks, {members[0]} … {members[-1]}; "
+                           "totals below are for all of them, the arithmetic for the first.")
+                first = a.block(members[0])
+                st.markdown(f"**in** {_shapes(first.input_shapes)} → **out** "
+                            f"{shape_text(a.block(members[-1]).output_shape)}")
+                _metrics(sum(a.block(p).params for p in members),
+                         sum(a.block(p).macs for p in members), _rf(a.block(members[-1])))
+                if first.explanation:
+                    st.code(first.explanation, language=None, wrap_lines=True)
+        except KeyError:
+            st.caption(f"`{clicked_id}` is not part of this model any more.")
+            return None
+    return kind

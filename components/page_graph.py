@@ -1,0 +1,222 @@
+"""Graph page: the block graph at a chosen depth, folded repeats, expand/collapse one block,
+click for details, SVG/PNG/DOT downloads of the current view.
+
+The SVG is laid out on the server (``vizapp.render.layout``: system ``dot`` or graphviz-pure,
+with a time limit) and cached per DOT text; when a view is too big for the browser or the
+layout runs out of time, the page says so and offers the collapsed view instead of hanging.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from vizapp.render.dot import block_id, build_view, fold_id, parse_id, to_dot
+from vizapp.render.layout import LayoutError, LayoutTimeout, engine_name, layout
+
+from .graph_viewer import details_panel, graph_viewer
+
+LAYOUT_TIMEOUT = 12.0  # seconds for one layout in the app
+MAX_UNITS = 2500  # drawn nodes above which the browser view is refused (offer collapsed)
+MAX_SVG_BYTES = 12_000_000
+EXP_KEY, COL_KEY, FOR_KEY = "vz.graph.expanded", "vz.graph.collapsed", "vz.graph.for"
+DEPTH_KEY, FOLD_KEY, SEL_KEY = "vz.graph.depth", "vz.graph.fold", "vz.graph.selected"
+
+
+@st.cache_data(max_entries=48, show_spinner="Laying out the graph…")
+def cached_layout(dot: str, fmt: str = "svg") -> tuple[bytes | None, str | None, bool]:
+    """(output, error message, timed out) — failures are cached too, so a graph that timed out
+    is not laid out again on every rerun."""
+    try:
+        return layout(dot, fmt, timeout=LAYOUT_TIMEOUT), None, False
+    except LayoutTimeout as exc:
+        return None, str(exc), True
+    except LayoutError as exc:
+        return None, str(exc), False
+
+
+def _analysis(spec):
+    try:
+        from . import state
+        return state.get_analysis(spec)
+    except ImportError:  # the app's state module is optional for this page
+        return _own_analysis(spec)
+
+
+@st.cache_data(max_entries=32, show_spinner="Tracing the model…")
+def _own_analysis(spec):
+    from vizapp.analysis import analyze_spec
+    return analyze_spec(spec)
+
+
+def _url_depth(default: int) -> int:
+    try:
+        from . import state
+        return int(state.view_param("depth", default, int))
+    except Exception:  # noqa: BLE001 - no URL state: the default
+        return default
+
+
+def _set_url_depth(depth: int) -> None:
+    try:
+        from . import state
+        state.set_view_param("depth", depth, default=None)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _theme() -> str:
+    try:
+        return "dark" if st.context.theme.type == "dark" else "light"
+    except Exception:  # noqa: BLE001 - older Streamlit / bare mode
+        return "light"
+
+
+def _sets() -> tuple[list[str], list[str]]:
+    ss = st.session_state
+    return ss.setdefault(EXP_KEY, []), ss.setdefault(COL_KEY, [])
+
+
+def _toggle(path_or_id: str, open_: bool) -> None:
+    exp, col = _sets()
+    for lst in (exp, col):
+        while path_or_id in lst:
+            lst.remove(path_or_id)
+    (exp if open_ else col).append(path_or_id)
+
+
+def _reset_view() -> None:
+    st.session_state[EXP_KEY] = []
+    st.session_state[COL_KEY] = []
+
+
+def _go_collapsed() -> None:
+    _reset_view()
+    st.session_state[DEPTH_KEY] = 1
+    st.session_state[FOLD_KEY] = True
+
+
+def _view_buttons(a, sel: str | None, view) -> None:
+    """Expand / collapse / unfold buttons for the selected item."""
+    parsed = parse_id(sel)
+    if parsed is None:
+        return
+    kind, key = parsed
+    if kind == "block" and key:
+        b = a.block(key) if key in a._block_index() else None
+        if b is None or not b.children:
+            return
+        if block_id(key) in view.units:
+            st.button("Expand this block", icon=":material/unfold_more:", key="vz_g_expand",
+                      on_click=_toggle, args=(key, True))
+        else:
+            st.button("Collapse this block", icon=":material/unfold_less:", key="vz_g_collapse",
+                      on_click=_toggle, args=(key, False))
+    elif kind == "fold" and fold_id(key) in view.units:
+        st.button("Unfold the repeats", icon=":material/unfold_more:", key="vz_g_unfold",
+                  on_click=_toggle, args=(fold_id(key), True))
+    elif kind == "node":
+        owner = a.node(key).module_path if key in a._node_index() else ""
+        parents = [b.path for b in a.blocks if b.children and b.path and
+                   (owner == b.path or owner.startswith(b.path + "."))]
+        if parents:
+            st.button(f"Collapse {parents[-1]}", icon=":material/unfold_less:",
+                      key="vz_g_collapse_parent", on_click=_toggle, args=(parents[-1], False))
+
+
+def render(spec) -> None:
+    st.header("Graph")
+    a = _analysis(spec)
+    if a is None:
+        return
+    ss = st.session_state
+    if ss.get(FOR_KEY) != repr(spec):  # another model: start from a clean view
+        ss[FOR_KEY] = repr(spec)
+        _reset_view()
+        ss.pop(SEL_KEY, None)
+    max_depth = max(a.max_depth, 1)
+    if DEPTH_KEY not in ss:
+        ss[DEPTH_KEY] = _url_depth(min(2, max_depth))
+    ss[DEPTH_KEY] = max(1, min(int(ss[DEPTH_KEY]), max_depth))
+    ss.setdefault(FOLD_KEY, True)
+
+    c1, c2, c3 = st.columns([3, 1.2, 1])
+    with c1:
+        if max_depth > 1:
+            depth = st.slider("Depth", 1, max_depth, key=DEPTH_KEY,
+                              help="Module depth shown open; deeper modules are drawn as one "
+                                   "block node. The last step shows every operation.")
+        else:
+            depth = 1
+        _set_url_depth(depth)
+    with c2:
+        fold = st.toggle("Fold repeated blocks", key=FOLD_KEY,
+                         help="Consecutive identical blocks are drawn once, e.g. "
+                              "'Bottleneck ×35'.")
+    with c3:
+        exp, col = _sets()
+        st.button("Reset expansions", on_click=_reset_view, disabled=not (exp or col),
+                  key="vz_g_reset")
+
+    if a.failure is not None:
+        try:
+            from .page_shapes import show_failure
+            show_failure(a, detailed=False)
+        except Exception:  # noqa: BLE001 - the message is a bonus here
+            st.error(f"{a.failure.message}. Fix: {a.failure.fix}")
+
+    theme = _theme()
+    exp, col = _sets()
+    view = build_view(a, depth, exp, col, fold)
+    too_big = len(view.units) > MAX_UNITS
+    dot = to_dot(a, depth=depth, expanded=exp, collapsed=col, fold_repeats=fold, theme=theme)
+    svg = err = None
+    timed_out = False
+    if not too_big:
+        svg_bytes, err, timed_out = cached_layout(dot, "svg")
+        if svg_bytes is not None and len(svg_bytes) > MAX_SVG_BYTES:
+            too_big, svg_bytes = True, None
+        svg = svg_bytes.decode("utf-8") if svg_bytes else None
+    if too_big or timed_out:
+        st.warning(f"This view has {len(view.units):,} nodes and {len(view.edges):,} edges, "
+                   "too big to draw in the browser"
+                   + (f" ({err})" if timed_out else "") + ". Lower the depth, collapse some "
+                   "blocks, or download the DOT and lay it out offline.",
+                   icon=":material/warning:")
+        st.button("Show the collapsed view", on_click=_go_collapsed, type="primary",
+                  key="vz_g_collapsed_view")
+    elif err:
+        st.error(f"Graph layout failed: {err}")
+
+    gcol, dcol = st.columns([3, 1.25])
+    with gcol:
+        if svg is not None:
+            sel = graph_viewer(svg, key="vz_graph_viewer", height=680,
+                               selected=ss.get(SEL_KEY))
+            if sel:
+                ss[SEL_KEY] = sel
+        st.caption(f"{len(view.units)} nodes · {len(view.edges)} edges · depth {depth}"
+                   f"{' · repeats folded' if fold else ''} · laid out by {engine_name()} · "
+                   "edge labels are C×H×W (batch dropped)")
+    with dcol:
+        st.subheader("Details")
+        sel = ss.get(SEL_KEY)
+        details_panel(a, sel)
+        _view_buttons(a, sel, view)
+
+    stem = (getattr(spec, "label", None) or a.model).replace(" ", "_").replace("/", "_")
+    stem = "".join(ch for ch in stem if ch.isalnum() or ch in "._-=,()") + f"_depth{depth}"
+    d1, d2, d3 = st.columns(3)
+    d1.download_button("SVG", data=svg or "", file_name=f"{stem}.svg", mime="image/svg+xml",
+                       disabled=svg is None, icon=":material/download:", key="vz_g_dl_svg")
+    d2.download_button("PNG", data=lambda: _png(dot), file_name=f"{stem}.png",
+                       mime="image/png", disabled=svg is None, icon=":material/download:",
+                       key="vz_g_dl_png")
+    d3.download_button("DOT", data=dot, file_name=f"{stem}.dot", mime="text/vnd.graphviz",
+                       icon=":material/download:", key="vz_g_dl_dot")
+
+
+def _png(dot: str) -> bytes:
+    out, err, _ = cached_layout(dot, "png")
+    if out is None:
+        raise LayoutError(err or "PNG layout failed")
+    return out

@@ -1,0 +1,165 @@
+"""The graph viewer in a real browser: ``streamlit run tests/graph_app.py`` driven by Playwright
+in headless Chromium. Click a node → its details appear; click a folded block → the fold's
+details; zoom buttons change the view; the full-depth DenseNet-121 appears quickly.
+
+Screenshots go to ``artifacts/screenshots/``. Skips (with the reason) when Playwright or
+Chromium is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = os.environ.get("VIZAPP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "tests" / "graph_app.py"),
+         "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+        if proc.poll() is not None:
+            raise RuntimeError("streamlit exited: " + proc.stdout.read().decode()[-2000:])
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start within 90 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser, url: str, model: str):
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(f"{url}/?model={model}", wait_until="domcontentloaded")
+    page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
+    _settle(page)
+    return page
+
+
+def _settle(page, timeout: int = 90_000) -> None:
+    page.wait_for_selector("[data-test-script-state='notRunning']", timeout=timeout)
+    page.wait_for_selector("[data-testid='vz-graph-viewer'][data-ready='true']", timeout=timeout)
+
+
+def _details(page) -> str:
+    return page.locator(".st-key-vz_details").inner_text()
+
+
+def test_click_node_shows_details(server, browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = _open(browser, server, "resnet18")
+    page.screenshot(path=str(SHOTS / "graph_resnet18_depth2.png"))
+    assert "Click a node" in _details(page)
+
+    # depth 2 shows the stem conv as a node: click it
+    node = page.locator("[data-testid='vz-graph-viewer'] g.node.conv").first
+    node_id = node.get_attribute("id")
+    assert node_id and node_id.startswith("n-")
+    node.click()
+    page.wait_for_function(
+        "() => document.querySelector('.st-key-vz_details')?.innerText.includes('Shape arithmetic')",
+        timeout=30_000)
+    _settle(page)
+    text = _details(page)
+    assert "Conv2d" in text and "64×112×112" in text, text
+    assert "params" in text and "MACs" in text and "receptive field" in text
+    assert page.locator(f"g[id='{node_id}'].vz-selected").count() == 1
+    page.screenshot(path=str(SHOTS / "graph_resnet18_clicked_conv1.png"))
+
+    # a folded run: its label and the unfold button
+    fold = page.locator("[data-testid='vz-graph-viewer'] g.node.fold").first
+    fold_first = fold.get_attribute("id")[2:]  # "b2.0"
+    assert "×2" in fold.text_content()
+    fold.click()
+    page.wait_for_function(
+        "() => document.querySelector('.st-key-vz_details')?.innerText.includes('identical')",
+        timeout=30_000)
+    _settle(page)
+    assert "×2" in _details(page)
+    page.get_by_role("button", name="Unfold the repeats").click()
+    page.wait_for_selector(f"g[id='b-{fold_first}']", timeout=30_000)
+    _settle(page)
+    page.screenshot(path=str(SHOTS / "graph_resnet18_unfolded.png"))
+
+
+def test_zoom_buttons_change_view(server, browser):
+    page = _open(browser, server, "lenet")
+    svg = page.locator("[data-testid='vz-graph-viewer'] svg")
+    before = svg.get_attribute("viewBox")
+    page.locator("[data-testid='vz-graph-viewer'] button[data-act='in']").click()
+    after = svg.get_attribute("viewBox")
+    assert before != after
+    w0, w1 = float(before.split()[2]), float(after.split()[2])
+    assert w1 < w0  # zoomed in: a smaller part of the graph fills the frame
+    page.locator("[data-testid='vz-graph-viewer'] button[data-act='fit']").click()
+    page.screenshot(path=str(SHOTS / "graph_lenet_fit.png"))
+
+
+def test_full_densenet121_appears_fast(server, browser):
+    page = _open(browser, server, "densenet121")
+    slider = page.get_by_role("slider")
+    slider.focus()
+    t0 = time.perf_counter()
+    page.keyboard.press("End")  # deepest level: every operation
+    nodes = page.locator("[data-testid='vz-graph-viewer'] g.node")
+    while nodes.count() < 300:  # locators pierce the component's shadow root
+        assert time.perf_counter() - t0 < 60, "the full graph did not appear within 60 s"
+        time.sleep(0.05)
+    seconds = time.perf_counter() - t0
+    _settle(page)
+    page.screenshot(path=str(SHOTS / "graph_densenet121_full.png"))
+    edges = page.locator("[data-testid='vz-graph-viewer'] g.edge").count()
+    nodes = page.locator("[data-testid='vz-graph-viewer'] g.node").count()
+    assert edges < 2 * nodes  # O(n) dense connections
+    print(f"full DenseNet-121 appeared {seconds:.2f} s after the slider moved "
+          f"({nodes} nodes, {edges} edges)")
+    assert seconds < 15  # generous on a shared 2-core box; ≈1–3 s when idle
