@@ -28,6 +28,7 @@ viewer reports what was clicked (:func:`parse_id`). Output is deterministic.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -37,6 +38,7 @@ __all__ = ["to_dot", "build_view", "View", "Unit", "Edge", "parse_id", "node_id"
            "fold_id", "fold_members", "shape_text", "human", "THEMES"]
 
 FONT = "Helvetica"
+_TOOLTIP_RE = re.compile(r', tooltip="(?:[^"\\]|\\.)*"')
 
 # ----------------------------------------------------------------------------- themes
 _LIGHT_KINDS = {
@@ -52,11 +54,11 @@ _DARK_KINDS = {
 THEMES: dict[str, dict] = {
     "light": dict(bg="#ffffff", fg="#111827", muted="#6b7280", edge="#4b5563",
                   border="#374151", cluster=("#f8fafc", "#eef2f7"), cluster_border="#94a3b8",
-                  block="#eef2ff", block_border="#4f46e5", fold="#c7d2fe", skip="#ea580c", concat="#a21caf",
+                  block="#eef2ff", block_border="#4f46e5", fold="#ccfbf1", skip="#ea580c", concat="#a21caf",
                   fail="#dc2626", kinds=_LIGHT_KINDS),
     "dark": dict(bg="#0e1117", fg="#e5e7eb", muted="#9ca3af", edge="#9ca3af",
                  border="#cbd5e1", cluster=("#161b26", "#1c2331"), cluster_border="#475569",
-                 block="#272a5c", block_border="#a5b4fc", fold="#3730a3", skip="#fb923c", concat="#e879f9",
+                 block="#272a5c", block_border="#a5b4fc", fold="#134e4a", skip="#fb923c", concat="#e879f9",
                  fail="#f87171", kinds=_DARK_KINDS),
 }
 
@@ -280,6 +282,21 @@ def _dense_chain(a: Analysis) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def _is_ancestor(a: Analysis, s: str, t: str, order: dict[str, int]) -> bool:
+    """Whether node ``s`` feeds (transitively) node ``t``; searches only between them."""
+    lo = order.get(s, 0)
+    stack, seen = [t], {t}
+    while stack:
+        x = stack.pop()
+        for i in a.node(x).inputs:
+            if i == s:
+                return True
+            if i not in seen and order.get(i, -1) > lo:
+                seen.add(i)
+                stack.append(i)
+    return False
+
+
 def _levels(a: Analysis) -> dict[str, int]:
     """Longest path (in ops) from the input to each node: the main path of a residual add is
     its deeper input, the shortcut the shallower one."""
@@ -369,10 +386,12 @@ def build_view(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
                 inside = set(c.nodes)
                 for nid in c.nodes:
                     rep[nid] = uid
-                # an entry concatenation of outside tensors is the block's input: draw it
+                # the block's own entry concatenation of outside tensors (a torchvision dense
+                # layer concatenating all earlier features) is its input: draw it before it
                 for nid in c.nodes:
                     n = a.node(nid)
-                    if n.kind == "concat" and n.inputs and not any(i in inside for i in n.inputs):
+                    if (n.kind == "concat" and owner.get(nid) == cp and n.inputs
+                            and not any(i in inside for i in n.inputs)):
                         add_node_unit(nid, cluster)
         # nodes owned by this block itself (adds, cats, functional ops …), or by a
         # transparent child drawn in its place
@@ -406,8 +425,11 @@ def build_view(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
                 continue
             seen.add((su, du, src))
             style = "main"
-            if visible and src != main and n.kind in ("add", "concat"):
-                style = "skip" if n.kind == "add" else "concat"
+            if visible and src != main and n.kind == "add":
+                style = "skip"
+            elif visible and n.kind == "concat" and any(
+                    _is_ancestor(a, src, t, order) for t in ins if t != src):
+                style = "concat"  # features carried forward: cat(x, f(x)), not a branch
             edges.append(Edge(su, du, src, a.node(src).output_shape, style))
     return View(units, clusters, edges, rep, folds)
 
@@ -441,13 +463,14 @@ def fold_label(a: Analysis, members: tuple[str, ...]) -> str:
 
 def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
            collapsed: Iterable[str] = (), fold_repeats: bool = True, theme: str = "light",
-           legend: bool = True, title: bool = True) -> str:
+           legend: bool = True, title: bool = True, tooltips: bool = True) -> str:
     """The graph as DOT text (deterministic).
 
     ``depth``: module depth shown open (1 = the model's direct children as blocks; 99 = every
     leaf op). ``expanded`` / ``collapsed``: block paths (or fold ids, ``f-<path>``) opened or
     closed regardless of ``depth``. ``fold_repeats``: draw runs of identical chained blocks
-    once. ``theme``: ``"light"`` or ``"dark"``."""
+    once. ``theme``: ``"light"`` or ``"dark"``. ``tooltips``: hover text with the worked
+    arithmetic (left out, the DOT depends only on structure, shapes and counts)."""
     a = analysis
     t = THEMES.get(theme, THEMES["light"])
     view = build_view(a, depth, expanded, collapsed, fold_repeats)
@@ -526,7 +549,10 @@ def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
         w(f"  {_q(e.src)} -> {_q(e.dst)} [{', '.join(attrs)}];")
 
     w("}")
-    return "\n".join(out) + "\n"
+    text = "\n".join(out) + "\n"
+    if not tooltips:
+        text = _TOOLTIP_RE.sub("", text)
+    return text
 
 
 def _node_stmt(a: Analysis, n: Node, t: dict, failed: bool) -> str:
@@ -553,7 +579,7 @@ def _node_stmt(a: Analysis, n: Node, t: dict, failed: bool) -> str:
     else:
         attrs.append(f"label={_q(n.label)}")
     if failed:
-        attrs += [f"color={_q(t['fail'])}", "penwidth=2.5", f"xlabel={_q('✗ fails here')}",
+        attrs += [f"color={_q(t['fail'])}", "penwidth=2.5", "xlabel=\"fails here\"",
                   f"fontcolor={_q(t['fail'])}"]
     return f"{_q(node_id(n.id))} [{', '.join(attrs)}];"
 
