@@ -19,7 +19,19 @@ def shape_text(shape) -> str:
 EXPLAINS_FAILURE = {"Shapes", "Graph"}
 
 
+CSS = """<style>
+/* less empty space between the top navigation and the page */
+[data-testid="stMainBlockContainer"] { padding-top: 3rem; }
+</style>"""
+
+
 def render(spec: ModelSpec, page_title: str = "") -> None:
+    st.html(CSS)
+    invalid = st.session_state.get(sidebar.INVALID_KEY)
+    if invalid:
+        st.warning(f"Your last change is not a valid model ({invalid}). Everything below still "
+                   f"shows **{spec.label}**; fix the knob marked in the sidebar.",
+                   icon=":material/undo:")
     msgs = st.session_state.get(state.URL_MESSAGES_KEY) or []
     if msgs:
         if st.session_state.get("vz.url_spec") is None:

@@ -21,7 +21,13 @@ PREFIX = "vz.k"
 FAMILY_KEY = "vz.family"
 MODEL_KEY = "vz.model"
 ERRORS_KEY = "vz.errors"
+INVALID_KEY = "vz.invalid"  # the message of the knob change that was refused (for the header)
 INPUT_ROW = ("in_channels", "height", "width")
+
+
+def _md(text: str) -> str:
+    """Keep a message literal inside :red[…] markdown (brackets would end the directive)."""
+    return text.replace("[", "(").replace("]", ")")
 
 
 def _load(spec: ModelSpec) -> None:
@@ -123,10 +129,12 @@ def render() -> ModelSpec:
     # the classifier size goes with the input tensor: "what goes in, what comes out"
     arch = [k for k in knobs if k.knob.group != "input" and k.name != "num_classes"]
     inputs = [k for k in knobs if k.knob.group == "input" or k.name == "num_classes"]
+    arch = [k for k in arch if k.name not in HIDDEN.get(fam, ())]
     with sb.expander("Architecture knobs", expanded=True):
+        if not arch:
+            st.caption("This model has no architecture knobs: pick another model above, or "
+                       "change its input and classes below.")
         for info in arch:
-            if info.name in HIDDEN.get(fam, ()):
-                continue
             wkey = widgets.key(PREFIX, fam, info.name)
             if wkey not in ss:
                 ss[wkey] = widgets.to_widget(info, getattr(base.config, info.name))
@@ -160,11 +168,13 @@ def render() -> ModelSpec:
     if errors:
         for name, message in errors.items():
             slot = slots.get(name, top_error)
-            slot.error(f"**{name or 'configuration'}**: {message}" if slot is top_error
-                       else message, icon="⚠️")
+            text = f"**{name}**: {message}" if slot is top_error and name else message
+            slot.markdown(f":red[:material/error: {_md(text)}]")
         current = ss[state.SPEC_KEY]
-        sb.info(f"Showing the last valid model: **{current.label}**", icon="↩️")
+        sb.info(f"Showing the last valid model: **{current.label}**", icon=":material/undo:")
+        ss[INVALID_KEY] = "; ".join(errors.values())
         return current
+    ss.pop(INVALID_KEY, None)
     spec = dataclasses.replace(base, config=cfg, preset=ss[MODEL_KEY])
     ss[state.SPEC_KEY] = spec
     return spec

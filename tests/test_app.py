@@ -64,6 +64,11 @@ def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
+def sidebar_errors(at: AppTest) -> list[str]:
+    """Messages shown under a knob (red markdown in the sidebar)."""
+    return [m.value for m in at.sidebar.markdown if m.value.startswith(":red[")]
+
+
 def caption_text(at: AppTest) -> str:
     return "\n".join(c.value for c in at.caption)
 
@@ -175,15 +180,16 @@ def test_invalid_knob_shows_message_and_keeps_last_good_model() -> None:
     good = at.session_state[state.SPEC_KEY]
     at.text_input(key="vz.k.resnet.blocks").input("2,2,2").run()  # 3 stages, 4 widths
     assert not at.exception
-    side_errors = [e.value for e in at.sidebar.error]
+    side_errors = sidebar_errors(at)
     assert side_errors and any("blocks" in e or "widths" in e or "stage" in e
                                for e in side_errors), side_errors
+    assert any("not a valid model" in w.value for w in at.warning)  # said on the page too
     assert at.session_state[state.SPEC_KEY] == good
     assert at.dataframe  # the page still shows the last good model
     at.text_input(key="vz.k.resnet.blocks").input("2,x").run()  # unreadable
-    assert any("blocks" in e.value for e in at.sidebar.error)
+    assert any("blocks" in e for e in sidebar_errors(at))
     at.text_input(key="vz.k.resnet.blocks").input("1,1,1,1").run()
-    assert not at.sidebar.error
+    assert not sidebar_errors(at)
     assert at.session_state[state.SPEC_KEY].config.blocks == (1, 1, 1, 1)
 
 
