@@ -163,6 +163,9 @@ export default function (component) {
       svg.removeAttribute('width'); svg.removeAttribute('height');
       svg.setAttribute('preserveAspectRatio', 'xMidYMid meet');
       stage.querySelectorAll('title').forEach((t) => t.remove());  // tooltips come from <a>
+      const bg = svg.querySelector('g.graph > polygon');  // the page shows through
+      if (bg) { root.setAttribute('data-graph-bg', bg.getAttribute('fill') || '');
+                bg.setAttribute('fill', 'transparent'); }
       const tall = st.full.h / st.full.w > 2.5 * ((stage.clientHeight || 1) / (stage.clientWidth || 1));
       st.fit(tall ? 'top' : 'all');
     }

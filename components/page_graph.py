@@ -56,10 +56,10 @@ def _url_depth(default: int) -> int:
         return default
 
 
-def _set_url_depth(depth: int) -> None:
+def _set_url_depth(depth: int, default: int) -> None:
     try:
         from . import state
-        state.set_view_param("depth", depth, default=None)
+        state.set_view_param("depth", depth, default=default)
     except Exception:  # noqa: BLE001
         pass
 
@@ -147,7 +147,7 @@ def render(spec) -> None:
                                    "block node. The last step shows every operation.")
         else:
             depth = 1
-        _set_url_depth(depth)
+        _set_url_depth(depth, min(2, max_depth))
     with c2:
         fold = st.toggle("Fold repeated blocks", key=FOLD_KEY,
                          help="Consecutive identical blocks are drawn once, e.g. "

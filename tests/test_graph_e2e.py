@@ -163,3 +163,20 @@ def test_full_densenet121_appears_fast(server, browser):
     print(f"full DenseNet-121 appeared {seconds:.2f} s after the slider moved "
           f"({nodes} nodes, {edges} edges)")
     assert seconds < 15  # generous on a shared 2-core box; ≈1–3 s when idle
+
+
+def test_dark_theme_graph(server, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1100}, color_scheme="dark")
+    page.goto(f"{server}/?model=resnet50", wait_until="domcontentloaded")
+    page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
+    _settle(page)
+    # the theme reaches the server with the first messages; the drawn SVG follows it
+    viewer = page.locator("[data-testid='vz-graph-viewer']")
+    deadline = time.time() + 30
+    while viewer.get_attribute("data-graph-bg") != "#0e1117" and time.time() < deadline:
+        time.sleep(0.2)
+    assert viewer.get_attribute("data-graph-bg") == "#0e1117"  # the dark palette was drawn
+    conv = page.locator("[data-testid='vz-graph-viewer'] g.node.conv path").first
+    assert conv.get_attribute("fill") == "#1e40af"
+    _settle(page)
+    page.screenshot(path=str(SHOTS / "graph_resnet50_dark.png"))
