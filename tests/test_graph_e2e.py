@@ -140,12 +140,22 @@ def test_zoom_buttons_change_view(server, browser):
     assert before != after
     w0, w1 = float(before.split()[2]), float(after.split()[2])
     assert w1 < w0  # zoomed in: a smaller part of the graph fills the frame
+    # drag pans (and is not a click: nothing gets selected)
+    box = page.locator("[data-testid='vz-graph-viewer']").bounding_box()
+    x, y = box["x"] + 60, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 80, y + 40, steps=8)
+    page.mouse.up()
+    panned = svg.get_attribute("viewBox")
+    assert panned != after and float(panned.split()[2]) == pytest.approx(w1)
+    assert page.locator("[data-testid='vz-graph-viewer'] .vz-selected").count() == 0
     page.locator("[data-testid='vz-graph-viewer'] button[data-act='fit']").click()
     page.screenshot(path=str(SHOTS / "graph_lenet_fit.png"))
 
 
 def test_full_densenet121_appears_fast(server, browser):
-    page = _open(browser, server, "densenet121")
+    page = _open(browser, server, "torchvision:densenet121")
     slider = page.get_by_role("slider")
     slider.focus()
     t0 = time.perf_counter()

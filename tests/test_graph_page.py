@@ -1,0 +1,78 @@
+"""The Graph page in AppTest (no browser): controls, the too-big / timed-out paths that offer
+the collapsed view, expand/collapse buttons, exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit.testing.v1")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+import components.page_graph as pg  # noqa: E402
+
+APP = str(Path(__file__).parent / "graph_app.py")
+
+
+def app(model: str = "resnet18") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["model"] = model
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join([*(w.value for w in at.warning), *(m.value for m in at.markdown),
+                      *(c.value for c in at.caption), *(e.value for e in at.error)])
+
+
+def test_controls_and_downloads():
+    at = app("resnet50")
+    assert not at.exception
+    assert at.slider(key=pg.DEPTH_KEY).value == 2
+    assert at.toggle(key=pg.FOLD_KEY).value is True
+    assert "repeats folded" in texts(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["SVG", "PNG", "DOT"]
+    at.slider(key=pg.DEPTH_KEY).set_value(99 if at.slider(key=pg.DEPTH_KEY).max >= 99
+                                          else at.slider(key=pg.DEPTH_KEY).max).run()
+    assert not at.exception
+    at.toggle(key=pg.FOLD_KEY).set_value(False).run()
+    assert "repeats folded" not in texts(at)
+
+
+def test_too_big_offers_collapsed_view(monkeypatch):
+    monkeypatch.setattr(pg, "MAX_UNITS", 10)
+    at = app("resnet18")
+    assert "too big to draw in the browser" in texts(at)
+    button = next(b for b in at.button if b.label == "Show the collapsed view")
+    button.click().run()
+    assert at.slider(key=pg.DEPTH_KEY).value == 1
+    assert not at.exception
+
+
+def test_layout_timeout_offers_collapsed_view(monkeypatch):
+    monkeypatch.setattr(pg, "LAYOUT_TIMEOUT", 1e-4)
+    pg.cached_layout.clear()
+    try:
+        at = app("lenet-bn")
+        t = texts(at)
+        assert "too big to draw in the browser" in t and "took longer than" in t
+        assert any(b.label == "Show the collapsed view" for b in at.button)
+    finally:
+        pg.cached_layout.clear()
+
+
+def test_expand_collapse_buttons():
+    at = app("resnet18")
+    at.session_state[pg.SEL_KEY] = "b-b3.0"  # as if the collapsed block had been clicked
+    at.run()
+    assert "b3.0" in texts(at)
+    expand = next(b for b in at.button if b.label == "Expand this block")
+    expand.click().run()
+    assert at.session_state[pg.EXP_KEY] == ["b3.0"]
+    collapse = next(b for b in at.button if b.label == "Collapse this block")
+    collapse.click().run()
+    assert at.session_state[pg.COL_KEY] == ["b3.0"] and at.session_state[pg.EXP_KEY] == []
+    next(b for b in at.button if b.label == "Reset expansions").click().run()
+    assert at.session_state[pg.COL_KEY] == [] and not at.exception
