@@ -68,6 +68,7 @@ class RunOptions:
     compile: bool = False  # torch.compile the model (first warm-up pass compiles)
     check_memory: bool = True  # refuse batches the estimate says cannot fit
     lock_timeout: float | None = 120.0  # seconds to wait for the device; None = forever
+    max_seconds: float | None = None  # cap the timed loop: fewer iters if the warm-up says so
 
 
 @dataclass(frozen=True)
@@ -480,6 +481,7 @@ def _run_locked(model: nn.Module, input_shape: Sequence[int], o: RunOptions,
         with _cudnn_benchmark(device), torch.inference_mode(), precision(o.dtype, device):
             with sampler:
                 for i in range(max(1, o.warmup)):
+                    t_warm = time.perf_counter()
                     try:
                         out = model(x)
                     except Exception as exc:
@@ -489,8 +491,15 @@ def _run_locked(model: nn.Module, input_shape: Sequence[int], o: RunOptions,
                                            f"{first}", "run without compile.") from None
                         raise
                     _sync(device)
+                    t_warm = time.perf_counter() - t_warm
                 out = None
-            lat, total = timed_loop(model, x, o.iters, device)
+            iters = o.iters
+            if o.max_seconds and t_warm * iters > o.max_seconds:
+                iters = max(1, int(o.max_seconds / max(t_warm, 1e-9)))
+                notes.append(f"iters cut from {o.iters} to {iters}: one pass takes "
+                             f"{t_warm * 1e3:.0f} ms and the run is capped at "
+                             f"{o.max_seconds:g} s")
+            lat, total = timed_loop(model, x, iters, device)
         if device.type == "cuda":
             peak, method = torch.cuda.max_memory_allocated(device), \
                 "torch.cuda.max_memory_allocated"
@@ -518,10 +527,10 @@ def _run_locked(model: nn.Module, input_shape: Sequence[int], o: RunOptions,
         raise OutOfMemory(f"{device} ran out of memory running {label} at batch {o.batch} "
                           f"({o.dtype}); the memory has been released.", fix)
     total_s = total / 1e3
-    thr = o.batch * o.iters / total_s if total_s > 0 else float("inf")
+    thr = o.batch * len(lat) / total_s if total_s > 0 else float("inf")
     return RunResult(
         model=label, device=str(device), device_name=_device_name(device), batch=o.batch,
-        iters=o.iters, warmup=o.warmup, dtype=o.dtype, channels_last=o.channels_last,
+        iters=len(lat), warmup=o.warmup, dtype=o.dtype, channels_last=o.channels_last,
         compiled=o.compile, latency_ms_p50=percentile(lat, 50),
         latency_ms_p95=percentile(lat, 95), latency_ms_mean=statistics.fmean(lat),
         throughput=thr, peak_memory_bytes=int(peak), memory_method=method, param_bytes=pbytes,

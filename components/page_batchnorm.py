@@ -1,0 +1,239 @@
+"""BatchNorm: per-channel batch statistics of any BN layer of the current model, the running
+averages over K training-mode passes for momentum 0.1 / 1.0 / None, the manual formula checked
+against the module, train vs eval — and seed 003's 4×3×2×2 example.
+
+Numbers come from :mod:`vizapp.analysis.bn` (which works on deep copies: the cached model is
+never changed); figures from :mod:`vizapp.render.plots_bn`. This module only renders."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import streamlit as st
+
+from vizapp.analysis import bn
+from vizapp.render import plots_bn
+from vizapp.zoo import ConfigError, ModelSpec, build_model
+
+KEY = "vz.bn."
+MOMENTA = {"0.1": 0.1, "1.0": 1.0, "None (cumulative average)": None}
+
+
+@st.cache_resource(max_entries=4, show_spinner="Building the model…")
+def _model(spec: ModelSpec):
+    """The model with seed-0 weights; shared between sessions, so only ever read (the BN
+    functions deep-copy it before any train-mode pass)."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return build_model(spec)
+
+
+@st.cache_data(max_entries=32, show_spinner="Running one training-mode pass on a copy…")
+def _report(spec: ModelSpec, batch: int, seed: int, uploads: tuple[bytes, ...]):
+    model = _model(spec)
+    if uploads:
+        import torch
+
+        from vizapp.analysis.features import image_to_input
+
+        x = torch.cat([image_to_input(_decode(b), spec.input_shape) for b in uploads])
+        return bn.analyze_bn(model, x=x, model_name=spec.label)
+    return bn.analyze_bn(model, spec.input_shape, batch=batch, seed=seed, model_name=spec.label)
+
+
+@st.cache_data(max_entries=32, show_spinner="Running K training-mode passes on a copy…")
+def _evolution(spec: ModelSpec, layer: str, batch: int, steps: int, seed: int):
+    return bn.running_evolution(_model(spec), layer, spec.input_shape, batch=batch, steps=steps,
+                                momenta=tuple(MOMENTA.values()), seed=seed)
+
+
+@st.cache_data(max_entries=16)
+def _demo(seed: int):
+    return bn.seed_demo(seed)
+
+
+def _decode(data: bytes):
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def _fail(cause: str, fix: str) -> None:
+    st.error(f"{cause}\n\n**Fix:** {fix}", icon=":material/error:")
+
+
+def render(spec: ModelSpec) -> None:
+    st.header("BatchNorm")
+    st.markdown(
+        "A BN layer normalises **each channel** with the mean and variance of that channel over "
+        "the batch and every spatial position — axes (N, H, W) for `BatchNorm2d`, (N,) for "
+        "`BatchNorm1d`: `y = (x − mean) / sqrt(var + eps) · γ + β`. It normalises with the "
+        "**biased** variance (÷ n) but stores the **unbiased** one (÷ (n − 1)) in "
+        "`running_var`, and updates `running = (1 − momentum) · running + momentum · batch`.")
+    tab_model, tab_running, tab_demo = st.tabs(["Layer statistics", "Running statistics",
+                                                "Seed demo 4×3×2×2"])
+    try:
+        with tab_demo:
+            _render_demo()
+        model = _model(spec)
+        names = [n for n, _ in bn.bn_layers(model)]
+        if not names:
+            msg = (f"**{spec.label}** has no BatchNorm layer. Pick `lenet-bn`, a ResNet or a "
+                   f"DenseNet, or switch on a batch-norm knob in the sidebar if the family has "
+                   f"one. The seed demo tab works for any model.")
+            with tab_model:
+                st.info(msg, icon=":material/info:")
+            with tab_running:
+                st.info(msg, icon=":material/info:")
+            return
+        with tab_model:
+            _render_layers(spec, names)
+        with tab_running:
+            _render_running(spec, names)
+    except (bn.BNError, ConfigError) as exc:
+        _fail(str(exc), "use a batch of 2 or more, another layer, or another input size.")
+    except Exception as exc:  # noqa: BLE001 - never a traceback on the page
+        _fail(f"the BatchNorm statistics could not be computed: {type(exc).__name__}: {exc}",
+              "try a smaller input or batch, or another model.")
+
+
+def _layer_picker(names: list[str], key: str) -> str:
+    default = st.session_state.get(KEY + "layer")
+    if default not in names:
+        default = names[0]
+    layer = st.selectbox(f"BN layer ({len(names)} in this model)", names,
+                         index=names.index(default), key=key)
+    st.session_state[KEY + "layer"] = layer
+    return layer
+
+
+def _render_layers(spec: ModelSpec, names: list[str]) -> None:
+    c1, c2, c3, c4 = st.columns([3, 1, 1, 2])
+    with c1:
+        layer = _layer_picker(names, KEY + "layer_stats")
+    with c2:
+        batch = st.number_input("batch N", 1, 256, max(2, spec.batch), key=KEY + "batch",
+                                help="Synthetic batch size (train-mode BN needs N·H·W ≥ 2).")
+    with c3:
+        seed = st.number_input("seed", 0, 10_000, 0, key=KEY + "seed")
+    with c4:
+        files = st.file_uploader("or upload images (one batch)", type=["png", "jpg", "jpeg"],
+                                 accept_multiple_files=True, key=KEY + "upload")
+    uploads = tuple(f.getvalue() for f in files or ())
+    if len(uploads) == 1:
+        st.caption("One uploaded image = batch 1: BatchNorm1d layers (after Linear) then see "
+                   "one value per channel and cannot run in train mode.")
+    report = _report(spec, int(batch), int(seed), uploads)
+    s = report.layer(layer)
+    digest = hashlib.sha1(b"".join(uploads)).hexdigest()[:8] if uploads else ""
+    st.caption(f"{report.source}{' ' + digest if digest else ''}: model input "
+               f"{tuple(report.input_shape)} → `{s.name}` input {s.input_shape}; each channel "
+               f"averages n = {s.values_per_channel:,} values "
+               f"({' · '.join(str(d) for i, d in enumerate(s.input_shape) if i != 1)}).")
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("channels", s.num_features)
+    m2.metric("max |manual − module|", f"{s.max_abs_diff_manual:.2e}",
+              help="(x − mean)/sqrt(var_biased + eps)·γ + β computed by hand in float64 vs "
+                   "the module's train-mode output.")
+    m3.metric("max |train − eval|", f"{s.max_abs_diff_train_eval:.3g}",
+              help="Train mode uses this batch's statistics; eval mode uses running_mean/var "
+                   "(fresh buffers 0 and 1 normalise almost nothing, hence the difference).")
+    m4.metric("eps / momentum", f"{s.eps:g} / {s.momentum if s.momentum is not None else 'None'}")
+    st.plotly_chart(plots_bn.channel_stats(s), width="stretch", theme=None,
+                    key=KEY + "fig_stats")
+    st.markdown(
+        f"Variance: biased ÷ {s.values_per_channel}, unbiased ÷ {s.values_per_channel - 1} — "
+        f"the ratio n/(n−1) = {s.values_per_channel / max(s.values_per_channel - 1, 1):.4f}. "
+        f"`running_var` moves toward the **unbiased** bars.")
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(plots_bn.output_stats(s), width="stretch", theme=None,
+                        key=KEY + "fig_out")
+        st.caption("Train-mode output: per-channel mean ≈ β and std ≈ |γ| (≈ 0 and 1 for "
+                   "fresh γ = 1, β = 0; the std is sqrt(var/(var + eps)), a hair under 1).")
+    with right:
+        ch = st.slider("channel", 0, max(len(s.sample_in) - 1, 0), 0, key=KEY + "hist_ch")\
+            if len(s.sample_in) > 1 else 0
+        st.plotly_chart(plots_bn.distribution(s, ch), width="stretch", theme=None,
+                        key=KEY + "fig_hist")
+    with st.expander("Per-channel numbers"):
+        st.dataframe([{
+            "channel": i, "batch mean": s.batch_mean[i], "var biased": s.batch_var_biased[i],
+            "var unbiased": s.batch_var_unbiased[i], "running_mean before":
+                s.running_mean_before[i], "running_mean after": s.running_mean_after[i],
+            "running_var before": s.running_var_before[i],
+            "running_var after": s.running_var_after[i], "γ": s.weight[i], "β": s.bias[i],
+            "out mean": s.out_mean[i], "out std": s.out_std[i]}
+            for i in range(s.num_features)], hide_index=True, width="stretch")
+    if len(report.layers) > 1:
+        st.subheader("Through the network")
+        st.plotly_chart(plots_bn.depth_profile(report), width="stretch", theme=None,
+                        key=KEY + "fig_depth")
+        st.caption("How far each BN layer's input is from mean 0, std 1 (averaged over its "
+                   "channels) — the scale BN removes before the next layer.")
+
+
+def _render_running(spec: ModelSpec, names: list[str]) -> None:
+    c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+    with c1:
+        layer = _layer_picker(names, KEY + "layer_running")
+    with c2:
+        steps = st.slider("K passes", 1, 100, 20, key=KEY + "steps")
+    with c3:
+        batch = st.number_input("batch N", 1, 256, max(2, spec.batch), key=KEY + "ev_batch")
+    with c4:
+        seed = st.number_input("first seed", 0, 10_000, 0, key=KEY + "ev_seed",
+                               help="Pass k uses a fresh randn batch with seed + k.")
+    chosen = st.multiselect("momentum", list(MOMENTA), list(MOMENTA), key=KEY + "momenta")
+    evos = _evolution(spec, layer, int(batch), int(steps), int(seed))
+    shown = [e for e in evos if bn.momentum_label(e.momentum) in
+             {bn.momentum_label(MOMENTA[c]) for c in chosen}]
+    k = len(evos[0].channels)
+    c5, c6 = st.columns([1, 3])
+    with c5:
+        stat = st.radio("statistic", ["mean", "var"], horizontal=True, key=KEY + "stat")
+        ch = st.number_input(f"channel (first {k} kept)", 0, k - 1, 0, key=KEY + "ev_ch")
+    with c6:
+        st.plotly_chart(plots_bn.evolution(shown, int(ch), stat), width="stretch",
+                        theme=None, key=KEY + "fig_evo")
+    st.markdown(
+        "- **momentum 1.0** copies the last batch: `running = batch`.\n"
+        "- **momentum 0.1** is an exponential moving average: after k passes from 0 it has "
+        "covered 1 − 0.9ᵏ of the way (65 % after 10 passes) — seed 003's 'missing decimal "
+        "point' after one pass.\n"
+        "- **momentum None** is the cumulative average: `running ← running + (batch − "
+        "running)/t`, exactly the mean of all batches so far (it lies on the dashed line).")
+
+
+def _render_demo() -> None:
+    seed = st.columns([1, 4])[0].number_input("torch.manual_seed(S)", 0, 1_000_000, 0,
+                                              key=KEY + "demo_seed")
+    d = _demo(int(seed))
+    st.code(f"torch.manual_seed({d.seed})\nx = torch.randn(4, 3, 2, 2)\nm = nn.BatchNorm2d(3)"
+            f"  # momentum 0.1, then 1.0, fresh buffers each\ny = m(x)  # training mode",
+            language="python")
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(plots_bn.demo_tensor(d), width="stretch", theme=None,
+                        key=KEY + "fig_demo")
+        st.caption("Each column is one channel: BN averages its 4 samples × 2 × 2 = 16 numbers.")
+    with right:
+        rows = [("batch mean", d.batch_mean), ("var biased (÷16)", d.batch_var_biased),
+                ("var unbiased (÷15)", d.batch_var_unbiased),
+                ("running_mean, momentum 0.1", d.running_mean["0.1"]),
+                ("running_mean, momentum 1.0", d.running_mean["1.0"]),
+                ("running_var, momentum 0.1", d.running_var["0.1"]),
+                ("running_var, momentum 1.0", d.running_var["1.0"]),
+                ("output mean", d.output_mean), ("output std", d.output_std)]
+        st.dataframe([{"": name, **{f"ch {j}": v[j] for j in range(3)}} for name, v in rows],
+                     hide_index=True, width="stretch")
+        st.metric("max |manual − module|", f"{d.max_abs_diff_manual_vs_module:.2e}")
+    st.markdown(
+        "With momentum 0.1 the running mean is a tenth of the batch mean — the seed's "
+        "\"differs by a decimal point\" — and with `m.momentum = 1` it equals it. running_var "
+        "starts at 1: `0.9 · 1 + 0.1 · var_unbiased`. Same numbers from the command line: "
+        f"`vizapp bn --demo --seed {d.seed} --format json`.")

@@ -1,0 +1,132 @@
+"""Feature maps: the first channels of a chosen layer's output for an input picture — a drawn
+digit, a synthetic pattern or an uploaded image — so the Shapes page's numbers become images.
+
+Numbers from :mod:`vizapp.analysis.features` (eval mode, on a deep copy of the cached model);
+figures from :mod:`vizapp.render.plots_features`. This module only renders."""
+
+from __future__ import annotations
+
+import io
+
+import streamlit as st
+
+from vizapp.analysis import features as F
+from vizapp.render import plots_features
+from vizapp.zoo import ConfigError, ModelSpec, build_model
+
+KEY = "vz.feat."
+LABELS = {"digit": "drawn digit", "checkerboard": "checkerboard", "stripes": "diagonal stripes",
+          "gradient": "gradient", "rings": "rings", "noise": "noise", "upload": "upload an image"}
+
+
+@st.cache_resource(max_entries=4, show_spinner="Building the model…")
+def _model(spec: ModelSpec):
+    """Seed-0 weights, shared between sessions and only read (runs use a deep copy)."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return build_model(spec)
+
+
+@st.cache_data(max_entries=8)
+def _layers(spec: ModelSpec) -> list[tuple[str, str]]:
+    return F.feature_layers(_model(spec))
+
+
+@st.cache_data(max_entries=32, show_spinner="Running the model up to the layer…")
+def _maps(spec: ModelSpec, layer: str, kind: str, digit: int, seed: int, upload: bytes,
+          max_channels: int):
+    if kind == "upload":
+        import numpy as np
+        from PIL import Image
+
+        img = np.asarray(Image.open(io.BytesIO(upload)).convert("RGB"))
+        x = F.image_to_input(img, spec.input_shape)
+    else:
+        x = F.make_input(kind, spec.input_shape, digit=digit, seed=seed)
+    return F.feature_maps(_model(spec), layer, x, max_channels=max_channels)
+
+
+def _fail(cause: str, fix: str) -> None:
+    st.error(f"{cause}\n\n**Fix:** {fix}", icon=":material/error:")
+
+
+def _default_layer(layers: list[tuple[str, str]]) -> str:
+    for name, typ in layers:
+        if typ.startswith("Conv"):
+            return name
+    return layers[0][0]
+
+
+def render(spec: ModelSpec) -> None:
+    st.header("Feature maps")
+    st.caption("What one layer outputs for one picture: each tile is one channel (an H×W "
+               "plane of the N×C×H×W activation). Weights are vizapp's random initialisation "
+               "(nothing is downloaded), so the maps show what the shapes and receptive fields "
+               "do to the picture — edges and blobs from random filters — not learnt features.")
+    try:
+        layers = _layers(spec)
+        if not layers:
+            _fail(f"{spec.label} has no sub-modules to look inside.", "pick another model.")
+            return
+        names = [n for n, _ in layers]
+        types = dict(layers)
+        c1, c2, c3 = st.columns([3, 2, 2])
+        with c1:
+            want = st.session_state.get(KEY + "layer")
+            default = want if want in names else _default_layer(layers)
+            layer = st.selectbox("layer", names, index=names.index(default),
+                                 format_func=lambda n: f"{n}  ({types[n]})", key=KEY + "layer")
+        with c2:
+            kind = st.selectbox("input", list(LABELS), format_func=LABELS.get, key=KEY + "kind")
+        with c3:
+            digit, seed, upload = 7, 0, b""
+            if kind == "digit":
+                digit = st.slider("digit", 0, 9, 7, key=KEY + "digit")
+            elif kind == "noise":
+                seed = st.number_input("seed", 0, 10_000, 0, key=KEY + "seed")
+            elif kind == "upload":
+                f = st.file_uploader("image", type=["png", "jpg", "jpeg"], key=KEY + "file")
+                if f is None:
+                    st.info("Upload a PNG or JPEG; it is resized to the model's input "
+                            f"{spec.input_shape[1]}×{spec.input_shape[2]} and converted to "
+                            f"{spec.input_shape[0]} channel(s).", icon=":material/upload:")
+                    return
+                upload = f.getvalue()
+        c4, c5, c6, c7 = st.columns(4)
+        with c4:
+            k = st.slider("channels shown", 1, 64, 16, key=KEY + "k")
+        with c5:
+            cols = st.slider("columns", 1, 8, 4, key=KEY + "cols")
+        with c6:
+            cmap = st.selectbox("colours", ["Viridis", "gray", "RdBu", "Inferno", "Cividis"],
+                                key=KEY + "cmap")
+        with c7:
+            shared = st.toggle("one colour scale for all", False, key=KEY + "shared",
+                               help="Off: each tile stretches its own min…max (shapes are "
+                                    "visible). On: one scale (strengths are comparable).")
+        fm = _maps(spec, layer, kind, int(digit), int(seed), upload, int(k))
+    except (F.FeatureError, ConfigError) as exc:
+        _fail(str(exc), "pick another layer or input, or an input size the model accepts.")
+        return
+    except Exception as exc:  # noqa: BLE001 - never a traceback on the page
+        _fail(f"the feature maps could not be computed: {type(exc).__name__}: {exc}",
+              "try another layer, a smaller input or another model.")
+        return
+
+    left, right = st.columns([1, 4])
+    with left:
+        st.plotly_chart(plots_features.input_image(fm.image, f"input {fm.input_shape[1:]}"),
+                        width="stretch", theme=None, key=KEY + "fig_in")
+        st.markdown(f"**{fm.layer}** ({fm.type})  \nout **{tuple(fm.output_shape)}**  \n"
+                    f"showing {len(fm.channels)} of {fm.total_channels} channels")
+        if fm.note:
+            st.caption(fm.note)
+    with right:
+        st.plotly_chart(plots_features.feature_grid(fm, cols, cmap, shared), width="stretch",
+                        theme=None, key=KEY + "fig_grid")
+    with st.expander("Value range per channel"):
+        st.plotly_chart(plots_features.channel_ranges(fm), width="stretch", theme=None,
+                        key=KEY + "fig_ranges")
+        st.caption("A channel stuck at 0 after a ReLU is 'dead' for this input.")

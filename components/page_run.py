@@ -1,0 +1,209 @@
+"""Run: real forward passes of the current model on the best available device — latency p50/p95,
+throughput, peak memory; a batch-size sweep; activation memory per stage next to the static
+estimate.
+
+Runs go through :mod:`vizapp.runtime` (one lock per device for the whole server, a bounded
+model cache, a memory estimate that refuses impossible batches, CUDA OOM caught and released);
+figures from :mod:`vizapp.render.plots_run`. Results are kept in the session so a rerun of the
+script does not repeat a timing."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from vizapp.render import plots_run
+from vizapp.runtime import (DTYPES, RunError, RunOptions, available_devices, estimate_memory,
+                            fmt_bytes, lock_for, resolve_device, run_spec, stage_memory, sweep)
+from vizapp.runtime.forward import cached_model, suggest_batch
+from vizapp.zoo import ConfigError, ModelSpec
+
+KEY = "vz.run."
+MAX_SECONDS = 60.0  # a timed loop on the page never runs longer than this
+SWEEP_DEFAULT = "1,2,4,8,16,32,64"
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _estimate(spec: ModelSpec, device: str, batch: int, dtype: str):
+    dev = resolve_device(device)
+    model = cached_model(spec, dev)
+    return estimate_memory(model, spec.input_shape, batch, dtype, dev)
+
+
+def _fail(cause: str, fix: str = "") -> None:
+    st.error(cause + (f"\n\n**Fix:** {fix}" if fix else ""), icon=":material/error:")
+
+
+def _run_error(exc: RunError) -> None:
+    _fail(exc.cause, exc.fix)
+
+
+def render(spec: ModelSpec) -> None:
+    st.header("Run")
+    st.caption("Real forward passes with real (randomly initialised) weights: a few warm-up "
+               "passes, then timed ones — CUDA events on a GPU, perf_counter on the CPU — under "
+               "`torch.inference_mode()`. One run at a time per device for the whole server; "
+               "batches the memory estimate says cannot fit are refused before anything runs.")
+    devices = available_devices()
+    labels = {d.name: d.label for d in devices}
+    c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+    with c1:
+        device = st.selectbox("device", list(labels), format_func=labels.get,
+                              key=KEY + "device", help="The best available is first.")
+    with c2:
+        batch = int(st.number_input("batch", 1, 65536, max(1, spec.batch), key=KEY + "batch"))
+    with c3:
+        iters = int(st.number_input("timed iterations", 1, 1000, 20, key=KEY + "iters"))
+    with c4:
+        warmup = int(st.number_input("warm-up", 0, 50, 3, key=KEY + "warmup"))
+    c5, c6, c7, c8 = st.columns([2, 1, 1, 2])
+    with c5:
+        dtype = st.radio("precision", list(DTYPES), horizontal=True, key=KEY + "dtype",
+                         help="bf16/fp16 run under torch.autocast (weights stay fp32).")
+    with c6:
+        channels_last = st.toggle("channels_last", False, key=KEY + "cl",
+                                  help="NHWC memory format (faster convolutions on GPUs with "
+                                       "tensor cores).")
+    with c7:
+        compile_ = st.toggle("torch.compile", False, key=KEY + "compile",
+                             help="Compiles on the first warm-up pass (tens of seconds).")
+    if device == "cpu" and dtype == "fp16":
+        c8.caption("fp16 autocast on a CPU is usually slower than fp32; bf16 is the CPU's "
+                   "half type.")
+
+    try:
+        est = _estimate(spec, device, batch, dtype)
+    except ConfigError as exc:
+        _fail(str(exc), "fix the configuration in the sidebar.")
+        return
+    except Exception as exc:  # noqa: BLE001
+        _fail(f"the model could not be built on {device}: {type(exc).__name__}: {exc}",
+              "pick another device or a smaller model.")
+        return
+    msg = f"Estimate: {est.text()}."
+    if not est.fits:
+        fits = suggest_batch(est.max_batch)
+        _fail(f"Batch {batch} will not fit. {msg}",
+              f"use a batch of {fits} or less." if fits else "use a smaller input.")
+    else:
+        st.caption(msg)
+    lock = lock_for(device)
+    if lock.busy:
+        st.info(f"{device} is busy with {lock.holder}; {lock.waiting} more waiting. Your run "
+                f"will queue.", icon=":material/hourglass_top:")
+
+    opts = RunOptions(device=device, batch=batch, iters=iters, warmup=warmup, dtype=dtype,
+                      channels_last=channels_last, compile=compile_, max_seconds=MAX_SECONDS)
+    run_tab, sweep_tab, stage_tab = st.tabs(["Timed run", "Batch-size sweep",
+                                             "Activation memory per stage"])
+    with run_tab:
+        _render_run(spec, opts, est.fits)
+    with sweep_tab:
+        _render_sweep(spec, opts)
+    with stage_tab:
+        _render_stages(spec, opts, est.fits)
+
+
+def _session_key(kind: str, spec: ModelSpec, opts: RunOptions) -> tuple:
+    return (kind, spec, opts)
+
+
+def _render_run(spec: ModelSpec, opts: RunOptions, fits: bool) -> None:
+    results = st.session_state.setdefault(KEY + "results", {})
+    key = _session_key("run", spec, opts)
+    if st.button("Run", type="primary", key=KEY + "go", disabled=not fits):
+        try:
+            with st.spinner(f"Timing {spec.label} on {opts.device}…"):
+                results[key] = run_spec(spec, opts)
+        except RunError as exc:
+            _run_error(exc)
+        except Exception as exc:  # noqa: BLE001
+            _fail(f"the run failed: {type(exc).__name__}: {exc}",
+                  "try a smaller batch, fp32, or switch torch.compile off.")
+    r = results.get(key)
+    if r is None:
+        st.caption("Press **Run** to time this configuration.")
+        return
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("latency p50", f"{r.latency_ms_p50:.3g} ms")
+    m2.metric("latency p95", f"{r.latency_ms_p95:.3g} ms")
+    m3.metric("throughput", f"{r.throughput:,.0f} /s", help="samples per second")
+    m4.metric("peak memory", fmt_bytes(r.peak_memory_bytes), help=r.memory_method)
+    st.plotly_chart(plots_run.latencies(r), width="stretch", theme=None, key=KEY + "fig_lat")
+    st.caption(f"{r.device_name}, batch {r.batch}, {r.dtype}"
+               f"{', channels_last' if r.channels_last else ''}"
+               f"{', compiled' if r.compiled else ''}: {r.warmup} warm-up + {r.iters} timed "
+               f"passes; weights {fmt_bytes(r.param_bytes)}; waited {r.waited_s:.2f} s for "
+               f"the device.")
+    for n in r.notes:
+        st.caption(f"Note: {n}")
+    st.download_button("result as JSON", json.dumps(r.to_dict(), indent=2),
+                       file_name="run.json", mime="application/json", key=KEY + "dl")
+
+
+def _render_sweep(spec: ModelSpec, opts: RunOptions) -> None:
+    text = st.text_input("batch sizes", SWEEP_DEFAULT, key=KEY + "sweep_batches",
+                         help="Comma-separated; larger batches stop after the first that does "
+                              "not fit.")
+    try:
+        batches = sorted({int(b) for b in text.replace(" ", "").split(",") if b})
+        if not batches or batches[0] < 1 or len(batches) > 16:
+            raise ValueError
+    except ValueError:
+        _fail(f"cannot read the batch sizes '{text}'.",
+              "give up to 16 positive integers like 1,2,4,8.")
+        return
+    results = st.session_state.setdefault(KEY + "sweeps", {})
+    key = _session_key("sweep", spec, opts) + (tuple(batches),)
+    if st.button("Run sweep", key=KEY + "sweep_go"):
+        sweep_opts = RunOptions(**{**opts.__dict__, "iters": min(opts.iters, 10),
+                                   "max_seconds": MAX_SECONDS / len(batches)})
+        try:
+            with st.spinner(f"Timing {len(batches)} batch sizes…"):
+                results[key] = sweep(spec, sweep_opts, batches)
+        except RunError as exc:
+            _run_error(exc)
+        except Exception as exc:  # noqa: BLE001
+            _fail(f"the sweep failed: {type(exc).__name__}: {exc}", "use smaller batches.")
+    sw = results.get(key)
+    if sw is None:
+        st.caption("Press **Run sweep** (at most 10 timed passes per batch size).")
+        return
+    st.plotly_chart(plots_run.sweep(sw), width="stretch", theme=None, key=KEY + "fig_sweep")
+    st.dataframe([{
+        "batch": p.batch,
+        "p50 ms": round(p.result.latency_ms_p50, 3) if p.result else None,
+        "throughput /s": round(p.result.throughput, 1) if p.result else None,
+        "peak memory": fmt_bytes(p.result.peak_memory_bytes) if p.result else None,
+        "estimate": fmt_bytes(p.result.estimate.total_bytes) if p.result and
+        p.result.estimate else None,
+        "note": p.error or ""} for p in sw.points], hide_index=True, width="stretch")
+
+
+def _render_stages(spec: ModelSpec, opts: RunOptions, fits: bool) -> None:
+    st.caption("One forward pass with a hook on every top-level child module: the bytes of "
+               "each stage's output (measured) next to the static estimate (output shape × "
+               f"{DTYPES[opts.dtype].itemsize} bytes), and on CUDA the peak allocation while "
+               "the stage ran.")
+    results = st.session_state.setdefault(KEY + "stages", {})
+    key = _session_key("stages", spec, opts)
+    if st.button("Measure", key=KEY + "stage_go", disabled=not fits):
+        try:
+            with st.spinner("One forward pass with hooks…"):
+                results[key] = stage_memory(spec, opts)
+        except RunError as exc:
+            _run_error(exc)
+        except Exception as exc:  # noqa: BLE001
+            _fail(f"the measurement failed: {type(exc).__name__}: {exc}",
+                  "use a smaller batch.")
+    stages = results.get(key)
+    if stages is None:
+        return
+    st.plotly_chart(plots_run.stage_memory(stages), width="stretch", theme=None,
+                    key=KEY + "fig_stages")
+    st.dataframe([{"stage": s.name, "type": s.type, "output shape": str(s.output_shape),
+                   "measured output": fmt_bytes(s.output_bytes),
+                   "estimate": fmt_bytes(s.estimate_bytes),
+                   "peak while running": fmt_bytes(s.peak_bytes) if s.peak_bytes is not None
+                   else "— (CUDA only)"} for s in stages], hide_index=True, width="stretch")

@@ -1,0 +1,144 @@
+"""LR schedules: the learning rate epoch by epoch under torch's own schedulers (seed 003 points
+at six strategies; here are eight), with every parameter as a knob built from its metadata.
+
+Curves from :mod:`vizapp.analysis.schedules` (a one-parameter SGD optimizer stepped once per
+epoch); figures from :mod:`vizapp.render.plots_schedules`. The model does not matter here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from vizapp.analysis import schedules as S
+from vizapp.render import plots_schedules
+from vizapp.zoo import ModelSpec
+
+KEY = "vz.sched."
+
+
+@st.cache_data(max_entries=128)
+def _curve(name: str, epochs: int, base_lr: float, params: tuple[tuple[str, Any], ...]):
+    return S.lr_curve(name, epochs, base_lr, **dict(params))
+
+
+def _fail(cause: str, fix: str) -> None:
+    st.error(f"{cause}\n\n**Fix:** {fix}", icon=":material/error:")
+
+
+def _knob(sched: str, p: S.Param) -> Any:
+    """One widget from a :class:`Param`'s metadata."""
+    key = f"{KEY}{sched}.{p.name}"
+    if p.kind == "choice":
+        return st.selectbox(p.name, p.choices, index=p.choices.index(p.default), key=key,
+                            help=p.help + (_lambda_help() if p.name == "fn" else ""))
+    if p.kind == "bool":
+        return st.toggle(p.name, p.default, key=key, help=p.help)
+    if p.kind == "ints":
+        return st.text_input(p.name, ",".join(str(v) for v in p.default), key=key, help=p.help)
+    if p.kind == "int":
+        lo, hi = int(p.min), int(p.max)
+        if hi - lo <= 200:
+            return st.slider(p.name, lo, hi, int(p.default), int(p.step or 1), key=key,
+                             help=p.help)
+        return st.number_input(p.name, lo, hi, int(p.default), int(p.step or 1), key=key,
+                               help=p.help)
+    fmt = "%.2e" if p.log or (p.step and p.step < 1e-3) else "%.4f"
+    return st.number_input(p.name, float(p.min), float(p.max), float(p.default),
+                           float(p.step or 0.01), format=fmt, key=key, help=p.help)
+
+
+def _lambda_help() -> str:
+    return "  \n" + "  \n".join(f"- `{k}`: {v[0]}" for k, v in S.LAMBDAS.items())
+
+
+def render(spec: ModelSpec | None = None) -> None:
+    st.header("Learning-rate schedules")
+    st.caption("Computed by `torch.optim.lr_scheduler` itself: a one-parameter SGD optimizer, "
+               "`optimizer.step()` then `scheduler.step()` once per epoch; the plot shows the "
+               "lr in force during each epoch. The model does not change these curves.")
+    one, overview = st.tabs(["One schedule", "All eight"])
+    with one:
+        c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+        with c1:
+            names = list(S.SCHEDULES)
+            name = st.selectbox("scheduler", names, key=KEY + "name",
+                                format_func=lambda n: f"{n} — {S.SCHEDULES[n].title}")
+        with c2:
+            epochs = st.number_input("epochs", 2, 2000, 100, key=KEY + "epochs")
+        with c3:
+            base_lr = st.number_input("initial lr", 1e-6, 10.0, 0.1, format="%.4g",
+                                      key=KEY + "lr")
+        with c4:
+            log_y = st.toggle("log scale", False, key=KEY + "log")
+        sch = S.SCHEDULES[name]
+        st.markdown(f"**{sch.title}**: `{sch.formula}` — {sch.help}")
+        knobs, plot = st.columns([1, 3])
+        with knobs:
+            params = {p.name: _knob(name, p) for p in sch.params}
+        try:
+            curve = _curve(name, int(epochs), float(base_lr), tuple(sorted(params.items())))
+        except S.ScheduleError as exc:
+            _fail(str(exc), "change that parameter (its help text gives the allowed range).")
+            return
+        except Exception as exc:  # noqa: BLE001 - torch's own argument checks
+            _fail(f"torch refused these parameters: {type(exc).__name__}: {exc}",
+                  "change the parameter it names.")
+            return
+        with plot:
+            st.plotly_chart(plots_schedules.lr_curves([curve], log_y), width="stretch",
+                            theme=None, key=KEY + "fig_one")
+            lo, hi = min(curve.lr), max(curve.lr)
+            cuts = (f"; lr changes direction/steps at epochs "
+                    f"{', '.join(map(str, curve.events[:12]))}" if curve.events else "")
+            st.caption(f"lr from {curve.lr[0]:.4g} to {curve.lr[-1]:.4g} (min {lo:.3g}, "
+                       f"max {hi:.3g}){cuts}.")
+            if name == "ReduceLROnPlateau":
+                st.caption("The dotted grey line is the synthetic validation loss "
+                           "0.2 + 2·exp(−epoch/τ) + noise that the scheduler watches.")
+            st.download_button("curve as JSON", json.dumps(curve.to_dict()),
+                               file_name=f"{name}.json", mime="application/json",
+                               key=KEY + "dl")
+        st.code(_snippet(name, base_lr, params, int(epochs)), language="python")
+    with overview:
+        c1, c2, c3 = st.columns([1, 1, 4])
+        with c1:
+            ep = st.number_input("epochs", 2, 2000, 100, key=KEY + "all_epochs")
+        with c2:
+            log_all = st.toggle("log scale", True, key=KEY + "all_log")
+        try:
+            curves = [_curve(n, int(ep), 0.1, ()) for n in S.SCHEDULES]
+        except Exception as exc:  # noqa: BLE001
+            _fail(f"a schedule could not be computed: {exc}", "use fewer epochs.")
+            return
+        st.plotly_chart(plots_schedules.lr_curves(curves, log_all, detail=False), width="stretch",
+                        theme=None, key=KEY + "fig_all")
+        st.dataframe([{"scheduler": n, "rule": s.formula, "defaults": ", ".join(
+            f"{p.name}={p.default}" for p in s.params)} for n, s in S.SCHEDULES.items()],
+            hide_index=True, width="stretch")
+
+
+def _snippet(name: str, base_lr: float, params: dict[str, Any], epochs: int) -> str:
+    """The same schedule as plain PyTorch code."""
+    args = {k: v for k, v in params.items() if not k.startswith("loss_") and k != "seed"}
+    if name == "MultiStepLR":
+        ms = args["milestones"]
+        args["milestones"] = list(ms) if isinstance(ms, tuple) else [
+            int(v) for v in str(ms).split(",") if v.strip()]
+    if name == "OneCycleLR":
+        args["total_steps"] = epochs
+    if name == "LambdaLR":
+        fn = args.pop("fn")
+        lam = {"warmup_constant": f"lambda e: min(1.0, (e + 1) / {args['warmup']})",
+               "warmup_inv_sqrt": f"lambda e: min((e + 1) / {args['warmup']}, "
+                                  f"({args['warmup']} / (e + 1)) ** 0.5)",
+               "polynomial": f"lambda e: max(0.0, 1 - e / {epochs}) ** {args['power']}",
+               "exponential": "lambda e: 0.95 ** e"}[fn]
+        args = {"lr_lambda": lam}
+    kw = ", ".join(f"{k}={v!r}" if k != "lr_lambda" else f"{k}={v}" for k, v in args.items())
+    step = "scheduler.step(val_loss)" if name == "ReduceLROnPlateau" else "scheduler.step()"
+    return (f"optimizer = torch.optim.SGD(model.parameters(), lr={base_lr:g})\n"
+            f"scheduler = torch.optim.lr_scheduler.{name}(optimizer, {kw})\n"
+            f"for epoch in range({epochs}):\n    train_one_epoch(model, optimizer)\n"
+            f"    {step}")
