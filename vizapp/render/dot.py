@@ -315,7 +315,7 @@ def build_view(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
     blocks = a._block_index()
     parents = _parents(a)
     consumers = _consumers(a)
-    order = {n.id: i for i, n in enumerate(a.nodes)}
+    order = _order(a)
 
     # ancestors of explicitly expanded blocks are opened so the block can be seen
     force_open: set[str] = set()
@@ -402,6 +402,9 @@ def build_view(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
 
     visit(blocks[""] if "" in blocks else Block("", a.model, a.model, 0, (), (), (), (), (),
                                                  None, 0, 0, None, ""), "")
+    for n in a.nodes:  # a node no visited block owns (should not happen): top level
+        if n.id not in rep:
+            add_node_unit(n.id, "")
 
     # edges between drawn units, concat chains rewritten, one per (src, dst, tensor)
     chain = _dense_chain(a)
