@@ -190,3 +190,19 @@ def test_dark_theme_graph(server, browser):
     assert conv.get_attribute("fill") == "#1e40af"
     _settle(page)
     page.screenshot(path=str(SHOTS / "graph_resnet50_dark.png"))
+
+
+def test_click_cluster_shows_block_and_collapses(server, browser):
+    page = _open(browser, server, "resnet18")
+    cluster = page.locator("[data-testid='vz-graph-viewer'] g.cluster").first
+    cid = cluster.get_attribute("id")  # an open block, e.g. "b-b1"
+    box = cluster.bounding_box()
+    page.mouse.click(box["x"] + 6, box["y"] + box["height"] / 2)  # its frame, not a node
+    page.wait_for_function(
+        "() => document.querySelector('.st-key-vz_details')?.innerText.includes('child modules')",
+        timeout=30_000)
+    _settle(page)
+    page.get_by_role("button", name="Collapse this block").click()
+    page.wait_for_selector(f"[data-testid='vz-graph-viewer'] g.node[id='{cid}']", timeout=30_000)
+    _settle(page)
+    page.screenshot(path=str(SHOTS / "graph_resnet18_cluster_collapsed.png"))
