@@ -16,7 +16,7 @@ import streamlit as st
 from vizapp.render import plots_run
 from vizapp.runtime import (DTYPES, RunError, RunOptions, available_devices, estimate_memory,
                             fmt_bytes, lock_for, resolve_device, run_spec, stage_memory, sweep)
-from vizapp.runtime.forward import cached_model, suggest_batch
+from vizapp.runtime.forward import cached_model, spec_profile, suggest_batch
 from vizapp.zoo import ConfigError, ModelSpec
 
 KEY = "vz.run."
@@ -28,7 +28,8 @@ SWEEP_DEFAULT = "1,2,4,8,16,32,64"
 def _estimate(spec: ModelSpec, device: str, batch: int, dtype: str):
     dev = resolve_device(device)
     model = cached_model(spec, dev)
-    return estimate_memory(model, spec.input_shape, batch, dtype, dev)
+    return estimate_memory(model, spec.input_shape, batch, dtype, dev,
+                           profile=spec_profile(spec))
 
 
 def _fail(cause: str, fix: str = "") -> None:

@@ -18,7 +18,7 @@ from vizapp.runtime import (BusyError, DeviceError, DeviceLock, MemoryRefused, O
                             estimate_memory, lock_for, resolve_device, run_model, run_spec,
                             stage_memory, sweep)
 from vizapp.runtime import forward as F
-from vizapp.zoo import build_model, resolve
+from vizapp.zoo import resolve
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

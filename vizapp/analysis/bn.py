@@ -20,7 +20,6 @@ Streamlit.
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
 
@@ -489,6 +488,3 @@ def seed_demo(seed: int = 0) -> BNDemo:
         running_var=running_var, max_abs_diff_manual_vs_module=diff,
         output_mean=_floats(out_mean, 3, 0.0), output_std=_floats(out_var.sqrt(), 3, 0.0))
 
-
-def finite(v: float) -> bool:
-    return not (math.isnan(v) or math.isinf(v))

@@ -154,7 +154,8 @@ def format_report(r, k: int = 8) -> str:
         lines.append(f"{s.name}  {s.type}({s.num_features})  input {s.input_shape}  "
                      f"n = {s.values_per_channel} values/channel  eps={s.eps:g}  "
                      f"momentum={s.momentum if s.momentum is not None else 'None'}")
-        lines.append(_row("channel", list(range(s.num_features)), k, more=True).replace(".0000", "     "))
+        head = _row("channel", list(range(s.num_features)), k, more=True)
+        lines.append(head.replace(".0000", "     "))
         lines.append(_row("batch mean", s.batch_mean, k))
         lines.append(_row("var biased", s.batch_var_biased, k))
         lines.append(_row("var unbiased", s.batch_var_unbiased, k))

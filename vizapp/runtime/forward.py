@@ -19,6 +19,7 @@ memory released (``empty_cache``) and reported as :class:`OutOfMemory` with a ba
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import math
 import os
@@ -284,6 +285,20 @@ def _meta_profile(model: nn.Module, input_shape: Sequence[int]) -> _Profile:
     return _Profile(tuple(leaves.items()), tuple((k, t, s) for k, (t, s) in stages.items()))
 
 
+@functools.lru_cache(maxsize=32)
+def spec_profile(spec: Any) -> _Profile | None:
+    """The meta profile of a spec's model, built on the meta device (no weights, no hooks on
+    any shared model); None if the model cannot be built on meta."""
+    from vizapp.zoo import build_model
+
+    try:
+        with torch.device("meta"):
+            meta = build_model(spec).eval()
+        return _meta_profile(meta, spec.input_shape)
+    except Exception:  # noqa: BLE001 - fall back to profiling the real model
+        return None
+
+
 def _param_bytes(model: nn.Module) -> int:
     target = getattr(model, "_orig_mod", model)
     return sum(t.numel() * t.element_size() for t in
@@ -307,13 +322,16 @@ def device_budget(device: torch.device) -> int | None:
 
 
 def estimate_memory(model: nn.Module, input_shape: Sequence[int], batch: int, dtype: str,
-                    device: torch.device, resident: bool = True) -> MemoryEstimate:
+                    device: torch.device, resident: bool = True,
+                    profile: _Profile | None = None) -> MemoryEstimate:
     """Static estimate of an inference run: weights (+ their half-precision autocast copies)
     + input + activations, where the activation peak of one sample is taken as 3 × the
     largest leaf output (an op's input, its output and one skip/concat tensor alive at once —
     no activations are kept for backward under inference_mode). ``resident``: the weights
-    are already on the device (they then count against the free memory already)."""
-    prof = _meta_profile(model, input_shape)
+    are already on the device (they then count against the free memory already).
+    ``profile``: a precomputed meta profile (:func:`spec_profile`); without it ``model`` gets
+    forward hooks for one meta pass."""
+    prof = profile or _meta_profile(model, input_shape)
     el = DTYPES[dtype].itemsize
     pbytes = _param_bytes(model)
     in_bytes = math.prod(int(d) for d in input_shape) * 4  # the input is created in fp32
@@ -569,7 +587,8 @@ def run_spec(spec: Any, options: RunOptions) -> RunResult:
             raise OutOfMemory(f"{device} ran out of memory building the model's weights.",
                               "use a smaller model or another device.") from None
         raise
-    est = estimate_memory(model, spec.input_shape, options.batch, options.dtype, device)
+    est = estimate_memory(model, spec.input_shape, options.batch, options.dtype, device,
+                          profile=spec_profile(spec))
     if options.check_memory:
         check_fits(est)
     return run_model(model, spec.input_shape, replace(options, device=str(device)),
@@ -600,10 +619,11 @@ def stage_memory(spec: Any, options: RunOptions) -> tuple[StageMemory, ...]:
     estimate (meta output numel × dtype size)."""
     device = resolve_device(options.device)
     model = cached_model(spec, device, options.channels_last, False)
-    est = estimate_memory(model, spec.input_shape, options.batch, options.dtype, device)
+    prof = spec_profile(spec) or _meta_profile(model, spec.input_shape)
+    est = estimate_memory(model, spec.input_shape, options.batch, options.dtype, device,
+                          profile=prof)
     if options.check_memory:
         check_fits(est)
-    prof = _meta_profile(model, spec.input_shape)
     el = DTYPES[options.dtype].itemsize
     measured: dict[str, tuple[tuple[int, ...], int, int | None]] = {}
     starts: dict[str, int] = {}
