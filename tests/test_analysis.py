@@ -260,6 +260,9 @@ def test_untraceable_model_falls_back_to_hooks():
     assert any("forward hooks" in n for n in a.notes)
     convs = [n for n in a.nodes if n.op == "conv2d"]
     assert convs and convs[0].output_shape == (1, 4, 14, 14)
+    # the functional mean between conv and fc is stood in for with its observed shape
+    assert a.ok and a.output_shape == (1, 2)
+    assert [n.output_shape for n in a.nodes if n.op == "linear"] == [(1, 2)]
 
 
 def test_callers_model_is_not_modified():

@@ -11,6 +11,19 @@ from torch import fx, nn
 from .core import Step, Traced, _meta_state, eval_mode
 
 
+class _Unseen:
+    """Stands for the functional operations between two module calls that hooks cannot see;
+    it reproduces the tensor shape that was observed."""
+
+    __name__ = "functional ops (not traced)"
+
+    def __init__(self, shape: tuple[int, ...], dtype: torch.dtype):
+        self.shape, self.dtype = shape, dtype
+
+    def __call__(self, *args: object) -> torch.Tensor:
+        return torch.empty(self.shape, dtype=self.dtype, device="meta")
+
+
 def capture(model: nn.Module, full_shape: tuple[int, ...]) -> Traced:
     """Run ``model`` once on a meta input of ``full_shape`` with hooks on every leaf module."""
     names = {m: n for n, m in model.named_modules()}
@@ -21,6 +34,7 @@ def capture(model: nn.Module, full_shape: tuple[int, ...]) -> Traced:
     nodes_by_name = {"x": x_node}
     steps.append(Step("x", "placeholder", "x", (), {}, None, "", ()))
     failure: list[BaseException] = []
+    keep: list[torch.Tensor] = []
     handles = []
 
     def hook(mod: nn.Module, args: tuple, out: object) -> None:
@@ -38,10 +52,16 @@ def capture(model: nn.Module, full_shape: tuple[int, ...]) -> Traced:
                 ref = nodes_by_name[producers[id(a)]]
                 arg_nodes.append(ref)
                 inputs.append(ref.name)
-            elif isinstance(a, torch.Tensor):  # made by a function between modules
-                ref = nodes_by_name[steps[-1].name]
+            elif isinstance(a, torch.Tensor):  # made by functions between modules: a stand-in
+                src = nodes_by_name[steps[-1].name]  # step that reproduces the seen shape
+                between = f"{name}_input"
+                ref = graph.call_function(_Unseen(tuple(a.shape), a.dtype), (src,))
+                ref.name = between
+                nodes_by_name[between] = ref
+                steps.append(Step(between, "call_function", ref.target, (src,), {}, None,
+                                  names.get(mod, ""), (src.name,)))
                 arg_nodes.append(ref)
-                inputs.append(ref.name)
+                inputs.append(between)
             else:
                 arg_nodes.append(a)
         node = graph.call_module(path, tuple(arg_nodes))
@@ -51,16 +71,39 @@ def capture(model: nn.Module, full_shape: tuple[int, ...]) -> Traced:
                           tuple(dict.fromkeys(inputs))))
         if isinstance(out, torch.Tensor):
             producers[id(out)] = name
+            keep.append(out)  # keep it alive so its id() is not reused by a later tensor
 
     for mod in model.modules():
         if not list(mod.children()):
             handles.append(mod.register_forward_hook(hook))
-    x = torch.empty(full_shape, device="meta")
-    producers[id(x)] = "x"
+    def run(real: bool) -> object:
+        """One forward pass: on meta tensors, or (for data-dependent Python that needs real
+        values, e.g. ``if y.sum() > 0``) on zeros with the model's own weights."""
+        producers.clear()
+        del steps[1:]
+        for k in list(nodes_by_name):
+            if k != "x":
+                del nodes_by_name[k]
+        if real:
+            p = next(iter(model.parameters()), None)
+            x = torch.zeros(full_shape, device=p.device if p is not None else "cpu")
+        else:
+            x = torch.empty(full_shape, device="meta")
+        producers[id(x)] = "x"
+        with eval_mode(model), torch.no_grad():
+            if real:
+                return model(x)
+            return torch.func.functional_call(model, _meta_state(model), (x,))
+
     out = None
     try:
-        with eval_mode(model), torch.no_grad():
-            out = torch.func.functional_call(model, _meta_state(model), (x,))
+        try:
+            out = run(real=False)
+        except Exception:
+            is_meta = any(p.is_meta for p in model.parameters())
+            if is_meta:
+                raise
+            out = run(real=True)
     except Exception as exc:  # the failing module is reported by the rules on replay
         failure.append(exc)
     finally:

@@ -311,7 +311,7 @@ def batchnorm(c: Call) -> OpResult:
         pexpl = (f"2C = 2·{C} = {learn} learnable (γ, β)" if m.affine else "no affine parameters")
         if m.track_running_stats:
             pexpl += f" + 2C = {2 * C} running buffers (mean, var; not trained)"
-    return OpResult(TMeta(x.shape, x.dtype), "batch_norm", "bn", f"{name.replace('Norm', 'N')}({C})",
+    return OpResult(TMeta(x.shape, x.dtype), "batch_norm", "bn", f"{name}({C})",
                     0, text, pexpl, (("features", C),), RFStep("identity"))
 
 
@@ -483,9 +483,17 @@ def reshape_rule(c: Call) -> OpResult:
                     text, "no parameters" if c.explain else "", (), RFStep("flat"))
 
 
+_ACT_LABELS = {"relu": "ReLU", "relu6": "ReLU6", "sigmoid": "Sigmoid", "tanh": "Tanh",
+               "gelu": "GELU", "silu": "SiLU", "hardswish": "Hardswish",
+               "hardsigmoid": "Hardsigmoid"}
+
+
 def functional_act(name: str) -> Callable[[Call], OpResult]:
+    label = _ACT_LABELS.get(name, name)
+
     def rule(c: Call) -> OpResult:
-        return elementwise(c, name, "act", name, f"{name} applied to every element")
+        return elementwise(c, name, "act", label,
+                           f"{label} (functional) applied to every element independently")
     return rule
 
 
