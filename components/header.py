@@ -21,7 +21,7 @@ EXPLAINS_FAILURE = {"Shapes", "Graph"}
 
 CSS = """<style>
 /* less empty space between the top navigation and the page */
-[data-testid="stMainBlockContainer"] { padding-top: 3rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 4.75rem; }
 </style>"""
 
 

@@ -61,7 +61,14 @@ def run(key: str) -> None:
     page = BY_KEY[key]
     spec = state.current_spec()
     try:
-        mod = _module(page.module)
+        try:
+            mod = _module(page.module)
+        except Exception as exc:  # noqa: BLE001 - a page being rewritten must not break the app
+            if key not in FALLBACKS:
+                raise
+            st.caption(f":material/construction: The full {page.title} page is unavailable "
+                       f"({type(exc).__name__}); showing a simple version.")
+            mod = None
         if mod is None or not hasattr(mod, "render"):
             fallback = FALLBACKS.get(key)
             if fallback is None:

@@ -38,19 +38,31 @@ def app(page: str | None = None, **query: str) -> AppTest:
 
 
 def kinds(at: AppTest) -> set[str]:
-    """Element types in the main area (plotly charts and custom components are 'unknown'
-    elements; their proto type names them)."""
+    """Element types in the main area (graphviz, plotly and custom components appear under
+    their proto field names: ``plotly_chart``, ``graphviz_chart`` …)."""
     out = set()
 
     def walk(node):
-        for child in getattr(node, "children", {}).values() if hasattr(node, "children") \
-                else []:
-            walk(child)
-        t = getattr(node, "type", "")
-        if t == "unknown":
-            proto = getattr(node, "proto", None)
-            t = proto.WhichOneof("type") if proto is not None else t
-        out.add(str(t).lower())
+        if hasattr(node, "children"):
+            for child in node.children.values():
+                walk(child)
+        out.add(str(getattr(node, "type", "")).lower())
+
+    walk(at.main)
+    return out
+
+
+def unknown_protos(at: AppTest, which: str) -> list:
+    """Protos of the elements AppTest does not model (graphviz, plotly …): their ``type`` is
+    the proto's field name, e.g. ``graphviz_chart``."""
+    out = []
+
+    def walk(node):
+        if hasattr(node, "children"):
+            for child in node.children.values():
+                walk(child)
+        if getattr(node, "type", "") == which and getattr(node, "proto", None) is not None:
+            out.append(node.proto)  # already the inner proto (GraphVizChart, PlotlyChart …)
 
     walk(at.main)
     return out
@@ -243,3 +255,25 @@ def test_code_page_styles() -> None:
     at.button_group(key="vz.code.style").set_value("class").run()
     assert "class LeNet(nn.Module)" in at.code[0].value
     assert at.query_params["style"] == "class"
+
+
+def test_graph_page_falls_back_without_the_viewer(monkeypatch) -> None:
+    from components import pages
+
+    real = pages._module
+    monkeypatch.setattr(pages, "_module",
+                        lambda name: None if name == "components.page_graph" else real(name))
+    at = app(model="lenet")
+    assert headers(at)[0] == "Graph"
+    dots = [p.spec for p in unknown_protos(at, "graphviz_chart")]
+    assert dots and "fc3" in dots[0] and "output" in dots[0]
+
+
+def test_pages_not_written_yet_show_a_placeholder(monkeypatch) -> None:
+    from components import pages
+
+    real = pages._module
+    monkeypatch.setattr(pages, "_module",
+                        lambda name: None if name == "components.page_run" else real(name))
+    at = app("run", model="lenet")
+    assert headers(at) == ["Run"] and "being built" in at.info[0].value
