@@ -78,6 +78,10 @@ def show_failure(a, detailed: bool = True) -> None:
                        "each downsampling step shrinks H×W until the window no longer fits.")
 
 
+def _depth_to_url() -> None:
+    state.set_view_param("depth", st.session_state[DEPTH_KEY])
+
+
 def render(spec: ModelSpec) -> None:
     st.header("Shapes")
     a = state.get_analysis(spec)
@@ -86,8 +90,8 @@ def render(spec: ModelSpec) -> None:
     show_failure(a)
 
     max_depth = max(a.max_depth, 1)
-    if DEPTH_KEY not in st.session_state:
-        st.session_state[DEPTH_KEY] = min(max(state.view_param("depth", 1, int), 1), max_depth)
+    if DEPTH_KEY not in st.session_state:  # seed-style depth 1 unless the link says otherwise
+        st.session_state[DEPTH_KEY] = min(max(state.initial_param("depth", 1, int), 1), max_depth)
     st.session_state[DEPTH_KEY] = min(st.session_state[DEPTH_KEY], max_depth)
 
     m = st.columns(4)
@@ -105,7 +109,7 @@ def render(spec: ModelSpec) -> None:
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     if max_depth > 1:
         c1.slider("Depth (1 = what named_children() lists; higher expands nested blocks)",
-                  1, max_depth, key=DEPTH_KEY)
+                  1, max_depth, key=DEPTH_KEY, on_change=_depth_to_url)
     else:
         c1.caption("Every layer is a direct child of the model (depth 1).")
     depth = st.session_state[DEPTH_KEY]

@@ -27,6 +27,7 @@ from vizapp.zoo import (ConfigError, ModelSpec, families, format_value, parse_va
 
 SPEC_KEY = "vz.spec"  # last good ModelSpec of this session
 URL_MESSAGES_KEY = "vz.url_messages"  # what was wrong with the URL we started from
+INITIAL_QUERY_KEY = "vz.initial_query"  # the link this session was opened with
 INPUT_KNOBS = ("in_channels", "height", "width")
 # query parameters owned by the spec (besides the knob names of every family)
 SPEC_PARAMS = ("model", "input", "batch")
@@ -174,9 +175,11 @@ def query_string(spec: ModelSpec, **view: Any) -> str:
 def current_spec() -> ModelSpec:
     """The spec of this session (the last valid one the sidebar produced)."""
     if SPEC_KEY not in st.session_state:
-        spec, msgs = spec_from_query(st.query_params.to_dict())
+        query = st.query_params.to_dict()
+        spec, msgs = spec_from_query(query)
         st.session_state[SPEC_KEY] = spec
         st.session_state[URL_MESSAGES_KEY] = msgs
+        st.session_state[INITIAL_QUERY_KEY] = query
     return st.session_state[SPEC_KEY]
 
 
@@ -196,6 +199,18 @@ def sync_query_params(spec: ModelSpec) -> None:
 def view_param(name: str, default: Any = None, cast: Any = str) -> Any:
     """A view parameter from the URL (``depth``, ``vs`` …), cast, or ``default``."""
     raw = st.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return cast(raw)
+    except (TypeError, ValueError):
+        return default
+
+
+def initial_param(name: str, default: Any = None, cast: Any = str) -> Any:
+    """A parameter of the link this session was opened with (view state other pages may have
+    rewritten since, e.g. the Graph page's ``depth``)."""
+    raw = (st.session_state.get(INITIAL_QUERY_KEY) or {}).get(name)
     if raw is None or raw == "":
         return default
     try:
