@@ -205,11 +205,11 @@ def _shapes(shapes) -> str:
 
 
 def _metrics(params: int, macs: int, rf: str) -> None:
-    c1, c2, c3 = st.columns(3)
-    c1.metric("params", human(params), help=f"{params:,} parameters")
-    c2.metric("MACs", human(macs), help=f"{macs:,} multiply–accumulates (FLOPs ≈ 2 × MACs)")
-    c3.metric("receptive field", rf.replace("RF ", "").split(",")[0] if rf != "—" else "—",
-              help=rf)
+    # a compact table, not st.metric: its large font truncates "39.3 M" in a narrow column
+    field = rf.replace("RF ", "") if rf != "—" else "—"
+    st.markdown(f"| params | MACs | receptive field |\n|---|---|---|\n"
+                f"| **{human(params)}** ({params:,}) | **{human(macs)}** | {field} |",
+                help=f"{macs:,} multiply–accumulates (FLOPs ≈ 2 × MACs)")
 
 
 def _node_details(a: Analysis, n: Node) -> None:
