@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 
 import streamlit as st
 
@@ -17,7 +16,6 @@ from vizapp.zoo import ModelSpec
 from . import sidebar, state
 
 DEPTH_KEY = "vz.shapes.depth"
-CLI_HINT = re.compile(r"\s*\(try --input [^)]*\)")  # the CLI's hint; the app has a button
 
 
 def rf_text(rf) -> str:
@@ -65,7 +63,7 @@ def show_failure(a, detailed: bool = True) -> None:
         st.markdown(f"**Failing layer:** `{where}` ({f.op}), which receives a **{ins}** "
                     f"feature map.")
         st.markdown(f"**Why:** {f.message}")
-        st.markdown(f"**Fix:** {CLI_HINT.sub('', f.fix)}")
+        st.markdown(f"**Fix:** {f.fix}")
         if f.min_input is not None:
             mh, mw = f.min_input
             c1, c2 = st.columns([3, 1], vertical_alignment="center")

@@ -405,7 +405,7 @@ def analyze(model: nn.Module, input_shape: tuple[int, int, int] | tuple[int, ...
             if m is not None:
                 f = analysis.failure
                 fix = (f"{f.fix}. The smallest square input this network accepts is "
-                       f"{m[0]}×{m[1]} (try --input {full[1]},{m[0]},{m[1]})")
+                       f"{m[0]}×{m[1]}")
                 analysis = replace(analysis, failure=replace(f, min_input=m, fix=fix))
     t4 = time.perf_counter()
     timings = (("trace", t1 - t0), ("propagate", t2 - t1), ("records", t3 - t2),

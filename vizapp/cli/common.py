@@ -33,3 +33,11 @@ def spec_from_args(args: argparse.Namespace) -> ModelSpec:
     if args.batch is not None:
         overrides["batch"] = str(args.batch)
     return resolve(args.model, overrides)
+
+
+def failure_text(a) -> str:
+    """One line: where the shapes fail, why, the fix, and the --input that works."""
+    f = a.failure
+    hint = (f" (try --input {a.input_shape[1]},{f.min_input[0]},{f.min_input[1]})"
+            if f.min_input else "")
+    return f"at {f.module_path or f.node} ({f.op}): {f.message}. Fix: {f.fix}{hint}"

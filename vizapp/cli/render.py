@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_model_args, spec_from_args
+from .common import add_model_args, failure_text, spec_from_args
 
 FORMATS = ("svg", "png", "dot")
 
@@ -70,8 +70,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {args.output} ({fmt}, {len(data):,} bytes, depth {args.depth})",
               file=sys.stderr)
     if a.failure is not None:
-        f = a.failure
-        print(f"vizapp render: note: the graph stops at {f.module_path or f.node} ({f.op}): "
-              f"{f.message}. Fix: {f.fix}", file=sys.stderr)
+        print(f"vizapp render: note: the graph stops {failure_text(a)}", file=sys.stderr)
         return 2
     return 0

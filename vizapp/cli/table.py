@@ -7,7 +7,7 @@ import csv
 import json
 import sys
 
-from .common import add_model_args, spec_from_args
+from .common import add_model_args, failure_text, spec_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,10 +48,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_text(a, args.depth, args.explain))
     if a.failure is not None:
-        f = a.failure
-        where = f.module_path or f.node
-        print(f"vizapp table: error: at {where} ({f.op}): {f.message}. Fix: {f.fix}",
-              file=sys.stderr)
+        print(f"vizapp table: error: {failure_text(a)}", file=sys.stderr)
         return 2
     return 0
 
