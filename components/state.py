@@ -196,27 +196,24 @@ def sync_query_params(spec: ModelSpec) -> None:
             qp[key] = value
 
 
-def view_param(name: str, default: Any = None, cast: Any = str) -> Any:
-    """A view parameter from the URL (``depth``, ``vs`` …), cast, or ``default``."""
-    raw = st.query_params.get(name)
+def _cast(raw: Any, default: Any, cast: Any) -> Any:
     if raw is None or raw == "":
         return default
     try:
         return cast(raw)
     except (TypeError, ValueError):
         return default
+
+
+def view_param(name: str, default: Any = None, cast: Any = str) -> Any:
+    """A view parameter from the URL (``depth``, ``vs`` …), cast, or ``default``."""
+    return _cast(st.query_params.get(name), default, cast)
 
 
 def initial_param(name: str, default: Any = None, cast: Any = str) -> Any:
     """A parameter of the link this session was opened with (view state other pages may have
     rewritten since, e.g. the Graph page's ``depth``)."""
-    raw = (st.session_state.get(INITIAL_QUERY_KEY) or {}).get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return cast(raw)
-    except (TypeError, ValueError):
-        return default
+    return _cast((st.session_state.get(INITIAL_QUERY_KEY) or {}).get(name), default, cast)
 
 
 def set_view_param(name: str, value: Any, default: Any = None) -> None:
