@@ -18,6 +18,7 @@ unit-tested; the rest talks to ``st.session_state`` / ``st.query_params``.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any, Mapping
 
 import streamlit as st
@@ -236,6 +237,19 @@ def cached_analysis(spec: ModelSpec):
     """``analyze_spec(spec)``, cached per configuration (a pickled copy per call)."""
     from vizapp.analysis import analyze_spec
     return analyze_spec(spec)
+
+
+@st.cache_resource
+def warm_imports() -> threading.Thread:
+    """Import torchvision in the background once per server process: the first
+    ``torchvision:NAME`` model (and the sidebar's list of them) would otherwise wait ~1.5 s
+    for it."""
+    def work() -> None:
+        import torchvision  # noqa: F401
+
+    t = threading.Thread(target=work, name="vizapp-warm-imports", daemon=True)
+    t.start()
+    return t
 
 
 def get_analysis(spec: ModelSpec):

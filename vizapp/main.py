@@ -12,6 +12,7 @@ from components.pages import PAGES
 st.set_page_config(page_title="vizapp — CNN architecture lab", page_icon="🧱", layout="wide",
                    initial_sidebar_state="expanded")
 
+state.warm_imports()
 pages = [st.Page(f"app_pages/{p.key}.py", title=p.title, icon=p.icon, url_path=p.key,
                  default=(i == 0)) for i, p in enumerate(PAGES)]
 page = st.navigation(pages, position="top")
