@@ -105,8 +105,10 @@ def test_click_node_shows_details(server, browser):
     node_id = node.get_attribute("id")
     assert node_id and node_id.startswith("n-")
     node.click()
+    # wait for the whole panel (it streams in element by element during the rerun)
     page.wait_for_function(
-        "() => document.querySelector('.st-key-vz_details')?.innerText.includes('Shape arithmetic')",
+        "() => { const t = document.querySelector('.st-key-vz_details')?.innerText || '';"
+        " return t.includes('Shape arithmetic') && t.includes('64×112×112'); }",
         timeout=30_000)
     _settle(page)
     text = _details(page)
