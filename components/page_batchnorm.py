@@ -24,11 +24,7 @@ MOMENTA = {"0.1": 0.1, "1.0": 1.0, "None (cumulative average)": None}
 def _model(spec: ModelSpec):
     """The model with seed-0 weights; shared between sessions, so only ever read (the BN
     functions deep-copy it before any train-mode pass)."""
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return build_model(spec)
+    return build_model(spec, seed=0)
 
 
 @st.cache_data(max_entries=32, show_spinner="Running one training-mode pass on a copy…")

@@ -22,11 +22,7 @@ LABELS = {"digit": "drawn digit", "checkerboard": "checkerboard", "stripes": "di
 @st.cache_resource(max_entries=4, show_spinner="Building the model…")
 def _model(spec: ModelSpec):
     """Seed-0 weights, shared between sessions and only read (runs use a deep copy)."""
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return build_model(spec)
+    return build_model(spec, seed=0)
 
 
 @st.cache_data(max_entries=8)

@@ -198,10 +198,7 @@ def cached_model(spec: Any, device: torch.device, channels_last: bool = False,
     with _CACHE_LOCK:
         base = _CACHE.get(base_key)
     if base is None:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            base = build_model(spec)
-        base = base.to(device).eval()
+        base = build_model(spec, seed=0).to(device).eval()
         if channels_last:
             base = base.to(memory_format=torch.channels_last)
     model = torch.compile(base) if compile else base

@@ -145,8 +145,12 @@ def resolve(name: str, overrides: dict[str, Any] | None = None) -> ModelSpec:
     return spec
 
 
-def build_model(spec: ModelSpec | BaseConfig, family: str | None = None) -> nn.Module:
-    """Build the module of a spec (or of a bare config of ``family``). Validates first."""
+def build_model(spec: ModelSpec | BaseConfig, family: str | None = None, *,
+                seed: int | None = None) -> nn.Module:
+    """Build the module of a spec (or of a bare config of ``family``). Validates first.
+
+    ``seed``: initialise the weights from ``torch.manual_seed(seed)`` without disturbing the
+    caller's random state (the same model every time, e.g. for the BatchNorm and Run pages)."""
     _load()
     if isinstance(spec, ModelSpec):
         family, cfg = spec.family, spec.config
@@ -154,7 +158,13 @@ def build_model(spec: ModelSpec | BaseConfig, family: str | None = None) -> nn.M
         cfg = spec
         family = family or family_of(cfg)
     cfg.validate()
-    return FAMILIES[family].build(cfg)
+    if seed is None:
+        return FAMILIES[family].build(cfg)
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return FAMILIES[family].build(cfg)
 
 
 def family_of(cfg: BaseConfig) -> str:
