@@ -19,58 +19,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-CHROMIUM = os.environ.get("VIZAPP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from vizapp.testing import (CHROMIUM, free_port, launch_chromium,  # noqa: E402
+                            start_streamlit, stop_streamlit)
+
+MAIN = ROOT / "vizapp" / "main.py"
 GRAPH = "[data-testid='vz-graph-viewer'][data-ready='true'] svg, [data-testid='stGraphVizChart'] svg"
 TEXTS = "[data-testid='vz-graph-viewer'] svg text, [data-testid='stGraphVizChart'] svg text"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(port: int) -> subprocess.Popen:
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    return subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "vizapp" / "main.py"),
-         "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_health(port: int, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("streamlit exited")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("streamlit did not start")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def settle(page, timeout: int = 180_000) -> None:
@@ -104,16 +65,15 @@ def cold_start(browser, runs: int) -> list[float]:
     for _ in range(runs):
         port = free_port()
         t0 = time.perf_counter()
-        proc = start(port)
+        proc = start_streamlit(MAIN, port, poll=0.05)
         try:
-            wait_health(port, proc)
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
             page.wait_for_selector(GRAPH, timeout=180_000)
             out.append(time.perf_counter() - t0)
             page.close()
         finally:
-            stop(proc)
+            stop_streamlit(proc)
     return out
 
 
@@ -155,16 +115,15 @@ def main() -> int:
         return 2
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(p)
         cold = cold_start(browser, args.cold) if args.cold else []
         port = free_port()
-        proc = start(port)
+        proc = start_streamlit(MAIN, port, poll=0.05)
         try:
-            wait_health(port, proc)
             url = f"http://127.0.0.1:{port}"
             rows = [preset_run(browser, url, n, args.changes) for n in names]
         finally:
-            stop(proc)
+            stop_streamlit(proc)
         browser.close()
 
     print(f"\nvizapp in the browser (headless Chromium, {os.cpu_count()} CPUs, "

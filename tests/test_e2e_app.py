@@ -9,24 +9,18 @@ a node click shows its details; the Shapes, Compare and Code pages render. Scree
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from vizapp.testing import (CHROMIUM, free_port, launch_chromium, start_streamlit,
+                            stop_streamlit)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = os.environ.get("VIZAPP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWER = "[data-testid='vz-graph-viewer']"
 FALLBACK = "[data-testid='stGraphVizChart']"
 
@@ -34,46 +28,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM}: apt-get update && apt-get install -y chromium",
                 allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int) -> subprocess.Popen:
-    """``streamlit run vizapp/main.py`` on 127.0.0.1:port; returns once /_stcore/health is up."""
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "vizapp" / "main.py"),
-         "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            raise RuntimeError("streamlit exited: " + proc.stdout.read().decode()[-2000:])
-    proc.kill()
-    raise RuntimeError("streamlit did not answer /_stcore/health within 120 s")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def launch(p):
-    return p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
 
 
 def settle(page, timeout: int = 120_000) -> None:
@@ -118,16 +72,16 @@ def no_traceback(page) -> None:
 
 @pytest.fixture(scope="module")
 def server():
-    proc = start_server(port := free_port())
+    proc = start_streamlit(ROOT / "vizapp" / "main.py", port := free_port())
     yield f"http://127.0.0.1:{port}"
-    stop_server(proc)
+    stop_streamlit(proc)
 
 
 @pytest.fixture(scope="module")
 def browser():
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
-        b = launch(p)
+        b = launch_chromium(p)
         yield b
         b.close()
 
