@@ -63,7 +63,7 @@ def run(key: str) -> None:
     try:
         try:
             mod = _module(page.module)
-        except Exception as exc:  # noqa: BLE001 - a page being rewritten must not break the app
+        except Exception as exc:  # noqa: BLE001 - a page that cannot load must not break the app
             if key not in FALLBACKS:
                 raise
             st.caption(f":material/construction: The full {page.title} page is unavailable "
@@ -87,7 +87,8 @@ def run(key: str) -> None:
 
 # ------------------------------------------------------------------------------- fallbacks
 def _graph_fallback(spec) -> None:
-    """Until the graph viewer lands: the rows at the chosen depth as a Graphviz chain."""
+    """When the interactive viewer cannot load (e.g. a Streamlit without components v2): the
+    same DOT, laid out in the browser by st.graphviz_chart."""
     st.header("Graph")
     a = state.get_analysis(spec)
     if a is None:
@@ -96,39 +97,13 @@ def _graph_fallback(spec) -> None:
                       min(state.view_param("depth", 1, int), max(a.max_depth, 1)),
                       key="vz.graph.depth") if a.max_depth > 1 else 1
     state.set_view_param("depth", depth, default=1)
-    try:
-        from vizapp.render.dot import to_dot  # the graph engineer's renderer, once it exists
-        dot = to_dot(a, depth=depth)
-    except Exception:  # noqa: BLE001 - not there yet: a simple chain
-        dot = simple_dot(a, depth)
+    from vizapp.render.dot import to_dot
+
+    dot = to_dot(a, depth=depth)
     if a.failure is not None:
         from .page_shapes import show_failure
         show_failure(a)
     st.graphviz_chart(dot, width="stretch")
-
-
-def simple_dot(a, depth: int = 1) -> str:
-    """A plain top-to-bottom chain of the table rows, each edge labelled with its shape."""
-    def shape(s):
-        return "×".join(str(v) for v in s[1:]) if s else "?"
-
-    lines = ["digraph G {", 'rankdir=TB; bgcolor="transparent";',
-             'node [shape=box, style="rounded,filled", fillcolor="#e8eefc", color="#2563eb", '
-             'fontname="Helvetica", fontsize=11];',
-             'edge [color="#64748b", fontname="Helvetica", fontsize=9, fontcolor="#475569"];',
-             f'input [label="input\\n{shape(a.input_shape)}", fillcolor="#f1f5f9"];']
-    prev = "input"
-    for i, r in enumerate(a.rows(depth)):
-        nid = f"n{i}"
-        params = f"\\n{r.params:,} params" if r.params else ""
-        lines.append(f'{nid} [label="{r.name}\\n{r.type}{params}"];')
-        lines.append(f'{prev} -> {nid} [label=" {shape(r.input_shapes[0]) if r.input_shapes else ""}"];')
-        prev = nid
-    if a.output_shape is not None:
-        lines.append(f'output [label="output\\n{shape(a.output_shape)}", fillcolor="#f1f5f9"];')
-        lines.append(f'{prev} -> output [label=" {shape(a.output_shape)}"];')
-    lines.append("}")
-    return "\n".join(lines)
 
 
 FALLBACKS = {"graph": _graph_fallback}
