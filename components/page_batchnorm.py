@@ -2,7 +2,7 @@
 averages over K training-mode passes for momentum 0.1 / 1.0 / None, the manual formula checked
 against the module, train vs eval — and seed 003's 4×3×2×2 example.
 
-Numbers come from :mod:`vizapp.analysis.bn` (which works on deep copies: the cached model is
+Numbers come from :mod:`vizapp.labs.bn` (which works on deep copies: the cached model is
 never changed); figures from :mod:`vizapp.render.plots_bn`. This module only renders."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import io
 
 import streamlit as st
 
-from vizapp.analysis import bn
+from vizapp.labs import bn
 from vizapp.render import plots_bn
 from vizapp.zoo import ConfigError, ModelSpec, build_model
 
@@ -33,7 +33,7 @@ def _report(spec: ModelSpec, batch: int, seed: int, uploads: tuple[bytes, ...]):
     if uploads:
         import torch
 
-        from vizapp.analysis.features import image_to_input
+        from vizapp.labs.features import image_to_input
 
         x = torch.cat([image_to_input(_decode(b), spec.input_shape) for b in uploads])
         return bn.analyze_bn(model, x=x, model_name=spec.label)

@@ -1,7 +1,7 @@
 """Feature maps: the first channels of a chosen layer's output for an input picture — a drawn
 digit, a synthetic pattern or an uploaded image — so the Shapes page's numbers become images.
 
-Numbers from :mod:`vizapp.analysis.features` (eval mode, on a deep copy of the cached model);
+Numbers from :mod:`vizapp.labs.features` (eval mode, on a deep copy of the cached model);
 figures from :mod:`vizapp.render.plots_features`. This module only renders."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import io
 
 import streamlit as st
 
-from vizapp.analysis import features as F
+from vizapp.labs import features as F
 from vizapp.render import plots_features
 from vizapp.zoo import ConfigError, ModelSpec, build_model
 

@@ -1,7 +1,7 @@
 """LR schedules: the learning rate epoch by epoch under torch's own schedulers (seed 003 points
 at six strategies; here are eight), with every parameter as a knob built from its metadata.
 
-Curves from :mod:`vizapp.analysis.schedules` (a one-parameter SGD optimizer stepped once per
+Curves from :mod:`vizapp.labs.schedules` (a one-parameter SGD optimizer stepped once per
 epoch); figures from :mod:`vizapp.render.plots_schedules`. The model does not matter here."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from vizapp.analysis import schedules as S
+from vizapp.labs import schedules as S
 from vizapp.render import plots_schedules
 from vizapp.zoo import ModelSpec
 

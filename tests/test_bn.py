@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from vizapp.analysis import bn
+from vizapp.labs import bn
 from vizapp.cli import main
 from vizapp.zoo import build_model, resolve
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from vizapp.analysis import schedules as S
+from vizapp.labs import schedules as S
 
 
 def close(a, b, tol=1e-9):

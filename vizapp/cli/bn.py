@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vizapp.analysis import bn
+    from vizapp.labs import bn
 
     if args.demo:
         if args.model:
@@ -175,7 +175,7 @@ def format_report(r, k: int = 8) -> str:
 
 
 def format_evolution(e) -> str:
-    from vizapp.analysis.bn import momentum_label
+    from vizapp.labs.bn import momentum_label
 
     k = len(e.channels)
     lines = [f"{e.layer}: running statistics over {e.steps} train-mode passes, momentum "

@@ -1,4 +1,4 @@
-"""Plotly figures of the BatchNorm lab, from :mod:`vizapp.analysis.bn` records (no Streamlit)."""
+"""Plotly figures of the BatchNorm lab, from :mod:`vizapp.labs.bn` records (no Streamlit)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Plotly figures of feature maps, from :class:`vizapp.analysis.features.FeatureMaps`."""
+"""Plotly figures of feature maps, from :class:`vizapp.labs.features.FeatureMaps`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Plotly figures of learning-rate schedules, from :class:`vizapp.analysis.schedules.LRCurve`."""
+"""Plotly figures of learning-rate schedules, from :class:`vizapp.labs.schedules.LRCurve`."""
 
 from __future__ import annotations
 
