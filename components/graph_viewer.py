@@ -17,7 +17,8 @@ from typing import Any
 import streamlit as st
 
 from vizapp.analysis.records import Analysis, Block, Node
-from vizapp.render.dot import fold_label, fold_members, human, parse_id, shape_text
+from vizapp.fmt import human, shape_text
+from vizapp.render.dot import fold_label, fold_members, parse_id
 
 __all__ = ["graph_viewer", "details_panel", "COMPONENT_NAME"]
 
@@ -214,7 +215,7 @@ def _metrics(params: int, macs: int, rf: str) -> None:
 
 def _node_details(a: Analysis, n: Node) -> None:
     st.markdown(f"**{n.label}** · `{n.module_path or n.id}`  \n"
-                f"{n.module_type} · kind *{n.kind}*")
+                f"{n.module_type} · category *{n.category}*")
     st.markdown(f"**in** {_shapes(n.input_shapes)} → **out** {shape_text(n.output_shape)}  \n"
                 f"<small>(C×H×W, batch {a.input_shape[0]} dropped)</small>",
                 unsafe_allow_html=True)

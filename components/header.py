@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vizapp.render.plots import human
+from vizapp.fmt import human, shape_text
 from vizapp.zoo import ModelSpec
 
 from . import sidebar, state
-
-
-def shape_text(shape) -> str:
-    return "×".join(str(v) for v in shape) if shape else "?"
 
 
 # pages that explain a failure themselves (the banner would repeat them)
@@ -45,9 +41,9 @@ def render(spec: ModelSpec, page_title: str = "") -> None:
     if a is None:
         return
     n, c, h, w = (list(a.input_shape) + [None] * 4)[:4]
-    parts = [f"**{spec.label}**", f"input {shape_text(a.input_shape)}"]
+    parts = [f"**{spec.label}**", f"input {shape_text(a.input_shape, batch=True)}"]
     if a.output_shape is not None:
-        parts.append(f"output {shape_text(a.output_shape)}")
+        parts.append(f"output {shape_text(a.output_shape, batch=True)}")
     parts += [f"{human(a.total_params)} params", f"{human(a.total_macs)} MACs"]
     st.caption(" · ".join(parts))
     f = a.failure

@@ -12,7 +12,8 @@ import dataclasses
 import streamlit as st
 
 from vizapp.render.compare import align, auto_depth, diff_table, summary
-from vizapp.render.plots import compare_costs, human, shape_text
+from vizapp.fmt import human, shape_text
+from vizapp.render.plots import compare_costs
 from vizapp.zoo import ConfigError, ModelSpec, presets, resolve
 
 from . import state, widgets

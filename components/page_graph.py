@@ -13,6 +13,7 @@ import streamlit as st
 from vizapp.render.dot import block_id, build_view, fold_id, parse_id, to_dot
 from vizapp.render.layout import LayoutError, LayoutTimeout, engine_name, layout
 
+from . import state
 from .graph_viewer import details_panel, graph_viewer
 
 LAYOUT_TIMEOUT = 12.0  # seconds for one layout in the app
@@ -32,36 +33,6 @@ def cached_layout(dot: str, fmt: str = "svg") -> tuple[bytes | None, str | None,
         return None, str(exc), True
     except LayoutError as exc:
         return None, str(exc), False
-
-
-def _analysis(spec):
-    try:
-        from . import state
-        return state.get_analysis(spec)
-    except ImportError:  # the app's state module is optional for this page
-        return _own_analysis(spec)
-
-
-@st.cache_data(max_entries=32, show_spinner="Tracing the model…")
-def _own_analysis(spec):
-    from vizapp.analysis import analyze_spec
-    return analyze_spec(spec)
-
-
-def _url_depth(default: int) -> int:
-    try:
-        from . import state
-        return int(state.view_param("depth", default, int))
-    except Exception:  # noqa: BLE001 - no URL state: the default
-        return default
-
-
-def _set_url_depth(depth: int, default: int) -> None:
-    try:
-        from . import state
-        state.set_view_param("depth", depth, default=default)
-    except Exception:  # noqa: BLE001
-        pass
 
 
 def _theme() -> str:
@@ -125,7 +96,7 @@ def _view_buttons(a, sel: str | None, view) -> None:
 
 def render(spec) -> None:
     st.header("Graph")
-    a = _analysis(spec)
+    a = state.get_analysis(spec)
     if a is None:
         return
     ss = st.session_state
@@ -135,7 +106,7 @@ def render(spec) -> None:
         ss.pop(SEL_KEY, None)
     max_depth = max(a.max_depth, 1)
     if DEPTH_KEY not in ss:
-        ss[DEPTH_KEY] = _url_depth(min(2, max_depth))
+        ss[DEPTH_KEY] = state.view_param("depth", min(2, max_depth), int)
     ss[DEPTH_KEY] = max(1, min(int(ss[DEPTH_KEY]), max_depth))
     ss.setdefault(FOLD_KEY, True)
 
@@ -147,7 +118,7 @@ def render(spec) -> None:
                                    "block node. The last step shows every operation.")
         else:
             depth = 1
-        _set_url_depth(depth, min(2, max_depth))
+        state.set_view_param("depth", depth, default=min(2, max_depth))
     with c2:
         fold = st.toggle("Fold repeated blocks", key=FOLD_KEY,
                          help="Consecutive identical blocks are drawn once, e.g. "
@@ -158,17 +129,14 @@ def render(spec) -> None:
                   key="vz_g_reset")
 
     if a.failure is not None:
-        try:
-            from .page_shapes import show_failure
-            show_failure(a, detailed=False)
-        except Exception:  # noqa: BLE001 - the message is a bonus here
-            st.error(f"{a.failure.message}. Fix: {a.failure.fix}")
+        from .page_shapes import show_failure
+        show_failure(a, detailed=False)
 
     theme = _theme()
     exp, col = _sets()
     view = build_view(a, depth, exp, col, fold)
     too_big = len(view.units) > MAX_UNITS
-    dot = to_dot(a, depth=depth, expanded=exp, collapsed=col, fold_repeats=fold, theme=theme)
+    dot = to_dot(a, theme=theme, view=view)
     svg = err = None
     timed_out = False
     if not too_big:

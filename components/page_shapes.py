@@ -10,7 +10,8 @@ import json
 
 import streamlit as st
 
-from vizapp.render.plots import human, shape_profile, shape_text
+from vizapp.fmt import human, shape_text
+from vizapp.render.plots import shape_profile
 from vizapp.zoo import ModelSpec
 
 from . import sidebar, state

@@ -1,9 +1,9 @@
 """The app's pages and the guard every page body runs inside.
 
-Each page is a ``components.page_*`` module with ``render(spec)``. A page module that does not
-exist yet gets a placeholder (the Graph page a simple Graphviz fallback), and an exception in
-a page body becomes a short message instead of a traceback; the sidebar and the other pages
-keep working.
+Each page is a ``components.page_*`` module with ``render(spec)``. If the Graph page's module
+cannot load (its viewer needs Streamlit's components v2), a plain Graphviz chart of the same
+DOT stands in; an exception in a page body becomes a short message instead of a traceback, and
+the sidebar and the other pages keep working.
 """
 
 from __future__ import annotations
@@ -46,14 +46,8 @@ PAGES: tuple[PageInfo, ...] = (
 BY_KEY = {p.key: p for p in PAGES}
 
 
-def _module(name: str):
-    """The page module, or None when it has not been written yet."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise
+def _import(name: str):
+    return importlib.import_module(name)
 
 
 def run(key: str) -> None:
@@ -62,21 +56,13 @@ def run(key: str) -> None:
     spec = state.current_spec()
     try:
         try:
-            mod = _module(page.module)
+            mod = _import(page.module)
         except Exception as exc:  # noqa: BLE001 - a page that cannot load must not break the app
             if key not in FALLBACKS:
                 raise
             st.caption(f":material/construction: The full {page.title} page is unavailable "
                        f"({type(exc).__name__}); showing a simple version.")
-            mod = None
-        if mod is None or not hasattr(mod, "render"):
-            fallback = FALLBACKS.get(key)
-            if fallback is None:
-                st.header(page.title)
-                st.info(f"{page.blurb}\n\nThis page is being built and will appear here soon.",
-                        icon=":material/construction:")
-                return
-            fallback(spec)
+            FALLBACKS[key](spec)
             return
         mod.render(spec)
     except Exception as exc:  # noqa: BLE001 - st.stop/st.rerun are BaseExceptions: pass through

@@ -231,10 +231,11 @@ def _spec_key(spec: ModelSpec) -> str:
     return repr(spec)
 
 
-@st.cache_data(max_entries=64, show_spinner="Tracing the model and working out every shape…",
-               hash_funcs={ModelSpec: _spec_key})
+@st.cache_resource(max_entries=64, show_spinner="Tracing the model and working out every shape…",
+                   hash_funcs={ModelSpec: _spec_key})
 def cached_analysis(spec: ModelSpec):
-    """``analyze_spec(spec)``, cached per configuration (a pickled copy per call)."""
+    """``analyze_spec(spec)``, computed once per configuration and shared by every session and
+    every rerun (the record is frozen: nothing downstream changes it, so no copy is made)."""
     from vizapp.analysis import analyze_spec
     return analyze_spec(spec)
 

@@ -178,7 +178,7 @@ def test_receptive_field_matches_gradient_extent(which):
         model = nn.Sequential(*list(build_model(resolve("resnet18")).children())[:3])
         shape = (1, 160, 160)
     a = analyze(model, shape, 1)
-    rf = [n for n in a.nodes if n.kind == "output"][0].rf
+    rf = [n for n in a.nodes if n.category == "output"][0].rf
     assert rf is not None
     out = a.output_shape
     yx = (out[2] // 2, out[3] // 2)

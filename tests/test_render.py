@@ -33,7 +33,7 @@ UPDATE = os.environ.get("VIZAPP_UPDATE_GOLDEN") == "1"
 
 # ----------------------------------------------------------------------------- a tiny model
 def _n(id, kind, path, inputs, shape, params=0, macs=0, label=None, attrs=()):
-    return Node(id=id, op=kind, kind=kind, label=label or kind, module_path=path,
+    return Node(id=id, op=kind, category=kind, label=label or kind, module_path=path,
                 module_type=kind, inputs=tuple(inputs), input_shapes=(), output_shape=shape,
                 params=params, macs=macs, rf=None, explanation=f"{id} arithmetic",
                 attrs=tuple(attrs))
@@ -86,7 +86,7 @@ def tiny_analysis() -> Analysis:
 
     def make(path, depth):
         typ, kids, key = tree[path]
-        ids = [n.id for n in nodes if inside(path, n) and n.kind not in ("input", "output")]
+        ids = [n.id for n in nodes if inside(path, n) and n.category not in ("input", "output")]
         ins = tuple(dict.fromkeys(i for n in ids for i in by_id[n].inputs if i not in ids))
         outs = tuple(n for n in ids if any(n in m.inputs and m.id not in ids for m in nodes))
         blocks.append(Block(path=path, name=path.rsplit(".", 1)[-1] if path else "Tiny",
@@ -168,7 +168,7 @@ def test_deterministic(tiny):
 # ----------------------------------------------------------------------------- structure
 def test_tiny_depth1_blocks_and_nodes(tiny):
     v = build_view(tiny, depth=1)
-    assert [u.id for u in v.units.values() if u.kind == "block"] == \
+    assert [u.id for u in v.units.values() if u.form == "block"] == \
         ["b-stem", "b-res", "b-dense"]
     # leaf modules at depth 1 are drawn as their ops
     assert {"n-x", "n-flatten", "n-fc", "n-output"} <= set(v.units)
@@ -181,9 +181,9 @@ def test_tiny_fold_and_unfold(tiny):
     v = build_view(tiny, depth=2)
     assert "f-res.0" in v.units and v.units["f-res.0"].members == ("res.0", "res.1")
     assert fold_members(tiny, "res.0") == ("res.0", "res.1")
-    assert fold_label(tiny, ("res.0", "res.1")) == "Residual ×2 · 8 ch · 8×8 · 1.2 K params"
+    assert fold_label(tiny, ("res.0", "res.1")) == "Residual ×2 · 8 ch · 8×8 · 1.17 k params"
     dot = to_dot(tiny, 2)
-    assert "Residual ×2 · 8 ch · 8×8 · 1.2 K params" in dot
+    assert "Residual ×2 · 8 ch · 8×8 · 1.17 k params" in dot
     # unfolding by the fold id, by expanding a member, or by turning folding off
     for v in (build_view(tiny, 2, expanded=[fold_id("res.0")]),
               build_view(tiny, 2, expanded=["res.1"]), build_view(tiny, 2, fold_repeats=False)):
@@ -306,7 +306,7 @@ def test_full_depth_densenet_has_linear_edges(name):
     indeg: dict[str, int] = {}
     for e in v.edges:
         indeg[e.dst] = indeg.get(e.dst, 0) + 1
-    cats = [u for u in v.units.values() if u.kind == "node" and a.node(u.key).kind == "concat"]
+    cats = [u for u in v.units.values() if u.form == "node" and a.node(u.key).category == "concat"]
     assert cats and all(indeg.get(u.id, 0) <= 2 for u in cats)
 
 
@@ -335,8 +335,8 @@ def test_resnet152_stage_folds():
     assert re.search(r"Bottleneck ×22 · 1024 ch · 14×14 · [\d.]+ M params", to_dot(a101, 2))
     # folded at full depth too, unless asked not to
     v = build_view(a, 99)
-    assert sum(1 for u in v.units.values() if u.kind == "fold") == 4
-    assert not any(u.kind == "fold" for u in build_view(a, 99, fold_repeats=False).units.values())
+    assert sum(1 for u in v.units.values() if u.form == "fold") == 4
+    assert not any(u.form == "fold" for u in build_view(a, 99, fold_repeats=False).units.values())
 
 
 def test_fold_members_are_identical_consecutive_siblings():
@@ -344,7 +344,7 @@ def test_fold_members_are_identical_consecutive_siblings():
     folded, unfolded = build_view(a, 2), build_view(a, 2, fold_repeats=False)
     extra = 0
     for u in folded.units.values():
-        if u.kind != "fold":
+        if u.form != "fold":
             continue
         members = fold_members(a, u.key)
         assert members == u.members

@@ -1,11 +1,13 @@
 """Static analysis of a CNN: shapes, parameters, MACs, receptive fields, worked arithmetic.
 
 ``analyze(model, input_shape, batch)`` and ``analyze_spec(spec)`` return frozen
-:class:`~vizapp.analysis.records.Analysis` records; nothing here imports Streamlit.
+:class:`~vizapp.analysis.records.Analysis` records; nothing here imports Streamlit or runs
+real arithmetic. The pipeline (one module per step) is described in :mod:`.core`.
 """
 
 from .core import analyze, analyze_spec, build_for_analysis, min_input_size, verify_with_meta
-from .records import Analysis, Block, Failure, Node, ReceptiveField, Row
+from .records import Analysis, Block, Failure, Node, ReceptiveField, Row, Shortcut
 
 __all__ = ["analyze", "analyze_spec", "build_for_analysis", "min_input_size",
-           "verify_with_meta", "Analysis", "Block", "Failure", "Node", "ReceptiveField", "Row"]
+           "verify_with_meta", "Analysis", "Block", "Failure", "Node", "ReceptiveField", "Row",
+           "Shortcut"]

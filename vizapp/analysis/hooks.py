@@ -1,5 +1,5 @@
 """Fallback capture for models torch.fx cannot trace: forward hooks on the leaf modules while
-the model runs on meta tensors. Produces the same :class:`~vizapp.analysis.core.Traced` steps
+the model runs on meta tensors. Produces the same :class:`~vizapp.analysis.trace.Traced` steps
 (one per leaf-module call, wired by tensor identity), so the rules, records and graph work
 unchanged; operations between modules (``+``, ``torch.cat``) are not seen."""
 
@@ -8,7 +8,9 @@ from __future__ import annotations
 import torch
 from torch import fx, nn
 
-from .core import Step, Traced, _meta_state, eval_mode
+from vizapp.meta import meta_state
+
+from .trace import Step, Traced, eval_mode
 
 
 class _Unseen:
@@ -93,7 +95,7 @@ def capture(model: nn.Module, full_shape: tuple[int, ...]) -> Traced:
         with eval_mode(model), torch.no_grad():
             if real:
                 return model(x)
-            return torch.func.functional_call(model, _meta_state(model), (x,))
+            return torch.func.functional_call(model, meta_state(model), (x,))
 
     out = None
     try:

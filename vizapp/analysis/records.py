@@ -19,9 +19,9 @@ from typing import Any
 
 Shape = tuple[int, ...]
 
-# node kinds, used for colours and legends
-KINDS = ("input", "conv", "bn", "act", "pool", "linear", "concat", "add", "reshape", "dropout",
-         "output", "other")
+# node categories, used for colours and legends
+CATEGORIES = ("input", "conv", "bn", "norm", "act", "pool", "linear", "concat", "add", "reshape",
+              "dropout", "output", "other")
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,28 @@ class ReceptiveField:
 
 
 @dataclass(frozen=True)
+class Shortcut:
+    """The skip path of a residual addition ``F(x) + shortcut(x)``."""
+
+    projection: bool  # False: the identity (x itself)
+    layer: str = ""  # module path of the 1×1 convolution on a projection shortcut
+    in_channels: int = 0
+    out_channels: int = 0
+    stride: tuple[int, int] = (1, 1)
+
+    def text(self) -> str:
+        if not self.projection:
+            return "the shortcut is the block's input itself (identity)"
+        stride = f", stride {self.stride[0]}" if self.stride != (1, 1) else ""
+        return (f"the shortcut goes through the 1×1 convolution '{self.layer}' "
+                f"({self.in_channels}→{self.out_channels} channels{stride})")
+
+
+@dataclass(frozen=True)
 class Node:
     id: str  # unique fx node name ("conv1", "add_3")
     op: str  # canonical op: "conv2d", "linear", "batch_norm", "relu", "max_pool2d", "cat", "add", …
-    kind: str  # one of KINDS
+    category: str  # one of CATEGORIES
     label: str  # short human label: "Conv2d 3×3 s2", "cat", "+"
     module_path: str  # innermost module owning this node ("" = top level)
     module_type: str  # class name of the called module ("Conv2d") or of the function ("cat")
@@ -61,6 +79,7 @@ class Node:
     param_explanation: str = ""  # parameter formula with the real numbers
     source: str = "rule"  # "rule" (arithmetic) or "meta" (meta-tensor execution fallback)
     attrs: tuple[tuple[str, Any], ...] = ()  # op hyper-parameters (kernel, stride, …) for labels
+    shortcut: Shortcut | None = None  # residual additions: what the skip path is
 
 
 @dataclass(frozen=True)

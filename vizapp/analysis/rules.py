@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from vizapp.fmt import count, hw_text, shape_text as fmt_shape
+
+from .records import Shortcut
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ class ShapeError(Exception):
 class RFStep:
     """How an op transforms the receptive field, per axis (H, W)."""
 
-    kind: str  # "window" | "identity" | "merge" | "flat"
+    rule: str  # "window" | "identity" | "merge" | "flat"
     k: tuple[int, int] = (1, 1)  # effective kernel d·(k−1)+1
     s: tuple[int, int] = (1, 1)
     p: tuple[int, int] = (0, 0)
@@ -57,24 +61,26 @@ class RFStep:
 class OpResult:
     value: Any  # TMeta or a Python value (int, torch.Size, tuple)
     op: str = "other"
-    kind: str = "other"
+    category: str = "other"  # one of records.CATEGORIES
     label: str = ""
     macs: int = 0
     explanation: str = ""
     param_explanation: str = ""
     attrs: tuple[tuple[str, Any], ...] = ()
     rf: RFStep | None = None
+    shortcut: Shortcut | None = None  # residual additions: the skip path
 
 
 @dataclass
 class Call:
-    kind: str  # "module" | "function" | "method"
+    call_type: str  # "module" | "function" | "method"
     target: Any  # module instance, function, or method name
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     name: str = ""  # module path or function name, for messages
     explain: bool = True
-    arg_sources: tuple[str, ...] = field(default_factory=tuple)  # producer ops of tensor args
+    from_input: tuple[bool, ...] = ()  # per input step: is it the network input?
+    shortcut: Shortcut | None = None  # residual additions: the skip path (set by the pass)
 
     def tensor(self, i: int = 0) -> TMeta:
         v = self.args[i] if i < len(self.args) else None
@@ -88,16 +94,7 @@ class NoRule(Exception):
 
 
 # ----------------------------------------------------------------------------- formatting
-def fmt_shape(shape: tuple[int, ...] | None, batch: bool = False) -> str:
-    if shape is None:
-        return "?"
-    dims = shape if batch else shape[1:]
-    return "×".join(str(d) for d in dims) if dims else "scalar"
-
-
-def _n(x: int) -> str:
-    return f"{x:,}"
-
+_n = count
 
 def _pair(v: Any) -> tuple[int, int]:
     if isinstance(v, (tuple, list)):
@@ -105,8 +102,7 @@ def _pair(v: Any) -> tuple[int, int]:
     return (int(v), int(v))
 
 
-def _hw(a: tuple[int, int]) -> str:
-    return f"{a[0]}" if a[0] == a[1] else f"{a[0]}×{a[1]}"
+_hw = hw_text
 
 
 # ----------------------------------------------------------------------------- windows
@@ -168,7 +164,7 @@ def conv2d(c: Call) -> OpResult:
             f"{x.shape[1]} ({fmt_shape(x.shape)})",
             f"make the previous layer output {m.in_channels} channels, or build this conv with "
             f"in_channels={x.shape[1]}" + (" (set the input channels to match)"
-                                           if c.arg_sources == ("input",) else ""))
+                                           if c.from_input == (True,) else ""))
     if isinstance(m.padding, str) or m.padding_mode != "zeros":
         raise NoRule()
     out, expl, rf, k, s, p, d = _window_rule(c, x, m.kernel_size, m.stride, m.padding,
@@ -222,7 +218,7 @@ def adaptive_pool(c: Call, out_size: Any = None, is_max: bool | None = None) -> 
     x = c.tensor()
     if len(x.shape) != 4:
         raise NoRule()
-    m = c.target if c.kind == "module" else None
+    m = c.target if c.call_type == "module" else None
     if m is not None:
         out_size = m.output_size
         is_max = isinstance(m, nn.AdaptiveMaxPool2d)
@@ -350,7 +346,7 @@ def identity_module(c: Call) -> OpResult:
 
 
 def lrn_module(c: Call) -> OpResult:
-    return elementwise(c, "local_response_norm", "bn", "LRN",
+    return elementwise(c, "local_response_norm", "norm", "LRN",
                        "LocalResponseNorm divides each value by a sum over neighbouring channels")
 
 
@@ -413,14 +409,12 @@ def add_rule(c: Call) -> OpResult:
         if c.explain:
             text = (f"element-wise sum of two {fmt_shape(a.shape)} tensors (shapes must match) "
                     f"→ {fmt_shape(out)}")
-            proj = [s for s in c.arg_sources if s.startswith("proj:")]
-            if proj:
-                text += ("; the shortcut goes through " + proj[0][5:] +
-                         ", which makes its shape match the main path")
-            elif len(c.arg_sources) == 2:
-                text += "; the shortcut is the block's input itself (identity)"
+            if c.shortcut is not None:
+                text += "; " + c.shortcut.text()
+                if c.shortcut.projection:
+                    text += ", which makes its shape match the main path"
         return OpResult(TMeta(out, a.dtype), "add", "add", "+", 0, text,
-                        "no parameters" if c.explain else "", (), RFStep("merge"))
+                        "no parameters" if c.explain else "", (), RFStep("merge"), c.shortcut)
     raise NoRule()
 
 
@@ -512,7 +506,7 @@ def f_pool(is_max: bool) -> Callable[[Call], OpResult]:
             s = k
         fake = (nn.MaxPool2d(k, s, p, d, ceil_mode=bool(ceil)) if is_max
                 else nn.AvgPool2d(k, s, p, ceil_mode=bool(ceil)))
-        return pool2d(Call("module", fake, c.args[:1], {}, c.name, c.explain, c.arg_sources))
+        return pool2d(Call("module", fake, c.args[:1], {}, c.name, c.explain, c.from_input))
     return rule
 
 
@@ -586,8 +580,15 @@ METHOD_RULES: dict[str, Callable[[Call], OpResult]] = {
 }
 
 
+def is_add(c: Call) -> bool:
+    """A tensor addition (``+``, ``+=``, ``torch.add``, ``x.add``): a residual candidate."""
+    if c.call_type == "method":
+        return c.target in ("add", "add_")
+    return c.call_type == "function" and c.target in (operator.add, operator.iadd, torch.add)
+
+
 def find_rule(c: Call) -> Callable[[Call], OpResult] | None:
-    if c.kind == "module":
+    if c.call_type == "module":
         t = type(c.target)
         r = MODULE_RULES.get(t)
         if r is None:
@@ -595,11 +596,11 @@ def find_rule(c: Call) -> Callable[[Call], OpResult] | None:
                 if isinstance(c.target, base) and base.forward is t.forward:
                     return rule
         return r
-    if c.kind == "function":
+    if c.call_type == "function":
         try:
             return FUNCTION_RULES.get(c.target)
         except TypeError:
             return None
-    if c.kind == "method":
+    if c.call_type == "method":
         return METHOD_RULES.get(c.target)
     return None

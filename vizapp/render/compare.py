@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .plots import shape_text
+from vizapp.fmt import shape_text
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Block graph as Graphviz DOT, from the analysis records alone (no Streamlit, no torch).
 
-``to_dot(analysis, depth=1)`` draws the traced graph with nodes coloured by kind, modules as
+``to_dot(analysis, depth=1)`` draws the traced graph with nodes coloured by category, modules as
 clusters (open) or single block nodes (collapsed), every edge labelled with the tensor shape
 it carries (C×H×W, batch dropped), residual skips and concatenations visually distinct from
 the main path, and a legend.
@@ -28,26 +28,25 @@ viewer reports what was clicked (:func:`parse_id`). Output is deterministic.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from vizapp.analysis.records import KINDS, Analysis, Block, Node, Shape
+from vizapp.analysis.records import CATEGORIES, Analysis, Block, Node, Shape
+from vizapp.fmt import human, shape_text
 
 __all__ = ["to_dot", "build_view", "View", "Unit", "Edge", "parse_id", "node_id", "block_id",
            "fold_id", "fold_members", "shape_text", "human", "THEMES"]
 
 FONT = "Helvetica"
-_TOOLTIP_RE = re.compile(r', tooltip="(?:[^"\\]|\\.)*"')
 
 # ----------------------------------------------------------------------------- themes
 _LIGHT_KINDS = {
-    "input": "#e5e7eb", "conv": "#bfdbfe", "bn": "#fde68a", "act": "#bbf7d0",
+    "input": "#e5e7eb", "conv": "#bfdbfe", "bn": "#fde68a", "norm": "#fef3c7", "act": "#bbf7d0",
     "pool": "#fecaca", "linear": "#ddd6fe", "concat": "#f5d0fe", "add": "#fed7aa",
     "reshape": "#e2e8f0", "dropout": "#f1f5f9", "output": "#e5e7eb", "other": "#f1f5f9",
 }
 _DARK_KINDS = {
-    "input": "#374151", "conv": "#1e40af", "bn": "#854d0e", "act": "#166534",
+    "input": "#374151", "conv": "#1e40af", "bn": "#854d0e", "norm": "#713f12", "act": "#166534",
     "pool": "#991b1b", "linear": "#5b21b6", "concat": "#86198f", "add": "#9a3412",
     "reshape": "#334155", "dropout": "#1f2937", "output": "#374151", "other": "#334155",
 }
@@ -63,7 +62,7 @@ THEMES: dict[str, dict] = {
 }
 
 KIND_TITLES = {
-    "input": "input", "conv": "convolution", "bn": "batch norm", "act": "activation",
+    "input": "input", "conv": "convolution", "bn": "batch norm", "norm": "other normalisation", "act": "activation",
     "pool": "pooling", "linear": "linear", "concat": "concatenation", "add": "residual add",
     "reshape": "reshape / flatten", "dropout": "dropout", "output": "output", "other": "other op",
 }
@@ -93,24 +92,6 @@ def parse_id(dot_id: str | None) -> tuple[str, str] | None:
 
 
 # ----------------------------------------------------------------------------- formatting
-def shape_text(shape: Shape | None) -> str:
-    """``(1, 64, 56, 56)`` → ``"64×56×56"`` (batch dropped); None → ``"?"``."""
-    if shape is None:
-        return "?"
-    dims = shape[1:] if len(shape) > 1 else shape
-    return "×".join(str(d) for d in dims) if dims else "scalar"
-
-
-def human(n: float) -> str:
-    """``25_600_000`` → ``"25.6 M"``; below 1000 the plain number."""
-    n = float(n)
-    for unit, div in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= div:
-            v = n / div
-            return f"{v:.1f} {unit}" if v < 100 else f"{v:.0f} {unit}"
-    return f"{int(n)}"
-
-
 def _q(s: str) -> str:
     """A DOT double-quoted string."""
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
@@ -133,7 +114,7 @@ class Unit:
     """One drawn node: an analysis node, a collapsed block, or a fold of repeated blocks."""
 
     id: str  # DOT / SVG id
-    kind: str  # "node" | "block" | "fold"
+    form: str  # "node" | "block" | "fold"
     key: str  # node id, block path, or first block path of the fold
     cluster: str  # path of the open block it is drawn in ("" = top level)
     order: int  # execution order of its first node
@@ -269,7 +250,7 @@ def _dense_chain(a: Analysis) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     seen: dict[tuple, str] = {}  # (dim, inputs) → cat id
     for n in a.nodes:
-        if n.kind != "concat" or not n.inputs:
+        if n.category != "concat" or not n.inputs:
             continue
         dim = dict(n.attrs).get("dim", 1)
         ins = tuple(n.inputs)
@@ -390,7 +371,7 @@ def build_view(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
                 # layer concatenating all earlier features) is its input: draw it before it
                 for nid in c.nodes:
                     n = a.node(nid)
-                    if (n.kind == "concat" and owner.get(nid) == cp and n.inputs
+                    if (n.category == "concat" and owner.get(nid) == cp and n.inputs
                             and not any(i in inside for i in n.inputs)):
                         add_node_unit(nid, cluster)
         # nodes owned by this block itself (adds, cats, functional ops …), or by a
@@ -428,9 +409,9 @@ def build_view(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
                 continue
             seen.add((su, du, src))
             style = "main"
-            if visible and src != main and n.kind == "add":
+            if visible and src != main and n.category == "add":
                 style = "skip"
-            elif visible and n.kind == "concat" and any(
+            elif visible and n.category == "concat" and any(
                     _is_ancestor(a, src, t, order) for t in ins if t != src):
                 style = "concat"  # features carried forward: cat(x, f(x)), not a branch
             edges.append(Edge(su, du, src, a.node(src).output_shape, style))
@@ -466,118 +447,129 @@ def fold_label(a: Analysis, members: tuple[str, ...]) -> str:
 
 def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
            collapsed: Iterable[str] = (), fold_repeats: bool = True, theme: str = "light",
-           legend: bool = True, title: bool = True, tooltips: bool = True) -> str:
+           legend: bool = True, title: bool = True, tooltips: bool = True,
+           view: View | None = None) -> str:
     """The graph as DOT text (deterministic).
 
     ``depth``: module depth shown open (1 = the model's direct children as blocks; 99 = every
     leaf op). ``expanded`` / ``collapsed``: block paths (or fold ids, ``f-<path>``) opened or
     closed regardless of ``depth``. ``fold_repeats``: draw runs of identical chained blocks
     once. ``theme``: ``"light"`` or ``"dark"``. ``tooltips``: hover text with the worked
-    arithmetic (left out, the DOT depends only on structure, shapes and counts)."""
+    arithmetic (left out, the DOT depends only on structure, shapes and counts). ``view``: a
+    :func:`build_view` already made for these settings (it is built here otherwise)."""
     a = analysis
     t = THEMES.get(theme, THEMES["light"])
-    view = build_view(a, depth, expanded, collapsed, fold_repeats)
-    fail = a.failure.node if a.failure is not None else None
+    if view is None:
+        view = build_view(a, depth, expanded, collapsed, fold_repeats)
+    out = ["digraph vizapp {", "  graph [" + ", ".join(_graph_attrs(a, view, t, title, legend))
+           + "];",
+           f"  node [fontname={_q(FONT)}, fontsize=11, fontcolor={_q(t['fg'])}, "
+           f"color={_q(t['border'])}, penwidth=0.8, shape=box, style=\"rounded,filled\", "
+           f"height=0.3, margin=\"0.1,0.04\"];",
+           f"  edge [fontname={_q(FONT)}, fontsize=9, fontcolor={_q(t['muted'])}, "
+           f"color={_q(t['edge'])}, arrowsize=0.6, penwidth=0.9];"]
+    _emit_units(out, a, view, t, tooltips)
+    out += [_edge_stmt(e, t) for e in view.edges]
+    out.append("}")
+    return "\n".join(out) + "\n"
 
-    out: list[str] = []
-    w = out.append
-    w("digraph vizapp {")
-    graph_attrs = [f"bgcolor={_q(t['bg'])}", "rankdir=TB", "nodesep=0.22", "ranksep=0.32",
-                   "pad=0.25", "outputorder=edgesfirst", f"fontname={_q(FONT)}",
-                   f"fontcolor={_q(t['fg'])}", 'id="vz-graph"']
+
+def _graph_attrs(a: Analysis, view: View, t: dict, title: bool, legend: bool) -> list[str]:
+    attrs = [f"bgcolor={_q(t['bg'])}", "rankdir=TB", "nodesep=0.22", "ranksep=0.32",
+             "pad=0.25", "outputorder=edgesfirst", f"fontname={_q(FONT)}",
+             f"fontcolor={_q(t['fg'])}", 'id="vz-graph"']
     rows = []
     if title:
-        head = (f"{a.model} · input {'×'.join(map(str, a.input_shape))} · "
+        head = (f"{a.model} · input {shape_text(a.input_shape, batch=True)} · "
                 f"{human(a.total_params)} params · {human(a.total_macs)} MACs")
         rows.append(f"<tr><td align=\"left\" colspan=\"10\"><font point-size=\"13\">"
                     f"<b>{_h(head)}</b></font></td></tr>")
     if legend:
         rows += _legend_rows(view, a, t)
     if rows:
-        graph_attrs += ["label=<<table border=\"0\" cellborder=\"0\" cellspacing=\"3\" "
-                        "cellpadding=\"1\">" + "".join(rows) + "</table>>",
-                        "labelloc=t", "labeljust=l", "fontsize=9"]
-    w("  graph [" + ", ".join(graph_attrs) + "];")
-    w(f"  node [fontname={_q(FONT)}, fontsize=11, fontcolor={_q(t['fg'])}, "
-      f"color={_q(t['border'])}, penwidth=0.8, shape=box, style=\"rounded,filled\", "
-      f"height=0.3, margin=\"0.1,0.04\"];")
-    w(f"  edge [fontname={_q(FONT)}, fontsize=9, fontcolor={_q(t['muted'])}, "
-      f"color={_q(t['edge'])}, arrowsize=0.6, penwidth=0.9];")
+        attrs += ["label=<<table border=\"0\" cellborder=\"0\" cellspacing=\"3\" "
+                  "cellpadding=\"1\">" + "".join(rows) + "</table>>",
+                  "labelloc=t", "labeljust=l", "fontsize=9"]
+    return attrs
 
-    # units grouped per cluster, in execution order
+
+def _tip(text: str, on: bool) -> str:
+    """``, tooltip="…"`` when tooltips are on, else nothing."""
+    return f", tooltip={_q(_tooltip(text))}" if on else ""
+
+
+def _emit_units(out: list[str], a: Analysis, view: View, t: dict, tips: bool) -> None:
+    """Every drawn unit, grouped by the open block (cluster) it is drawn in, in execution
+    order."""
+    fail = a.failure.node if a.failure is not None else None
     by_cluster: dict[str, list[Unit]] = {}
     for u in view.units.values():
         by_cluster.setdefault(u.cluster, []).append(u)
     for us in by_cluster.values():
         us.sort(key=lambda u: (u.order, u.id))
 
-    def unit_line(u: Unit, indent: str) -> str:
-        if u.kind == "node":
-            return indent + _node_stmt(a, a.node(u.key), t, u.key == fail)
-        if u.kind == "block":
-            return indent + _block_stmt(a, a.block(u.key), t)
-        return indent + _fold_stmt(a, u, t)
+    def unit_line(u: Unit) -> str:
+        if u.form == "node":
+            return _node_stmt(a, a.node(u.key), t, u.key == fail, tips)
+        if u.form == "block":
+            return _block_stmt(a, a.block(u.key), t, tips)
+        return _fold_stmt(a, u, t, tips)
 
-    def emit_cluster(path: str, indent: str) -> None:
+    def emit(path: str, indent: str) -> None:
+        inner = indent
         if path:
             b = a.block(path)
-            fill = t["cluster"][b.depth % 2]
-            tip = _tooltip(f"{b.path} · {b.type}\nout {shape_text(b.output_shape)} · "
-                           f"{human(b.params)} params · {human(b.macs)} MACs\n{b.explanation}")
-            w(f"{indent}subgraph {_q('cluster_' + block_id(path))} {{")
-            w(f"{indent}  graph [id={_q(block_id(path))}, label={_q(_block_title(a, b) + ' · ' + b.type)}, "
-              f"tooltip={_q(tip)}, class=\"block open\", style=\"rounded,filled\", "
-              f"fillcolor={_q(fill)}, color={_q(t['cluster_border'])}, fontsize=10, "
-              f"labeljust=l, penwidth=0.8];")
+            tip = _tip(f"{b.path} · {b.type}\nout {shape_text(b.output_shape)} · "
+                       f"{human(b.params)} params · {human(b.macs)} MACs\n{b.explanation}", tips)
+            out.append(f"{indent}subgraph {_q('cluster_' + block_id(path))} {{")
+            out.append(f"{indent}  graph [id={_q(block_id(path))}, "
+                       f"label={_q(_block_title(a, b) + ' · ' + b.type)}{tip}, "
+                       f"class=\"block open\", style=\"rounded,filled\", "
+                       f"fillcolor={_q(t['cluster'][b.depth % 2])}, "
+                       f"color={_q(t['cluster_border'])}, fontsize=10, labeljust=l, "
+                       f"penwidth=0.8];")
             inner = indent + "  "
-        else:
-            inner = indent
-        for u in by_cluster.get(path, []):
-            w(unit_line(u, inner))
+        out.extend(inner + unit_line(u) for u in by_cluster.get(path, []))
         for cp in view.clusters.get(path, []):
-            emit_cluster(cp, inner)
+            emit(cp, inner)
         if path:
-            w(f"{indent}}}")
+            out.append(f"{indent}}}")
 
-    emit_cluster("", "  ")
-
-    for e in view.edges:
-        attrs = [f"label={_q(' ' + shape_text(e.shape))}"]
-        if e.style == "skip":
-            attrs += [f"color={_q(t['skip'])}", "style=dashed", "penwidth=1.3",
-                      f"fontcolor={_q(t['skip'])}", 'class="skip"']
-        elif e.style == "concat":
-            attrs += [f"color={_q(t['concat'])}", "style=dashed", "penwidth=1.1",
-                      f"fontcolor={_q(t['concat'])}", 'class="concat"']
-        w(f"  {_q(e.src)} -> {_q(e.dst)} [{', '.join(attrs)}];")
-
-    w("}")
-    text = "\n".join(out) + "\n"
-    if not tooltips:
-        text = _TOOLTIP_RE.sub("", text)
-    return text
+    emit("", "  ")
 
 
-def _node_stmt(a: Analysis, n: Node, t: dict, failed: bool) -> str:
-    fill = t["kinds"].get(n.kind, t["kinds"]["other"])
-    attrs = [f"id={_q(node_id(n.id))}", f"fillcolor={_q(fill)}", f'class="op {n.kind}"']
-    tip = [f"{n.label} · {n.module_path or n.op}", f"out {shape_text(n.output_shape)}"]
-    if n.params:
-        tip.append(f"{n.params:,} params")
-    if n.macs:
-        tip.append(f"{n.macs:,} MACs")
-    if n.rf is not None:
-        tip.append(n.rf.text())
-    if n.explanation:
-        tip.append(n.explanation)
-    attrs.append(f"tooltip={_q(_tooltip(chr(10).join(tip)))}")
-    if n.kind == "add":
+def _edge_stmt(e: Edge, t: dict) -> str:
+    attrs = [f"label={_q(' ' + shape_text(e.shape))}"]
+    if e.style == "skip":
+        attrs += [f"color={_q(t['skip'])}", "style=dashed", "penwidth=1.3",
+                  f"fontcolor={_q(t['skip'])}", 'class="skip"']
+    elif e.style == "concat":
+        attrs += [f"color={_q(t['concat'])}", "style=dashed", "penwidth=1.1",
+                  f"fontcolor={_q(t['concat'])}", 'class="concat"']
+    return f"  {_q(e.src)} -> {_q(e.dst)} [{', '.join(attrs)}];"
+
+
+def _node_stmt(a: Analysis, n: Node, t: dict, failed: bool, tips: bool = True) -> str:
+    fill = t["kinds"].get(n.category, t["kinds"]["other"])
+    attrs = [f"id={_q(node_id(n.id))}", f"fillcolor={_q(fill)}", f'class="op {n.category}"']
+    if tips:
+        tip = [f"{n.label} · {n.module_path or n.op}", f"out {shape_text(n.output_shape)}"]
+        if n.params:
+            tip.append(f"{n.params:,} params")
+        if n.macs:
+            tip.append(f"{n.macs:,} MACs")
+        if n.rf is not None:
+            tip.append(n.rf.text())
+        if n.explanation:
+            tip.append(n.explanation)
+        attrs.append(f"tooltip={_q(_tooltip(chr(10).join(tip)))}")
+    if n.category == "add":
         attrs += ['label="+"', "shape=circle", "width=0.32", "height=0.32", "fixedsize=true",
                   "fontsize=14"]
-    elif n.kind == "concat":
+    elif n.category == "concat":
         attrs += [f"label={_q(n.label)}", "shape=invtrapezium", "style=filled", "margin=\"0.02,0.02\""]
-    elif n.kind in ("input", "output"):
-        text = f"{n.kind} {shape_text(n.output_shape)}"
+    elif n.category in ("input", "output"):
+        text = f"{n.category} {shape_text(n.output_shape)}"
         attrs += [f"label={_q(text)}", "shape=oval", "style=filled"]
     else:
         attrs.append(f"label={_q(n.label)}")
@@ -587,29 +579,29 @@ def _node_stmt(a: Analysis, n: Node, t: dict, failed: bool) -> str:
     return f"{_q(node_id(n.id))} [{', '.join(attrs)}];"
 
 
-def _block_stmt(a: Analysis, b: Block, t: dict) -> str:
+def _block_stmt(a: Analysis, b: Block, t: dict, tips: bool = True) -> str:
     label = (f"<<b>{_h(_block_title(a, b))}</b> <font color=\"{t['muted']}\">{_h(b.type)}</font>"
              f"<br/>{_h(_out_text(b.output_shape))}<br/><font point-size=\"9\">"
              f"{_h(human(b.params))} params · {_h(human(b.macs))} MACs</font>>")
-    tip = _tooltip(f"{b.path} · {b.type} (collapsed)\nout {shape_text(b.output_shape)} · "
-                   f"{b.params:,} params · {b.macs:,} MACs\n{b.explanation}")
+    tip = _tip(f"{b.path} · {b.type} (collapsed)\nout {shape_text(b.output_shape)} · "
+               f"{b.params:,} params · {b.macs:,} MACs\n{b.explanation}", tips)
     return (f"{_q(block_id(b.path))} [id={_q(block_id(b.path))}, label={label}, "
-            f"fillcolor={_q(t['block'])}, color={_q(t['block_border'])}, class=\"block collapsed\", "
-            f"tooltip={_q(tip)}, penwidth=1.4];")
+            f"fillcolor={_q(t['block'])}, color={_q(t['block_border'])}, class=\"block collapsed\""
+            f"{tip}, penwidth=1.4];")
 
 
-def _fold_stmt(a: Analysis, u: Unit, t: dict) -> str:
+def _fold_stmt(a: Analysis, u: Unit, t: dict, tips: bool = True) -> str:
     first, last = u.members[0], u.members[-1]
     macs = sum(a.block(p).macs for p in u.members)
     label = (f"<<b>{_h(fold_label(a, u.members))}</b><br/><font point-size=\"9\">"
              f"{_h(first)} … {_h(last)} · {_h(human(macs))} MACs · each "
              f"{_h(human(a.block(first).params))} params</font>>")
-    tip = _tooltip(f"{len(u.members)} identical {a.block(first).type} blocks folded "
-                   f"({first} … {last}); expand to see them one by one.\n"
-                   f"{a.block(first).explanation}")
+    tip = _tip(f"{len(u.members)} identical {a.block(first).type} blocks folded "
+               f"({first} … {last}); expand to see them one by one.\n"
+               f"{a.block(first).explanation}", tips)
     return (f"{_q(u.id)} [id={_q(u.id)}, label={label}, shape=box3d, style=filled, "
-            f"fillcolor={_q(t['fold'])}, color={_q(t['block_border'])}, class=\"fold\", "
-            f"tooltip={_q(tip)}, penwidth=1.4];")
+            f"fillcolor={_q(t['fold'])}, color={_q(t['block_border'])}, class=\"fold\""
+            f"{tip}, penwidth=1.4];")
 
 
 def _legend_rows(view: View, a: Analysis, t: dict, per_row: int = 5) -> list[str]:
@@ -618,9 +610,9 @@ def _legend_rows(view: View, a: Analysis, t: dict, per_row: int = 5) -> list[str
     styles = {e.style for e in view.edges}
     has_block = has_fold = False
     for u in view.units.values():
-        if u.kind == "node":
-            kinds.add(a.node(u.key).kind)
-        elif u.kind == "block":
+        if u.form == "node":
+            kinds.add(a.node(u.key).category)
+        elif u.form == "block":
             has_block = True
         else:
             has_fold = True
@@ -635,7 +627,7 @@ def _legend_rows(view: View, a: Analysis, t: dict, per_row: int = 5) -> list[str
         cells.append(f"<td><font color=\"{color}\"><b>- - -</b></font></td>"
                      f"<td align=\"left\"><font color=\"{color}\">{_h(text)}</font></td>")
 
-    for k in KINDS:
+    for k in CATEGORIES:
         if k in kinds and k not in ("input", "output"):
             swatch(t["kinds"][k], KIND_TITLES[k])
     if has_block:

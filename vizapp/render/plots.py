@@ -12,30 +12,12 @@ from typing import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from vizapp.fmt import human, shape_text
+
 A_COLOR = "#2563eb"
 B_COLOR = "#f59e0b"
 SPATIAL_COLOR = "#10b981"
 FLAT_COLOR = "#94a3b8"
-
-
-def human(n: float | int | None, unit: str = "") -> str:
-    """11_689_512 → '11.7 M', 1_818_558_464 → '1.82 G', 850 → '850'."""
-    if n is None:
-        return "—"
-    n = float(n)
-    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= div:
-            v = n / div
-            digits = 2 if abs(v) < 10 else 1 if abs(v) < 100 else 0
-            return f"{v:.{digits}f} {suffix}{unit}"
-    return f"{int(n):,}{(' ' + unit) if unit else ''}"
-
-
-def shape_text(shape: Sequence[int] | None, batch: bool = False) -> str:
-    if not shape:
-        return "—"
-    s = list(shape) if batch else list(shape[1:])
-    return "×".join(str(v) for v in s) if s else "scalar"
 
 
 def _channels_spatial(shape: Sequence[int] | None) -> tuple[int | None, int | None, str]:

@@ -1,0 +1,163 @@
+"""Block stories: the worked arithmetic of a whole block, built from the fields of its nodes
+(never from another sentence) — what the block does to channels and H×W, and the
+pattern-specific sums: dense growth ``c₀ + L·k``, Inception branch sums, residual shortcuts
+(identity or projection, per unit), the bottleneck's ×4 expansion, transitions, and what
+shrinks H×W in a stem."""
+
+from __future__ import annotations
+
+from vizapp.fmt import count, hw_text, shape_text
+
+from .records import Node, Shape
+
+
+def _attrs(n: Node) -> dict:
+    return dict(n.attrs)
+
+
+def block_story(btype: str, nodes: list[Node], in_shapes: tuple, out_shape: Shape | None,
+                params: int) -> str:
+    if not nodes:
+        return ""
+    if len(nodes) == 1:
+        n = nodes[0]
+        extra = n.param_explanation and n.param_explanation != "no parameters"
+        return n.explanation + (f"\nParameters: {n.param_explanation}" if extra else "")
+    x = in_shapes[0] if in_shapes else None
+    lines = [_summary(btype, x, out_shape)] if x is not None and out_shape is not None else []
+    cats = [n for n in nodes if n.op == "cat"]
+    dense = dense_growth(cats)
+    if dense is not None:
+        lines.append(_dense_line(*dense))
+    elif cats:
+        lines.append(_branches_line(cats))
+    adds = [n for n in nodes if n.op == "add" and n.shortcut is not None]
+    if adds:
+        lines.append(_residual_line(adds))
+    convs = [n for n in nodes if n.op == "conv2d"]
+    line = _bottleneck_line(convs) if adds else None
+    if line:
+        lines.append(line)
+    line = _transition_line(nodes, convs) if not adds and not cats else None
+    if line:
+        lines.append(line)
+    elif not adds and not cats and x is not None and out_shape is not None:
+        line = _downsampling_line(nodes, x, out_shape)
+        if line:
+            lines.append(line)
+    lines.append(f"parameters: {count(params)}; MACs: {count(sum(n.macs for n in nodes))}")
+    return "\n".join(lines)
+
+
+def _summary(btype: str, x: Shape, y: Shape) -> str:
+    line = f"{btype}: {shape_text(x)} → {shape_text(y)}"
+    if len(x) != 4 or len(y) != 4:
+        return line
+    bits = []
+    if x[1] != y[1]:
+        bits.append(f"channels {x[1]} → {y[1]}")
+    if x[2:] != y[2:]:
+        bits.append(f"H×W {x[2]}×{x[3]} → {y[2]}×{y[3]}" + _ratio(x, y))
+    return line + (" (" + ", ".join(bits) + ")" if bits else "")
+
+
+def _ratio(x: Shape, y: Shape) -> str:
+    if y[2] and y[2] != x[2] and x[2] % y[2] == 0:
+        return f" (÷{x[2] // y[2]})"
+    return ""
+
+
+def dense_growth(cats: list[Node]) -> tuple[int, list[int]] | None:
+    """(c₀, [k₁, k₂ …]) when the concatenations form a dense chain: each one extends the
+    previous (seed style ``X = cat(X, Y)``: it takes the previous result as an input;
+    torchvision style ``cat(x₀ … x_l)``: the same parts plus one). None otherwise."""
+    if len(cats) < 2:
+        return None
+    parts = [tuple(_attrs(c).get("parts", ())) for c in cats]
+    chained = all(prev.id in cur.inputs and len(p) == 2
+                  for prev, cur, p in zip(cats, cats[1:], parts[1:]))
+    if chained and len(parts[0]) == 2:
+        return parts[0][0], [p[1] for p in parts]
+    growing = all(len(b) == len(a) + 1 and b[:len(a)] == a for a, b in zip(parts, parts[1:]))
+    if growing and len(parts[0]) >= 1:
+        return parts[-1][0], list(parts[-1][1:])
+    return None
+
+
+def _dense_line(c0: int, ks: list[int]) -> str:
+    total = c0 + sum(ks)
+    if len(set(ks)) == 1:
+        return (f"dense connections: every layer adds k = {ks[0]} channels to all earlier "
+                f"ones: c₀ + L·k = {c0} + {len(ks)}·{ks[0]} = {total} channels")
+    return "dense connections: " + f"{c0} + " + " + ".join(map(str, ks)) + f" = {total} channels"
+
+
+def _branches_line(cats: list[Node]) -> str:
+    sums = [_attrs(c).get("parts", ()) for c in cats]
+    text = [" + ".join(map(str, p)) + f" = {sum(p)}" for p in sums]
+    if len(cats) == 1:
+        return f"{len(sums[0])} parallel branches concatenated: {text[0]} channels"
+    return (f"{len(cats)} blocks, each concatenating its parallel branches: "
+            + "; ".join(text) + " channels")
+
+
+def _residual_line(adds: list[Node]) -> str:
+    if len(adds) == 1:
+        s = adds[0].shortcut
+        if s.projection:
+            return f"residual: output = F(x) + shortcut(x); {s.text()}"
+        return "residual: output = F(x) + x (identity shortcut: shapes already match)"
+    units = []
+    for a in adds:
+        s = a.shortcut
+        where = a.module_path or a.id
+        units.append(f"{where}: projection through '{s.layer}' ({s.in_channels}→"
+                     f"{s.out_channels}" + (f", stride {s.stride[0]}" if s.stride != (1, 1)
+                                            else "") + ")" if s.projection else
+                     f"{where}: identity")
+    return f"{len(adds)} residual units, output = F(x) + shortcut(x) — " + "; ".join(units)
+
+
+def _bottleneck_line(convs: list[Node]) -> str | None:
+    if len(convs) < 3:
+        return None
+    a0, a1, a2 = (_attrs(c) for c in convs[:3])
+    k = a1.get("kernel")
+    if a0.get("kernel") != (1, 1) or k == (1, 1) or a2.get("kernel") != (1, 1):
+        return None
+    w, e = a0["out"], a2["out"]
+    if not w or e % w or e == w:
+        return None
+    return (f"bottleneck: 1×1 reduces {a0['in']} → {w} channels, the {hw_text(k)}×"
+            f"{hw_text(k)} conv works at {w}, 1×1 expands ×{e // w} to {w}·{e // w} = {e}"
+            if k[0] == k[1] else
+            f"bottleneck: 1×1 reduces {a0['in']} → {w} channels, the {k[0]}×{k[1]} conv works "
+            f"at {w}, 1×1 expands ×{e // w} to {w}·{e // w} = {e}")
+
+
+def _transition_line(nodes: list[Node], convs: list[Node]) -> str | None:
+    pools = [n for n in nodes if n.op == "avg_pool2d"]
+    if len(convs) != 1 or _attrs(convs[0]).get("kernel") != (1, 1) or not pools:
+        return None
+    a0 = _attrs(convs[0])
+    ratio = a0["out"] / a0["in"] if a0["in"] else 0
+    p = pools[-1]
+    x, y = p.input_shapes[0], p.output_shape
+    return (f"transition: the 1×1 conv compresses {a0['in']} → {a0['out']} channels "
+            f"(×{ratio:g}), the average pool halves H×W {x[2]}×{x[3]} → {y[2]}×{y[3]}")
+
+
+def _downsampling_line(nodes: list[Node], x: Shape, y: Shape) -> str | None:
+    """Which layers shrink H×W, each with its factor (a stem: strided conv and max-pool)."""
+    if len(x) != 4 or len(y) != 4 or x[2:] == y[2:]:
+        return None
+    steps = []
+    for n in nodes:
+        if n.output_shape is None or len(n.output_shape) != 4 or not n.input_shapes:
+            continue
+        h_in, h_out = n.input_shapes[0][2], n.output_shape[2]
+        if len(n.input_shapes[0]) == 4 and h_out < h_in:
+            steps.append(f"{n.label} ({h_in}→{h_out})")
+    if not steps:
+        return None
+    return f"H×W {x[2]}×{x[3]} → {y[2]}×{y[3]}{_ratio(x, y)} by " + ", then ".join(steps)
