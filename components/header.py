@@ -44,7 +44,7 @@ def render(spec: ModelSpec, page_title: str = "") -> None:
     parts = [f"**{spec.label}**", f"input {shape_text(a.input_shape, batch=True)}"]
     if a.output_shape is not None:
         parts.append(f"output {shape_text(a.output_shape, batch=True)}")
-    parts += [f"{human(a.total_params)} params", f"{human(a.total_macs)} MACs"]
+    parts += [f"{human(a.total_params)} params", f"{a.macs_text(human(a.total_macs))} MACs"]
     st.caption(" · ".join(parts))
     f = a.failure
     if f is not None and page_title not in EXPLAINS_FAILURE:

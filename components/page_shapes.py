@@ -96,7 +96,7 @@ def render(spec: ModelSpec) -> None:
     m = st.columns(4)
     m[0].metric("Parameters", human(a.total_params), help=f"{a.total_params:,} "
                 f"({a.trainable_params:,} trainable, {a.buffers:,} buffer elements)")
-    m[1].metric("MACs", human(a.total_macs),
+    m[1].metric("MACs", a.macs_text(human(a.total_macs)),
                 help=f"{a.total_macs:,} multiply–accumulates; FLOPs ≈ 2×MACs = "
                      f"{2 * a.total_macs:,}")
     m[2].metric("Output", shape_text(a.output_shape) if a.output_shape else "—",

@@ -12,8 +12,7 @@ from torch import nn
 from vizapp.fmt import shape_text
 
 from .records import Analysis, Block, Failure, Node, ReceptiveField, Shape
-from .rules import TMeta
-from .shapes import Propagated, category_from_name, op_name
+from .shapes import Propagated, category_from_name, first_tensor, op_name
 from .stories import block_story
 from .trace import Step, Traced
 
@@ -42,8 +41,8 @@ class _Params:
         return sum(p.numel() for p in st.module.parameters())
 
 
-def nodes_from(traced: Traced, prop: Propagated,
-               rfs: dict[str, ReceptiveField | None]) -> tuple[list[Node], Shape | None]:
+def nodes_from(traced: Traced, prop: Propagated, rfs: dict[str, ReceptiveField | None],
+               rf_notes: dict[str, str]) -> tuple[list[Node], Shape | None]:
     """Nodes in execution order (the failing one last) and the network's output shape."""
     steps = {s.name: s for s in traced.steps}
     failed = prop.failure[0] if prop.failure else None
@@ -53,12 +52,14 @@ def nodes_from(traced: Traced, prop: Propagated,
     output_shape: Shape | None = None
     for name in prop.order:
         st = steps[name]
-        ins = tuple(n for n in st.inputs if n in seen)
-        in_shapes = tuple(prop.values[n].shape for n in ins)
+        ins = tuple(dict.fromkeys(prop.aliases.get(n, n) for n in st.inputs
+                                  if prop.aliases.get(n, n) in seen))
+        in_shapes = tuple(prop.tensor_of(n).shape for n in ins)
         if st.op == "output":
             outv = prop.values.get(name)
             first = outv[0] if isinstance(outv, (tuple, list)) and outv else outv
-            if isinstance(first, TMeta):
+            first = first_tensor(first)
+            if first is not None:
                 output_shape = first.shape
                 nodes.append(Node(
                     id="output", op="output", category="output", label="output", module_path="",
@@ -75,7 +76,8 @@ def nodes_from(traced: Traced, prop: Propagated,
                 explanation=f"✗ {prop.failure[1].message}", source="failed"))
             break
         res = prop.results.get(name)
-        if res is None or not isinstance(res.value, TMeta):
+        out = first_tensor(res.value) if res is not None else None
+        if out is None:
             continue
         seen.add(name)
         placeholder = st.op == "placeholder"
@@ -83,10 +85,11 @@ def nodes_from(traced: Traced, prop: Propagated,
             id=name, op=res.op, category="input" if placeholder else res.category,
             label=res.label or res.op, module_path="" if placeholder else st.module_path,
             module_type=type(st.module).__name__ if st.module is not None else res.op,
-            inputs=ins, input_shapes=in_shapes, output_shape=res.value.shape,
+            inputs=ins, input_shapes=in_shapes, output_shape=out.shape,
             params=params(st), macs=res.macs, rf=rfs.get(name), explanation=res.explanation,
             param_explanation=res.param_explanation, source=prop.sources.get(name, "rule"),
-            attrs=res.attrs, shortcut=res.shortcut))
+            attrs=res.attrs, shortcut=res.shortcut, macs_note=res.macs_note,
+            rf_note=rf_notes.get(name, "")))
     return nodes, output_shape
 
 
@@ -96,15 +99,16 @@ def failure_from(traced: Traced, prop: Propagated, nodes: list[Node]) -> Failure
     name, err = prop.failure
     st = next(s for s in traced.steps if s.name == name)
     known = {n.id for n in nodes if n.output_shape is not None}
-    ins = tuple(n for n in st.inputs if n in known)
-    return Failure(name, st.module_path, op_name(st), tuple(prop.values[n].shape for n in ins),
+    ins = tuple(prop.aliases.get(n, n) for n in st.inputs if prop.aliases.get(n, n) in known)
+    return Failure(name, st.module_path, op_name(st), tuple(prop.tensor_of(n).shape for n in ins),
                    err.message, err.fix)
 
 
-def assemble(traced: Traced, prop: Propagated, rfs: dict[str, ReceptiveField | None],
+def assemble(traced: Traced, prop: Propagated,
+             rfs: tuple[dict[str, ReceptiveField | None], dict[str, str]],
              full: Shape, model_name: str) -> Analysis:
     model = traced.model
-    nodes, output_shape = nodes_from(traced, prop, rfs)
+    nodes, output_shape = nodes_from(traced, prop, *rfs)
     failure = failure_from(traced, prop, nodes)
     blocks = build_blocks(model, nodes, model_name)
     params = list(model.parameters())

@@ -14,8 +14,8 @@ Each op's :class:`~.rules.RFStep` says how it transforms the field of its input:
 from __future__ import annotations
 
 from .records import ReceptiveField
-from .rules import RFStep, TMeta
-from .shapes import Propagated
+from .rules import RFStep
+from .shapes import Propagated, first_tensor
 from .trace import Traced
 
 _INPUT_RF = ReceptiveField((1, 1), (1, 1), (0.0, 0.0))
@@ -51,18 +51,33 @@ def apply(step: RFStep | None, ins: list[ReceptiveField | None]) -> ReceptiveFie
     return ReceptiveField(size, jump, start)  # type: ignore[arg-type]
 
 
-def receptive_fields(traced: Traced, prop: Propagated) -> dict[str, ReceptiveField | None]:
-    """Field of every op step that ran and produced a tensor (None where undefined)."""
+TRANSPOSED_NOTE = ("receptive field not computed after a transposed convolution or unpooling: "
+                   "its output pixels see different numbers of input pixels")
+
+
+def receptive_fields(traced: Traced, prop: Propagated
+                     ) -> tuple[dict[str, ReceptiveField | None], dict[str, str]]:
+    """Field of every op step that ran and produced a tensor (None where undefined), and for
+    4-D outputs whose field is not computed, the reason."""
     steps = {s.name: s for s in traced.steps}
     out: dict[str, ReceptiveField | None] = {}
+    notes: dict[str, str] = {}
     for name in prop.order:
         res = prop.results.get(name)
-        if res is None or not isinstance(res.value, TMeta):
+        value = first_tensor(res.value) if res is not None else None
+        if value is None:
             continue
         st = steps[name]
         if st.op == "placeholder":
             out[name] = _INPUT_RF
             continue
-        rf = apply(res.rf, [out.get(n) for n in st.inputs if n in out])
-        out[name] = rf if rf is not None and len(res.value.shape) == 4 else None
-    return out
+        ins = [prop.aliases.get(n, n) for n in st.inputs]
+        if res.rf is not None and res.rf.rule == "transposed" or \
+                any(n in notes for n in ins) and res.rf is not None and res.rf.rule != "flat":
+            out[name] = None
+            if len(value.shape) == 4:
+                notes[name] = TRANSPOSED_NOTE
+            continue
+        rf = apply(res.rf, [out.get(n) for n in ins if n in out])
+        out[name] = rf if rf is not None and len(value.shape) == 4 else None
+    return out, notes

@@ -80,6 +80,8 @@ class Node:
     source: str = "rule"  # "rule" (arithmetic) or "meta" (meta-tensor execution fallback)
     attrs: tuple[tuple[str, Any], ...] = ()  # op hyper-parameters (kernel, stride, …) for labels
     shortcut: Shortcut | None = None  # residual additions: what the skip path is
+    macs_note: str = ""  # non-empty: ``macs`` is not counted (0), and this says why
+    rf_note: str = ""  # non-empty: ``rf`` is not computed for this spatial output, and why
 
 
 @dataclass(frozen=True)
@@ -127,18 +129,25 @@ class Row:
     receptive_field: ReceptiveField | None
     explanation: str
     input_shapes: tuple[Shape, ...] = ()
+    macs_note: str = ""  # non-empty: some MACs inside are not counted (``macs`` is a lower bound)
+    rf_note: str = ""  # non-empty: the receptive field of this 4-D output is not computed
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "name": self.name,
             "type": self.type,
             "depth": self.depth,
             "output_shape": list(self.output_shape) if self.output_shape is not None else None,
             "params": self.params,
-            "macs": self.macs,
+            "macs": None if self.macs_note and not self.macs else self.macs,
             "receptive_field": _rf_dict(self.receptive_field),
             "explanation": self.explanation,
         }
+        if self.macs_note:
+            d["macs_note"] = self.macs_note
+        if self.rf_note:
+            d["receptive_field_note"] = self.rf_note
+        return d
 
 
 def _rf_dict(rf: ReceptiveField | None) -> dict[str, Any] | None:
@@ -214,11 +223,27 @@ class Analysis:
                 if c.depth < depth and c.children:
                     visit(c)
                 else:
-                    out.append(Row(c.path, c.type, c.depth, c.output_shape, c.params, c.macs,
-                                   c.rf, c.explanation, c.input_shapes))
+                    out.append(self._row(c))
 
         visit(root)
         return out
+
+    def _row(self, b: Block) -> Row:
+        inner = [self.node(i) for i in b.nodes]
+        macs_note = "; ".join(dict.fromkeys(n.macs_note for n in inner if n.macs_note))
+        last = self.node(b.outputs[-1]) if b.outputs else None
+        rf_note = last.rf_note if last is not None else ""
+        return Row(b.path, b.type, b.depth, b.output_shape, b.params, b.macs, b.rf,
+                   b.explanation, b.input_shapes, macs_note, rf_note)
+
+    @property
+    def uncounted(self) -> tuple[str, ...]:
+        """Why some MACs are not counted (empty: ``total_macs`` is complete)."""
+        return tuple(dict.fromkeys(n.macs_note for n in self.nodes if n.macs_note))
+
+    def macs_text(self, value: str) -> str:
+        """``value`` (a formatted MAC count) with "≥ " when some MACs are not counted."""
+        return ("≥ " if self.uncounted else "") + value
 
     def to_dict(self, depth: int = 1) -> dict[str, Any]:
         """The JSON of ``vizapp table``."""
@@ -232,6 +257,9 @@ class Analysis:
             "method": self.method,
             "rows": [r.to_dict() for r in self.rows(depth)],
         }
+        if self.uncounted:
+            d["total_macs_complete"] = False
+            d["uncounted"] = list(self.uncounted)
         if self.notes:
             d["notes"] = list(self.notes)
         if self.failure is not None:

@@ -51,7 +51,7 @@ class ShapeError(Exception):
 class RFStep:
     """How an op transforms the receptive field, per axis (H, W)."""
 
-    rule: str  # "window" | "identity" | "merge" | "flat"
+    rule: str  # "window" | "transposed" | "identity" | "merge" | "flat"
     k: tuple[int, int] = (1, 1)  # effective kernel d·(k−1)+1
     s: tuple[int, int] = (1, 1)
     p: tuple[int, int] = (0, 0)
@@ -69,6 +69,7 @@ class OpResult:
     attrs: tuple[tuple[str, Any], ...] = ()
     rf: RFStep | None = None
     shortcut: Shortcut | None = None  # residual additions: the skip path
+    macs_note: str = ""  # non-empty: the MACs of this op are not counted, and why
 
 
 @dataclass
@@ -209,9 +210,155 @@ def pool2d(c: Call) -> OpResult:
         text = (f"{name} kernel {_hw(k)}, stride {_hw(s)}, padding {_hw(p)}"
                 + (", ceil_mode" if m.ceil_mode else "") + f": {expl} → "
                 f"{fmt_shape(x.shape)} → {fmt_shape(out)} (channels unchanged)")
-    return OpResult(TMeta(out, x.dtype), "max_pool2d" if is_max else "avg_pool2d", "pool",
+    value: Any = TMeta(out, x.dtype)
+    if is_max and getattr(m, "return_indices", False):
+        value = (value, TMeta(out, torch.int64))
+        text += "; also returns the index of each maximum (for MaxUnpool2d)" if text else ""
+    return OpResult(value, "max_pool2d" if is_max else "avg_pool2d", "pool",
                     label, 0, text, "no parameters" if c.explain else "",
                     (("kernel", k), ("stride", s), ("padding", p)), rf)
+
+
+def max_unpool(c: Call) -> OpResult:
+    """MaxUnpool2d: H_out = (H − 1)·S − 2P + K (or the ``output_size`` given)."""
+    m: nn.MaxUnpool2d = c.target
+    x = c.tensor()
+    if len(x.shape) != 4:
+        raise NoRule()
+    (kh, kw), (sh, sw), (ph, pw) = _pair(m.kernel_size), _pair(m.stride), _pair(m.padding)
+    size = c.args[2] if len(c.args) > 2 else c.kwargs.get("output_size")
+    if size is not None:
+        raise NoRule()  # an explicit output_size: let PyTorch check it on meta
+    ho, wo = (x.shape[2] - 1) * sh - 2 * ph + kh, (x.shape[3] - 1) * sw - 2 * pw + kw
+    out = (x.shape[0], x.shape[1], ho, wo)
+    text = ""
+    if c.explain:
+        text = (f"MaxUnpool2d kernel {_hw((kh, kw))}, stride {_hw((sh, sw))}: puts each value "
+                f"back where its maximum came from, zeros elsewhere: H_out = (H − 1)·S − 2P + K = "
+                f"({x.shape[2]} − 1)·{sh} − 2·{ph} + {kh} = {ho} → {fmt_shape(x.shape)} → "
+                f"{fmt_shape(out)}")
+    rf = RFStep("transposed", (kh, kw), (sh, sw), (ph, pw))
+    return OpResult(TMeta(out, x.dtype), "max_unpool2d", "pool", f"MaxUnpool {_hw((kh, kw))}"
+                    + (f" ×{_hw((sh, sw))}" if (sh, sw) != (1, 1) else ""), 0, text,
+                    "no parameters" if c.explain else "", (("kernel", (kh, kw)),
+                                                           ("stride", (sh, sw))), rf)
+
+
+def conv_transpose2d(c: Call) -> OpResult:
+    """H_out = (H − 1)·S − 2P + D·(K − 1) + output_padding + 1; MACs as flop_counter counts
+    them: N·Cin·H_in·W_in·(Cout/g)·K²."""
+    m: nn.ConvTranspose2d = c.target
+    x = c.tensor()
+    if len(x.shape) != 4 or x.shape[1] != m.in_channels or m.padding_mode != "zeros":
+        raise NoRule()  # PyTorch's own message on meta
+    if (len(c.args) > 1 and c.args[1] is not None) or c.kwargs.get("output_size") is not None:
+        raise NoRule()
+    k, s, p, d, op = (_pair(v) for v in (m.kernel_size, m.stride, m.padding, m.dilation,
+                                         m.output_padding))
+    ho = (x.shape[2] - 1) * s[0] - 2 * p[0] + d[0] * (k[0] - 1) + op[0] + 1
+    wo = (x.shape[3] - 1) * s[1] - 2 * p[1] + d[1] * (k[1] - 1) + op[1] + 1
+    if ho <= 0 or wo <= 0:
+        raise NoRule()
+    out = (x.shape[0], m.out_channels, ho, wo)
+    g = m.groups
+    macs = x.shape[0] * m.in_channels * x.shape[2] * x.shape[3] * (m.out_channels // g) * k[0] * k[1]
+    text = pexpl = ""
+    if c.explain:
+        text = (f"ConvTranspose2d {m.in_channels}→{m.out_channels}, kernel {_hw(k)}, stride "
+                f"{_hw(s)}, padding {_hw(p)}: H_out = (H − 1)·S − 2P + D·(K − 1) + "
+                f"output_padding + 1 = ({x.shape[2]} − 1)·{s[0]} − 2·{p[0]} + {d[0]}·({k[0]} − 1)"
+                f" + {op[0]} + 1 = {ho} → {fmt_shape(x.shape)} → {fmt_shape(out)}; MACs = "
+                f"N·Cin·H_in·W_in·(Cout/g)·k² = {_n(macs)}")
+        w = k[0] * k[1] * m.in_channels * (m.out_channels // g)
+        b = m.out_channels if m.bias is not None else 0
+        pexpl = f"k²·Cin·Cout/g + bias = {_n(w)} + {b} = {_n(w + b)}"
+    rf = RFStep("transposed", (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1), s, p)
+    return OpResult(TMeta(out, x.dtype), "conv_transpose2d", "conv",
+                    f"ConvT {_hw(k)}" + (f" ×{_hw(s)}" if s != (1, 1) else "") +
+                    f" · {m.in_channels}→{m.out_channels}", macs, text, pexpl,
+                    (("kernel", k), ("stride", s), ("padding", p), ("in", m.in_channels),
+                     ("out", m.out_channels)), rf)
+
+
+def _pad_amounts(pad: Any) -> tuple[int, int, int, int] | None:
+    """(left, right, top, bottom) of a 2-D pad spec, or None when it is not one."""
+    if isinstance(pad, int):
+        return (pad,) * 4
+    pad = tuple(pad)
+    if len(pad) == 2:
+        return (pad[0], pad[1], 0, 0)
+    if len(pad) == 4 and all(isinstance(v, int) for v in pad):
+        return pad  # type: ignore[return-value]
+    return None
+
+
+def pad_shape(c: Call, x: TMeta, pad: Any, mode: str) -> OpResult:
+    amounts = _pad_amounts(pad)
+    if amounts is None or len(x.shape) != 4:
+        raise NoRule()
+    left, right, top, bottom = amounts
+    out = (x.shape[0], x.shape[1], x.shape[2] + top + bottom, x.shape[3] + left + right)
+    if out[2] <= 0 or out[3] <= 0:
+        raise NoRule()
+    text = ""
+    if c.explain:
+        text = (f"{mode} padding (left {left}, right {right}, top {top}, bottom {bottom}): "
+                f"H = {x.shape[2]} + {top} + {bottom} = {out[2]}, W = {x.shape[3]} + {left} + "
+                f"{right} = {out[3]} → {fmt_shape(x.shape)} → {fmt_shape(out)}")
+    # a pad is a 1×1 window with padding (top, left): the centre of output pixel 0 moves
+    rf = RFStep("window", (1, 1), (1, 1), (top, left))
+    return OpResult(TMeta(out, x.dtype), "pad", "other", f"Pad {left},{right},{top},{bottom}",
+                    0, text, "no parameters" if c.explain else "",
+                    (("pad", (left, right, top, bottom)),), rf)
+
+
+def pad_module(c: Call) -> OpResult:
+    m = c.target
+    mode = type(m).__name__.replace("Pad2d", "").lower() or "zero"
+    return pad_shape(c, c.tensor(), m.padding, mode)
+
+
+def f_pad(c: Call) -> OpResult:
+    pad = c.args[1] if len(c.args) > 1 else c.kwargs.get("pad")
+    mode = c.args[2] if len(c.args) > 2 else c.kwargs.get("mode", "constant")
+    return pad_shape(c, c.tensor(), pad, str(mode))
+
+
+def attention(c: Call) -> OpResult:
+    """nn.MultiheadAttention: output (L, N, E) — or (N, L, E) with batch_first — and the
+    attention weights. MACs: the q/k/v in-projections, QKᵀ, attention×V and the
+    out-projection: N·(L·E·E + S·E·kdim + S·E·vdim + 2·L·S·E + L·E·E)."""
+    m: nn.MultiheadAttention = c.target
+    q = c.tensor(0)
+    k = c.args[1] if len(c.args) > 1 else c.kwargs.get("key")
+    v = c.args[2] if len(c.args) > 2 else c.kwargs.get("value")
+    if not (isinstance(k, TMeta) and isinstance(v, TMeta)) or len(q.shape) != 3:
+        raise NoRule()
+    bf = m.batch_first
+    n, L = (q.shape[0], q.shape[1]) if bf else (q.shape[1], q.shape[0])
+    S = k.shape[1] if bf else k.shape[0]
+    E = m.embed_dim
+    if q.shape[2] != E:
+        raise ShapeError(f"MultiheadAttention expects embed_dim {E} but the query has "
+                         f"{q.shape[2]} features ({fmt_shape(q.shape, True)})",
+                         f"build it with embed_dim={q.shape[2]}")
+    macs = n * (L * E * E + S * E * m.kdim + S * E * m.vdim + 2 * L * S * E + L * E * E)
+    need = c.kwargs.get("need_weights", c.args[4] if len(c.args) > 4 else True)
+    avg = c.kwargs.get("average_attn_weights", True)
+    weights = None
+    if need:
+        weights = TMeta((n, L, S) if avg else (n, m.num_heads, L, S), q.dtype)
+    text = pexpl = ""
+    if c.explain:
+        h = m.num_heads
+        text = (f"MultiheadAttention, {h} heads of {E // h}: {L} queries attend to {S} keys → "
+                f"{fmt_shape(q.shape, True)}; MACs = N·(L·E² in q + S·E·E k,v projections + "
+                f"2·L·S·E for QKᵀ and attention×V + L·E² out) = {n}·({L}·{E}² + 2·{S}·{E}² + "
+                f"2·{L}·{S}·{E} + {L}·{E}²) = {_n(macs)}")
+        pexpl = f"4·E² + 4·E (q, k, v, out projections) = {_n(sum(p.numel() for p in m.parameters()))}"
+    return OpResult((TMeta(q.shape, q.dtype), weights), "multihead_attention", "linear",
+                    f"Attention {m.num_heads}×{E // m.num_heads}", macs, text, pexpl,
+                    (("heads", m.num_heads), ("embed_dim", E)), RFStep("flat"))
 
 
 def adaptive_pool(c: Call, out_size: Any = None, is_max: bool | None = None) -> OpResult:
@@ -385,6 +532,13 @@ MODULE_RULES: dict[type, Callable[[Call], OpResult]] = {
     nn.AlphaDropout: dropout_module,
     nn.Identity: identity_module,
     nn.LocalResponseNorm: lrn_module,
+    nn.MultiheadAttention: attention,
+    nn.MaxUnpool2d: max_unpool,
+    nn.ConvTranspose2d: conv_transpose2d,
+    nn.ZeroPad2d: pad_module,
+    nn.ConstantPad2d: pad_module,
+    nn.ReflectionPad2d: pad_module,
+    nn.ReplicationPad2d: pad_module,
     **{t: activation_module for t in _ACT_NAMES},
 }
 
@@ -561,6 +715,7 @@ FUNCTION_RULES: dict[Any, Callable[[Call], OpResult]] = {
     F.adaptive_avg_pool2d: f_adaptive(False),
     F.adaptive_max_pool2d: f_adaptive(True),
     F.dropout: dropout_fn,
+    F.pad: f_pad,
     torch.mean: mean_rule,
 }
 

@@ -36,6 +36,21 @@ class Propagated:
     failure: tuple[str, ShapeError] | None
     order: list[str]  # step names that ran (the failing one included)
     sources: dict[str, str] = field(default_factory=dict)  # step → "rule" | "meta"
+    # ``out, idx = pool(x)``: the getitem steps that pick a tensor out of an op's tuple → that op
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def tensor_of(self, name: str) -> TMeta | None:
+        """The (first) tensor a step produced, following aliases."""
+        return first_tensor(self.values.get(self.aliases.get(name, name)))
+
+
+def first_tensor(v: Any) -> TMeta | None:
+    """A TMeta, or the first TMeta of a tuple output (``MultiheadAttention``, ``LSTM``)."""
+    if isinstance(v, TMeta):
+        return v
+    if isinstance(v, (tuple, list)) and v and isinstance(v[0], TMeta):
+        return v[0]
+    return None
 
 
 def to_tmeta(v: Any) -> Any:
@@ -108,20 +123,26 @@ def execute_meta(step: Step, args: Any, kwargs: Any, explain: bool) -> OpResult:
                          "check the shapes entering this layer", spatial=small) from None
     value = to_tmeta(out)
     name = op_name(step)
-    if not isinstance(value, TMeta):
+    if first_tensor(value) is None:
         return OpResult(value, name, "other", name)
     ins = [a for a in args if isinstance(a, TMeta)]
     text = ""
     if explain:
         src = ", ".join(shape_text(a.shape, True) for a in ins) or "—"
-        text = (f"{name}: {src} → {shape_text(value.shape, True)} (shape computed by running the "
+        text = (f"{name}: {src} → {shape_text(first_tensor(value).shape, True)} (shape computed "
+                f"by running the "
                 f"op on a meta tensor; vizapp has no arithmetic rule for it)")
     rf = None
-    if ins and len(value.shape) == 4 and len(ins[0].shape) == 4 and \
-            value.shape[2:] == ins[0].shape[2:]:
+    out_shape = first_tensor(value).shape
+    if ins and len(out_shape) == 4 and len(ins[0].shape) == 4 and out_shape[2:] == ins[0].shape[2:]:
         rf = RFStep("identity")
     macs = counter.get_total_flops() // 2
-    return OpResult(value, name, category_from_name(name), name, macs, text, "", (), rf)
+    res = OpResult(value, name, category_from_name(name), name, macs, text, "", (), rf)
+    if macs == 0 and step.module is not None and \
+            any(p.dim() >= 2 for p in step.module.parameters()):
+        res.macs_note = (f"MACs not counted for {name}: vizapp has no rule for it and the "
+                         f"meta run counted none")
+    return res
 
 
 def _python_value_op(target: Any, args: Any) -> bool:
@@ -160,6 +181,7 @@ class ShapePass:
         self.results: dict[str, OpResult] = {}
         self.sources: dict[str, str] = {}
         self.producers: dict[str, Step] = {}
+        self.aliases: dict[str, str] = {}
         self.placeholders = 0
         order: list[str] = []
         for step in self.traced.steps:
@@ -169,8 +191,8 @@ class ShapePass:
                 self.values[step.name] = self.run_step(step)
             except ShapeError as err:
                 return Propagated(self.values, self.results, (step.name, err), order,
-                                  self.sources)
-        return Propagated(self.values, self.results, None, order, self.sources)
+                                  self.sources, self.aliases)
+        return Propagated(self.values, self.results, None, order, self.sources, self.aliases)
 
     def _resolve(self, a: Any) -> Any:
         return map_aggregate(a, lambda v: self.values[v.name] if isinstance(v, fx.Node) else v)
@@ -209,7 +231,12 @@ class ShapePass:
     def _plain_python(self, step: Step, args: Any, kwargs: Any) -> Any:
         """Values that are not tensor ops (sizes, getattr on tensors, int arithmetic)."""
         if step.op == "call_function" and _python_value_op(step.target, args):
-            return step.target(*args, **kwargs)
+            value = step.target(*args, **kwargs)
+            src = step.inputs[0] if step.inputs else None
+            if isinstance(value, TMeta) and src is not None and \
+                    self.aliases.get(src, src) in self.results:
+                self.aliases[step.name] = self.aliases.get(src, src)
+            return value
         if step.op == "call_function" and step.target is getattr and isinstance(args[0], TMeta):
             return _tensor_attr(args[0], args[1])
         if step.op == "call_method" and step.target in ("size", "dim") and \

@@ -65,13 +65,16 @@ def format_text(a, depth: int, explain: bool = False) -> str:
         shape = f"torch.Size({list(r.output_shape)})" if r.output_shape is not None else "—"
         rf = str(r.receptive_field.size[0]) if r.receptive_field else ""
         name = "  " * (r.depth - 1) + r.name
+        macs = ("≥ " if r.macs_note else "") + f"{r.macs:,}"
         lines.append(f"{name.ljust(width)}  {r.type.ljust(twidth)}  {shape:<22}"
-                     f"{r.params:>12,}  {r.macs:>15,}  {rf}")
+                     f"{r.params:>12,}  {macs:>15}  {rf}")
         if explain and r.explanation:
             for line in r.explanation.splitlines():
                 lines.append(" " * (width + 2) + "│ " + line)
-    lines.append(f"total params: {a.total_params:,}   MACs: {a.total_macs:,} "
+    lines.append(f"total params: {a.total_params:,}   MACs: {a.macs_text(f'{a.total_macs:,}')} "
                  f"(FLOPs ≈ 2×MACs = {2 * a.total_macs:,})")
+    for why in a.uncounted:
+        lines.append(f"not counted: {why}")
     for note in a.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)

@@ -58,10 +58,11 @@ class TorchvisionConfig(BaseConfig):
 
 
 # builders whose weights-free default differs from the published (inference) architecture:
-# their auxiliary classifiers are dropped once pretrained weights load, so the published
-# parameter counts exclude them.
+# GoogLeNet's auxiliary classifiers are dropped once its pretrained weights load (the
+# published count excludes them); Inception-v3 keeps its AuxLogits in the published weights
+# (27,161,264 parameters include them; in evaluation they never run, so MACs are unchanged).
 _PUBLISHED_KWARGS = {"googlenet": {"aux_logits": False, "init_weights": False},
-                     "inception_v3": {"aux_logits": False, "init_weights": False}}
+                     "inception_v3": {"aux_logits": True, "init_weights": False}}
 
 
 def build(cfg: TorchvisionConfig) -> nn.Module:
