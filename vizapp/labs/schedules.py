@@ -199,56 +199,67 @@ def _coerce(p: KnobInfo, v: Any) -> Any:
     return v
 
 
-def lr_curve(name: str, epochs: int = 100, base_lr: float = 0.1,
-             **params: Any) -> LRCurve:
-    """The lr of every epoch ``0 … epochs−1`` under schedule ``name`` (missing parameters take
-    their defaults), computed by stepping the real torch scheduler once per epoch."""
+def check_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Every parameter of schedule ``name``, typed and checked (missing ones at default)."""
     if name not in SCHEDULES:
         raise ScheduleError(f"unknown schedule '{name}'; schedules: {', '.join(SCHEDULES)}")
-    if not 1 <= int(epochs) <= 100_000:
-        raise ScheduleError(f"epochs must be between 1 and 100000 (got {epochs})")
-    if not base_lr > 0:
-        raise ScheduleError(f"the base lr must be positive (got {base_lr})")
-    epochs = int(epochs)
     sch = SCHEDULES[name]
     unknown = set(params) - {p.name for p in sch.params}
     if unknown:
         raise ScheduleError(f"{name} has no parameter '{sorted(unknown)[0]}'; parameters: "
                             f"{', '.join(p.name for p in sch.params)}")
-    p = {q.name: _coerce(q, params.get(q.name, q.default)) for q in sch.params}
+    return {q.name: _coerce(q, params.get(q.name, q.default)) for q in sch.params}
 
-    weight = torch.nn.Parameter(torch.zeros(1))
-    opt = torch.optim.SGD([weight], lr=float(base_lr))
-    loss = np.array([])
+
+def make_scheduler(name: str, opt: torch.optim.Optimizer, epochs: int,
+                   params: dict[str, Any]) -> Any:
+    """The torch scheduler ``name`` on ``opt`` for a run of ``epochs`` epochs, stepped once
+    per epoch (what the LR schedules page plots and what the Train lab uses)."""
+    p = check_params(name, params)
     if name == "StepLR":
-        sched = S.StepLR(opt, step_size=p["step_size"], gamma=p["gamma"])
-    elif name == "MultiStepLR":
-        if not p["milestones"]:
-            raise ScheduleError("milestones: give at least one epoch, e.g. 30,60,80")
-        sched = S.MultiStepLR(opt, milestones=list(p["milestones"]), gamma=p["gamma"])
-    elif name == "ExponentialLR":
-        sched = S.ExponentialLR(opt, gamma=p["gamma"])
-    elif name == "CosineAnnealingLR":
-        sched = S.CosineAnnealingLR(opt, T_max=p["T_max"], eta_min=p["eta_min"])
-    elif name == "ReduceLROnPlateau":
-        sched = S.ReduceLROnPlateau(opt, mode="min", factor=p["factor"], patience=p["patience"],
-                                    threshold=p["threshold"], cooldown=p["cooldown"],
-                                    min_lr=p["min_lr"])
-        loss = synthetic_loss(epochs, p["loss_tau"], p["loss_noise"], p["seed"])
-    elif name == "LambdaLR":
+        return S.StepLR(opt, step_size=p["step_size"], gamma=p["gamma"])
+    if name == "MultiStepLR":
+        return S.MultiStepLR(opt, milestones=list(p["milestones"]), gamma=p["gamma"])
+    if name == "ExponentialLR":
+        return S.ExponentialLR(opt, gamma=p["gamma"])
+    if name == "CosineAnnealingLR":
+        return S.CosineAnnealingLR(opt, T_max=p["T_max"], eta_min=p["eta_min"])
+    if name == "ReduceLROnPlateau":
+        return S.ReduceLROnPlateau(opt, mode="min", factor=p["factor"], patience=p["patience"],
+                                   threshold=p["threshold"], cooldown=p["cooldown"],
+                                   min_lr=p["min_lr"])
+    if name == "LambdaLR":
         fn = LAMBDAS[p["fn"]][1]
         args = dict(p, epochs=epochs)
-        sched = S.LambdaLR(opt, lr_lambda=lambda e: fn(e, args))
-    elif name == "OneCycleLR":
+        return S.LambdaLR(opt, lr_lambda=lambda e: fn(e, args))
+    if name == "OneCycleLR":
         if epochs < 2:
             raise ScheduleError("OneCycleLR needs at least 2 epochs")
-        sched = S.OneCycleLR(opt, max_lr=p["max_lr"], total_steps=epochs,
-                             pct_start=p["pct_start"], anneal_strategy=p["anneal_strategy"],
-                             div_factor=p["div_factor"],
-                             final_div_factor=p["final_div_factor"])
-    else:  # CosineAnnealingWarmRestarts
-        sched = S.CosineAnnealingWarmRestarts(opt, T_0=p["T_0"], T_mult=p["T_mult"],
-                                              eta_min=p["eta_min"])
+        return S.OneCycleLR(opt, max_lr=p["max_lr"], total_steps=epochs,
+                            pct_start=p["pct_start"], anneal_strategy=p["anneal_strategy"],
+                            div_factor=p["div_factor"], final_div_factor=p["final_div_factor"])
+    return S.CosineAnnealingWarmRestarts(opt, T_0=p["T_0"], T_mult=p["T_mult"],
+                                         eta_min=p["eta_min"])
+
+
+def lr_curve(name: str, epochs: int = 100, base_lr: float = 0.1,
+             **params: Any) -> LRCurve:
+    """The lr of every epoch ``0 … epochs−1`` under schedule ``name`` (missing parameters take
+    their defaults), computed by stepping the real torch scheduler once per epoch."""
+    if not 1 <= int(epochs) <= 100_000:
+        raise ScheduleError(f"epochs must be between 1 and 100000 (got {epochs})")
+    if not base_lr > 0:
+        raise ScheduleError(f"the base lr must be positive (got {base_lr})")
+    epochs = int(epochs)
+    p = check_params(name, params)
+    weight = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([weight], lr=float(base_lr))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched = make_scheduler(name, opt, epochs, p)
+    loss = np.array([])
+    if name == "ReduceLROnPlateau":
+        loss = synthetic_loss(epochs, p["loss_tau"], p["loss_noise"], p["seed"])
 
     lrs: list[float] = []
     with warnings.catch_warnings():
