@@ -520,7 +520,7 @@ def _run_locked(loop: _Loop, cfg: dict[str, Any]) -> TrainResult:
             loop.model.to("cpu")
             loop.x = loop.y = loop.xv = loop.yv = None  # type: ignore[assignment]
             forward.release_memory(loop.device)
-            return TrainResult("oom", f"{loop.device} ran out of memory at step {loop.step}: "
+            return TrainResult("oom", f"{loop.device} ran out of memory at step {loop.step + 1}: "
                                f"use a smaller batch or input (memory released)", loop.label,
                                str(loop.device), "", tuple(loop.epochs), loop.step, 0.0)
         return _finish(loop, status, msg, cfg)
