@@ -355,3 +355,38 @@ def test_cli_bad_input_exits_2_with_one_line(capsys, args, msg):
     assert cli(["train", "lenet-bn", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and msg in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- the page
+def test_train_page_trains_and_shows_results():
+    """AppTest: the page trains LeNet-BN vs LeNet on generated shapes and shows both runs'
+    accuracy (equal to the lab's own records), the progress text and the result tabs."""
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        from components import page_train
+        from vizapp.zoo import resolve
+
+        page_train.render(resolve("lenet-bn"))
+
+    at = AppTest.from_function(script, default_timeout=120)
+    for k, v in {"vz.train.data": "shapes", "vz.train.n": 200, "vz.train.s.epochs": 2,
+                 "vz.train.s.lr": 0.5}.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("shapes: 160 training + 40 validation" in t.value for t in at.text)
+    assert at.selectbox(key="vz.train.vs").value == "lenet"
+    at.button(key="vz.train.go").click().run()
+    run = at.session_state["vz.train.run"]
+    run.thread.join(120)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    view = run.view()
+    metrics = {m.label: m.value for m in at.metric}
+    for label in ("lenet-bn", "lenet"):
+        acc = view[label]["epoch"][-1].val_acc
+        assert metrics[f"val accuracy — {label}"] == f"{100 * acc:.1f}%"
+    assert sum("trained 2 epochs" in s.value for s in at.success) == 2
+    assert [t.label for t in at.tabs] == ["BatchNorm", "Percentiles & train/eval gap",
+                                          "Mistakes", "Filters", "Download"]
