@@ -159,25 +159,25 @@ def render(spec: ModelSpec) -> None:
                "with the app (nothing is downloaded), in the background: the curves update "
                "while it runs and other pages keep answering. One training at a time per "
                "device for the whole server; the others queue.")
-    ds = _pick_data(spec)
-    try:
-        model = build_model(spec, seed=0)
-    except ConfigError as exc:
-        _fail(f"{exc}: fix the configuration in the sidebar")
-        return
-    layers = [n for n, _ in model.named_modules() if n]
-    other = _partner(spec)
-    s = _settings(layers, T.default_watch(model))
     run: T.TrainRun | None = st.session_state.get(KEY + "run")
     busy = run is not None and run.running
+    with st.expander("Data and training settings", expanded=not busy,
+                     icon=":material/tune:"):
+        ds = _pick_data(spec)
+        try:
+            model = build_model(spec, seed=0)
+        except ConfigError as exc:
+            _fail(f"{exc}: fix the configuration in the sidebar")
+            return
+        other = _partner(spec)
+        s = _settings([n for n, _ in model.named_modules() if n], T.default_watch(model))
     c1, c2 = st.columns([1, 5])
     go = c1.button("Train", type="primary", key=KEY + "go", icon=":material/play_arrow:",
                    disabled=busy or ds is None or s is None)
-    if not busy:
-        lk = lock_for(s.device if s else "cpu")
-        if lk.busy:
-            c2.caption(f"The device is busy now ({lk.waiting} waiting); a new training "
-                       f"queues behind.")
+    lk = lock_for(s.device if s else "cpu")
+    if not busy and lk.busy:
+        c2.caption(f"The device is busy now ({lk.waiting} waiting); a new training queues "
+                   f"behind.")
     if go and ds is not None and s is not None:
         _start(spec, other, ds, s)
         st.rerun()
@@ -204,6 +204,9 @@ def _live(run: T.TrainRun, every: float | None) -> None:
 
 def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
     name = html.escape(label)
+    if p.phase in ("pending", "stopped") and not p.total_steps:
+        st.progress(0.0, text=f"{name}: {p.message or p.phase}")
+        return
     if p.phase == "queued":
         st.progress(0.0, text=f"{name}: waiting for the device — {p.queue_position} run(s) "
                               f"ahead")

@@ -108,6 +108,7 @@ class StepRecord:
     acc: float
     lr: float
     seconds: float  # since the start of training
+    epochs_done: float = 0.0  # step / steps per epoch (the x of a curve over epochs)
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ class WatchRecord:
 
 @dataclass(frozen=True)
 class Progress:
-    phase: str  # queued | running | done | stopped | failed
+    phase: str  # pending | queued | running | done | stopped | failed
     step: int = 0
     total_steps: int = 0
     epoch: int = 0
@@ -361,8 +362,9 @@ class _Loop:
             raise _Stop("nan", f"loss became {what} at step {k}: lower the learning rate")
         lr = float(self.opt.param_groups[0]["lr"])
         elapsed = time.perf_counter() - self.t0
-        self.emit(StepRecord(self.step, epoch + 1, float((per_step).sum() / n),
-                             float(torch.stack(correct).sum()) / n, lr, elapsed))
+        self.emit(StepRecord(self.step, epoch + 1, float(per_step.sum() / n),
+                             float(torch.stack(correct).sum()) / n, lr, elapsed,
+                             self.step / len(self.ranges)))
         for name, m in self.bn:
             self.emit(BNRecord(self.step, name, _tup(m.running_mean), _tup(m.running_var),
                                _tup(m.weight), _tup(m.bias)))
@@ -589,7 +591,10 @@ class TrainRun:
         self._lock = threading.Lock()
         self.records: dict[str, dict[str, list]] = {
             label: {"step": [], "epoch": [], "bn": [], "watch": []} for label, _, _ in jobs}
-        self.progress: dict[str, Progress] = {label: Progress("queued") for label, _, _ in jobs}
+        self.progress: dict[str, Progress] = {
+            label: Progress("pending", message=f"next, after {jobs[i - 1][0]}" if i else
+                            "starting")
+            for i, (label, _, _) in enumerate(jobs)}
         self.results: dict[str, TrainResult] = {}
         self.error: str | None = None
         self.thread = threading.Thread(target=self._work, daemon=True, name="vizapp-train")
@@ -619,7 +624,9 @@ class TrainRun:
     def _work(self) -> None:
         for label, model, cfg in self.jobs:
             if self.stop_event.is_set():
-                break
+                with self._lock:
+                    self.progress[label] = Progress("stopped", message="not run (stopped)")
+                continue
             try:
                 res = train(model, self.data, self.settings, label=label, stop=self.stop_event,
                             emit=self._emitter(label), config=cfg)

@@ -25,8 +25,7 @@ def curves(runs: dict[str, dict], height: int = 520) -> go.Figure:
     for i, (label, v) in enumerate(runs.items()):
         color = PALETTE[i % len(PALETTE)]
         steps, epochs = v.get("step", ()), v.get("epoch", ())
-        per_epoch = _steps_per_epoch(steps, epochs)
-        sx = [s.step / per_epoch for s in steps] if per_epoch else []
+        sx = [s.epochs_done for s in steps]
         ex = [e.epoch for e in epochs]
         kw = dict(legendgroup=label)
         fig.add_scatter(x=sx, y=[s.loss for s in steps], mode="lines", name=f"{label} train",
@@ -45,16 +44,6 @@ def curves(runs: dict[str, dict], height: int = 520) -> go.Figure:
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
     fig.update_layout(height=height, **_LAYOUT)
     return fig
-
-
-def _steps_per_epoch(steps: Sequence, epochs: Sequence) -> float:
-    """Steps per epoch, from the records (the last step of the first finished epoch)."""
-    if epochs and steps:
-        done = [s.step for s in steps if s.epoch == 1]
-        return float(max(done)) if done else 1.0
-    if steps:
-        return float(max(s.step for s in steps)) / max(1, max(s.epoch for s in steps))
-    return 0.0
 
 
 def bn_stats(bn: Sequence, layer: str, max_channels: int = 16) -> go.Figure:
