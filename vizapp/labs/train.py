@@ -43,6 +43,7 @@ MAX_BATCH = 4096
 MAX_SECONDS = 600.0  # a run stops at its time cap (a shared classroom server)
 MAX_BN_CHANNELS = 64  # channels recorded per BatchNorm layer
 WORST = 12  # misclassified validation images kept
+LOG_SECONDS = 0.25  # at most about 4 step records a second unless log_every is given
 ACTIVATIONS = (nn.Sigmoid, nn.ReLU, nn.Tanh, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU, nn.ReLU6,
                nn.Hardswish, nn.Mish)
 
@@ -78,7 +79,8 @@ class TrainSettings:
     precision: str = "auto"  # auto: bf16 (fp16) autocast on CUDA, fp32 elsewhere; or fp32
     watch: str | None = None  # module whose input is watched (None: the last activation)
     watch_unit: int = 0  # channel/feature of that input
-    log_every: int | None = None  # steps between step records (None: about 8 per epoch)
+    log_every: int | None = None  # steps between step records (None: about 8 per epoch,
+    #                               at most 4 a second)
 
     @classmethod
     def knobs(cls):
@@ -236,7 +238,7 @@ def batches(n: int, batch_size: int) -> list[tuple[int, int]]:
 def _tup(t: torch.Tensor | None) -> tuple[float, ...]:
     if t is None:
         return ()
-    return tuple(float(v) for v in t.detach()[:MAX_BN_CHANNELS].float().cpu())
+    return tuple(t.detach()[:MAX_BN_CHANNELS].float().cpu().tolist())
 
 
 def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
@@ -268,6 +270,8 @@ class _Loop:
         self.watch = s.watch or default_watch(model)
         self.ranges = batches(len(data.y_train), s.batch_size)
         self.log_every = s.log_every or max(1, len(self.ranges) // 8)
+        self.min_interval = 0.0 if s.log_every else LOG_SECONDS  # fast loops log less often
+        self.last_log = 0.0
         self.total = len(self.ranges) * s.epochs
         self.step = 0
         self.t0 = 0.0
@@ -330,7 +334,9 @@ class _Loop:
         for i, (a, b) in enumerate(self.ranges):
             idx = order[a:b]
             xb, yb = self.x[idx], self.y[idx]
-            self.want_watch = self.watch is not None and self.step % self.log_every == 0
+            due = (self.step + 1) % self.log_every == 0 and (
+                time.perf_counter() - self.last_log >= self.min_interval)
+            self.want_watch = self.watch is not None and due
             loss, out = self.forward_loss(xb, yb)
             self.opt.zero_grad(set_to_none=True)
             if self.scaler is not None:
@@ -344,7 +350,7 @@ class _Loop:
             losses.append(loss.detach() * (b - a))
             correct.append((out.detach().argmax(1) == yb).sum())
             seen += b - a
-            if self.step % self.log_every == 0 or i == len(self.ranges) - 1:
+            if due or i == len(self.ranges) - 1:
                 self.log(epoch, losses[mark:], correct[mark:], self.ranges[mark_range(mark, i)])
                 mark = len(losses)
         dt = time.perf_counter() - t0
@@ -361,7 +367,8 @@ class _Loop:
             what = "NaN" if math.isnan(float(per_step[int(bad[0])])) else "infinite"
             raise _Stop("nan", f"loss became {what} at step {k}: lower the learning rate")
         lr = float(self.opt.param_groups[0]["lr"])
-        elapsed = time.perf_counter() - self.t0
+        self.last_log = time.perf_counter()
+        elapsed = self.last_log - self.t0
         self.emit(StepRecord(self.step, epoch + 1, float(per_step.sum() / n),
                              float(torch.stack(correct).sum()) / n, lr, elapsed,
                              self.step / len(self.ranges)))
