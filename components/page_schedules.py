@@ -1,5 +1,5 @@
 """LR schedules: the learning rate epoch by epoch under torch's own schedulers (seed 003 points
-at six strategies; here are eight), with every parameter as a knob built from its metadata.
+at six strategies; here are eight), with every parameter a zoo knob drawn by the one widget generator (``components.widgets``).
 
 Curves from :mod:`vizapp.labs.schedules` (a one-parameter SGD optimizer stepped once per
 epoch); figures from :mod:`vizapp.render.plots_schedules`. The model does not matter here."""
@@ -13,7 +13,9 @@ import streamlit as st
 
 from vizapp.labs import schedules as S
 from vizapp.render import plots_schedules
-from vizapp.zoo import ModelSpec
+from vizapp.zoo import ModelSpec, format_value
+
+from . import widgets
 
 KEY = "vz.sched."
 
@@ -25,32 +27,6 @@ def _curve(name: str, epochs: int, base_lr: float, params: tuple[tuple[str, Any]
 
 def _fail(cause: str, fix: str) -> None:
     st.error(f"{cause}\n\n**Fix:** {fix}", icon=":material/error:")
-
-
-def _knob(sched: str, p: S.Param) -> Any:
-    """One widget from a :class:`Param`'s metadata."""
-    key = f"{KEY}{sched}.{p.name}"
-    if p.kind == "choice":
-        return st.selectbox(p.name, p.choices, index=p.choices.index(p.default), key=key,
-                            help=p.help + (_lambda_help() if p.name == "fn" else ""))
-    if p.kind == "bool":
-        return st.toggle(p.name, p.default, key=key, help=p.help)
-    if p.kind == "ints":
-        return st.text_input(p.name, ",".join(str(v) for v in p.default), key=key, help=p.help)
-    if p.kind == "int":
-        lo, hi = int(p.min), int(p.max)
-        if hi - lo <= 200:
-            return st.slider(p.name, lo, hi, int(p.default), int(p.step or 1), key=key,
-                             help=p.help)
-        return st.number_input(p.name, lo, hi, int(p.default), int(p.step or 1), key=key,
-                               help=p.help)
-    fmt = "%.2e" if p.log or (p.step and p.step < 1e-3) else "%.4f"
-    return st.number_input(p.name, float(p.min), float(p.max), float(p.default),
-                           float(p.step or 0.01), format=fmt, key=key, help=p.help)
-
-
-def _lambda_help() -> str:
-    return "  \n" + "  \n".join(f"- `{k}`: {v[0]}" for k, v in S.LAMBDAS.items())
 
 
 def render(spec: ModelSpec | None = None) -> None:
@@ -76,7 +52,11 @@ def render(spec: ModelSpec | None = None) -> None:
         st.markdown(f"**{sch.title}**: `{sch.formula}` — {sch.help}")
         knobs, plot = st.columns([1, 3])
         with knobs:
-            params = {p.name: _knob(name, p) for p in sch.params}
+            params, errors = widgets.knob_form(st, sch.params, KEY + name)
+        if errors:
+            knob_name, msg = next(iter(errors.items()))
+            _fail(msg, f"change {knob_name} (its help text gives the allowed form and range).")
+            return
         try:
             curve = _curve(name, int(epochs), float(base_lr), tuple(sorted(params.items())))
         except S.ScheduleError as exc:
@@ -115,7 +95,7 @@ def render(spec: ModelSpec | None = None) -> None:
         st.plotly_chart(plots_schedules.lr_curves(curves, log_all, detail=False), width="stretch",
                         theme=None, key=KEY + "fig_all")
         st.dataframe([{"scheduler": n, "rule": s.formula, "defaults": ", ".join(
-            f"{p.name}={p.default}" for p in s.params)} for n, s in S.SCHEDULES.items()],
+            f"{p.name}={format_value(p.default)}" for p in s.params)} for n, s in S.SCHEDULES.items()],
             hide_index=True, width="stretch")
 
 

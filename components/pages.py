@@ -38,6 +38,8 @@ PAGES: tuple[PageInfo, ...] = (
              "What a layer's channels look like for an input image."),
     PageInfo("schedules", "LR schedules", ":material/show_chart:", "components.page_schedules",
              "Learning-rate schedulers plotted epoch by epoch."),
+    PageInfo("train", "Train", ":material/model_training:", "components.page_train",
+             "Train the model live on small offline data: curves, BatchNorm, mistakes."),
     PageInfo("run", "Run", ":material/speed:", "components.page_run",
              "Real forward passes on the available device: latency, throughput, memory."),
     PageInfo("code", "Code", ":material/code:", "components.page_code",

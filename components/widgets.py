@@ -147,6 +147,26 @@ def draw(container: Any, info: KnobInfo, wkey: str, label: str | None = None,
         container.text_input(label, key=wkey, help=help_, disabled=disabled)
 
 
+def knob_form(container: Any, infos: tuple[KnobInfo, ...], prefix: str,
+              disabled: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
+    """Widgets for any set of knobs (an LR schedule's parameters, the training settings), keyed
+    ``{prefix}.{knob}`` and first shown at the knob's default; returns the typed values and
+    per-knob error messages (a value that cannot be read keeps the default)."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for info in infos:
+        wkey = f"{prefix}.{info.name}"
+        if wkey not in st.session_state:
+            st.session_state[wkey] = to_widget(info, info.default)
+        draw(container, info, wkey, label=info.label, disabled=disabled)
+        try:
+            values[info.name] = from_widget(info, st.session_state[wkey])
+        except ConfigError as exc:
+            values[info.name] = info.default
+            errors[info.name] = exc.message
+    return values, errors
+
+
 def read(spec: ModelSpec, prefix: str) -> tuple[Any, dict[str, str]]:
     """The typed config the widgets describe, and per-knob error messages.
 

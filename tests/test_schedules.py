@@ -113,9 +113,12 @@ def test_params_are_data():
     for s in S.SCHEDULES.values():
         assert s.formula and s.help
         for p in s.params:
-            assert p.help and p.kind in ("float", "int", "ints", "choice", "bool")
-            if p.kind in ("float", "int"):
-                assert p.min is not None and p.max is not None and p.min <= p.default <= p.max
+            assert p.knob.help and p.type in (float, int, tuple[int, ...], str, bool)
+            if p.type in (float, int):
+                assert (p.knob.min is not None and p.knob.max is not None
+                        and p.knob.min <= p.default <= p.knob.max)
+            if p.type is str:
+                assert p.default in p.knob.choices
         S.lr_curve(s.name, 20, 0.1, **s.defaults())
 
 

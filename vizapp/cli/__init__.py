@@ -1,4 +1,4 @@
-"""``vizapp`` command line: ``vizapp presets|table|render|bn|run``.
+"""``vizapp`` command line: ``vizapp presets|table|render|bn|run|train``.
 
 Each sub-command lives in its own module of this package exposing ``register(subparsers)``
 (which adds its parser and sets ``func``). Errors a user can cause end with exit code 2 and
@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # sub-command modules, in help order; a module that does not exist yet is skipped
-_COMMANDS = ("presets", "table", "render", "bn", "run")
+_COMMANDS = ("presets", "table", "render", "bn", "run", "train")
 
 
 class UserError(Exception):

@@ -1,8 +1,9 @@
 """Learning-rate schedules (seed 003 points at "six strategies"; here are eight), computed by
 ``torch.optim.lr_scheduler`` itself on a one-parameter SGD optimizer, one ``step()`` per epoch.
 
-Each schedule is data: a :class:`Schedule` with its parameters as :class:`Param` records
-(default, bounds, step, help) from which the UI builds its knobs. :func:`lr_curve` returns a
+Each schedule is data: a :class:`Schedule` whose parameters are a frozen dataclass of zoo
+knobs (:func:`vizapp.zoo.knob`: default, bounds, step, help), so the one widget generator of
+``components/widgets.py`` draws them on the LR schedules page and the Train page alike. :func:`lr_curve` returns a
 frozen :class:`LRCurve` (the learning rate at the start of every epoch, and for
 ReduceLROnPlateau the synthetic validation loss it reacted to). Nothing here imports
 Streamlit.
@@ -10,6 +11,7 @@ Streamlit.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -19,22 +21,11 @@ import numpy as np
 import torch
 from torch.optim import lr_scheduler as S
 
+from vizapp.zoo.base import ConfigError, KnobInfo, check_value, knob, knob_infos, parse_value
+
 
 class ScheduleError(ValueError):
     """Impossible schedule parameters; the message names the parameter and the fix."""
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    default: Any
-    help: str
-    kind: str = "float"  # "float" | "int" | "ints" (comma list) | "choice" | "bool"
-    min: float | None = None
-    max: float | None = None
-    step: float | None = None
-    choices: tuple[str, ...] = ()
-    log: bool = False  # a slider over orders of magnitude reads better in log scale
 
 
 @dataclass(frozen=True)
@@ -43,12 +34,18 @@ class Schedule:
     title: str
     formula: str  # the rule in one line
     help: str
-    params: tuple[Param, ...]
+    knobs: type  # a frozen dataclass whose fields are zoo knobs (bounds, step, help)
+
+    @property
+    def params(self) -> tuple[KnobInfo, ...]:
+        """The parameters as the zoo's :class:`KnobInfo` (what the widget generator reads)."""
+        return tuple(dataclasses.replace(i, knob=dataclasses.replace(i.knob, label=i.name))
+                     for i in knob_infos(self.knobs))  # labelled as torch names them
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
 
-    def param(self, name: str) -> Param:
+    def param(self, name: str) -> KnobInfo:
         for p in self.params:
             if p.name == name:
                 return p
@@ -85,68 +82,99 @@ LAMBDAS: dict[str, tuple[str, Callable[[int, dict[str, Any]], float]]] = {
                     lambda e, p: 0.95 ** e),
 }
 
+# ---------------------------------------------------------------- each schedule's knobs
+def _k(default: Any, help: str, lo: float | None = None, hi: float | None = None,
+       step: float | None = None, **kw: Any) -> Any:
+    return knob(default, help=help, min=lo, max=hi, step=step, **kw)
+
+
+@dataclass(frozen=True)
+class StepLRKnobs:
+    step_size: int = _k(30, "Epochs between two decays.", 1, 500, 1)
+    gamma: float = _k(0.1, "Factor applied at each decay.", 0.01, 1.0, 0.01)
+
+
+@dataclass(frozen=True)
+class MultiStepLRKnobs:
+    milestones: tuple[int, ...] = _k((30, 60, 80), "Epochs at which to decay, e.g. 30,60,80.",
+                                     1, 10000, min_len=1)
+    gamma: float = _k(0.1, "Factor applied at each milestone.", 0.01, 1.0, 0.01)
+
+
+@dataclass(frozen=True)
+class ExponentialLRKnobs:
+    gamma: float = _k(0.95, "Factor applied every epoch.", 0.5, 1.0, 0.005)
+
+
+@dataclass(frozen=True)
+class CosineAnnealingLRKnobs:
+    T_max: int = _k(100, "Epochs of the half cosine.", 1, 1000, 1)
+    eta_min: float = _k(0.0, "Lowest lr.", 0.0, 1.0, 1e-4)
+
+
+@dataclass(frozen=True)
+class ReduceLROnPlateauKnobs:
+    factor: float = _k(0.1, "Factor applied at each cut.", 0.01, 0.99, 0.01)
+    patience: int = _k(10, "Epochs without improvement before a cut.", 0, 100, 1)
+    threshold: float = _k(1e-4, "Relative improvement that counts as better.", 0.0, 0.1, 1e-4)
+    cooldown: int = _k(0, "Epochs to wait after a cut before watching again.", 0, 100, 1)
+    min_lr: float = _k(0.0, "The lr never goes below this.", 0.0, 1.0, 1e-5)
+    loss_tau: float = _k(15.0, "Synthetic loss: epochs for it to fall by e (1 − 1/e).", 1.0,
+                         200.0, 1.0)
+    loss_noise: float = _k(0.01, "Synthetic loss: noise level.", 0.0, 0.2, 0.005)
+    seed: int = _k(0, "Synthetic loss: random seed of the noise.", 0, 9999, 1)
+
+
+@dataclass(frozen=True)
+class LambdaLRKnobs:
+    fn: str = _k("warmup_inv_sqrt", "The function f(e): " + "; ".join(
+        f"{k}: {v[0]}" for k, v in LAMBDAS.items()) + ".", choices=tuple(LAMBDAS))
+    warmup: int = _k(10, "Warm-up epochs W (warm-up functions).", 1, 500, 1)
+    power: float = _k(2.0, "Exponent (polynomial).", 0.1, 5.0, 0.1)
+
+
+@dataclass(frozen=True)
+class OneCycleLRKnobs:
+    max_lr: float = _k(0.1, "Peak lr.", 1e-5, 10.0, 1e-3)
+    pct_start: float = _k(0.3, "Fraction of the run spent warming up.", 0.01, 0.99, 0.01)
+    anneal_strategy: str = _k("cos", "Shape of both phases.", choices=("cos", "linear"))
+    div_factor: float = _k(25.0, "Start lr = max_lr / div_factor.", 1.0, 1e4, 1.0)
+    final_div_factor: float = _k(1e4, "End lr = start lr / final_div_factor.", 1.0, 1e6, 1.0)
+
+
+@dataclass(frozen=True)
+class CosineAnnealingWarmRestartsKnobs:
+    T_0: int = _k(20, "Epochs of the first period.", 1, 500, 1)
+    T_mult: int = _k(2, "Growth of each period (integer ≥ 1).", 1, 5, 1)
+    eta_min: float = _k(0.0, "Lowest lr.", 0.0, 1.0, 1e-4)
+
+
 SCHEDULES: dict[str, Schedule] = {s.name: s for s in (
     Schedule("StepLR", "Step decay", "lr = lr₀·γ^⌊e / step_size⌋",
-             "Multiply the lr by γ every step_size epochs.",
-             (Param("step_size", 30, "Epochs between two decays.", "int", 1, 500, 1),
-              Param("gamma", 0.1, "Factor applied at each decay.", "float", 0.01, 1.0, 0.01))),
+             "Multiply the lr by γ every step_size epochs.", StepLRKnobs),
     Schedule("MultiStepLR", "Multi-step decay", "lr = lr₀·γ^(number of milestones ≤ e)",
-             "Multiply the lr by γ at each milestone epoch.",
-             (Param("milestones", (30, 60, 80), "Epochs at which to decay, e.g. 30,60,80.",
-                    "ints", 1, 10000),
-              Param("gamma", 0.1, "Factor applied at each milestone.", "float", 0.01, 1.0,
-                    0.01))),
+             "Multiply the lr by γ at each milestone epoch.", MultiStepLRKnobs),
     Schedule("ExponentialLR", "Exponential decay", "lr = lr₀·γ^e",
-             "Multiply the lr by γ every epoch.",
-             (Param("gamma", 0.95, "Factor applied every epoch.", "float", 0.5, 1.0, 0.005),)),
+             "Multiply the lr by γ every epoch.", ExponentialLRKnobs),
     Schedule("CosineAnnealingLR", "Cosine annealing",
              "lr = η_min + (lr₀ − η_min)·(1 + cos(π·e / T_max))/2",
              "Half a cosine from lr₀ down to η_min over T_max epochs (then back up: the cosine "
-             "continues).",
-             (Param("T_max", 100, "Epochs of the half cosine.", "int", 1, 1000, 1),
-              Param("eta_min", 0.0, "Lowest lr.", "float", 0.0, 1.0, 1e-4))),
+             "continues).", CosineAnnealingLRKnobs),
     Schedule("ReduceLROnPlateau", "Reduce on plateau",
              "lr ← max(lr·factor, min_lr) when the loss has not improved for patience epochs",
              "Watches a validation loss (here a synthetic curve that flattens out, with noise) "
-             "and cuts the lr when it stops improving.",
-             (Param("factor", 0.1, "Factor applied at each cut.", "float", 0.01, 0.99, 0.01),
-              Param("patience", 10, "Epochs without improvement before a cut.", "int", 0, 100,
-                    1),
-              Param("threshold", 1e-4, "Relative improvement that counts as better.", "float",
-                    0.0, 0.1, 1e-4),
-              Param("cooldown", 0, "Epochs to wait after a cut before watching again.", "int",
-                    0, 100, 1),
-              Param("min_lr", 0.0, "The lr never goes below this.", "float", 0.0, 1.0, 1e-5),
-              Param("loss_tau", 15.0, "Synthetic loss: epochs for it to fall by e (1 − 1/e).",
-                    "float", 1.0, 200.0, 1.0),
-              Param("loss_noise", 0.01, "Synthetic loss: noise level.", "float", 0.0, 0.2,
-                    0.005),
-              Param("seed", 0, "Synthetic loss: random seed of the noise.", "int", 0, 9999, 1))),
+             "and cuts the lr when it stops improving.", ReduceLROnPlateauKnobs),
     Schedule("LambdaLR", "Lambda (any function)", "lr = lr₀·f(e)",
              "Multiply lr₀ by a function of the epoch; the offered functions are below.",
-             (Param("fn", "warmup_inv_sqrt", "The function f(e).", "choice",
-                    choices=tuple(LAMBDAS)),
-              Param("warmup", 10, "Warm-up epochs W (warm-up functions).", "int", 1, 500, 1),
-              Param("power", 2.0, "Exponent (polynomial).", "float", 0.1, 5.0, 0.1))),
+             LambdaLRKnobs),
     Schedule("OneCycleLR", "One cycle", "warm up to max_lr, then anneal far below lr₀",
              "Rise from max_lr/div_factor to max_lr over pct_start of the run, then anneal to "
              "max_lr/(div_factor·final_div_factor). Ignores lr₀ (it sets its own).",
-             (Param("max_lr", 0.1, "Peak lr.", "float", 1e-5, 10.0, 1e-3, log=True),
-              Param("pct_start", 0.3, "Fraction of the run spent warming up.", "float", 0.01,
-                    0.99, 0.01),
-              Param("anneal_strategy", "cos", "Shape of both phases.", "choice",
-                    choices=("cos", "linear")),
-              Param("div_factor", 25.0, "Start lr = max_lr / div_factor.", "float", 1.0, 1e4,
-                    1.0),
-              Param("final_div_factor", 1e4, "End lr = start lr / final_div_factor.", "float",
-                    1.0, 1e6, 1.0, log=True))),
+             OneCycleLRKnobs),
     Schedule("CosineAnnealingWarmRestarts", "Cosine with warm restarts (SGDR)",
              "cosine from lr₀ to η_min over T_i epochs, then restart with T_i ← T_i·T_mult",
              "Cosine annealing that jumps back to lr₀ at every restart; each period is T_mult "
-             "times longer than the last.",
-             (Param("T_0", 20, "Epochs of the first period.", "int", 1, 500, 1),
-              Param("T_mult", 2, "Growth of each period (integer ≥ 1).", "int", 1, 5, 1),
-              Param("eta_min", 0.0, "Lowest lr.", "float", 0.0, 1.0, 1e-4))),
+             "times longer than the last.", CosineAnnealingWarmRestartsKnobs),
 )}
 
 
@@ -158,83 +186,80 @@ def synthetic_loss(epochs: int, tau: float = 15.0, noise: float = 0.01,
     return 0.2 + 2.0 * np.exp(-e / max(tau, 1e-9)) + noise * rng.standard_normal(epochs)
 
 
-def _coerce(p: Param, v: Any) -> Any:
+def _coerce(p: KnobInfo, v: Any) -> Any:
+    """A value (typed, or text from a widget/CLI) → the knob's type, checked against its
+    bounds by the zoo's own parser and checker."""
     try:
-        if p.kind == "int":
-            v = int(v)
-        elif p.kind == "float":
-            v = float(v)
-        elif p.kind == "bool":
-            v = bool(v)
-        elif p.kind == "ints":
-            if isinstance(v, str):
-                v = tuple(int(s) for s in v.replace(" ", "").split(",") if s)
-            v = tuple(sorted(int(s) for s in v))
-        elif p.kind == "choice":
-            if v not in p.choices:
-                raise ValueError(f"choose one of {', '.join(p.choices)}")
-    except (TypeError, ValueError) as exc:
-        raise ScheduleError(f"{p.name}: cannot use '{v}' ({exc})") from None
-    vals = v if isinstance(v, tuple) else (v,)
-    for x in vals:
-        if isinstance(x, (int, float)) and not isinstance(x, bool):
-            if p.min is not None and x < p.min:
-                raise ScheduleError(f"{p.name} must be at least {p.min:g} (got {x:g})")
-            if p.max is not None and x > p.max:
-                raise ScheduleError(f"{p.name} must be at most {p.max:g} (got {x:g})")
+        v = parse_value(p, v)
+        if isinstance(v, tuple):
+            v = tuple(sorted(v))
+        check_value(p, v)
+    except ConfigError as exc:
+        raise ScheduleError(exc.message) from None
     return v
+
+
+def check_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Every parameter of schedule ``name``, typed and checked (missing ones at default)."""
+    if name not in SCHEDULES:
+        raise ScheduleError(f"unknown schedule '{name}'; schedules: {', '.join(SCHEDULES)}")
+    sch = SCHEDULES[name]
+    unknown = set(params) - {p.name for p in sch.params}
+    if unknown:
+        raise ScheduleError(f"{name} has no parameter '{sorted(unknown)[0]}'; parameters: "
+                            f"{', '.join(p.name for p in sch.params)}")
+    return {q.name: _coerce(q, params.get(q.name, q.default)) for q in sch.params}
+
+
+def make_scheduler(name: str, opt: torch.optim.Optimizer, epochs: int,
+                   params: dict[str, Any]) -> Any:
+    """The torch scheduler ``name`` on ``opt`` for a run of ``epochs`` epochs, stepped once
+    per epoch (what the LR schedules page plots and what the Train lab uses)."""
+    p = check_params(name, params)
+    if name == "StepLR":
+        return S.StepLR(opt, step_size=p["step_size"], gamma=p["gamma"])
+    if name == "MultiStepLR":
+        return S.MultiStepLR(opt, milestones=list(p["milestones"]), gamma=p["gamma"])
+    if name == "ExponentialLR":
+        return S.ExponentialLR(opt, gamma=p["gamma"])
+    if name == "CosineAnnealingLR":
+        return S.CosineAnnealingLR(opt, T_max=p["T_max"], eta_min=p["eta_min"])
+    if name == "ReduceLROnPlateau":
+        return S.ReduceLROnPlateau(opt, mode="min", factor=p["factor"], patience=p["patience"],
+                                   threshold=p["threshold"], cooldown=p["cooldown"],
+                                   min_lr=p["min_lr"])
+    if name == "LambdaLR":
+        fn = LAMBDAS[p["fn"]][1]
+        args = dict(p, epochs=epochs)
+        return S.LambdaLR(opt, lr_lambda=lambda e: fn(e, args))
+    if name == "OneCycleLR":
+        if epochs < 2:
+            raise ScheduleError("OneCycleLR needs at least 2 epochs")
+        return S.OneCycleLR(opt, max_lr=p["max_lr"], total_steps=epochs,
+                            pct_start=p["pct_start"], anneal_strategy=p["anneal_strategy"],
+                            div_factor=p["div_factor"], final_div_factor=p["final_div_factor"])
+    return S.CosineAnnealingWarmRestarts(opt, T_0=p["T_0"], T_mult=p["T_mult"],
+                                         eta_min=p["eta_min"])
 
 
 def lr_curve(name: str, epochs: int = 100, base_lr: float = 0.1,
              **params: Any) -> LRCurve:
     """The lr of every epoch ``0 … epochs−1`` under schedule ``name`` (missing parameters take
     their defaults), computed by stepping the real torch scheduler once per epoch."""
-    if name not in SCHEDULES:
-        raise ScheduleError(f"unknown schedule '{name}'; schedules: {', '.join(SCHEDULES)}")
     if not 1 <= int(epochs) <= 100_000:
         raise ScheduleError(f"epochs must be between 1 and 100000 (got {epochs})")
     if not base_lr > 0:
         raise ScheduleError(f"the base lr must be positive (got {base_lr})")
     epochs = int(epochs)
-    sch = SCHEDULES[name]
-    unknown = set(params) - {p.name for p in sch.params}
-    if unknown:
-        raise ScheduleError(f"{name} has no parameter '{sorted(unknown)[0]}'; parameters: "
-                            f"{', '.join(p.name for p in sch.params)}")
-    p = {q.name: _coerce(q, params.get(q.name, q.default)) for q in sch.params}
-
+    p = check_params(name, params)
     weight = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([weight], lr=float(base_lr))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched = make_scheduler(name, opt, epochs, p)
     loss = np.array([])
-    if name == "StepLR":
-        sched = S.StepLR(opt, step_size=p["step_size"], gamma=p["gamma"])
-    elif name == "MultiStepLR":
-        if not p["milestones"]:
-            raise ScheduleError("milestones: give at least one epoch, e.g. 30,60,80")
-        sched = S.MultiStepLR(opt, milestones=list(p["milestones"]), gamma=p["gamma"])
-    elif name == "ExponentialLR":
-        sched = S.ExponentialLR(opt, gamma=p["gamma"])
-    elif name == "CosineAnnealingLR":
-        sched = S.CosineAnnealingLR(opt, T_max=p["T_max"], eta_min=p["eta_min"])
-    elif name == "ReduceLROnPlateau":
-        sched = S.ReduceLROnPlateau(opt, mode="min", factor=p["factor"], patience=p["patience"],
-                                    threshold=p["threshold"], cooldown=p["cooldown"],
-                                    min_lr=p["min_lr"])
+    if name == "ReduceLROnPlateau":
         loss = synthetic_loss(epochs, p["loss_tau"], p["loss_noise"], p["seed"])
-    elif name == "LambdaLR":
-        fn = LAMBDAS[p["fn"]][1]
-        args = dict(p, epochs=epochs)
-        sched = S.LambdaLR(opt, lr_lambda=lambda e: fn(e, args))
-    elif name == "OneCycleLR":
-        if epochs < 2:
-            raise ScheduleError("OneCycleLR needs at least 2 epochs")
-        sched = S.OneCycleLR(opt, max_lr=p["max_lr"], total_steps=epochs,
-                             pct_start=p["pct_start"], anneal_strategy=p["anneal_strategy"],
-                             div_factor=p["div_factor"],
-                             final_div_factor=p["final_div_factor"])
-    else:  # CosineAnnealingWarmRestarts
-        sched = S.CosineAnnealingWarmRestarts(opt, T_0=p["T_0"], T_mult=p["T_mult"],
-                                              eta_min=p["eta_min"])
 
     lrs: list[float] = []
     with warnings.catch_warnings():

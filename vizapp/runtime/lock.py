@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 class BusyError(RuntimeError):
@@ -46,25 +46,37 @@ class DeviceLock:
             self._serving += 1
 
     @contextlib.contextmanager
-    def hold(self, what: str = "forward pass", timeout: float | None = None) -> Iterator[float]:
+    def hold(self, what: str = "forward pass", timeout: float | None = None,
+             cancel: threading.Event | None = None,
+             on_wait: Callable[[int], None] | None = None) -> Iterator[float]:
         """Hold the lock for a block; yields the seconds spent waiting. Raises
-        :class:`BusyError` after ``timeout`` seconds in the queue."""
+        :class:`BusyError` after ``timeout`` seconds in the queue, or as soon as ``cancel`` is
+        set while waiting. ``on_wait(runs_ahead)`` is called while queued (a long training
+        shows its place in the queue)."""
         t0 = time.perf_counter()
         with self._cond:
             ticket = self._next_ticket
             self._next_ticket += 1
             deadline = None if timeout is None else t0 + timeout
             while ticket != self._serving:
-                left = None if deadline is None else deadline - time.perf_counter()
-                if left is not None and left <= 0:
+                if on_wait is not None:
+                    on_wait(ticket - self._serving - sum(a < ticket for a in self._abandoned))
+                now = time.perf_counter()
+                expired = deadline is not None and now >= deadline
+                if expired or (cancel is not None and cancel.is_set()):
                     self._abandoned.add(ticket)
                     self._skip_abandoned()
                     self._cond.notify_all()
+                    if not expired:
+                        raise BusyError("cancelled while waiting for the device")
                     raise BusyError(f"the {self.name} device is busy with "
                                     f"{self.holder or 'another run'}; gave up after "
                                     f"{timeout:g} s in a queue of {ticket - self._serving}. "
                                     f"Try again in a moment.")
-                self._cond.wait(left)
+                wait = None if deadline is None else deadline - now
+                if cancel is not None or on_wait is not None:  # wake up to look again
+                    wait = 0.25 if wait is None else min(wait, 0.25)
+                self._cond.wait(wait)
             self.holder, self.since = what, time.perf_counter()
         try:
             yield self.since - t0

@@ -92,6 +92,14 @@ class KnobInfo:
         return self.knob.label or self.name.replace("_", " ")
 
 
+def knob_infos(cls: type) -> tuple[KnobInfo, ...]:
+    """The :class:`KnobInfo` of every :func:`knob` field of any dataclass ``cls`` (a model
+    config, a learning-rate schedule's parameters, the training settings)."""
+    hints = typing.get_type_hints(cls)
+    return tuple(KnobInfo(f.name, hints[f.name], f.default, f.metadata["knob"])
+                 for f in dataclasses.fields(cls) if "knob" in f.metadata)
+
+
 @dataclass(frozen=True)
 class BaseConfig:
     """Fields every family has: the input tensor and the classifier size."""
@@ -110,13 +118,7 @@ class BaseConfig:
     # ------------------------------------------------------------------ introspection
     @classmethod
     def knobs(cls) -> tuple[KnobInfo, ...]:
-        hints = typing.get_type_hints(cls)
-        out = []
-        for f in dataclasses.fields(cls):
-            if "knob" not in f.metadata:
-                continue
-            out.append(KnobInfo(f.name, hints[f.name], f.default, f.metadata["knob"]))
-        return tuple(out)
+        return knob_infos(cls)
 
     @classmethod
     def knob_info(cls, name: str) -> KnobInfo:

@@ -1,0 +1,309 @@
+"""Train: train the current configuration for real on small offline data, live — loss,
+accuracy and lr curves while it runs, a comparison run overlaid (LeNet vs LeNet-BN in one
+click), BatchNorm statistics over training, Ioffe & Szegedy's percentiles, the confusion
+matrix, the worst mistakes and the trained first-layer filters.
+
+The work happens in :mod:`vizapp.labs.train` (a background thread per session, under the
+device lock; this page only polls its records with a fragment) and the figures in
+:mod:`vizapp.render.plots_train`. Text that comes from the user (zip file and folder names)
+is shown escaped or as plain text."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import streamlit as st
+
+from vizapp.labs import data as D
+from vizapp.labs import schedules as S
+from vizapp.labs import train as T
+from vizapp.render import plots_train as P
+from vizapp.runtime import available_devices, lock_for
+from vizapp.zoo import ConfigError, ModelSpec, build_model, preset_names, resolve
+
+from . import widgets
+
+KEY = "vz.train."
+SOURCES = {"digits": "handwritten digits (sklearn, 1,797 real images)",
+           "shapes": "generated shapes (any size and channels)",
+           "folder": "torchvision folder on the server (MNIST, FashionMNIST, CIFAR10)",
+           "zip": "upload a zip of class folders"}
+SETTINGS = T.TrainSettings.knobs()
+POLL_S = 0.7
+
+
+def _escape(text: str) -> str:
+    """Markdown-safe text (file names from an upload must not become links or images)."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$:])", r"\\\1", str(text))
+
+
+def _fail(text: str) -> None:
+    st.error(_escape(text), icon=":material/error:")
+
+
+@st.cache_resource(max_entries=6, show_spinner="Preparing the data…")
+def _data(choice: D.DataChoice, shape: tuple[int, int, int], classes: int,
+          upload: bytes | None) -> D.DataSet:
+    """Shared between sessions and only read (training copies batches out of it)."""
+    return D.load(choice, shape, classes, upload)
+
+
+def _pick_data(spec: ModelSpec) -> D.DataSet | None:
+    c1, c2 = st.columns([2, 3])
+    kind = c1.selectbox("data", list(SOURCES), format_func=SOURCES.get, key=KEY + "data")
+    upload, choice = None, D.DataChoice(kind)
+    if kind == "shapes":
+        n = c2.slider("images", 200, 10_000, 2000, 100, key=KEY + "n",
+                      help="Generated with a fixed seed: circles, squares, triangles, crosses …")
+        choice = D.DataChoice("shapes", n=n)
+    elif kind == "folder":
+        path = c2.text_input("folder on the server", key=KEY + "path",
+                             help="The root folder torchvision would use (it holds MNIST/, "
+                                  "FashionMNIST/ or cifar-10-batches-py/); nothing is "
+                                  "downloaded.")
+        if not path:
+            c2.caption("Give the folder that holds the data set.")
+            return None
+        choice = D.DataChoice("folder", path=path)
+    elif kind == "zip":
+        f = c2.file_uploader("zip of class folders (cat/1.png, dog/7.png …)", type=["zip"],
+                             key=KEY + "zip", help=f"At most {D.MAX_ZIP_BYTES // 2**20} MiB "
+                             f"and {D.MAX_IMAGES:,} images.")
+        if f is None:
+            return None
+        upload, choice = f.getvalue(), D.DataChoice("zip", path=f.name)
+    try:
+        ds = _data(choice, tuple(spec.input_shape), spec.config.num_classes, upload)
+    except D.DataError as exc:
+        _fail(str(exc))
+        return None
+    c2.text(ds.summary())
+    return ds
+
+
+def _settings(model_layers: list[str], default_watch: str | None) -> T.TrainSettings | None:
+    """The training knobs and the schedule's knobs, all drawn by the one widget generator."""
+    cols = st.columns(3)
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for col, part in zip(cols, (SETTINGS[:3], SETTINGS[3:6], SETTINGS[6:])):
+        v, e = widgets.knob_form(col, part, KEY + "s")
+        values.update(v)
+        errors.update(e)
+    sargs: dict[str, Any] = {}
+    if values["schedule"] != "none":
+        sch = S.SCHEDULES[values["schedule"]]
+        with st.expander(f"{sch.name} knobs — {sch.formula}", expanded=False):
+            sargs, e = widgets.knob_form(st, sch.params, "vz.sched." + sch.name)
+            errors.update(e)
+    c1, c2, c3 = st.columns([2, 2, 1])
+    devs = {d.name: d.label for d in available_devices()}
+    device = c1.selectbox("device", list(devs), format_func=devs.get, key=KEY + "device",
+                          help="The best available first; bf16 autocast and channels_last "
+                               "on a GPU.")
+    watch = c2.selectbox("watch the input of", model_layers, key=KEY + "watch",
+                         index=model_layers.index(default_watch) if default_watch in
+                         model_layers else 0, help="Its 15/50/85th percentiles are recorded "
+                         "during training (Ioffe & Szegedy 2015, Fig. 1).")
+    unit = c3.number_input("unit", 0, 4095, 0, key=KEY + "unit")
+    if errors:
+        name, msg = next(iter(errors.items()))
+        _fail(f"{msg} (change {name})")
+        return None
+    s = T.TrainSettings(**values, schedule_args=tuple(sorted(sargs.items())), device=device,
+                        watch=watch, watch_unit=int(unit))
+    try:
+        s.validate()
+    except T.TrainError as exc:
+        _fail(str(exc))
+        return None
+    return s
+
+
+def _partner(spec: ModelSpec) -> ModelSpec | None:
+    """The comparison configuration: another preset at the same input and classes."""
+    names = ["none", *preset_names()]
+    default = {"lenet-bn": "lenet", "lenet": "lenet-bn"}.get(spec.preset or "", "none")
+    if KEY + "vs" not in st.session_state:
+        st.session_state[KEY + "vs"] = default
+    other = st.selectbox("compare with", names, key=KEY + "vs",
+                         help="Trained after the first one on the same data and seed; the "
+                              "curves are overlaid (LeNet vs LeNet-BN: the seed's experiment).")
+    if other == "none":
+        return None
+    c = spec.config
+    try:
+        return resolve(other, {"in_channels": c.in_channels, "height": c.height,
+                               "width": c.width, "num_classes": c.num_classes})
+    except ConfigError as exc:
+        _fail(f"{other} cannot take this input: {exc}")
+        return None
+
+
+def _start(spec: ModelSpec, other: ModelSpec | None, ds: D.DataSet, s: T.TrainSettings) -> None:
+    jobs = []
+    for sp in (spec, other) if other is not None else (spec,):
+        label = sp.label if sp is spec or sp.label != spec.label else sp.label + " (2)"
+        cfg = {"model": sp.preset or sp.family, "family": sp.family,
+               "knobs": {k.name: str(getattr(sp.config, k.name)) for k in sp.config.knobs()}}
+        jobs.append((label, build_model(sp, seed=s.seed), cfg))
+    st.session_state[KEY + "run"] = T.TrainRun(jobs, ds, s).start()
+    st.session_state[KEY + "data_of_run"] = ds
+
+
+def render(spec: ModelSpec) -> None:
+    st.header("Train")
+    st.caption("Trains a copy of the current configuration for real, on small data that ships "
+               "with the app (nothing is downloaded), in the background: the curves update "
+               "while it runs and other pages keep answering. One training at a time per "
+               "device for the whole server; the others queue.")
+    run: T.TrainRun | None = st.session_state.get(KEY + "run")
+    busy = run is not None and run.running
+    with st.expander("Data and training settings", expanded=not busy,
+                     icon=":material/tune:"):
+        ds = _pick_data(spec)
+        try:
+            model = build_model(spec, seed=0)
+        except ConfigError as exc:
+            _fail(f"{exc}: fix the configuration in the sidebar")
+            return
+        other = _partner(spec)
+        s = _settings([n for n, _ in model.named_modules() if n], T.default_watch(model))
+    c1, c2 = st.columns([1, 5])
+    go = c1.button("Train", type="primary", key=KEY + "go", icon=":material/play_arrow:",
+                   disabled=busy or ds is None or s is None)
+    lk = lock_for(s.device if s else "cpu")
+    if not busy and lk.busy:
+        c2.caption(f"The device is busy now ({lk.waiting} waiting); a new training queues "
+                   f"behind.")
+    if go and ds is not None and s is not None:
+        _start(spec, other, ds, s)
+        st.rerun()
+    if run is not None:
+        _live(run, POLL_S if run.running else None)
+        if not run.running:
+            _results(run, st.session_state.get(KEY + "data_of_run"))
+
+
+def _live(run: T.TrainRun, every: float | None) -> None:
+    @st.fragment(run_every=every)
+    def live() -> None:
+        view = run.view()
+        if run.running:
+            st.button("Stop", key=KEY + "stop", icon=":material/stop:", on_click=run.stop)
+        for label, v in view.items():
+            _progress(label, v["progress"], v["result"])
+        st.plotly_chart(P.curves({k: v for k, v in view.items()}), width="stretch",
+                        theme=None, key=KEY + "curves")
+        if every is not None and not run.running:
+            st.rerun()  # the whole page: results appear and polling stops
+    live()
+
+
+def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
+    name = html.escape(label)
+    if p.phase in ("pending", "stopped") and not p.total_steps:
+        st.progress(0.0, text=f"{name}: {p.message or p.phase}")
+        return
+    if p.phase == "queued":
+        st.progress(0.0, text=f"{name}: waiting for the device — {p.queue_position} run(s) "
+                              f"ahead")
+        return
+    frac = p.step / p.total_steps if p.total_steps else 0.0
+    eta = f", ETA {p.eta_s:.0f} s" if p.eta_s else ""
+    st.progress(min(1.0, frac), text=f"{name}: epoch {p.epoch}, step {p.step}/{p.total_steps}"
+                f" · {p.images_per_s:,.0f} images/s{eta}")
+    if res is not None:
+        (st.success if res.status == "done" else st.warning if res.ok else st.error)(
+            _escape(f"{label}: {res.message}"))
+
+
+def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:
+    view = run.view()
+    done = {k: v for k, v in view.items() if v["result"] is not None and v["epoch"]}
+    if not done:
+        return
+    cols = st.columns(len(done))
+    for col, (label, v) in zip(cols, done.items()):
+        e = v["epoch"][-1]
+        col.metric(f"val accuracy — {label}", f"{100 * e.val_acc:.1f}%",
+                   f"{100 * (e.val_acc - v['epoch'][0].val_acc):+.1f} pts since epoch 1")
+    tabs = st.tabs(["BatchNorm", "Percentiles & train/eval gap", "Mistakes", "Filters",
+                    "Download"])
+    with tabs[0]:
+        _bn_tab(done)
+    with tabs[1]:
+        st.plotly_chart(P.percentiles({k: v["watch"] for k, v in done.items()}),
+                        width="stretch", theme=None, key=KEY + "pct")
+        st.caption("Ioffe & Szegedy (2015), Fig. 1(b, c): the 15th, 50th and 85th percentile "
+                   "of one unit's input over training. Without BatchNorm the distribution "
+                   "drifts; with it, it stays put.")
+        st.plotly_chart(P.gap({k: v["epoch"] for k, v in done.items()}), width="stretch",
+                        theme=None, key=KEY + "gap")
+        st.caption("Train-vs-eval gap: the same validation images in train mode (batch "
+                   "statistics) and eval mode (running statistics). Zero without BatchNorm "
+                   "or dropout.")
+    label = st.selectbox("run", list(done), key=KEY + "which") if len(done) > 1 else next(
+        iter(done))
+    res = done[label]["result"]
+    with tabs[2]:
+        _mistakes(res, ds)
+    with tabs[3]:
+        _filters(res)
+    with tabs[4]:
+        fname = re.sub(r"[^\w.-]+", "_", label) + "_trained.pt"
+        st.download_button("state_dict + configuration (.pt)", T.save_bytes(res),
+                           file_name=fname, key=KEY + "dl", icon=":material/download:")
+        st.code(f"obj = torch.load('{fname}', weights_only=True)\n"
+                f"model.load_state_dict(obj['state_dict'])\n"
+                f"config = json.loads(obj['config'])", language="python")
+
+
+def _bn_tab(done: dict[str, dict]) -> None:
+    with_bn = {k: v for k, v in done.items() if v["bn"]}
+    if not with_bn:
+        st.info("No BatchNorm layer in the trained model(s).", icon=":material/info:")
+        return
+    label = next(iter(with_bn))
+    layers = list(dict.fromkeys(b.layer for b in with_bn[label]["bn"]))
+    layer = st.selectbox("BatchNorm layer", layers, key=KEY + "bn_layer")
+    st.plotly_chart(P.bn_stats(with_bn[label]["bn"], layer), width="stretch", theme=None,
+                    key=KEY + "bn")
+    st.caption("Running mean and variance (what eval mode uses) and the learnt scale γ and "
+               "shift β of each channel, step by step.")
+
+
+def _mistakes(res: T.TrainResult, ds: D.DataSet | None) -> None:
+    if not res.confusion:
+        st.info("No confusion matrix: the run ended before its first epoch.")
+        return
+    names = [html.escape(c) for c in res.classes]
+    st.plotly_chart(P.confusion(res.confusion, names), width="stretch", theme=None,
+                    key=KEY + "cm")
+    if ds is None or not res.worst:
+        return
+    idx = [i for i, *_ in res.worst]
+    imgs = (ds.x_val[idx] * ds.std + ds.mean).numpy()
+    titles = [f"{names[t]}→{names[p]} {100 * q:.0f}%" for _, t, p, q in res.worst]
+    st.plotly_chart(P.image_grid(imgs, titles, cols=6), width="stretch", theme=None,
+                    key=KEY + "worst")
+    st.caption("The most confident mistakes on the validation split: true → predicted "
+               "(probability).")
+
+
+def _filters(res: T.TrainResult) -> None:
+    first = next(((k, v) for k, v in res.state_dict.items()
+                  if k.endswith("weight") and v.dim() == 4), None)
+    if first is None:
+        st.info("No convolution in the trained model.")
+        return
+    name, w = first
+    w = w[:48].float().numpy()
+    if w.shape[1] not in (1, 3):
+        w = w.mean(1, keepdims=True)
+    st.plotly_chart(P.image_grid(w, [str(i) for i in range(len(w))], cols=12,
+                                 height_per_row=80), width="stretch", theme=None,
+                    key=KEY + "filters")
+    st.text(f"{name}: {tuple(res.state_dict[name].shape)} — the trained first-layer filters")

@@ -1,0 +1,392 @@
+"""Train lab: real training on the CPU, checked against independent computations (a
+hand-written replay of the loop, the LR schedules page's curves, closed-form facts)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from vizapp.cli import main as cli
+from vizapp.labs import data as D
+from vizapp.labs import schedules as S
+from vizapp.labs import train as T
+from vizapp.runtime import forward
+from vizapp.runtime.lock import lock_for
+from vizapp.zoo import build_model, resolve
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return D.digits((1, 28, 28), 10, seed=0)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return D.shapes((1, 28, 28), 10, n=160, seed=1)
+
+
+def curves(r):
+    """The epoch records without the wall-clock fields."""
+    return [(e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.lr, e.gap) for e in r.epochs]
+
+
+def lenet_bn():
+    return build_model(resolve("lenet-bn"), seed=0)
+
+
+# ----------------------------------------------------------------------------- learning
+def test_lenet_bn_learns_digits(digits):
+    r = T.train(lenet_bn(), digits, T.TrainSettings(lr=1.0, epochs=3, batch_size=64))
+    assert r.status == "done" and len(r.epochs) == 3 and r.steps == 3 * 23
+    assert r.epochs[-1].val_acc > 0.6  # chance is 0.1
+    assert r.epochs[-1].train_loss < r.epochs[0].train_loss
+    # the confusion matrix counts every validation image once and agrees with val_acc
+    cm = np.array(r.confusion)
+    assert cm.sum() == len(digits.y_val)
+    assert np.trace(cm) / cm.sum() == pytest.approx(r.epochs[-1].val_acc, abs=1e-6)
+    assert all(t != p for _, t, p, _ in r.worst)
+
+
+def test_identical_seeds_identical_curves(small):
+    s = T.TrainSettings(lr=0.5, epochs=2, batch_size=32, seed=3)
+    a, b = (T.train(lenet_bn(), small, s) for _ in range(2))
+    assert curves(a) == curves(b)
+    assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
+    c = T.train(lenet_bn(), small, T.TrainSettings(lr=0.5, epochs=2, batch_size=32, seed=4))
+    assert curves(c) != curves(a)  # another batch order
+
+
+def test_train_leaves_the_callers_model_alone(small):
+    m = lenet_bn()
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    T.train(m, small, T.TrainSettings(epochs=1, batch_size=32))
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
+
+
+def test_bn_running_stats_equal_a_replay(small):
+    """A hand-written loop with the documented batch order replays training; the running
+    statistics it computes by hand (EMA of batch mean and unbiased variance, momentum 0.1)
+    equal the lab's BatchNorm buffers — and its weights equal the lab's weights."""
+    s = T.TrainSettings(lr=0.3, epochs=2, batch_size=48, seed=5)
+    res = T.train(lenet_bn(), small, s)
+    model = lenet_bn()
+    opt = torch.optim.SGD(model.parameters(), lr=0.3)
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    mods = dict(model.named_modules())
+    ema = {n: [torch.zeros(mods[n].num_features), torch.ones(mods[n].num_features)]
+           for n in names}
+
+    def hook(name):
+        def f(_m, args):
+            x = args[0].detach()
+            dims = [0] if x.dim() == 2 else [0, 2, 3]
+            mean, var = x.mean(dims), x.var(dims, unbiased=True)
+            ema[name][0] = 0.9 * ema[name][0] + 0.1 * mean
+            ema[name][1] = 0.9 * ema[name][1] + 0.1 * var
+        return f
+
+    for n in names:
+        mods[n].register_forward_pre_hook(hook(n))
+    x, y = small.x_train, small.y_train
+    for epoch in range(2):
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(5 * 1009 + epoch))
+        for a in range(0, len(y), 48):
+            idx = order[a:a + 48]
+            if len(idx) < 2:
+                continue
+            model.train()
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    for n in names:
+        torch.testing.assert_close(res.state_dict[f"{n}.running_mean"], ema[n][0],
+                                   rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(res.state_dict[f"{n}.running_var"], ema[n][1],
+                                   rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(res.state_dict["conv1.weight"], model.conv1.weight.detach(),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_records_bn_watch_and_steps(small):
+    got = []
+    r = T.train(lenet_bn(), small, T.TrainSettings(epochs=2, batch_size=16, log_every=2),
+                emit=got.append)
+    steps = [g for g in got if isinstance(g, T.StepRecord)]
+    bn = [g for g in got if isinstance(g, T.BNRecord)]
+    watch = [g for g in got if isinstance(g, T.WatchRecord)]
+    assert [s.step for s in steps] == sorted({s.step for s in steps}) and steps[-1].step == r.steps
+    assert {b.layer for b in bn} == {"bn1", "bn2", "bn3", "bn4"}
+    last = [b for b in bn if b.layer == "bn1"][-1]
+    assert last.running_mean == pytest.approx(r.state_dict["bn1.running_mean"].tolist())
+    assert watch and all(w.layer == "act4" and w.p15 <= w.p50 <= w.p85 for w in watch)
+    assert all(np.isfinite(e.gap) and e.gap > 0 for e in r.epochs)  # BN: train ≠ eval
+
+
+def test_no_bn_gives_zero_train_eval_gap(small):
+    r = T.train(build_model(resolve("lenet"), seed=0), small, T.TrainSettings(epochs=1))
+    assert r.epochs[0].gap == 0.0
+
+
+# ----------------------------------------------------------------------------- schedules
+@pytest.mark.parametrize("name,args", [
+    ("StepLR", (("step_size", 2), ("gamma", 0.5))),
+    ("OneCycleLR", (("max_lr", 0.4),)),
+    ("CosineAnnealingWarmRestarts", (("T_0", 2), ("T_mult", 2))),
+    ("LambdaLR", (("fn", "warmup_constant"), ("warmup", 3))),
+])
+def test_schedule_lrs_equal_the_schedules_page(small, name, args):
+    s = T.TrainSettings(lr=0.2, epochs=6, batch_size=128, schedule=name, schedule_args=args)
+    r = T.train(lenet_bn(), small, s)
+    want = S.lr_curve(name, 6, 0.2, **dict(args)).lr
+    assert [e.lr for e in r.epochs] == pytest.approx(list(want), rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- stopping
+def test_stop_ends_a_run_early(small):
+    run = T.TrainRun([("a", lenet_bn(), {})], small,
+                     T.TrainSettings(epochs=100, batch_size=8, log_every=1)).start()
+    deadline = time.time() + 60
+    while not run.view()["a"]["step"] and time.time() < deadline:
+        time.sleep(0.02)
+    run.stop()
+    run.thread.join(60)
+    v = run.view()["a"]
+    assert v["result"].status == "stopped" and "stopped by the user" in v["result"].message
+    assert v["result"].steps < 100 * 16 and v["progress"].phase == "stopped"
+
+
+def test_queued_run_shows_its_place_and_can_be_stopped(small):
+    lock = lock_for("cpu")
+    release = threading.Event()
+    holding = threading.Event()
+
+    def holder():
+        with lock.hold("test"):
+            holding.set()
+            release.wait(30)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    holding.wait(10)
+    try:
+        run = T.TrainRun([("a", lenet_bn(), {})], small, T.TrainSettings(epochs=1)).start()
+        deadline = time.time() + 30
+        while run.view()["a"]["progress"].queue_position != 1 and time.time() < deadline:
+            time.sleep(0.05)
+        assert run.view()["a"]["progress"].phase == "queued"
+        run.stop()
+        run.thread.join(30)
+        assert "cancelled while waiting" in run.view()["a"]["result"].message
+    finally:
+        release.set()
+        t.join()
+
+
+class Exploding(nn.Module):
+    """Returns NaN logits (or raises ``exc``) from its 3rd training call on (the 3rd step;
+    the data check before training runs in eval mode)."""
+
+    def __init__(self, exc: BaseException | None = None):
+        super().__init__()
+        self.fc = nn.Linear(28 * 28, 10)
+        self.calls = 0
+        self.exc = exc
+
+    def forward(self, x):
+        out = self.fc(x.flatten(1))
+        if x.device.type == "meta":  # the memory estimate's shape pass
+            return out
+        self.calls += 1
+        if self.training and self.calls >= 3:
+            if self.exc is not None:
+                raise self.exc
+            return out * float("nan")
+        return out
+
+
+def test_nan_loss_stops_with_the_step(small):
+    r = T.train(Exploding(), small, T.TrainSettings(epochs=3, batch_size=16, log_every=4))
+    assert r.status == "nan" and not r.ok
+    assert r.message == "loss became NaN at step 3: lower the learning rate"
+
+
+def test_a_real_large_lr_gives_the_nan_message(small):
+    m = build_model(resolve("lenet", {"activation": "relu"}), seed=0)
+    r = T.train(m, small, T.TrainSettings(lr=5.0, momentum=0.9, epochs=5, batch_size=16))
+    assert r.status == "nan" and r.message.startswith("loss became")
+    assert r.message.endswith(": lower the learning rate")
+
+
+def test_out_of_memory_is_caught_and_reported(small):
+    r = T.train(Exploding(torch.cuda.OutOfMemoryError("CUDA out of memory")), small,
+                T.TrainSettings(epochs=1, batch_size=16))
+    assert r.status == "oom" and "ran out of memory at step 3" in r.message
+    assert "smaller batch" in r.message
+
+
+def test_memory_estimate_refuses_before_training(small, monkeypatch):
+    monkeypatch.setattr(forward, "device_budget", lambda dev: 10_000)
+    with pytest.raises(T.TrainError, match="not trained: batch 64 needs about"):
+        T.train(lenet_bn(), small, T.TrainSettings())
+
+
+# ----------------------------------------------------------------------------- bad input
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for k, v in entries.items():
+            z.writestr(k, v)
+    return buf.getvalue()
+
+
+def _png(value: int, size=(12, 10)) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full(size[::-1], value, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_class_zip_loads_and_rejects():
+    good = {f"data/{c}/{i}.png": _png(v + i) for c, v in (("dark", 10), ("light", 200))
+            for i in range(8)}
+    ds = D.class_zip(_zip(good), (1, 16, 16), 2, seed=0)
+    assert ds.classes == ("dark", "light") and len(ds.y_train) + len(ds.y_val) == 16
+    raw = ds.x_val * ds.std + ds.mean  # undo the standardisation: the pixel values come back
+    for x, y in zip(raw, ds.y_val):
+        assert float(x.mean()) == pytest.approx((10 if y == 0 else 200) / 255, abs=8 / 255)
+    with pytest.raises(D.DataError, match="is not a zip file"):
+        D.class_zip(b"not a zip", (1, 16, 16), 2)
+    with pytest.raises(D.DataError, match="is not CLASS/IMAGE"):
+        D.class_zip(_zip({**good, "loose.png": _png(1)}), (1, 16, 16), 2)
+    with pytest.raises(D.DataError, match="is not an image"):
+        D.class_zip(_zip({**good, "data/dark/notes.txt": b"hi"}), (1, 16, 16), 2)
+    with pytest.raises(D.DataError, match="at least 2 folders"):
+        D.class_zip(_zip({f"a/{i}.png": _png(i) for i in range(12)}), (1, 16, 16), 2)
+    with pytest.raises(D.DataError, match="cannot be read as an image"):
+        D.class_zip(_zip({**good, "data/dark/bad.png": b"garbage"}), (1, 16, 16), 2)
+
+
+def test_too_small_input_and_wrong_classes():
+    with pytest.raises(D.DataError, match="too small .* at least 8"):
+        D.digits((1, 4, 4), 10)
+    with pytest.raises(D.DataError, match="set num_classes to 10"):
+        D.digits((1, 28, 28), 2)
+    with pytest.raises(D.DataError, match="set in_channels to 1 or 3"):
+        D.fit_channels(torch.zeros(1, 3, 8, 8), 2, "CIFAR10")
+
+
+def test_digits_are_the_real_digits():
+    from sklearn.datasets import load_digits
+
+    ds = D.digits((1, 8, 8), 10, seed=0)  # no resize: the pixels must come back exactly
+    raw = load_digits().images / 16.0
+    got = np.concatenate([(ds.x_train * ds.std + ds.mean).numpy(),
+                          (ds.x_val * ds.std + ds.mean).numpy()])[:, 0]
+    assert got.shape == raw.shape
+    want = {arr.round(4).tobytes() for arr in raw.astype(np.float32)}
+    assert {arr.round(4).tobytes() for arr in got} <= want
+
+
+def test_shapes_are_seeded_and_fit_any_shape():
+    a, b = D.shapes((3, 20, 24), 5, n=50, seed=2), D.shapes((3, 20, 24), 5, n=50, seed=2)
+    assert torch.equal(a.x_train, b.x_train) and a.input_shape == (3, 20, 24)
+    assert a.classes == D.SHAPES[:5]
+    assert not torch.equal(a.x_train, D.shapes((3, 20, 24), 5, n=50, seed=3).x_train)
+
+
+def test_model_that_cannot_take_the_data(small):
+    with pytest.raises(T.TrainError, match="set num_classes to"):
+        T.train(build_model(resolve("lenet-bn", {"num_classes": 4}), seed=0), small,
+                T.TrainSettings())
+
+
+def test_save_and_load_with_weights_only(small, tmp_path):
+    r = T.train(lenet_bn(), small, T.TrainSettings(epochs=1), config={"model": "lenet-bn"})
+    raw = T.save_bytes(r)
+    sd, cfg = T.load_bytes(raw)
+    assert cfg["model"] == "lenet-bn" and cfg["settings"]["epochs"] == 1
+    m = lenet_bn()
+    m.load_state_dict(sd)
+    m.eval()
+    with torch.no_grad():
+        out = m(small.x_val)
+    assert float((out.argmax(1) == small.y_val).float().mean()) == pytest.approx(
+        r.epochs[-1].val_acc)
+    with pytest.raises(T.TrainError, match="not a vizapp training file"):
+        T.load_bytes(b"junk")
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_json_lines(capsys):
+    rc = cli(["train", "lenet-bn", "--data", "shapes:120", "--epochs", "2", "--batch", "32",
+              "--lr", "0.5", "--schedule", "StepLR", "--schedule-arg", "step_size=1",
+              "--schedule-arg", "gamma=0.5", "--format", "json"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert rc == 0 and len(out) == 2
+    rows = [json.loads(line) for line in out]
+    assert set(rows[0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
+                            "seconds", "images_per_s"}
+    assert [r["epoch"] for r in rows] == [1, 2] and [r["lr"] for r in rows] == [0.5, 0.25]
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--data", "nowhere"], "neither digits, shapes"),
+    (["--lr", "-1"], "learning rate must be at least"),
+    (["--schedule", "StepLR", "--schedule-arg", "gamma=5"], "gamma must be at most 1"),
+    (["--schedule-arg", "gamma=5"], "needs --schedule"),
+    (["--input", "1,4,4"], "too small"),
+    (["--epochs", "0"], "epochs must be at least 1"),
+    (["--batch", "1"], "--batch must be between 2"),
+])
+def test_cli_bad_input_exits_2_with_one_line(capsys, args, msg):
+    assert cli(["train", "lenet-bn", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and msg in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- the page
+def test_train_page_trains_and_shows_results():
+    """AppTest: the page trains LeNet-BN vs LeNet on generated shapes and shows both runs'
+    accuracy (equal to the lab's own records), the progress text and the result tabs."""
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        from components import page_train
+        from vizapp.zoo import resolve
+
+        page_train.render(resolve("lenet-bn"))
+
+    at = AppTest.from_function(script, default_timeout=120)
+    for k, v in {"vz.train.data": "shapes", "vz.train.n": 200, "vz.train.s.epochs": 2,
+                 "vz.train.s.lr": 0.5}.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("shapes: 160 training + 40 validation" in t.value for t in at.text)
+    assert at.selectbox(key="vz.train.vs").value == "lenet"
+    at.button(key="vz.train.go").click().run()
+    run = at.session_state["vz.train.run"]
+    run.thread.join(120)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    view = run.view()
+    metrics = {m.label: m.value for m in at.metric}
+    for label in ("lenet-bn", "lenet"):
+        acc = view[label]["epoch"][-1].val_acc
+        assert metrics[f"val accuracy — {label}"] == f"{100 * acc:.1f}%"
+    assert sum("trained 2 epochs" in s.value for s in at.success) == 2
+    assert [t.label for t in at.tabs] == ["BatchNorm", "Percentiles & train/eval gap",
+                                          "Mistakes", "Filters", "Download"]

@@ -1,0 +1,342 @@
+"""Training data, offline: scikit-learn's bundled handwritten digits, a generated (seeded)
+shapes set, a local torchvision folder (MNIST, FashionMNIST, CIFAR10 with ``download=False``)
+and a zip of images in class folders. Every source is resized to the model's C×H×W, split
+into train/validation by a fixed seed, and standardised with the training split's mean/std.
+
+Nothing is ever downloaded. Sizes are capped (:data:`MAX_IMAGES`, :data:`MAX_ZIP_BYTES` …)
+so one request cannot exhaust a shared classroom server. Errors are :class:`DataError` with a
+one-line cause and fix."""
+
+from __future__ import annotations
+
+import io
+import math
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MAX_IMAGES = 20_000  # train + validation images kept from any source
+MAX_TENSOR_BYTES = 400 * 2**20  # all images as float32 on the host
+MAX_ZIP_BYTES = 50 * 2**20
+MAX_IMAGE_PIXELS = 1024 * 1024  # per image inside a zip (decompression bombs)
+MIN_SIDE = 8  # the smallest H and W a data set is resized to
+VAL_FRACTION = 0.2
+SHAPES = ("circle", "square", "triangle", "cross", "ring", "diamond", "bar", "x")
+TORCHVISION = ("MNIST", "FashionMNIST", "CIFAR10")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+class DataError(ValueError):
+    """Data that cannot be used; the message names the cause and the fix."""
+
+
+@dataclass(frozen=True)
+class DataChoice:
+    """What to load (hashable: a cache key). ``kind``: digits | shapes | folder | zip."""
+
+    kind: str = "digits"
+    path: str = ""  # folder or zip file (folder, zip)
+    n: int = 2000  # images to generate (shapes)
+    seed: int = 0  # split (and generation) seed
+    noise: float = 0.15  # shapes: pixel noise std
+
+    @staticmethod
+    def parse(text: str, seed: int = 0) -> "DataChoice":
+        """CLI form: ``digits``, ``shapes``, ``shapes:N``, or a path (folder or .zip)."""
+        t = text.strip()
+        if t == "digits":
+            return DataChoice("digits", seed=seed)
+        if t == "shapes" or t.startswith("shapes:"):
+            n = t.partition(":")[2]
+            if n and not n.isdigit():
+                raise DataError(f"--data shapes:N takes a number of images, got '{text}'")
+            return DataChoice("shapes", n=int(n or 2000), seed=seed)
+        p = Path(t).expanduser()
+        if p.is_file() and p.suffix.lower() == ".zip":
+            return DataChoice("zip", path=str(p), seed=seed)
+        if p.is_dir():
+            return DataChoice("folder", path=str(p), seed=seed)
+        raise DataError(f"--data '{text}' is neither digits, shapes nor an existing folder or "
+                        f".zip file: give one of those")
+
+
+@dataclass(frozen=True, eq=False)
+class DataSet:
+    """Images as float32 N×C×H×W (standardised), labels as int64, classes by name."""
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    classes: tuple[str, ...]
+    mean: float = 0.0  # of the training split before standardising
+    std: float = 1.0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
+
+    def summary(self) -> str:
+        c, h, w = self.input_shape
+        return (f"{self.name}: {len(self.y_train)} training + {len(self.y_val)} validation "
+                f"images of {c}×{h}×{w}, {len(self.classes)} classes")
+
+
+# ----------------------------------------------------------------------------- checks
+def check_shape(input_shape: Sequence[int], num_classes: int, n_classes: int, what: str) -> None:
+    c, h, w = (int(d) for d in input_shape)
+    if h < MIN_SIDE or w < MIN_SIDE:
+        raise DataError(f"the input {c}×{h}×{w} is too small to resize {what} to: set height "
+                        f"and width to at least {MIN_SIDE}")
+    if c * h * w * 4 * 100 > MAX_TENSOR_BYTES:
+        raise DataError(f"the input {c}×{h}×{w} is too large to train on here: use at most "
+                        f"about {int(math.sqrt(MAX_TENSOR_BYTES / 400 / c))} pixels a side")
+    if num_classes < n_classes:
+        raise DataError(f"the model has {num_classes} outputs but {what} has {n_classes} "
+                        f"classes: set num_classes to {n_classes} or more")
+
+
+def fit_channels(x: torch.Tensor, c: int, what: str) -> torch.Tensor:
+    """N×c0×H×W → N×c×H×W: grey is repeated, colour averaged to grey when c is 1."""
+    c0 = x.shape[1]
+    if c0 == c:
+        return x
+    if c0 == 1:
+        return x.expand(-1, c, -1, -1).contiguous()
+    if c == 1:
+        return x.mean(1, keepdim=True)
+    raise DataError(f"{what} has {c0} colour channels and the model takes {c}: set "
+                    f"in_channels to 1 or {c0}")
+
+
+def resize(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == (h, w):
+        return x
+    cap = MAX_TENSOR_BYTES // max(1, x.shape[1] * h * w * 4)
+    if x.shape[0] > cap:
+        raise DataError(f"{x.shape[0]} images of {h}×{w} exceed the memory cap: use fewer "
+                        f"images or a smaller input")
+    return F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+
+
+def split(name: str, x: torch.Tensor, y: torch.Tensor, classes: Sequence[str], seed: int,
+          notes: tuple[str, ...] = ()) -> DataSet:
+    """A fixed, seeded train/validation split; standardised by the training split's stats."""
+    n = len(y)
+    if n < 10:
+        raise DataError(f"{name} has only {n} images: give at least 10")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
+    n_val = max(1, int(round(n * VAL_FRACTION)))
+    vi, ti = perm[:n_val], perm[n_val:]
+    mean, std = float(x[ti].mean()), float(x[ti].std()) or 1.0
+    xs = (x - mean) / std
+    return DataSet(name, xs[ti].contiguous(), y[ti].contiguous(), xs[vi].contiguous(),
+                   y[vi].contiguous(), tuple(classes), mean, std, notes)
+
+
+def _cap(x: torch.Tensor, y: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    if len(y) <= MAX_IMAGES:
+        return x, y
+    keep = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:MAX_IMAGES]
+    return x[keep], y[keep]
+
+
+# ----------------------------------------------------------------------------- sources
+def digits(input_shape: Sequence[int], num_classes: int, seed: int = 0) -> DataSet:
+    """scikit-learn's 1,797 real 8×8 handwritten digits (0–16 grey levels), resized."""
+    from sklearn.datasets import load_digits
+
+    c, h, w = (int(d) for d in input_shape)
+    check_shape(input_shape, num_classes, 10, "the digits (8×8)")
+    d = load_digits()
+    x = torch.from_numpy(d.images.astype(np.float32) / 16.0).unsqueeze(1)
+    x = fit_channels(resize(x, h, w), c, "digits")
+    y = torch.from_numpy(d.target.astype(np.int64))
+    return split("digits", x, y, [str(i) for i in range(10)], seed)
+
+
+def _shape_masks(kind: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Shape ``SHAPES[kind]`` in unit coordinates (u right, v up; radius 1)."""
+    r = np.sqrt(u * u + v * v)
+    au, av = np.abs(u), np.abs(v)
+    name = SHAPES[kind]
+    if name == "circle":
+        return r <= 1.0
+    if name == "square":
+        return np.maximum(au, av) <= 0.8
+    if name == "triangle":
+        return (v >= -0.6) & (v <= 0.9 - 1.7 * au)
+    if name == "cross":
+        return ((au < 0.25) & (av < 0.95)) | ((av < 0.25) & (au < 0.95))
+    if name == "ring":
+        return (r >= 0.6) & (r <= 1.0)
+    if name == "diamond":
+        return au + av <= 1.05
+    if name == "bar":
+        return (au < 0.95) & (av < 0.3)
+    return ((np.abs(u - v) < 0.35) | (np.abs(u + v) < 0.35)) & (np.maximum(au, av) < 0.85)
+
+
+def shapes(input_shape: Sequence[int], num_classes: int, n: int = 2000, seed: int = 0,
+           noise: float = 0.15) -> DataSet:
+    """``n`` generated images of min(num_classes, 8) shapes at random position, size,
+    rotation (±20°) and colour, plus Gaussian pixel noise; deterministic for a seed."""
+    c, h, w = (int(d) for d in input_shape)
+    k = min(int(num_classes), len(SHAPES))
+    if k < 2:
+        raise DataError("shapes needs at least 2 classes: set num_classes to 2 or more")
+    check_shape(input_shape, num_classes, k, "shapes")
+    n = int(n)
+    if not 10 <= n <= MAX_IMAGES or n * c * h * w * 4 > MAX_TENSOR_BYTES:
+        raise DataError(f"shapes: {n} images of {c}×{h}×{w} is outside the cap: use 10 to "
+                        f"{min(MAX_IMAGES, MAX_TENSOR_BYTES // (c * h * w * 4))} images")
+    rng = np.random.default_rng(int(seed))
+    y = np.arange(n) % k
+    rng.shuffle(y)
+    cx, cy = rng.uniform(0.3, 0.7, n), rng.uniform(0.3, 0.7, n)
+    rad = rng.uniform(0.15, 0.3, n)
+    ang = rng.uniform(-math.pi / 9, math.pi / 9, n)
+    colour = rng.uniform(0.5, 1.0, (n, c))
+    gy, gx = np.meshgrid((np.arange(h) + 0.5) / h, (np.arange(w) + 0.5) / w, indexing="ij")
+    x = np.empty((n, c, h, w), np.float32)
+    for lo in range(0, n, 512):  # bounded temporaries
+        sl = slice(lo, min(n, lo + 512))
+        dx = (gx[None] - cx[sl, None, None]) / rad[sl, None, None]
+        dy = (cy[sl, None, None] - gy[None]) / rad[sl, None, None]
+        ca, sa = np.cos(ang[sl])[:, None, None], np.sin(ang[sl])[:, None, None]
+        u, v = ca * dx + sa * dy, -sa * dx + ca * dy
+        mask = np.zeros(u.shape, bool)
+        for kind in range(k):
+            sel = y[sl] == kind
+            mask[sel] = _shape_masks(kind, u[sel], v[sel])
+        x[sl] = mask[:, None] * colour[sl, :, None, None]
+    x += noise * rng.standard_normal(x.shape).astype(np.float32)
+    return split("shapes", torch.from_numpy(x), torch.from_numpy(y.astype(np.int64)),
+                 SHAPES[:k], seed)
+
+
+def torchvision_folder(path: str, input_shape: Sequence[int], num_classes: int,
+                       seed: int = 0) -> DataSet:
+    """The training split of MNIST, FashionMNIST or CIFAR10 found under ``path`` (torchvision's
+    own layout, ``download=False``), at most :data:`MAX_IMAGES` images, resized."""
+    import torchvision.datasets as D
+
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DataError(f"'{path}' is not a folder: give the folder that holds MNIST/, "
+                        f"FashionMNIST/ or cifar-10-batches-py/")
+    candidates = [root, root.parent]
+    for name in TORCHVISION:
+        for r in candidates:
+            try:
+                ds = getattr(D, name)(str(r), train=True, download=False)
+            except (RuntimeError, OSError, FileNotFoundError):
+                continue
+            return _from_torchvision(name, ds, input_shape, num_classes, seed)
+    raise DataError(f"no MNIST, FashionMNIST or CIFAR10 data under '{path}' (torchvision's "
+                    f"layout, nothing is downloaded): point at the folder that holds them")
+
+
+def _from_torchvision(name: str, ds, input_shape, num_classes, seed) -> DataSet:
+    c, h, w = (int(d) for d in input_shape)
+    data = torch.as_tensor(np.asarray(ds.data))
+    targets = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
+    data, targets = _cap(data, targets, seed)
+    x = data.float() / 255.0
+    x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
+    classes = tuple(str(cl) for cl in ds.classes)
+    check_shape(input_shape, num_classes, len(classes), name)
+    x = fit_channels(resize(x.contiguous(), h, w), c, name)
+    return split(name, x, targets, classes, seed)
+
+
+def class_zip(data: bytes | str, input_shape: Sequence[int], num_classes: int,
+              seed: int = 0, name: str = "upload") -> DataSet:
+    """A zip of ``CLASS/IMAGE`` entries (optionally under one top folder), read in memory
+    (never extracted), capped in size, image count and pixels per image."""
+    raw = Path(data).read_bytes() if isinstance(data, str) else data
+    if len(raw) > MAX_ZIP_BYTES:
+        raise DataError(f"the zip is {len(raw) / 2**20:.1f} MiB: the limit is "
+                        f"{MAX_ZIP_BYTES // 2**20} MiB; use fewer or smaller images")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(raw))
+    except zipfile.BadZipFile:
+        raise DataError(f"{name} is not a zip file: upload a .zip of class folders "
+                        f"(cat/1.png, dog/7.png …)") from None
+    files = _zip_images(zf, name)
+    classes = sorted({cls for cls, _ in files})
+    if len(classes) < 2:
+        raise DataError(f"{name} has {len(classes)} class folder(s): put images in at least "
+                        f"2 folders, one per class (cat/1.png, dog/7.png …)")
+    check_shape(input_shape, num_classes, len(classes), name)
+    c, h, w = (int(d) for d in input_shape)
+    x = torch.empty((len(files), c, h, w))
+    for i, (_, member) in enumerate(files):
+        x[i] = _read_image(zf, member, c, h, w)
+    y = torch.tensor([classes.index(cls) for cls, _ in files], dtype=torch.int64)
+    return split(name, x, y, classes, seed)
+
+
+def _zip_images(zf: zipfile.ZipFile, name: str) -> list[tuple[str, str]]:
+    """(class, member) for every image; DataError for anything else."""
+    out = []
+    names = [i.filename for i in zf.infolist() if not i.is_dir()
+             and "__MACOSX" not in i.filename and not Path(i.filename).name.startswith(".")]
+    parts = [Path(n).parts for n in names]
+    tops = {p[0] for p in parts}
+    strip = 1 if len(tops) == 1 and all(len(p) == 3 for p in parts) else 0
+    for n, p in zip(names, parts):
+        p = p[strip:]
+        if len(p) != 2:
+            raise DataError(f"{name}: '{n}' is not CLASS/IMAGE: put every image in a class "
+                            f"folder (cat/1.png, dog/7.png …)")
+        if Path(p[1]).suffix.lower() not in IMAGE_SUFFIXES:
+            raise DataError(f"{name}: '{n}' is not an image ({', '.join(IMAGE_SUFFIXES)}): "
+                            f"remove it from the zip")
+        out.append((p[0], n))
+    if len(out) > MAX_IMAGES:
+        raise DataError(f"{name} holds {len(out)} images: the limit is {MAX_IMAGES}")
+    if len(out) < 10:
+        raise DataError(f"{name} holds {len(out)} images: give at least 10")
+    return sorted(out)
+
+
+def _read_image(zf: zipfile.ZipFile, member: str, c: int, h: int, w: int) -> torch.Tensor:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(zf.read(member))) as im:
+            if im.width * im.height > MAX_IMAGE_PIXELS:
+                raise DataError(f"'{member}' is {im.width}×{im.height}: images may have at "
+                                f"most {MAX_IMAGE_PIXELS:,} pixels")
+            im = im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
+            a = np.asarray(im, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"'{member}' cannot be read as an image: remove or re-save it") from None
+    t = torch.from_numpy(a.copy())
+    t = t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1)
+    return fit_channels(t.unsqueeze(0), c, member)[0]
+
+
+def load(choice: DataChoice, input_shape: Sequence[int], num_classes: int,
+         upload: bytes | None = None) -> DataSet:
+    """The data set ``choice`` names, resized to ``input_shape``."""
+    if choice.kind == "digits":
+        return digits(input_shape, num_classes, choice.seed)
+    if choice.kind == "shapes":
+        return shapes(input_shape, num_classes, choice.n, choice.seed, choice.noise)
+    if choice.kind == "folder":
+        return torchvision_folder(choice.path, input_shape, num_classes, choice.seed)
+    if choice.kind == "zip":
+        return class_zip(upload if upload is not None else choice.path, input_shape,
+                         num_classes, choice.seed, Path(choice.path).name or "upload")
+    raise DataError(f"unknown data kind '{choice.kind}': use digits, shapes, a folder or a zip")
