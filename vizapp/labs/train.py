@@ -586,6 +586,22 @@ def load_bytes(raw: bytes) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
                          f"from the Train page") from None
 
 
+@torch.no_grad()
+def evaluate(model: nn.Module, state_dict: dict[str, torch.Tensor], data: DataSet) -> float:
+    """Validation accuracy of ``model`` (left untouched) with ``state_dict`` loaded."""
+    model = copy.deepcopy(model)
+    try:
+        model.load_state_dict(state_dict)
+    except (RuntimeError, KeyError) as exc:
+        raise TrainError(f"the file's weights do not fit this configuration "
+                         f"({str(exc).splitlines()[0][:120]}): load it into the model it "
+                         f"was trained as") from None
+    model.eval()
+    pred = torch.cat([model(data.x_val[a:a + 512]).argmax(1)
+                      for a in range(0, len(data.y_val), 512)])
+    return float((pred == data.y_val).float().mean())
+
+
 # ----------------------------------------------------------------------------- background
 class TrainRun:
     """One or more trainings in a background thread (one after the other, same data and
