@@ -351,7 +351,7 @@ class _Loop:
             correct.append((out.detach().argmax(1) == yb).sum())
             seen += b - a
             if due or i == len(self.ranges) - 1:
-                self.log(epoch, losses[mark:], correct[mark:], self.ranges[mark_range(mark, i)])
+                self.log(epoch, losses[mark:], correct[mark:], self.ranges[mark:i + 1])
                 mark = len(losses)
         dt = time.perf_counter() - t0
         total_loss = float(torch.stack(losses).sum()) / seen
@@ -442,11 +442,6 @@ class _Loop:
                 self.step_schedule(vl)
                 if self.stop.is_set():
                     raise _Stop("stopped", f"stopped by the user after {self.step} steps")
-
-
-def mark_range(mark: int, i: int) -> slice:
-    """The batch ranges of the steps logged together (``mark`` … ``i`` of this epoch)."""
-    return slice(mark, i + 1)
 
 
 # ----------------------------------------------------------------------------- results
