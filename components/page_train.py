@@ -237,7 +237,7 @@ def _live(run: T.TrainRun, every: float | None) -> None:
 
 
 def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
-    name = html.escape(label)
+    name = _escape(label)  # progress text is Markdown
     if p.phase in ("pending", "stopped") and not p.total_steps:
         st.progress(0.0, text=f"{name}: {p.message or p.phase}")
         return
