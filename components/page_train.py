@@ -21,7 +21,8 @@ from vizapp.labs import schedules as S
 from vizapp.labs import train as T
 from vizapp.render import plots_train as P
 from vizapp.runtime import available_devices, lock_for
-from vizapp.zoo import ConfigError, ModelSpec, build_model, preset_names, resolve
+from vizapp.zoo import (ConfigError, ModelSpec, build_model, format_value, preset_names,
+                        resolve)
 
 from . import widgets
 
@@ -48,6 +49,31 @@ def _data(choice: D.DataChoice, shape: tuple[int, int, int], classes: int,
           upload: bytes | None) -> D.DataSet:
     """Shared between sessions and only read (training copies batches out of it)."""
     return D.load(choice, shape, classes, upload)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _layers(spec: ModelSpec) -> tuple[list[str], str | None]:
+    """Module names and the default watched layer, from a model built on the meta device."""
+    import torch
+
+    with torch.device("meta"):
+        model = build_model(spec)
+    return [n for n, _ in model.named_modules() if n], T.default_watch(model)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _estimate(spec: ModelSpec, device: str, batch: int, precision: str) -> tuple[str, bool]:
+    """The training memory estimate as a sentence, and whether it fits."""
+    import torch
+
+    from vizapp.runtime import resolve_device
+
+    dev = resolve_device(device)
+    with torch.device("meta"):
+        model = build_model(spec)
+    dtype = "fp32" if T.amp_dtype(dev, precision) is None else "bf16"
+    est = T.estimate_training(model, spec.input_shape, batch, dev, dtype)
+    return est.text(), est.fits
 
 
 def _pick_data(spec: ModelSpec) -> D.DataSet | None:
@@ -77,7 +103,11 @@ def _pick_data(spec: ModelSpec) -> D.DataSet | None:
     try:
         ds = _data(choice, tuple(spec.input_shape), spec.config.num_classes, upload)
     except D.DataError as exc:
-        _fail(str(exc))
+        if kind in ("digits", "shapes"):  # the configuration is too big for this server
+            st.warning(_escape(f"Cannot train this configuration on {kind}: {exc}"),
+                       icon=":material/warning:")
+        else:
+            _fail(str(exc))
         return None
     c2.text(ds.summary())
     return ds
@@ -147,7 +177,8 @@ def _start(spec: ModelSpec, other: ModelSpec | None, ds: D.DataSet, s: T.TrainSe
     for sp in (spec, other) if other is not None else (spec,):
         label = sp.label if sp is spec or sp.label != spec.label else sp.label + " (2)"
         cfg = {"model": sp.preset or sp.family, "family": sp.family,
-               "knobs": {k.name: str(getattr(sp.config, k.name)) for k in sp.config.knobs()}}
+               "knobs": {k.name: format_value(getattr(sp.config, k.name))
+                         for k in sp.config.knobs()}}
         jobs.append((label, build_model(sp, seed=s.seed), cfg))
     st.session_state[KEY + "run"] = T.TrainRun(jobs, ds, s).start()
     st.session_state[KEY + "data_of_run"] = ds
@@ -165,12 +196,15 @@ def render(spec: ModelSpec) -> None:
                      icon=":material/tune:"):
         ds = _pick_data(spec)
         try:
-            model = build_model(spec, seed=0)
+            layers, watch = _layers(spec)
         except ConfigError as exc:
             _fail(f"{exc}: fix the configuration in the sidebar")
             return
         other = _partner(spec)
-        s = _settings([n for n, _ in model.named_modules() if n], T.default_watch(model))
+        s = _settings(layers, watch)
+        if s is not None:
+            text, fits = _estimate(spec, s.device, s.batch_size, s.precision)
+            (st.caption if fits else st.warning)(f"Memory estimate for training: {text}.")
     c1, c2 = st.columns([1, 5])
     go = c1.button("Train", type="primary", key=KEY + "go", icon=":material/play_arrow:",
                    disabled=busy or ds is None or s is None)
@@ -203,7 +237,7 @@ def _live(run: T.TrainRun, every: float | None) -> None:
 
 
 def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
-    name = html.escape(label)
+    name = _escape(label)  # progress text is Markdown
     if p.phase in ("pending", "stopped") and not p.total_steps:
         st.progress(0.0, text=f"{name}: {p.message or p.phase}")
         return
@@ -230,6 +264,9 @@ def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:
         e = v["epoch"][-1]
         col.metric(f"val accuracy — {label}", f"{100 * e.val_acc:.1f}%",
                    f"{100 * (e.val_acc - v['epoch'][0].val_acc):+.1f} pts since epoch 1")
+    label = st.selectbox("run shown under Mistakes, Filters and Download", list(done),
+                         key=KEY + "which") if len(done) > 1 else next(iter(done))
+    res = done[label]["result"]
     tabs = st.tabs(["BatchNorm", "Percentiles & train/eval gap", "Mistakes", "Filters",
                     "Download"])
     with tabs[0]:
@@ -245,9 +282,6 @@ def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:
         st.caption("Train-vs-eval gap: the same validation images in train mode (batch "
                    "statistics) and eval mode (running statistics). Zero without BatchNorm "
                    "or dropout.")
-    label = st.selectbox("run", list(done), key=KEY + "which") if len(done) > 1 else next(
-        iter(done))
-    res = done[label]["result"]
     with tabs[2]:
         _mistakes(res, ds)
     with tabs[3]:
@@ -259,6 +293,7 @@ def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:
         st.code(f"obj = torch.load('{fname}', weights_only=True)\n"
                 f"model.load_state_dict(obj['state_dict'])\n"
                 f"config = json.loads(obj['config'])", language="python")
+        _check_file(res, ds)
 
 
 def _bn_tab(done: dict[str, dict]) -> None:
@@ -307,3 +342,20 @@ def _filters(res: T.TrainResult) -> None:
                                  height_per_row=80), width="stretch", theme=None,
                     key=KEY + "filters")
     st.text(f"{name}: {tuple(res.state_dict[name].shape)} — the trained first-layer filters")
+
+
+def _check_file(res: T.TrainResult, ds: D.DataSet | None) -> None:
+    """Load a downloaded file again (``weights_only=True``) into the configuration it names
+    and report its validation accuracy on the current data."""
+    f = st.file_uploader("check a downloaded file", type=["pt"], key=KEY + "load",
+                         help="Read with torch.load(..., weights_only=True) only.")
+    if f is None or ds is None:
+        return
+    try:
+        sd, cfg = T.load_bytes(f.getvalue())
+        spec = resolve(cfg.get("model", ""), {k: v for k, v in cfg.get("knobs", {}).items()})
+        acc = T.evaluate(build_model(spec), sd, ds)
+    except (T.TrainError, ConfigError) as exc:
+        _fail(str(exc))
+        return
+    st.text(f"{spec.label}: validation accuracy {100 * acc:.1f}% on {ds.summary()}")

@@ -15,7 +15,8 @@ st_testing = pytest.importorskip("streamlit.testing.v1")
 AppTest = st_testing.AppTest
 
 MAIN = str(Path(__file__).resolve().parents[1] / "vizapp" / "main.py")
-PAGES = ["graph", "shapes", "compare", "batchnorm", "features", "schedules", "run", "code"]
+PAGES = ["graph", "shapes", "compare", "batchnorm", "features", "schedules", "train", "run",
+         "code"]
 PRESETS = list(presets())
 # what each page must show (besides its header); pages written elsewhere are only smoke-tested
 KEY_ELEMENTS = {

@@ -53,38 +53,71 @@ def wait_until(fn, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_train_start_watch_stop(tmp_path):
-    SHOTS.mkdir(parents=True, exist_ok=True)
+@pytest.fixture(scope="module")
+def server():
     proc = start_streamlit(ROOT / "vizapp" / "main.py", port := free_port())
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = launch_chromium(p)
-            page = browser.new_page(viewport={"width": 1280, "height": 720})
-            page.goto(f"http://127.0.0.1:{port}/train?model=lenet-bn",
-                      wait_until="domcontentloaded")
-            settle(page)
-            main = page.locator("[data-testid='stMain']")
-            assert "digits: 1438 training + 359 validation" in main.inner_text()
-            page.get_by_role("button", name=re.compile("Train")).click()
-            wait_until(lambda: step_of(page) > 0, 120, "the first step record")
-            s1, n1 = step_of(page), curve_points(page)
-            wait_until(lambda: step_of(page) > s1 + 5 and curve_points(page) > n1, 120,
-                       "the curves to move")
-            assert "images/s" in page.locator(PROGRESS).first.inner_text()
-            page.screenshot(path=str(SHOTS / "train_running_1280x720.png"))
-            page.set_viewport_size({"width": 1440, "height": 900})
-            time.sleep(1.5)
-            page.screenshot(path=str(SHOTS / "train_running_1440x900.png"), full_page=True)
-            page.get_by_role("button", name=re.compile("Stop")).click()
-            wait_until(lambda: "stopped by the user" in main.inner_text(), 120,
-                       "the stop message")
-            train = page.get_by_role("button", name=re.compile("Train"))
-            wait_until(train.is_enabled, 60, "the Train button to come back")
-            settle(page)
-            text = main.inner_text()
-            assert "not run (stopped)" in text  # the comparison run never started
-            assert "Traceback" not in text
-            page.screenshot(path=str(SHOTS / "train_stopped_1440x900.png"), full_page=True)
-            browser.close()
-    finally:
-        stop_streamlit(proc)
+    yield f"http://127.0.0.1:{port}"
+    stop_streamlit(proc)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+def test_train_start_watch_stop(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{server}/train?model=lenet-bn", wait_until="domcontentloaded")
+    settle(page)
+    main = page.locator("[data-testid='stMain']")
+    assert "digits: 1438 training + 359 validation" in main.inner_text()
+    page.get_by_role("button", name=re.compile("Train")).click()
+    wait_until(lambda: step_of(page) > 0, 120, "the first step record")
+    s1, n1 = step_of(page), curve_points(page)
+    wait_until(lambda: step_of(page) > s1 + 5 and curve_points(page) > n1, 120,
+               "the curves to move")
+    assert "images/s" in page.locator(PROGRESS).first.inner_text()
+    page.screenshot(path=str(SHOTS / "train_running_1280x720.png"))
+    page.set_viewport_size({"width": 1440, "height": 900})
+    time.sleep(1.5)
+    page.screenshot(path=str(SHOTS / "train_running_1440x900.png"))
+    page.get_by_role("button", name=re.compile("Stop")).click()
+    wait_until(lambda: "stopped by the user" in main.inner_text(), 120, "the stop message")
+    train = page.get_by_role("button", name=re.compile("Train"))
+    wait_until(train.is_enabled, 60, "the Train button to come back")
+    settle(page)
+    text = main.inner_text()
+    assert "not run (stopped)" in text  # the comparison run never started
+    assert "Traceback" not in text
+    page.screenshot(path=str(SHOTS / "train_stopped_1440x900.png"))
+    page.close()
+
+
+def test_train_to_the_end_shows_results(server, browser):
+    """Two epochs of LeNet-BN vs LeNet: both finish, the result tabs render."""
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{server}/train?model=lenet-bn", wait_until="domcontentloaded")
+    settle(page)
+    slider = page.get_by_role("slider", name="epochs")
+    slider.focus()
+    slider.press("Home")
+    slider.press("ArrowRight")
+    settle(page)
+    page.get_by_role("button", name=re.compile("Train")).click()
+    main = page.locator("[data-testid='stMain']")
+    wait_until(lambda: main.inner_text().count("trained 2 epochs") == 2, 180, "both runs")
+    settle(page)
+    assert "val accuracy — lenet-bn" in main.inner_text()
+    page.screenshot(path=str(SHOTS / "train_done_1440x900.png"))
+    for tab in ("BatchNorm", "Percentiles & train/eval gap", "Mistakes", "Filters"):
+        page.get_by_role("tab", name=tab).click()
+        time.sleep(1.0)
+        page.get_by_role("tabpanel").filter(has=page.locator(".js-plotly-plot")).first \
+            .scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / f"train_tab_{tab.split()[0].lower()}.png"))
+    assert "Traceback" not in main.inner_text()
+    page.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import time
 import zipfile
@@ -284,6 +285,11 @@ def test_too_small_input_and_wrong_classes():
         D.digits((1, 4, 4), 10)
     with pytest.raises(D.DataError, match="set num_classes to 10"):
         D.digits((1, 28, 28), 2)
+    with pytest.raises(D.DataError, match="over the 400 MiB cap") as info:
+        D.digits((3, 224, 224), 10)  # 1,797 × 3×224×224 floats = 1.0 GiB: refused up front
+    side = int(re.search(r"at most (\d+)", str(info.value)).group(1))
+    assert 1797 * 3 * side ** 2 * 4 <= 400 * 2**20 < 1797 * 3 * (side + 1) ** 2 * 4
+    assert D.digits((3, side, side), 10).input_shape == (3, side, side)
     with pytest.raises(D.DataError, match="set in_channels to 1 or 3"):
         D.fit_channels(torch.zeros(1, 3, 8, 8), 2, "CIFAR10")
 
@@ -325,6 +331,9 @@ def test_save_and_load_with_weights_only(small, tmp_path):
         out = m(small.x_val)
     assert float((out.argmax(1) == small.y_val).float().mean()) == pytest.approx(
         r.epochs[-1].val_acc)
+    assert T.evaluate(lenet_bn(), sd, small) == pytest.approx(r.epochs[-1].val_acc)
+    with pytest.raises(T.TrainError, match="do not fit this configuration"):
+        T.evaluate(build_model(resolve("lenet"), seed=0), sd, small)
     with pytest.raises(T.TrainError, match="not a vizapp training file"):
         T.load_bytes(b"junk")
 

@@ -90,14 +90,20 @@ class DataSet:
 
 
 # ----------------------------------------------------------------------------- checks
-def check_shape(input_shape: Sequence[int], num_classes: int, n_classes: int, what: str) -> None:
+def check_shape(input_shape: Sequence[int], num_classes: int, n_classes: int, what: str,
+                n: int = 100) -> None:
+    """Refuse inputs too small to resize to, ``n`` images over the memory cap, and fewer
+    model outputs than classes — each with the fix."""
     c, h, w = (int(d) for d in input_shape)
     if h < MIN_SIDE or w < MIN_SIDE:
         raise DataError(f"the input {c}×{h}×{w} is too small to resize {what} to: set height "
                         f"and width to at least {MIN_SIDE}")
-    if c * h * w * 4 * 100 > MAX_TENSOR_BYTES:
-        raise DataError(f"the input {c}×{h}×{w} is too large to train on here: use at most "
-                        f"about {int(math.sqrt(MAX_TENSOR_BYTES / 400 / c))} pixels a side")
+    if n * c * h * w * 4 > MAX_TENSOR_BYTES:
+        side = int(math.sqrt(MAX_TENSOR_BYTES / (4 * c * n)))
+        raise DataError(f"{n:,} images of {c}×{h}×{w} from {what} take "
+                        f"{n * c * h * w * 4 / 2**30:.1f} GiB, over the "
+                        f"{MAX_TENSOR_BYTES // 2**20} MiB cap: set height and width to at most "
+                        f"{side} (e.g. 32, as CIFAR)")
     if num_classes < n_classes:
         raise DataError(f"the model has {num_classes} outputs but {what} has {n_classes} "
                         f"classes: set num_classes to {n_classes} or more")
@@ -154,7 +160,7 @@ def digits(input_shape: Sequence[int], num_classes: int, seed: int = 0) -> DataS
     from sklearn.datasets import load_digits
 
     c, h, w = (int(d) for d in input_shape)
-    check_shape(input_shape, num_classes, 10, "the digits (8×8)")
+    check_shape(input_shape, num_classes, 10, "the digits (8×8)", 1797)
     d = load_digits()
     x = torch.from_numpy(d.images.astype(np.float32) / 16.0).unsqueeze(1)
     x = fit_channels(resize(x, h, w), c, "digits")
@@ -192,11 +198,10 @@ def shapes(input_shape: Sequence[int], num_classes: int, n: int = 2000, seed: in
     k = min(int(num_classes), len(SHAPES))
     if k < 2:
         raise DataError("shapes needs at least 2 classes: set num_classes to 2 or more")
-    check_shape(input_shape, num_classes, k, "shapes")
     n = int(n)
-    if not 10 <= n <= MAX_IMAGES or n * c * h * w * 4 > MAX_TENSOR_BYTES:
-        raise DataError(f"shapes: {n} images of {c}×{h}×{w} is outside the cap: use 10 to "
-                        f"{min(MAX_IMAGES, MAX_TENSOR_BYTES // (c * h * w * 4))} images")
+    if not 10 <= n <= MAX_IMAGES:
+        raise DataError(f"shapes: {n} images is outside the cap: use 10 to {MAX_IMAGES}")
+    check_shape(input_shape, num_classes, k, "shapes", n)
     rng = np.random.default_rng(int(seed))
     y = np.arange(n) % k
     rng.shuffle(y)
@@ -252,7 +257,7 @@ def _from_torchvision(name: str, ds, input_shape, num_classes, seed) -> DataSet:
     x = data.float() / 255.0
     x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
     classes = tuple(str(cl) for cl in ds.classes)
-    check_shape(input_shape, num_classes, len(classes), name)
+    check_shape(input_shape, num_classes, len(classes), name, len(targets))
     x = fit_channels(resize(x.contiguous(), h, w), c, name)
     return split(name, x, targets, classes, seed)
 
@@ -275,7 +280,7 @@ def class_zip(data: bytes | str, input_shape: Sequence[int], num_classes: int,
     if len(classes) < 2:
         raise DataError(f"{name} has {len(classes)} class folder(s): put images in at least "
                         f"2 folders, one per class (cat/1.png, dog/7.png …)")
-    check_shape(input_shape, num_classes, len(classes), name)
+    check_shape(input_shape, num_classes, len(classes), name, len(files))
     c, h, w = (int(d) for d in input_shape)
     x = torch.empty((len(files), c, h, w))
     for i, (_, member) in enumerate(files):

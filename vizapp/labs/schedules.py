@@ -3,7 +3,8 @@
 
 Each schedule is data: a :class:`Schedule` whose parameters are a frozen dataclass of zoo
 knobs (:func:`vizapp.zoo.knob`: default, bounds, step, help), so the one widget generator of
-``components/widgets.py`` draws them on the LR schedules page and the Train page alike. :func:`lr_curve` returns a
+``components/widgets.py`` draws them on the LR schedules page and the Train page alike;
+:func:`make_scheduler` builds the torch scheduler for both. :func:`lr_curve` returns a
 frozen :class:`LRCurve` (the learning rate at the start of every epoch, and for
 ReduceLROnPlateau the synthetic validation loss it reacted to). Nothing here imports
 Streamlit.

@@ -351,7 +351,7 @@ class _Loop:
             correct.append((out.detach().argmax(1) == yb).sum())
             seen += b - a
             if due or i == len(self.ranges) - 1:
-                self.log(epoch, losses[mark:], correct[mark:], self.ranges[mark_range(mark, i)])
+                self.log(epoch, losses[mark:], correct[mark:], self.ranges[mark:i + 1])
                 mark = len(losses)
         dt = time.perf_counter() - t0
         total_loss = float(torch.stack(losses).sum()) / seen
@@ -442,11 +442,6 @@ class _Loop:
                 self.step_schedule(vl)
                 if self.stop.is_set():
                     raise _Stop("stopped", f"stopped by the user after {self.step} steps")
-
-
-def mark_range(mark: int, i: int) -> slice:
-    """The batch ranges of the steps logged together (``mark`` … ``i`` of this epoch)."""
-    return slice(mark, i + 1)
 
 
 # ----------------------------------------------------------------------------- results
@@ -584,6 +579,22 @@ def load_bytes(raw: bytes) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
         raise TrainError(f"not a vizapp training file ({type(exc).__name__}): download one "
                          f"from the Train page") from None
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, state_dict: dict[str, torch.Tensor], data: DataSet) -> float:
+    """Validation accuracy of ``model`` (left untouched) with ``state_dict`` loaded."""
+    model = copy.deepcopy(model)
+    try:
+        model.load_state_dict(state_dict)
+    except (RuntimeError, KeyError) as exc:
+        raise TrainError(f"the file's weights do not fit this configuration "
+                         f"({str(exc).splitlines()[0][:120]}): load it into the model it "
+                         f"was trained as") from None
+    model.eval()
+    pred = torch.cat([model(data.x_val[a:a + 512]).argmax(1)
+                      for a in range(0, len(data.y_val), 512)])
+    return float((pred == data.y_val).float().mean())
 
 
 # ----------------------------------------------------------------------------- background
