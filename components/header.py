@@ -44,7 +44,9 @@ def render(spec: ModelSpec, page_title: str = "") -> None:
     parts = [f"**{spec.label}**", f"input {shape_text(a.input_shape, batch=True)}"]
     if a.output_shape is not None:
         parts.append(f"output {shape_text(a.output_shape, batch=True)}")
-    parts += [f"{human(a.total_params)} params", f"{a.macs_text(human(a.total_macs))} MACs"]
+    per_batch = f" (× {n} = {human(a.total_macs)})" if n and n > 1 else ""
+    parts += [f"{human(a.total_params)} params",
+              f"{a.macs_text(human(a.macs_per_image))} MACs per image{per_batch}"]
     st.caption(" · ".join(parts))
     f = a.failure
     if f is not None and page_title not in EXPLAINS_FAILURE:

@@ -280,3 +280,57 @@ def test_every_torchvision_classifier_matches_its_published_figures(name):
     assert a.total_params == meta["num_params"]
     assert not a.uncounted
     assert abs(a.total_macs / 1e9 / meta["_ops"] - 1) < 0.02, (a.total_macs, meta["_ops"])
+
+
+# ----------------------------------------------------------------------------- the seed as written
+def test_resized_linear_is_said_on_the_row():
+    a = analyze_spec(resolve("lenet", {"height": 32, "width": 32}))
+    fc1 = next(r for r in a.rows(1) if r.name == "fc1")
+    assert "the seed writes in_features = 400" in fc1.explanation
+    assert "16·6·6 = 576" in fc1.explanation and "32×32" in fc1.explanation
+    plain = analyze_spec(resolve("lenet"))
+    assert "Resized" not in next(r for r in plain.rows(1) if r.name == "fc1").explanation
+
+
+def test_seed_as_written_fails_like_pytorch_and_gives_the_valid_range():
+    from vizapp.zoo import build_model
+
+    spec = resolve("lenet", {"height": 32, "width": 32, "fit_input": "false"})
+    a = analyze_spec(spec)
+    assert a.failure is not None and a.failure.module_path == "fc1"
+    with pytest.raises(RuntimeError) as exc:
+        build_model(spec)(torch.zeros(1, 1, 32, 32))
+    assert str(exc.value).splitlines()[0] in a.failure.message  # PyTorch's own words
+    assert "16·6·6" in a.failure.message and "≠ 400" in a.failure.message
+    lo, hi = a.failure.valid_inputs
+    model = build_model(spec).eval()
+    for side in (lo, hi):
+        model(torch.zeros(1, 1, side, side))  # runs
+    for side in (lo - 1, hi + 1):
+        with pytest.raises(RuntimeError):
+            model(torch.zeros(1, 1, side, side))
+    assert a.failure.min_input == (lo, lo)
+
+
+def test_alexnet_as_written_does_not_claim_65():
+    from vizapp.zoo import build_model
+
+    a = analyze_spec(resolve("alexnet", {"height": 28, "width": 28, "fit_input": "false"}))
+    lo, hi = a.failure.valid_inputs
+    assert lo > 65 and lo <= 224 <= hi
+    model = build_model(resolve("alexnet", {"height": lo, "width": lo,
+                                            "fit_input": "false"})).eval()
+    model(torch.zeros(1, 1, lo, lo))
+    with pytest.raises(RuntimeError):
+        model(torch.zeros(1, 1, lo - 1, lo - 1))
+
+
+def test_dense_rows_show_the_concatenations():
+    a = analyze_spec(resolve("densenet"))
+    rows = a.rows(2)
+    names = [r.name for r in rows]
+    i = names.index("dense_block_0.net.0")
+    cat = rows[i + 1]
+    assert cat.type == "cat" and cat.output_shape[1] == rows[i - 1].output_shape[1] + \
+        rows[i].output_shape[1]
+    assert "dense_block_0.net" not in names

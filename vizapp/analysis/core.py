@@ -56,6 +56,8 @@ def analyze(model: nn.Module, input_shape: tuple[int, int, int] | tuple[int, ...
     t3 = time.perf_counter()
     if prop.failure is not None and prop.failure[1].spatial and search_min_input:
         analysis = _with_min_input(analysis, traced, full)
+    elif prop.failure is not None and prop.failure[1].features and search_min_input:
+        analysis = _with_input_range(analysis, traced, full, prop.failure)
     t4 = time.perf_counter()
     notes = (_hooks_note(fx_error),) if fx_error is not None else ()
     return replace(analysis, notes=notes + traced.notes,
@@ -74,8 +76,65 @@ def _with_min_input(analysis: Analysis, traced: Traced, full: Shape) -> Analysis
     if m is None:
         return analysis
     f = analysis.failure
+    at_m = ShapePass(traced, explain=False).run((full[0], full[1]) + m)
+    linear = next((s.module for s in traced.steps if at_m.failure and s.name == at_m.failure[0]),
+                  None)
+    if at_m.failure is not None and at_m.failure[1].features and \
+            not getattr(linear, "fits_input", False):  # a Linear fixed as written
+        r = input_range(traced, full, at_m.failure[0])
+        if r is not None:
+            lo, hi = r
+            fix = (f"{f.fix}. {m[0]}×{m[1]} is the smallest input the layers before "
+                   f"'{at_m.failure[0]}' accept, but that Linear is built for a fixed number of "
+                   f"features: as written, this network accepts square inputs of "
+                   + (f"{lo}×{lo}" if lo == hi else f"{lo}×{lo} to {hi}×{hi}"))
+            return replace(analysis, failure=replace(f, min_input=(lo, lo), valid_inputs=r,
+                                                     fix=fix))
     fix = f"{f.fix}. The smallest square input this network accepts is {m[0]}×{m[1]}"
     return replace(analysis, failure=replace(f, min_input=m, fix=fix))
+
+
+def _with_input_range(analysis: Analysis, traced: Traced, full: Shape, failure) -> Analysis:
+    r = input_range(traced, full, failure[0])
+    if r is None:
+        return analysis
+    f = analysis.failure
+    lo, hi = r
+    sizes = f"{lo}×{lo}" if lo == hi else f"{lo}×{lo} to {hi}×{hi}"
+    fix = f"{f.fix}. As written, this network accepts square inputs of {sizes}"
+    return replace(analysis, failure=replace(f, min_input=(lo, lo), valid_inputs=r, fix=fix))
+
+
+def input_range(traced: Traced, full: Shape, node: str,
+                limit: int = MAX_SIDE) -> tuple[int, int] | None:
+    """The square sides for which the Linear ``node`` gets exactly its in_features (the
+    flattened size grows with the input, so two binary searches find the range)."""
+    shapes = ShapePass(traced, explain=False)
+
+    def sign(side: int) -> int:  # −1: too few features (or too small), 0: fits, +1: too many
+        p = shapes.run((full[0], full[1], side, side))
+        if p.failure is None:
+            return 0
+        err = p.failure[1]
+        if p.failure[0] != node or err.features is None:
+            return -1 if err.spatial else 2
+        want, got = err.features
+        return -1 if got < want else 1
+
+    def first(at_least: int) -> int:
+        lo, hi = 1, limit
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if sign(mid) >= at_least:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    lo = first(0)
+    if sign(lo) != 0:
+        return None
+    return lo, first(1) - 1
 
 
 def min_input_size(traced: Traced, full: Shape, limit: int = MAX_SIDE) -> tuple[int, int] | None:

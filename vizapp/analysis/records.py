@@ -114,6 +114,7 @@ class Failure:
     message: str  # what went wrong, in words
     fix: str  # what to change
     min_input: tuple[int, int] | None = None  # smallest (H, W) the network accepts, if searched
+    valid_inputs: tuple[int, int] | None = None  # a Linear fixed as written: square sides lo…hi
 
 
 @dataclass(frozen=True)
@@ -211,22 +212,50 @@ class Analysis:
     def rows(self, depth: int = 1) -> list[Row]:
         """Seed-style rows: at depth 1 one row per direct child module, in execution order
         (what ``for name, layer in net.named_children()`` prints); deeper depths expand nested
-        modules down to ``depth``. Blocks that did not run (after a failure) are left out."""
+        modules down to ``depth``. An expanded block also shows the concatenations and
+        additions its own ``forward`` does between its children (where DenseNet's channels
+        grow and residual shortcuts join); a container its parent iterates with its own ops in
+        between (``for blk in self.net: X = cat(X, blk(X))``) is shown through. Blocks that
+        did not run (after a failure) are left out."""
         out: list[Row] = []
         root = self._block_index().get("")
         if root is None:
             return out
 
         def visit(b: Block) -> None:
-            for cp in b.children:
-                c = self._block_index()[cp]
-                if c.depth < depth and c.children:
-                    visit(c)
+            for item in self._items(b):
+                if isinstance(item, Node):
+                    out.append(Row(item.id, item.module_type, b.depth + 1, item.output_shape,
+                                   item.params, item.macs, item.rf, item.explanation,
+                                   item.input_shapes, item.macs_note, item.rf_note))
+                elif item.depth < depth and item.children:
+                    visit(item)
                 else:
-                    out.append(self._row(c))
+                    out.append(self._row(item))
 
         visit(root)
         return out
+
+    def _items(self, b: Block) -> list["Block | Node"]:
+        """A block's children and its own concatenations/additions, in execution order;
+        children interleaved with the block's own ops are replaced by their items."""
+        order = self.__dict__.get("_order")
+        if order is None:
+            order = {n.id: i for i, n in enumerate(self.nodes)}
+            object.__setattr__(self, "_order", order)
+        own = [self.node(i) for i in b.nodes if self.node(i).module_path == b.path]
+        own_idx = [order[n.id] for n in own]
+        items: list[tuple[int, Block | Node]] = [
+            (order[n.id], n) for n in own if n.category in ("concat", "add")]
+        for cp in b.children:
+            c = self.block(cp)
+            lo, hi = order[c.nodes[0]], order[c.nodes[-1]]
+            if c.children and any(lo < i < hi for i in own_idx):
+                items += [(order[x.id] if isinstance(x, Node) else order[x.nodes[0]], x)
+                          for x in self._items(c)]
+            else:
+                items.append((lo, c))
+        return [x for _, x in sorted(items, key=lambda t: t[0])]
 
     def _row(self, b: Block) -> Row:
         inner = [self.node(i) for i in b.nodes]
@@ -235,6 +264,11 @@ class Analysis:
         rf_note = last.rf_note if last is not None else ""
         return Row(b.path, b.type, b.depth, b.output_shape, b.params, b.macs, b.rf,
                    b.explanation, b.input_shapes, macs_note, rf_note)
+
+    @property
+    def macs_per_image(self) -> int:
+        """MACs of one image (the published figures and Compare are per image)."""
+        return self.total_macs // max(self.input_shape[0], 1)
 
     @property
     def uncounted(self) -> tuple[str, ...]:

@@ -40,11 +40,13 @@ class ShapeError(Exception):
     ``spatial``: the input image is too small (a search for the minimum input size makes
     sense)."""
 
-    def __init__(self, message: str, fix: str = "", spatial: bool = False):
+    def __init__(self, message: str, fix: str = "", spatial: bool = False,
+                 features: tuple[int, int] | None = None):
         super().__init__(message)
         self.message = message
         self.fix = fix
         self.spatial = spatial
+        self.features = features  # (wanted, got) when a Linear gets the wrong feature count
 
 
 @dataclass
@@ -81,6 +83,8 @@ class Call:
     name: str = ""  # module path or function name, for messages
     explain: bool = True
     from_input: tuple[bool, ...] = ()  # per input step: is it the network input?
+    pre_flatten: tuple[int, ...] | None = None  # shape before the flatten feeding this op
+    input_hw: tuple[int, ...] = ()  # H, W of the network input
     shortcut: Shortcut | None = None  # residual additions: the skip path (set by the pass)
 
     def tensor(self, i: int = 0) -> TMeta:
@@ -404,12 +408,16 @@ def linear(c: Call) -> OpResult:
         hint = ""
         if len(x.shape) > 2:
             hint = " (flatten the feature map first)"
+        elif c.pre_flatten is not None and len(c.pre_flatten) > 2:
+            hint = (" = " + "·".join(map(str, c.pre_flatten[1:])) + f" ≠ {m.in_features}")
+        rows = math.prod(x.shape[:-1]) if x.shape else 0
         raise ShapeError(
-            f"Linear expects {m.in_features} input features but gets {got} "
-            f"(input {fmt_shape(x.shape, True)}){hint}",
+            f"Linear expects {m.in_features} input features but gets {got}{hint} — PyTorch "
+            f"says: mat1 and mat2 shapes cannot be multiplied ({rows}x{got} and "
+            f"{m.in_features}x{m.out_features})",
             f"build it as nn.Linear({got}, {m.out_features}) — in_features must equal the "
             f"flattened size — or change the input size so that {m.in_features} features "
-            f"arrive")
+            f"arrive", features=(m.in_features, got))
     out = x.shape[:-1] + (m.out_features,)
     rows = math.prod(x.shape[:-1])
     macs = rows * m.in_features * m.out_features
@@ -419,13 +427,27 @@ def linear(c: Call) -> OpResult:
                 f"(N×{m.in_features}) is multiplied by a {m.out_features}×{m.in_features} "
                 f"weight matrix → {fmt_shape(out, True)}; MACs = {_n(rows)}·{m.in_features}·"
                 f"{m.out_features} = {_n(macs)}")
+        seed = getattr(m, "seed_in_features", None)
+        if seed is not None and seed != m.in_features:
+            where = ""
+            if len(c.input_hw) == 2:
+                where = f" because the input is {c.input_hw[0]}×{c.input_hw[1]}"
+            if c.pre_flatten is not None and len(c.pre_flatten) > 2:
+                where += (" (" + "·".join(map(str, c.pre_flatten[1:])) +
+                          f" = {m.in_features} features at the flatten)")
+            text += (f". Resized: the seed writes in_features = {seed}; vizapp made it "
+                     f"{m.in_features}{where} (switch off 'size fc1 to the input' to build it "
+                     f"as the seed wrote it)")
         b = m.out_features if m.bias is not None else 0
         pexpl = (f"in·out + out = {m.in_features}·{m.out_features} + {b} = "
                  f"{_n(m.in_features * m.out_features + b)}") if b else \
             f"in·out = {m.in_features}·{m.out_features} = {_n(m.in_features * m.out_features)}"
+    attrs = (("in", m.in_features), ("out", m.out_features))
+    if getattr(m, "seed_in_features", None) not in (None, m.in_features):
+        attrs += (("seed_in", m.seed_in_features),)
     return OpResult(TMeta(out, x.dtype), "linear", "linear",
-                    f"Linear {m.in_features}→{m.out_features}", macs, text, pexpl,
-                    (("in", m.in_features), ("out", m.out_features)), RFStep("flat"))
+                    f"Linear {m.in_features}→{m.out_features}", macs, text, pexpl, attrs,
+                    RFStep("flat"))
 
 
 def batchnorm(c: Call) -> OpResult:

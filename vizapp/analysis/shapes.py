@@ -248,12 +248,22 @@ class ShapePass:
             return torch.Size(x.shape) if d is None else x.shape[d]
         return NotImplemented
 
+    def _pre_flatten(self, step: Step) -> tuple[int, ...] | None:
+        """The shape entering the flatten/reshape that feeds ``step`` directly (if one does)."""
+        src = self.producers.get(step.inputs[0]) if step.inputs else None
+        res = self.results.get(src.name) if src is not None else None
+        if res is None or res.op not in ("flatten", "reshape") or not src.inputs:
+            return None
+        before = first_tensor(self.values.get(self.aliases.get(src.inputs[0], src.inputs[0])))
+        return before.shape if before is not None else None
+
     def _op_result(self, step: Step, args: Any, kwargs: Any) -> tuple[OpResult, str]:
         target = step.module if step.op == "call_module" else step.target
         from_input = tuple(self.producers[n].op == "placeholder" if n in self.producers else False
                            for n in step.inputs)
         call = Call(_CALL_TYPES[step.op], target, tuple(args), dict(kwargs), step.module_path,
-                    self.explain, from_input)
+                    self.explain, from_input, pre_flatten=self._pre_flatten(step),
+                    input_hw=tuple(self.input_shape[2:]))
         if self.explain and R.is_add(call):
             call.shortcut = find_shortcut(step, self.producers, self.results)
         rule = R.find_rule(call)

@@ -74,7 +74,8 @@ def diff_table(pairs: Sequence[Pair], batch_a: int = 1, batch_b: int = 1) -> lis
         mb = b.macs // max(batch_b, 1) if b else None
         recs.append({
             "stage": p.name,
-            "type": ta if ta == tb or tb is None else tb if ta is None else f"{ta} / {tb}",
+            "type": (ta if ta == tb or tb is None else tb if ta is None
+                     else f"{ta} / {tb}") or "—",
             "shape A": shape_text(a.output_shape) if a else "—",
             "shape B": shape_text(b.output_shape) if b else "—",
             "params A": a.params if a else None,
@@ -104,7 +105,8 @@ def summary(a, b, label_a: str, label_b: str) -> list[str]:
     if na != nb:
         lines.append(f"A runs a batch of {na} and B a batch of {nb}: MACs are compared per "
                      "image.")
-    if a.output_shape != b.output_shape:
-        lines.append(f"Outputs differ: A gives {shape_text(a.output_shape)}, "
-                     f"B gives {shape_text(b.output_shape)}.")
+    oa, ob = a.output_shape, b.output_shape
+    if (oa is None) != (ob is None) or (oa is not None and oa[1:] != ob[1:]):
+        lines.append(f"Outputs per image differ: A gives {shape_text(oa)}, "
+                     f"B gives {shape_text(ob)}.")
     return lines

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from .base import BaseConfig, knob
-from .layers import ACTIVATIONS, flat_features, seq
+from .layers import ACTIVATIONS, first_linear, fit_input_knob, seq
 from .registry import Family, Preset, register_family, register_preset
 
 
@@ -27,6 +27,7 @@ class AlexNetConfig(BaseConfig):
     activation: str = knob("relu", choices=("relu", "sigmoid", "tanh"),
                            help="Non-linearity after each conv and hidden Linear.")
     batch_norm: bool = knob(False, help="Insert BatchNorm2d after each convolution.")
+    fit_input: bool = fit_input_knob()
 
 
 def build(cfg: AlexNetConfig) -> nn.Sequential:
@@ -49,10 +50,9 @@ def build(cfg: AlexNetConfig) -> nn.Sequential:
         if pool:
             pools += 1
             feats.append((f"pool{pools}", nn.MaxPool2d(kernel_size=3, stride=2)))
-    n_flat = flat_features(seq(*feats), cfg.in_channels, cfg.height, cfg.width, c[4] * 5 * 5)
     a = "relu" if cfg.activation == "relu" else "act"
     head = [("flatten", nn.Flatten()),
-            ("fc1", nn.Linear(n_flat, cfg.hidden)), (f"{a}6", act()),
+            ("fc1", first_linear(seq(*feats), cfg, cfg.hidden)), (f"{a}6", act()),
             ("dropout1", nn.Dropout(p=cfg.dropout)),
             ("fc2", nn.Linear(cfg.hidden, cfg.hidden)), (f"{a}7", act()),
             ("dropout2", nn.Dropout(p=cfg.dropout)),

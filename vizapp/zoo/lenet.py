@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from .base import BaseConfig, knob
-from .layers import ACTIVATIONS, POOLS, flat_features, seq
+from .layers import ACTIVATIONS, POOLS, first_linear, fit_input_knob, seq
 from .registry import Family, Preset, register_family, register_preset
 
 
@@ -37,6 +37,7 @@ class LeNetConfig(BaseConfig):
                                      help="Output channels of conv1 and conv2.")
     hidden: tuple[int, ...] = knob((120, 84), min=1, max=65536, min_len=2, max_len=2,
                                    help="Units of the two hidden Linear layers.")
+    fit_input: bool = fit_input_knob()
 
 
 def build(cfg: LeNetConfig) -> nn.Sequential:
@@ -55,9 +56,8 @@ def build(cfg: LeNetConfig) -> nn.Sequential:
         feats.append(("bn2", nn.BatchNorm2d(c2)))
     feats += [("act2", act()), ("pool2", pool(kernel_size=2, stride=2))]
     # in_features of fc1 = c2·h·w after pool2 (16·5·5 = 400 for the seed's 28×28)
-    n_flat = flat_features(seq(*feats), cfg.in_channels, cfg.height, cfg.width, c2 * 5 * 5)
-
-    head: list[tuple[str, nn.Module]] = [("flatten", nn.Flatten()), ("fc1", nn.Linear(n_flat, h1))]
+    head: list[tuple[str, nn.Module]] = [("flatten", nn.Flatten()),
+                                         ("fc1", first_linear(seq(*feats), cfg, h1))]
     if cfg.batch_norm:
         head.append(("bn3", nn.BatchNorm1d(h1)))
     head += [("act3", act()), ("fc2", nn.Linear(h1, h2))]

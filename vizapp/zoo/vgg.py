@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from .base import BaseConfig, ConfigError, knob
-from .layers import flat_features, seq
+from .layers import first_linear, fit_input_knob, seq
 from .registry import Family, Preset, register_family, register_preset
 
 VGG11 = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
@@ -37,6 +37,7 @@ class VGGConfig(BaseConfig):
             if convs > 8:
                 raise ConfigError(f"conv_arch block {i} has {convs} convolutions; use at most 8 "
                                   f"per block", "conv_arch")
+    fit_input: bool = fit_input_knob()
 
 
 def vgg_block(num_convs: int, in_channels: int, out_channels: int,
@@ -59,10 +60,8 @@ def build(cfg: VGGConfig) -> nn.Sequential:
     for i, (convs, cout) in enumerate(cfg.conv_arch, 1):
         blocks.append((f"block{i}", vgg_block(convs, cin, cout, cfg.batch_norm)))
         cin = cout
-    fallback = cin * 7 * 7
-    n_flat = flat_features(seq(*blocks), cfg.in_channels, cfg.height, cfg.width, fallback)
     head = [("flatten", nn.Flatten()),
-            ("fc1", nn.Linear(n_flat, cfg.hidden)), ("relu1", nn.ReLU()),
+            ("fc1", first_linear(seq(*blocks), cfg, cfg.hidden)), ("relu1", nn.ReLU()),
             ("dropout1", nn.Dropout(cfg.dropout)),
             ("fc2", nn.Linear(cfg.hidden, cfg.hidden)), ("relu2", nn.ReLU()),
             ("dropout2", nn.Dropout(cfg.dropout)),
