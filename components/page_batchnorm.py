@@ -28,7 +28,9 @@ def _model(spec: ModelSpec):
 
 
 @st.cache_data(max_entries=32, show_spinner="Running one training-mode pass on a copy…")
-def _report(spec: ModelSpec, batch: int, seed: int, uploads: tuple[bytes, ...]):
+def _report(spec: ModelSpec, batch: int, seed: int, uploads: tuple[bytes, ...], layer: str):
+    """Full statistics of the chosen layer, and the input profile of every BN layer, from one
+    training-mode pass."""
     model = _model(spec)
     if uploads:
         import torch
@@ -36,8 +38,9 @@ def _report(spec: ModelSpec, batch: int, seed: int, uploads: tuple[bytes, ...]):
         from vizapp.labs.features import image_to_input
 
         x = torch.cat([image_to_input(_decode(b), spec.input_shape) for b in uploads])
-        return bn.analyze_bn(model, x=x, model_name=spec.label)
-    return bn.analyze_bn(model, spec.input_shape, batch=batch, seed=seed, model_name=spec.label)
+        return bn.analyze_bn(model, x=x, layers=[layer], model_name=spec.label)
+    return bn.analyze_bn(model, spec.input_shape, batch=batch, seed=seed, layers=[layer],
+                         model_name=spec.label)
 
 
 @st.cache_data(max_entries=32, show_spinner="Running K training-mode passes on a copy…")
@@ -123,7 +126,7 @@ def _render_layers(spec: ModelSpec, names: list[str]) -> None:
     if len(uploads) == 1:
         st.caption("One uploaded image = batch 1: BatchNorm1d layers (after Linear) then see "
                    "one value per channel and cannot run in train mode.")
-    report = _report(spec, int(batch), int(seed), uploads)
+    report = _report(spec, int(batch), int(seed), uploads, layer)
     s = report.layer(layer)
     digest = hashlib.sha1(b"".join(uploads)).hexdigest()[:8] if uploads else ""
     st.caption(f"{report.source}{' ' + digest if digest else ''}: model input "
@@ -165,7 +168,7 @@ def _render_layers(spec: ModelSpec, names: list[str]) -> None:
             "running_var after": s.running_var_after[i], "γ": s.weight[i], "β": s.bias[i],
             "out mean": s.out_mean[i], "out std": s.out_std[i]}
             for i in range(s.num_features)], hide_index=True, width="stretch")
-    if len(report.layers) > 1:
+    if len(report.profile) > 1:
         st.subheader("Through the network")
         st.plotly_chart(plots_bn.depth_profile(report), width="stretch", theme=None,
                         key=KEY + "fig_depth")
@@ -178,7 +181,7 @@ def _render_running(spec: ModelSpec, names: list[str]) -> None:
     with c1:
         layer = _layer_picker(names, KEY + "layer_running")
     with c2:
-        steps = st.slider("K passes", 1, 100, 20, key=KEY + "steps")
+        steps = st.slider("K passes", 1, 100, 10, key=KEY + "steps")
     with c3:
         batch = st.number_input("batch N", 1, 256, max(2, spec.batch), key=KEY + "ev_batch")
     with c4:

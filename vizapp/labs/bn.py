@@ -92,6 +92,8 @@ class BNReport:
     source: str  # "synthetic (seed 0)" or "given tensor"
     layers: tuple[BNLayerStats, ...]
     notes: tuple[str, ...] = ()
+    # every BN layer that ran, in order: (name, mean |batch mean|, mean batch std) of its input
+    profile: tuple[tuple[str, float, float], ...] = ()
 
     def layer(self, name: str) -> BNLayerStats:
         for s in self.layers:
@@ -377,7 +379,11 @@ def analyze_bn(model: nn.Module, input_shape: Sequence[int] | None = None, *, ba
     if not all_names:
         raise BNError(f"{model_name or type(model).__name__} has no BatchNorm layer; pick a "
                       f"model with BN (lenet-bn, resnet18, densenet …)")
-    mods, captured = capture_bn_inputs(model, x, layers)
+    if layers is not None:
+        missing = sorted(set(layers) - set(all_names))
+        if missing:
+            raise BNError(unknown_layer_message(missing[0], all_names))
+    mods, captured = capture_bn_inputs(model, x)
     inputs = captured[0]
     names = list(layers) if layers is not None else all_names
     stats, notes = [], []
@@ -387,7 +393,20 @@ def analyze_bn(model: nn.Module, input_shape: Sequence[int] | None = None, *, ba
             continue
         stats.append(layer_stats(n, mods[n], inputs[n]))
     return BNReport(model=model_name or type(model).__name__, input_shape=tuple(x.shape),
-                    source=source, layers=tuple(stats), notes=tuple(notes))
+                    source=source, layers=tuple(stats), notes=tuple(notes),
+                    profile=input_profile(inputs))
+
+
+def input_profile(inputs: dict[str, torch.Tensor]) -> tuple[tuple[str, float, float], ...]:
+    """Per BN layer (execution order): the mean over channels of |batch mean| and of the
+    batch std (biased) of its input — how far it is from mean 0, std 1."""
+    out = []
+    for name, x in inputs.items():
+        if channel_values(x).shape[1] < 2:
+            continue
+        mean, var_b, _ = batch_stats(x)
+        out.append((name, float(mean.abs().mean()), float(var_b.clamp_min(0).sqrt().mean())))
+    return tuple(out)
 
 
 def running_evolution(model: nn.Module, layer: str, input_shape: Sequence[int], *,

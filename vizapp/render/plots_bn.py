@@ -108,10 +108,9 @@ def evolution(evos: Sequence, channel: int = 0, stat: str = "mean") -> go.Figure
 def depth_profile(report) -> go.Figure:
     """Through the network: how far each BN input is from mean 0 / std 1 (averaged over
     channels) — the scale BN takes away — and the manual-formula error."""
-    names = [s.name for s in report.layers]
-    mean_abs = [sum(abs(v) for v in s.batch_mean) / s.num_features for s in report.layers]
-    std = [sum(math.sqrt(max(v, 0)) for v in s.batch_var_biased) / s.num_features
-           for s in report.layers]
+    names = [p[0] for p in report.profile]
+    mean_abs = [p[1] for p in report.profile]
+    std = [p[2] for p in report.profile]
     fig = go.Figure()
     fig.add_scatter(x=names, y=mean_abs, mode="lines+markers", name="mean |batch mean|",
                     line=dict(color=BATCH))
