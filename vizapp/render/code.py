@@ -277,8 +277,11 @@ def _class_name(spec: Any) -> str:
 
 def _forward_from_fx(model: nn.Module) -> tuple[str, set[str]]:
     """``def forward(self, x): ...`` traced by torch.fx, and the imports it needs."""
+    from vizapp.analysis.trace import TRACE_LOCK
+
     try:
-        gm = fx.symbolic_trace(model)
+        with TRACE_LOCK:  # fx patches process-wide state while it traces
+            gm = fx.symbolic_trace(model)
     except Exception as exc:  # noqa: BLE001
         raise CodegenError(f"torch.fx cannot trace this model ({type(exc).__name__}: {exc}); "
                            "no class code can be generated") from None
