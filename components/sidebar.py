@@ -13,7 +13,7 @@ import dataclasses
 
 import streamlit as st
 
-from vizapp.zoo import ConfigError, ModelSpec, families, presets, resolve
+from vizapp.zoo import ConfigError, ModelSpec, families, model_names, presets, resolve
 
 from . import state, widgets
 
@@ -82,10 +82,7 @@ HIDDEN = {"torchvision": {"name"}}
 
 
 def _model_options(family: str, current: str) -> list[str]:
-    names = [p.name for p in presets().values() if p.family == family]
-    if family == "torchvision":
-        from vizapp.zoo.torchvision_ref import builder_names
-        names = [f"torchvision:{n}" for n in builder_names()]
+    names = model_names(family)
     if current not in names:
         names.append(current)
     return names

@@ -2,11 +2,12 @@
 
 from .base import BaseConfig, ConfigError, Knob, KnobInfo, format_value, knob, parse_value
 from .registry import (FAMILIES, PRESETS, Family, ModelSpec, Preset, build_model, families,
-                       family_of, preset_names, presets, register_family, register_preset,
-                       resolve)
+                       family_of, model_names, preset_names, presets, register_family,
+                       register_preset, resolve)
 
 __all__ = [
     "BaseConfig", "ConfigError", "Knob", "KnobInfo", "format_value", "knob", "parse_value",
     "FAMILIES", "PRESETS", "Family", "ModelSpec", "Preset", "build_model", "families",
-    "family_of", "preset_names", "presets", "register_family", "register_preset", "resolve",
+    "family_of", "model_names", "preset_names", "presets", "register_family",
+    "register_preset", "resolve",
 ]

@@ -78,6 +78,20 @@ def torchvision_spec(name: str) -> ModelSpec:
     return ModelSpec("torchvision", cfg, f"torchvision:{name}")
 
 
+PREFIX = "torchvision:"
+
+
+def resolve_name(name: str) -> ModelSpec | None:
+    """``torchvision:NAME`` → its spec (ConfigError for an unknown NAME); None for other names."""
+    if not name.startswith(PREFIX):
+        return None
+    return torchvision_spec(name[len(PREFIX):])
+
+
+def model_names() -> list[str]:
+    return [PREFIX + n for n in builder_names()]
+
+
 register_family(Family("torchvision", "torchvision reference", TorchvisionConfig, build,
                        "Any torchvision classification model, built without weights.",
-                       default_preset=""))
+                       default_preset="", resolve_name=resolve_name, model_names=model_names))
