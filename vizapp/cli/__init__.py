@@ -19,8 +19,15 @@ class UserError(Exception):
     """A problem with what the user asked for; printed as one line, exit code 2."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr (exit 2), not the usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vizapp", description="CNN architecture lab: "
+    parser = OneLineParser(prog="vizapp", description="CNN architecture lab: "
                                      "shapes, graphs, costs and BatchNorm statistics.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
@@ -49,6 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except MemoryError:
+        print(f"vizapp {args.command}: error: not enough memory for this configuration; "
+              f"use a smaller input, batch or model", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"vizapp {args.command}: error: {type(exc).__name__}: {first} (a bug in vizapp: "
+              f"please report it with the command line)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
