@@ -261,6 +261,19 @@ def get_analysis(spec: ModelSpec):
         return None
 
 
+def real_model(spec: ModelSpec, batch: int = 1):
+    """The spec's model with seed-0 real weights on the CPU, shared by every session (read
+    only: labs deep-copy it) from the runtime's cache, bounded in bytes. Checked on meta first:
+    raises :class:`vizapp.runtime.BuildRefused` (cause, fix, numbers) when the weights, a deep
+    copy and one pass of ``batch`` would exceed the budget — before any weight is allocated."""
+    import torch
+
+    from vizapp.runtime import cached_model, check_build
+
+    check_build(spec, batch, weight_copies=2)
+    return cached_model(spec, torch.device("cpu"))
+
+
 def typed(spec: ModelSpec, name: str, text: str) -> Any:
     """Parse a widget string for knob ``name`` of ``spec``'s config (ConfigError on failure)."""
     return parse_value(type(spec.config).knob_info(name), text)
