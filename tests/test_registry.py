@@ -70,3 +70,24 @@ def test_torchvision_names_resolve_through_their_family():
 def test_a_non_text_name_is_a_config_error():
     with pytest.raises(ConfigError):
         resolve(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name,side", [("vit_h_14", 518), ("inception_v3", 299),
+                                       ("vit_b_16", 224), ("resnet18", 224)])
+def test_torchvision_models_open_at_their_weights_input_size(name, side):
+    """vit_h_14 opened at 518² but was built for 224² ("Expected 224 but got 518")."""
+    import torch
+
+    from vizapp.zoo.meta import build_meta
+
+    spec = resolve(f"torchvision:{name}")
+    assert spec.input_shape == (3, side, side)
+    out = build_meta(spec).eval()(torch.empty(1, *spec.input_shape, device="meta"))
+    assert tuple(out.shape) == (1, 1000)
+
+
+def test_a_vit_takes_square_multiples_of_its_patch():
+    assert resolve("torchvision:vit_b_16", {"height": "384", "width": "384"}).input_shape[1] == 384
+    with pytest.raises(ConfigError, match="multiple of its 14-pixel patches") as ei:
+        resolve("torchvision:vit_h_14", {"height": "225", "width": "225"})
+    assert ei.value.knob == "height"
