@@ -85,6 +85,8 @@ def _b_controls(a: ModelSpec) -> ModelSpec:
     if B_SPEC not in ss:
         _load_b(_b_from_url() or default_b(a))
     good: ModelSpec = ss[B_SPEC]
+    if B_MODEL not in ss:  # Streamlit drops a widget's state on pages not shown: re-seed
+        ss[B_MODEL] = state.model_name(good)
     names = list(presets())
     if ss.get(B_MODEL) not in names:
         names.append(ss[B_MODEL])
