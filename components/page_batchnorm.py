@@ -17,7 +17,7 @@ from vizapp.labs.features import FeatureError
 from vizapp.runtime import RunError
 from vizapp.zoo import ConfigError, ModelSpec
 
-from . import state
+from . import state, text
 
 KEY = "vz.bn."
 MOMENTA = {"0.1": 0.1, "1.0": 1.0, "None (cumulative average)": None}
@@ -73,7 +73,7 @@ def _default_batch(spec: ModelSpec) -> int:
 
 
 def _fail(cause: str, fix: str) -> None:
-    st.error(f"{cause}\n\n**Fix:** {fix}", icon=":material/error:")
+    text.failure(cause, fix)
 
 
 def render(spec: ModelSpec) -> None:

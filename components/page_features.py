@@ -13,7 +13,7 @@ from vizapp.render import plots_features
 from vizapp.runtime import RunError
 from vizapp.zoo import ConfigError, ModelSpec
 
-from . import state
+from . import state, text
 
 KEY = "vz.feat."
 LABELS = {"digit": "drawn digit", "checkerboard": "checkerboard", "stripes": "diagonal stripes",
@@ -42,7 +42,7 @@ def _maps(spec: ModelSpec, layer: str, kind: str, digit: int, seed: int, upload:
 
 
 def _fail(cause: str, fix: str) -> None:
-    st.error(f"{cause}\n\n**Fix:** {fix}", icon=":material/error:")
+    text.failure(cause, fix)
 
 
 def _default_layer(layers: list[tuple[str, str]]) -> str:

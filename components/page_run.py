@@ -19,6 +19,8 @@ from vizapp.runtime import (DTYPES, RunError, RunOptions, available_devices, est
 from vizapp.runtime import cached_model, check_build, spec_profile, suggest_batch
 from vizapp.zoo import ConfigError, ModelSpec
 
+from . import text
+
 KEY = "vz.run."
 MAX_SECONDS = 60.0  # a timed loop on the page never runs longer than this
 SWEEP_DEFAULT = "1,2,4,8,16,32,64"
@@ -34,7 +36,7 @@ def _estimate(spec: ModelSpec, device: str, batch: int, dtype: str):
 
 
 def _fail(cause: str, fix: str = "") -> None:
-    st.error(cause + (f"\n\n**Fix:** {fix}" if fix else ""), icon=":material/error:")
+    text.failure(cause, fix)
 
 
 def _run_error(exc: RunError) -> None:
