@@ -234,9 +234,12 @@ def _spec_key(spec: ModelSpec) -> str:
 @st.cache_data(max_entries=64, show_spinner="Tracing the model and working out every shape…",
                hash_funcs={ModelSpec: _spec_key})
 def cached_analysis(spec: ModelSpec):
-    """``analyze_spec(spec)``, cached per configuration (a pickled copy per call)."""
+    """``analyze_spec(spec)``, cached per configuration (a pickled copy per call). A result
+    that fails its consistency checks raises :class:`InconsistentAnalysis` instead, so it is
+    never stored (Streamlit does not cache exceptions) nor served to the next visitor."""
     from vizapp.analysis import analyze_spec
-    return analyze_spec(spec)
+    from vizapp.analysis.consistency import check
+    return check(analyze_spec(spec), (spec.batch, *spec.input_shape))
 
 
 @st.cache_resource
@@ -252,13 +255,26 @@ def warm_imports() -> threading.Thread:
     return t
 
 
+ANALYSIS_ATTEMPTS = 2  # an inconsistent result is computed again once before giving up
+
+
 def get_analysis(spec: ModelSpec):
     """The analysis of ``spec`` or None after showing why it could not be made."""
-    try:
-        return cached_analysis(spec)
-    except Exception as exc:  # noqa: BLE001 - shown, never a traceback
-        st.error(f"Could not analyse {spec.label}: {exc}")
-        return None
+    from vizapp.analysis.consistency import InconsistentAnalysis
+
+    for attempt in range(ANALYSIS_ATTEMPTS):
+        try:
+            return cached_analysis(spec)
+        except InconsistentAnalysis as exc:
+            if attempt + 1 < ANALYSIS_ATTEMPTS:
+                continue
+            from .text import show_error
+            show_error(f"The analysis of {spec.label} came out inconsistent twice and was "
+                       f"not kept ({'; '.join(exc.problems)}). Rerun the page to try again.")
+        except Exception as exc:  # noqa: BLE001 - shown, never a traceback
+            from .text import show_error
+            show_error(f"Could not analyse {spec.label}: {exc}")
+    return None
 
 
 def real_model(spec: ModelSpec, batch: int = 1):

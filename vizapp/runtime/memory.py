@@ -152,7 +152,7 @@ def check_fits(estimate: MemoryEstimate) -> None:
 
 
 # ----------------------------------------------------------------------------- real-weight builds
-BUILD_BUDGET_BYTES = 1 << 30  # weights + one pass's activations a page may build (1 GiB)
+BUILD_BUDGET_BYTES = 3 << 29  # weights (+ a copy) + one pass a page builds per visitor: 1.5 GiB
 
 
 @functools.lru_cache(maxsize=64)
