@@ -1,4 +1,4 @@
-"""``vizapp`` command line: ``vizapp presets|table|render|bn|run``.
+"""``vizapp`` command line: ``vizapp presets|table|render|bn|run|app``.
 
 Each sub-command lives in its own module of this package exposing ``register(subparsers)``
 (which adds its parser and sets ``func``). Errors a user can cause end with exit code 2 and
@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # sub-command modules, in help order; a module that does not exist yet is skipped
-_COMMANDS = ("presets", "table", "render", "bn", "run")
+_COMMANDS = ("presets", "table", "render", "bn", "run", "app")
 
 
 class UserError(Exception):
@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from vizapp.zoo import ConfigError
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["app"] and not {"-h", "--help"} & set(argv[1:]):
+        from vizapp.serve import launch  # the rest are streamlit's options, not ours
+
+        return launch(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
