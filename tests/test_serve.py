@@ -125,8 +125,8 @@ def test_an_uncaught_error_shows_no_traceback(tmp_path):
 def test_main_refuses_to_serve_on_every_interface_by_accident(monkeypatch):
     from streamlit import config
 
-    monkeypatch.setattr(config, "get_option", lambda key: None if key == "server.address"
-                        else serve.SAFE.get(key))
+    monkeypatch.setattr(config, "get_option", lambda key: serve.SAFE.get(key)
+                        if key != "server.address" else None)
     monkeypatch.setattr(config, "is_manually_set", lambda key: False)
     monkeypatch.setattr(config, "set_option", lambda key, value: None)
     problems = serve.enforce()

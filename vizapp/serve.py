@@ -57,7 +57,9 @@ def enforce() -> list[str]:
     for key in RUNTIME:
         if config.get_option(key) != SAFE[key]:
             config.set_option(key, SAFE[key])
-    problems = []
+    problems: list[str] = []
+    if config.get_option("global.appTest"):  # AppTest: no server, nothing is bound
+        return problems
     address = config.get_option("server.address")
     if not address and not config.is_manually_set("server.address"):
         problems.append("the server listens on every network interface because it was started "
