@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One entry point for the README's two commands (standard library only).
 
-    python3 dev.py run    # set up .venv if needed, then open the app (streamlit run vizapp/main.py)
+    python3 dev.py run    # set up .venv if needed, then open the app (vizapp app: safe settings)
     python3 dev.py test   # set up .venv if needed, then run the whole test suite
 
 Set-up creates ``.venv`` beside this file and installs the project with its test extra; it is
@@ -45,7 +45,8 @@ def setup() -> None:
 
 def run(args: list[str]) -> int:
     setup()
-    cmd = [str(PY), "-m", "streamlit", "run", str(ROOT / "vizapp" / "main.py"), *args]
+    # vizapp.serve passes the safe settings (localhost, no tracebacks, upload cap) as flags
+    cmd = [str(PY), "-m", "vizapp", "app", *args]
     _say(" ".join(cmd))
     return subprocess.call(cmd, cwd=ROOT)
 

@@ -26,8 +26,8 @@ import time
 import torch
 
 from vizapp.runtime import RunOptions, resolve_device, run_model
-from vizapp.runtime.forward import (_cudnn_benchmark, _sync, cached_model, make_input,
-                                    precision)
+from vizapp.runtime import cached_model, make_input, precision
+from vizapp.runtime.timing import _cudnn_benchmark, _sync
 from vizapp.zoo import build_model, resolve
 
 

@@ -9,6 +9,7 @@ from vizapp.fmt import human, shape_text
 from vizapp.zoo import ModelSpec
 
 from . import sidebar, state
+from .text import esc, md
 
 
 # pages that explain a failure themselves (the banner would repeat them)
@@ -25,8 +26,8 @@ def render(spec: ModelSpec, page_title: str = "") -> None:
     st.html(CSS)
     invalid = st.session_state.get(sidebar.INVALID_KEY)
     if invalid:
-        st.warning(f"Your last change is not a valid model ({invalid}). Everything below still "
-                   f"shows **{spec.label}**; fix the knob marked in the sidebar.",
+        st.warning(md("Your last change is not a valid model ({}). Everything below still "
+                      "shows **{}**; fix the knob marked in the sidebar.", invalid, spec.label),
                    icon=":material/undo:")
     msgs = st.session_state.get(state.URL_MESSAGES_KEY) or []
     if msgs:
@@ -34,7 +35,7 @@ def render(spec: ModelSpec, page_title: str = "") -> None:
             st.session_state["vz.url_spec"] = spec
         if st.session_state["vz.url_spec"] == spec:
             st.warning("Some of the link's settings could not be used:\n\n"
-                       + "\n".join(f"- {m}" for m in msgs), icon=":material/link_off:")
+                       + "\n".join(f"- {esc(m)}" for m in msgs), icon=":material/link_off:")
         else:
             st.session_state[state.URL_MESSAGES_KEY] = []
     a = state.get_analysis(spec)
@@ -52,8 +53,8 @@ def render(spec: ModelSpec, page_title: str = "") -> None:
     if f is not None and page_title not in EXPLAINS_FAILURE:
         cols = st.columns([5, 1.3], vertical_alignment="center")
         where = f.module_path or f.node
-        cols[0].error(f"**{spec.label} cannot run on a {c}×{h}×{w} input** — at `{where}` "
-                      f"({f.op}): {f.message}", icon=":material/block:")
+        cols[0].error(md("**{} cannot run on a {}×{}×{} input** — at {} ({}): {}", spec.label,
+                         c, h, w, where, f.op, f.message), icon=":material/block:")
         if f.min_input is not None:
             mh, mw = f.min_input
             cols[1].button(f"Use {mh}×{mw} input", key="vz.use_min_input", type="primary",

@@ -8,30 +8,35 @@ never changed); figures from :mod:`vizapp.render.plots_bn`. This module only ren
 from __future__ import annotations
 
 import hashlib
-import io
 
 import streamlit as st
 
 from vizapp.labs import bn
 from vizapp.render import plots_bn
-from vizapp.zoo import ConfigError, ModelSpec, build_model
+from vizapp.labs.features import FeatureError
+from vizapp.runtime import RunError
+from vizapp.zoo import ConfigError, ModelSpec
+
+from . import state, text
 
 KEY = "vz.bn."
 MOMENTA = {"0.1": 0.1, "1.0": 1.0, "None (cumulative average)": None}
 
 
-@st.cache_resource(max_entries=4, show_spinner="Building the model…")
-def _model(spec: ModelSpec):
+MAX_BATCH = 256  # the page's batch inputs; a larger ?batch= is clamped with a note
+
+
+def _model(spec: ModelSpec, batch: int = 2):
     """The model with seed-0 weights; shared between sessions, so only ever read (the BN
-    functions deep-copy it before any train-mode pass)."""
-    return build_model(spec, seed=0)
+    functions deep-copy it before any train-mode pass). Refused on meta above the budget."""
+    return state.real_model(spec, batch)
 
 
 @st.cache_data(max_entries=32, show_spinner="Running one training-mode pass on a copy…")
 def _report(spec: ModelSpec, batch: int, seed: int, uploads: tuple[bytes, ...], layer: str):
     """Full statistics of the chosen layer, and the input profile of every BN layer, from one
     training-mode pass."""
-    model = _model(spec)
+    model = _model(spec, max(batch, len(uploads)))
     if uploads:
         import torch
 
@@ -45,7 +50,7 @@ def _report(spec: ModelSpec, batch: int, seed: int, uploads: tuple[bytes, ...], 
 
 @st.cache_data(max_entries=32, show_spinner="Running K training-mode passes on a copy…")
 def _evolution(spec: ModelSpec, layer: str, batch: int, steps: int, seed: int):
-    return bn.running_evolution(_model(spec), layer, spec.input_shape, batch=batch, steps=steps,
+    return bn.running_evolution(_model(spec, batch), layer, spec.input_shape, batch=batch, steps=steps,
                                 momenta=tuple(MOMENTA.values()), seed=seed)
 
 
@@ -55,14 +60,23 @@ def _demo(seed: int):
 
 
 def _decode(data: bytes):
-    import numpy as np
-    from PIL import Image
+    from vizapp.labs.features import decode_image
 
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    return decode_image(data)
+
+
+def _default_batch(spec: ModelSpec) -> int:
+    """The spec's batch (at least 2 for train-mode BN), clamped to the page's maximum with a
+    note instead of Streamlit's value-above-max error."""
+    want = max(2, spec.batch)
+    if want > MAX_BATCH:
+        st.caption(f":material/info: The link asks for batch {spec.batch}; this page runs at "
+                   f"most {MAX_BATCH}, so it starts at {MAX_BATCH}.")
+    return min(want, MAX_BATCH)
 
 
 def _fail(cause: str, fix: str) -> None:
-    st.error(f"{cause}\n\n**Fix:** {fix}", icon=":material/error:")
+    text.failure(cause, fix)
 
 
 def render(spec: ModelSpec) -> None:
@@ -93,6 +107,10 @@ def render(spec: ModelSpec) -> None:
             _render_layers(spec, names)
         with tab_running:
             _render_running(spec, names)
+    except RunError as exc:
+        _fail(exc.cause, exc.fix)
+    except FeatureError as exc:
+        _fail(str(exc), "upload another image, or use the synthetic batch.")
     except (bn.BNError, ConfigError) as exc:
         _fail(str(exc), "use a batch of 2 or more, another layer, or another input size.")
     except Exception as exc:  # noqa: BLE001 - never a traceback on the page
@@ -115,7 +133,7 @@ def _render_layers(spec: ModelSpec, names: list[str]) -> None:
     with c1:
         layer = _layer_picker(names, KEY + "layer_stats")
     with c2:
-        batch = st.number_input("batch N", 1, 256, max(2, spec.batch), key=KEY + "batch",
+        batch = st.number_input("batch N", 1, MAX_BATCH, _default_batch(spec), key=KEY + "batch",
                                 help="Synthetic batch size (train-mode BN needs N·H·W ≥ 2).")
     with c3:
         seed = st.number_input("seed", 0, 10_000, 0, key=KEY + "seed")
@@ -183,7 +201,8 @@ def _render_running(spec: ModelSpec, names: list[str]) -> None:
     with c2:
         steps = st.slider("K passes", 1, 100, 10, key=KEY + "steps")
     with c3:
-        batch = st.number_input("batch N", 1, 256, max(2, spec.batch), key=KEY + "ev_batch")
+        batch = st.number_input("batch N", 1, MAX_BATCH, _default_batch(spec),
+                                key=KEY + "ev_batch")
     with c4:
         seed = st.number_input("first seed", 0, 10_000, 0, key=KEY + "ev_seed",
                                help="Pass k uses a fresh randn batch with seed + k.")

@@ -8,7 +8,7 @@ import streamlit as st
 from vizapp.render.code import STYLE_TITLES, CodegenError, available_styles, generate
 from vizapp.zoo import ModelSpec
 
-from . import state
+from . import state, text
 
 STYLE_KEY = "vz.code.style"
 NOTES = {
@@ -50,7 +50,7 @@ def render(spec: ModelSpec) -> None:
     try:
         code = _code(spec, style)
     except CodegenError as exc:
-        st.warning(str(exc), icon=":material/code_off:")
+        text.show_warning(exc, icon=":material/code_off:")
         return
     name = (spec.preset or spec.family).replace(":", "_").replace("-", "_")
     st.download_button("Download .py", code, file_name=f"{name}_{style}.py", mime="text/x-python",

@@ -17,6 +17,7 @@ from vizapp.render.plots import compare_costs
 from vizapp.zoo import ConfigError, ModelSpec, presets, resolve
 
 from . import state, widgets
+from .text import esc, md
 
 PREFIX = "vz.b.k"
 B_SPEC = "vz.b.spec"
@@ -51,7 +52,7 @@ def _b_from_url() -> ModelSpec | None:
     q.update({k[3:]: v for k, v in st.query_params.to_dict().items() if k.startswith("vs.")})
     spec, msgs = state.spec_from_query(q)
     for m in msgs:
-        st.caption(f":material/link_off: B: {m}")
+        st.caption(":material/link_off: B: " + esc(m))
     return spec
 
 
@@ -86,6 +87,8 @@ def _b_controls(a: ModelSpec) -> ModelSpec:
     if B_SPEC not in ss:
         _load_b(_b_from_url() or default_b(a))
     good: ModelSpec = ss[B_SPEC]
+    if B_MODEL not in ss:  # Streamlit drops a widget's state on pages not shown: re-seed
+        ss[B_MODEL] = state.model_name(good)
     names = list(presets())
     if ss.get(B_MODEL) not in names:
         names.append(ss[B_MODEL])
@@ -110,8 +113,8 @@ def _b_controls(a: ModelSpec) -> ModelSpec:
         errors[""] = err
     if errors:
         for name, msg in errors.items():
-            (slots.get(name) or st).error(msg, icon="⚠️")
-        st.caption(f"B keeps its last valid configuration: {good.label}")
+            (slots.get(name) or st).error(esc(msg), icon="⚠️")
+        st.caption(md("B keeps its last valid configuration: {}", good.label))
         return good
     b = dataclasses.replace(good, config=cfg)
     ss[B_SPEC] = b
@@ -174,7 +177,7 @@ def render(spec: ModelSpec) -> None:
     for side, x in (("A", a), ("B", b)):
         if x.failure is not None:
             f = x.failure
-            st.warning(f"{side} stops at `{f.module_path or f.node}`: {f.message}",
+            st.warning(md("{} stops at {}: {}", side, f.module_path or f.node, f.message),
                        icon=":material/block:")
 
     max_depth = max(1, min(a.max_depth, b.max_depth, 4))

@@ -6,26 +6,27 @@ figures from :mod:`vizapp.render.plots_features`. This module only renders."""
 
 from __future__ import annotations
 
-import io
-
 import streamlit as st
 
 from vizapp.labs import features as F
 from vizapp.render import plots_features
-from vizapp.zoo import ConfigError, ModelSpec, build_model
+from vizapp.runtime import RunError
+from vizapp.zoo import ConfigError, ModelSpec
+
+from . import state, text
 
 KEY = "vz.feat."
 LABELS = {"digit": "drawn digit", "checkerboard": "checkerboard", "stripes": "diagonal stripes",
           "gradient": "gradient", "rings": "rings", "noise": "noise", "upload": "upload an image"}
 
 
-@st.cache_resource(max_entries=4, show_spinner="Building the model…")
 def _model(spec: ModelSpec):
-    """Seed-0 weights, shared between sessions and only read (runs use a deep copy)."""
-    return build_model(spec, seed=0)
+    """Seed-0 weights, shared between sessions and only read (runs use a deep copy); refused
+    on meta, with the numbers, above the byte budget."""
+    return state.real_model(spec, batch=1)
 
 
-@st.cache_data(max_entries=8)
+@st.cache_data(max_entries=8, show_spinner="Building the model…")
 def _layers(spec: ModelSpec) -> list[tuple[str, str]]:
     return F.feature_layers(_model(spec))
 
@@ -34,18 +35,14 @@ def _layers(spec: ModelSpec) -> list[tuple[str, str]]:
 def _maps(spec: ModelSpec, layer: str, kind: str, digit: int, seed: int, upload: bytes,
           max_channels: int):
     if kind == "upload":
-        import numpy as np
-        from PIL import Image
-
-        img = np.asarray(Image.open(io.BytesIO(upload)).convert("RGB"))
-        x = F.image_to_input(img, spec.input_shape)
+        x = F.image_to_input(F.decode_image(upload), spec.input_shape)
     else:
         x = F.make_input(kind, spec.input_shape, digit=digit, seed=seed)
     return F.feature_maps(_model(spec), layer, x, max_channels=max_channels)
 
 
 def _fail(cause: str, fix: str) -> None:
-    st.error(f"{cause}\n\n**Fix:** {fix}", icon=":material/error:")
+    text.failure(cause, fix)
 
 
 def _default_layer(layers: list[tuple[str, str]]) -> str:
@@ -103,8 +100,14 @@ def render(spec: ModelSpec) -> None:
                                help="Off: each tile stretches its own min…max (shapes are "
                                     "visible). On: one scale (strengths are comparable).")
         fm = _maps(spec, layer, kind, int(digit), int(seed), upload, int(k))
-    except (F.FeatureError, ConfigError) as exc:
-        _fail(str(exc), "pick another layer or input, or an input size the model accepts.")
+    except RunError as exc:
+        _fail(exc.cause, exc.fix)
+        return
+    except F.FeatureError as exc:
+        _fail(str(exc), "pick another layer or input (or upload another image).")
+        return
+    except ConfigError as exc:
+        _fail(str(exc), "pick an input size the model accepts.")
         return
     except Exception as exc:  # noqa: BLE001 - never a traceback on the page
         _fail(f"the feature maps could not be computed: {type(exc).__name__}: {exc}",

@@ -16,8 +16,10 @@ import streamlit as st
 from vizapp.render import plots_run
 from vizapp.runtime import (DTYPES, RunError, RunOptions, available_devices, estimate_memory,
                             fmt_bytes, lock_for, resolve_device, run_spec, stage_memory, sweep)
-from vizapp.runtime.forward import cached_model, spec_profile, suggest_batch
+from vizapp.runtime import cached_model, check_build, spec_profile, suggest_batch
 from vizapp.zoo import ConfigError, ModelSpec
+
+from . import text
 
 KEY = "vz.run."
 MAX_SECONDS = 60.0  # a timed loop on the page never runs longer than this
@@ -27,13 +29,14 @@ SWEEP_DEFAULT = "1,2,4,8,16,32,64"
 @st.cache_data(max_entries=64, show_spinner=False)
 def _estimate(spec: ModelSpec, device: str, batch: int, dtype: str):
     dev = resolve_device(device)
+    check_build(spec, 1)  # the weights, on meta, before any is allocated (BuildRefused)
     model = cached_model(spec, dev)
     return estimate_memory(model, spec.input_shape, batch, dtype, dev,
                            profile=spec_profile(spec))
 
 
 def _fail(cause: str, fix: str = "") -> None:
-    st.error(cause + (f"\n\n**Fix:** {fix}" if fix else ""), icon=":material/error:")
+    text.failure(cause, fix)
 
 
 def _run_error(exc: RunError) -> None:
@@ -77,6 +80,9 @@ def render(spec: ModelSpec) -> None:
         est = _estimate(spec, device, batch, dtype)
     except ConfigError as exc:
         _fail(str(exc), "fix the configuration in the sidebar.")
+        return
+    except RunError as exc:
+        _run_error(exc)
         return
     except Exception as exc:  # noqa: BLE001
         _fail(f"the model could not be built on {device}: {type(exc).__name__}: {exc}",

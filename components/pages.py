@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from . import state
+from .text import md
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,8 @@ def run(key: str) -> None:
             return
         mod.render(spec)
     except Exception as exc:  # noqa: BLE001 - st.stop/st.rerun are BaseExceptions: pass through
-        st.error(f"The {page.title} page could not be shown for **{spec.label}**: "
-                 f"{type(exc).__name__}: {exc}", icon=":material/error:")
+        st.error(md("The {} page could not be shown for **{}**: {}: {}", page.title, spec.label,
+                    type(exc).__name__, exc), icon=":material/error:")
         st.caption("The rest of the app keeps working; try another configuration or page.")
 
 

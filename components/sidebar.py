@@ -13,9 +13,10 @@ import dataclasses
 
 import streamlit as st
 
-from vizapp.zoo import ConfigError, ModelSpec, families, presets, resolve
+from vizapp.zoo import ConfigError, ModelSpec, families, model_names, presets, resolve
 
 from . import state, widgets
+from .text import esc, md
 
 PREFIX = "vz.k"
 FAMILY_KEY = "vz.family"
@@ -82,10 +83,7 @@ HIDDEN = {"torchvision": {"name"}}
 
 
 def _model_options(family: str, current: str) -> list[str]:
-    names = [p.name for p in presets().values() if p.family == family]
-    if family == "torchvision":
-        from vizapp.zoo.torchvision_ref import builder_names
-        names = [f"torchvision:{n}" for n in builder_names()]
+    names = model_names(family)
     if current not in names:
         names.append(current)
     return names
@@ -120,7 +118,7 @@ def render() -> ModelSpec:
                       + (fams[fam].description if fam in fams else ""))
     desc = _describe(ss[MODEL_KEY])
     if desc:
-        sb.caption(desc)
+        sb.caption(esc(desc))
 
     base = good if good.family == fam else resolve(ss[MODEL_KEY])
     knobs = type(base.config).knobs()
@@ -168,10 +166,11 @@ def render() -> ModelSpec:
     if errors:
         for name, message in errors.items():
             slot = slots.get(name, top_error)
-            text = f"**{name}**: {message}" if slot is top_error and name else message
-            slot.markdown(f":red[:material/error: {_md(text)}]")
+            text = md("**{}**: {}", _md(name), _md(message)) if slot is top_error and name \
+                else esc(_md(message))
+            slot.markdown(f":red[:material/error: {text}]")
         current = ss[state.SPEC_KEY]
-        sb.info(f"Showing the last valid model: **{current.label}**", icon=":material/undo:")
+        sb.info(md("Showing the last valid model: **{}**", current.label), icon=":material/undo:")
         ss[INVALID_KEY] = "; ".join(errors.values())
         return current
     ss.pop(INVALID_KEY, None)

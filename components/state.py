@@ -234,10 +234,16 @@ def _spec_key(spec: ModelSpec) -> str:
 @st.cache_resource(max_entries=64, show_spinner="Tracing the model and working out every shape…",
                    hash_funcs={ModelSpec: _spec_key})
 def cached_analysis(spec: ModelSpec):
-    """``analyze_spec(spec)``, computed once per configuration and shared by every session and
-    every rerun (the record is frozen: nothing downstream changes it, so no copy is made)."""
+    """``analyze_spec(spec)``, computed once per configuration in a worker process (the app's
+    own process never traces: see :mod:`vizapp.runtime.workers`) and shared by every session
+    and every rerun (the record is frozen: nothing downstream changes it, so no copy is made).
+    A result that fails its consistency checks raises :class:`InconsistentAnalysis` instead,
+    so it is never stored (Streamlit does not cache exceptions) nor served to the next
+    visitor."""
     from vizapp.analysis import analyze_spec
-    return analyze_spec(spec)
+    from vizapp.analysis.consistency import check
+    from vizapp.runtime import workers
+    return check(workers.call(analyze_spec, spec), (spec.batch, *spec.input_shape))
 
 
 @st.cache_resource
@@ -253,13 +259,39 @@ def warm_imports() -> threading.Thread:
     return t
 
 
+ANALYSIS_ATTEMPTS = 2  # an inconsistent result is computed again once before giving up
+
+
 def get_analysis(spec: ModelSpec):
     """The analysis of ``spec`` or None after showing why it could not be made."""
-    try:
-        return cached_analysis(spec)
-    except Exception as exc:  # noqa: BLE001 - shown, never a traceback
-        st.error(f"Could not analyse {spec.label}: {exc}")
-        return None
+    from vizapp.analysis.consistency import InconsistentAnalysis
+
+    for attempt in range(ANALYSIS_ATTEMPTS):
+        try:
+            return cached_analysis(spec)
+        except InconsistentAnalysis as exc:
+            if attempt + 1 < ANALYSIS_ATTEMPTS:
+                continue
+            from .text import show_error
+            show_error(f"The analysis of {spec.label} came out inconsistent twice and was "
+                       f"not kept ({'; '.join(exc.problems)}). Rerun the page to try again.")
+        except Exception as exc:  # noqa: BLE001 - shown, never a traceback
+            from .text import show_error
+            show_error(f"Could not analyse {spec.label}: {exc}")
+    return None
+
+
+def real_model(spec: ModelSpec, batch: int = 1):
+    """The spec's model with seed-0 real weights on the CPU, shared by every session (read
+    only: labs deep-copy it) from the runtime's cache, bounded in bytes. Checked on meta first:
+    raises :class:`vizapp.runtime.BuildRefused` (cause, fix, numbers) when the weights, a deep
+    copy and one pass of ``batch`` would exceed the budget — before any weight is allocated."""
+    import torch
+
+    from vizapp.runtime import cached_model, check_build
+
+    check_build(spec, batch, weight_copies=2)
+    return cached_model(spec, torch.device("cpu"))
 
 
 def typed(spec: ModelSpec, name: str, text: str) -> Any:

@@ -17,7 +17,8 @@ from vizapp.runtime import (BusyError, DeviceError, DeviceLock, MemoryRefused, O
                             RunError, RunOptions, available_devices, best_device,
                             estimate_memory, lock_for, resolve_device, run_model, run_spec,
                             stage_memory, sweep)
-from vizapp.runtime import forward as F
+import vizapp.runtime as F
+from vizapp.runtime import memory as memory_module, model_cache, run as run_module
 from vizapp.zoo import resolve
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -82,7 +83,7 @@ def test_model_cache_is_bounded_and_reused(lenet):
     for name in ("lenet-bn", "alexnet"):
         F.cached_model(resolve(name, {"height": "64", "width": "64"}) if name == "alexnet"
                        else resolve(name), dev)
-    assert len(F._CACHE) <= F.MODEL_CACHE_SIZE
+    assert len(model_cache._CACHE) <= F.MODEL_CACHE_SIZE
     assert F.cached_model(lenet, dev) is not a  # evicted, rebuilt
     # same seed → same weights after a rebuild
     b = F.cached_model(lenet, dev)
@@ -118,7 +119,7 @@ def test_estimate_and_refusal(monkeypatch, lenet):
     assert est.activation_bytes_per_sample == 3 * 6 * 28 * 28 * 4 + 28 * 28 * 4
     assert est.largest_layer == "conv1" and est.param_bytes == 61706 * 4
     # pretend the machine has 1 MiB free: batch 1000 cannot fit and the message names a batch
-    monkeypatch.setattr(F, "device_budget", lambda device: 1 << 20)
+    monkeypatch.setattr(memory_module, "device_budget", lambda device: 1 << 20)
     with pytest.raises(MemoryRefused) as info:
         run_spec(lenet, RunOptions(device="cpu", batch=1000, iters=1))
     msg = str(info.value)
@@ -134,7 +135,7 @@ def test_estimate_and_refusal(monkeypatch, lenet):
 
 def test_oom_is_caught_and_memory_released(monkeypatch, lenet):
     released = []
-    monkeypatch.setattr(F, "release_memory", lambda device: released.append(device))
+    monkeypatch.setattr(run_module, "release_memory", lambda device: released.append(device))
     model = F.cached_model(lenet, torch.device("cpu"))
 
     class Exploding(nn.Module):
@@ -157,7 +158,7 @@ def test_oom_cli_message(monkeypatch, capsys):
         raise OutOfMemory("cuda:0 ran out of memory running lenet at batch 9; the memory has "
                           "been released.", "use a batch of 4 or less.")
 
-    monkeypatch.setattr(F, "run_model", boom)
+    monkeypatch.setattr(run_module, "run_model", boom)
     assert main(["run", "lenet", "--device", "cpu", "--iters", "1"]) == 2
     err = capsys.readouterr().err
     assert "ran out of memory" in err and "Traceback" not in err
@@ -246,7 +247,7 @@ def test_runs_share_one_lock_per_device(lenet):
     model = F.cached_model(lenet, torch.device("cpu"))
     lock = lock_for("cpu")
     inside, peak = [0], [0]
-    real_loop = F.timed_loop
+    real_loop = run_module.timed_loop
 
     def counting_loop(*a, **k):
         inside[0] += 1
@@ -257,7 +258,7 @@ def test_runs_share_one_lock_per_device(lenet):
         finally:
             inside[0] -= 1
 
-    F.timed_loop = counting_loop
+    run_module.timed_loop = counting_loop
     try:
         errors = []
 
@@ -273,7 +274,7 @@ def test_runs_share_one_lock_per_device(lenet):
         for t in ts:
             t.join()
     finally:
-        F.timed_loop = real_loop
+        run_module.timed_loop = real_loop
     assert not errors and peak[0] == 1 and not lock.busy
 
 

@@ -8,9 +8,14 @@ import streamlit as st
 
 from components import header, sidebar, state
 from components.pages import PAGES
+from vizapp import serve
 
 st.set_page_config(page_title="vizapp — CNN architecture lab", page_icon="🧱", layout="wide",
                    initial_sidebar_state="expanded")
+unsafe = serve.enforce()  # safe options whatever the working directory the server started in
+if unsafe:
+    st.error(serve.refusal(unsafe), icon=":material/gpp_bad:")
+    st.stop()
 
 state.warm_imports()
 pages = [st.Page(f"app_pages/{p.key}.py", title=p.title, icon=p.icon, url_path=p.key,

@@ -1,4 +1,4 @@
-"""``vizapp`` command line: ``vizapp presets|table|render|bn|run|train``.
+"""``vizapp`` command line: ``vizapp presets|table|render|bn|run|train|app``.
 
 Each sub-command lives in its own module of this package exposing ``register(subparsers)``
 (which adds its parser and sets ``func``). Errors a user can cause end with exit code 2 and
@@ -12,15 +12,22 @@ import importlib
 import sys
 
 # sub-command modules, in help order; a module that does not exist yet is skipped
-_COMMANDS = ("presets", "table", "render", "bn", "run", "train")
+_COMMANDS = ("presets", "table", "render", "bn", "run", "train", "app")
 
 
 class UserError(Exception):
     """A problem with what the user asked for; printed as one line, exit code 2."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr (exit 2), not the usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vizapp", description="CNN architecture lab: "
+    parser = OneLineParser(prog="vizapp", description="CNN architecture lab: "
                                      "shapes, graphs, costs and BatchNorm statistics.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
@@ -37,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from vizapp.zoo import ConfigError
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["app"] and not {"-h", "--help"} & set(argv[1:]):
+        from vizapp.serve import launch  # the rest are streamlit's options, not ours
+
+        return launch(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -49,6 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except MemoryError:
+        print(f"vizapp {args.command}: error: not enough memory for this configuration; "
+              f"use a smaller input, batch or model", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"vizapp {args.command}: error: {type(exc).__name__}: {first} (a bug in vizapp: "
+              f"please report it with the command line)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

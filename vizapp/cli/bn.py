@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     from .common import spec_from_args
 
     spec = spec_from_args(args)
+    batch = args.batch if args.batch is not None else max(2, spec.batch)
+    _check_budget(spec, batch)
     model = build_model(spec)
     names = [n for n, _ in bn.bn_layers(model)]
     if not names:
@@ -79,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
                         f"densenet")
     if args.layer is not None and args.layer not in names:
         raise UserError(bn.unknown_layer_message(args.layer, names))
-    batch = args.batch if args.batch is not None else max(2, spec.batch)
     try:
         report = bn.analyze_bn(model, spec.input_shape, batch=batch, seed=args.seed,
                                layers=[args.layer] if args.layer else None,
@@ -104,6 +105,17 @@ def run(args: argparse.Namespace) -> int:
             print()
             print(format_evolution(evo))
     return 0
+
+
+def _check_budget(spec: Any, batch: int) -> None:
+    """Refuse, on meta and with the numbers, a model whose real weights (+ the deep copy the
+    BN functions work on) and one pass of the batch exceed the budget."""
+    from vizapp.runtime import RunError, check_build
+
+    try:
+        check_build(spec, batch, weight_copies=2)
+    except RunError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _clean(v: Any) -> Any:

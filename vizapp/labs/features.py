@@ -122,6 +122,46 @@ def pattern(kind: str, h: int, w: int, *, digit: int = 7, seed: int = 0) -> np.n
     raise FeatureError(f"unknown input kind '{kind}'; choose one of {', '.join(INPUT_KINDS)}")
 
 
+MAX_UPLOAD_PIXELS = 4096 * 4096  # far below PIL's bomb limit (~89 M): 64 MiB decoded as RGBA
+DECODE_SIDE = 1024  # uploads are downscaled to at most this side before use
+
+
+def decode_image(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS,
+                 side: int = DECODE_SIDE) -> np.ndarray:
+    """An uploaded PNG/JPEG → an ``(H, W, 3)`` uint8 array no larger than ``side`` per side.
+
+    The size is read from the header before any pixel is decoded: an image above
+    ``max_pixels`` is refused (a small compressed file can hold billions of pixels); JPEGs
+    are decoded at a reduced scale. Raises :class:`FeatureError` with a one-line cause."""
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))  # lazy: reads the header only
+            w, h = img.size
+            if w * h > max_pixels:
+                raise FeatureError(f"the image is {w}×{h} = {w * h:,} pixels, more than the "
+                                   f"{max_pixels:,} this page accepts; downscale it first")
+            img.draft("RGB", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
+            img.thumbnail((side, side))
+            return np.asarray(img.convert("RGB"))
+    except FeatureError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise FeatureError(f"the image has more pixels than the {max_pixels:,} this page "
+                           f"accepts; downscale it first") from None
+    except UnidentifiedImageError:
+        raise FeatureError("the file is not a PNG or JPEG image this page can read "
+                           f"({len(data):,} bytes)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise FeatureError(f"the image could not be decoded ({type(exc).__name__}: "
+                           f"{str(exc)[:80]}); it may be truncated or damaged") from None
+
+
 def image_to_input(img: np.ndarray, input_shape: Sequence[int]) -> torch.Tensor:
     """An image array (``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)``; uint8 or float in [0, 1])
     → a ``(1, C, H, W)`` float tensor sized for the model: resized, converted to grey or RGB

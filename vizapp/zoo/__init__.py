@@ -3,12 +3,13 @@
 from .base import (BaseConfig, ConfigError, Knob, KnobInfo, format_value, knob, knob_infos,
                    parse_value)
 from .registry import (FAMILIES, PRESETS, Family, ModelSpec, Preset, build_model, families,
-                       family_of, preset_names, presets, register_family, register_preset,
-                       resolve)
+                       family_of, model_names, preset_names, presets, register_family,
+                       register_preset, resolve)
 
 __all__ = [
     "BaseConfig", "ConfigError", "Knob", "KnobInfo", "format_value", "knob", "knob_infos",
     "parse_value",
     "FAMILIES", "PRESETS", "Family", "ModelSpec", "Preset", "build_model", "families",
-    "family_of", "preset_names", "presets", "register_family", "register_preset", "resolve",
+    "family_of", "model_names", "preset_names", "presets", "register_family",
+    "register_preset", "resolve",
 ]

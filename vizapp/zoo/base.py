@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 from collections.abc import Callable, Sequence
@@ -100,6 +101,10 @@ def knob_infos(cls: type) -> tuple[KnobInfo, ...]:
                  for f in dataclasses.fields(cls) if "knob" in f.metadata)
 
 
+# the largest input tensor N·C·H·W a configuration may describe (2³⁰ values = 4 GiB of float32)
+MAX_INPUT_VALUES = 2 ** 30
+
+
 @dataclass(frozen=True)
 class BaseConfig:
     """Fields every family has: the input tensor and the classifier size."""
@@ -153,6 +158,20 @@ class BaseConfig:
         (call ``super().validate()`` first). Raises :class:`ConfigError`."""
         for k in self.knobs():
             check_value(k, getattr(self, k.name))
+        self._check_input_size()
+
+    def _check_input_size(self) -> None:
+        per_image = self.in_channels * self.height * self.width
+        values = self.batch * per_image
+        if values <= MAX_INPUT_VALUES:
+            return
+        fits = MAX_INPUT_VALUES // per_image
+        fix = (f"use a batch of {1 << (fits.bit_length() - 1)} or less" if fits >= 1 else
+               "use a smaller image")
+        raise ConfigError(
+            f"the input {self.batch}×{self.in_channels}×{self.height}×{self.width} holds "
+            f"{values:,} values, more than the {MAX_INPUT_VALUES:,} (4 GiB of float32) this lab "
+            f"works with; {fix}", "batch" if fits >= 1 else "height")
 
 
 # ---------------------------------------------------------------------- values
@@ -222,9 +241,15 @@ def parse_value(info: KnobInfo, value: Any) -> Any:
         if outer is int and isinstance(value, float) and value.is_integer():
             return int(value)
         return value
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{info.name}: cannot read '{value}' as {format_type(info.type)} "
-                          f"({exc})", info.name) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise ConfigError(f"{info.name}: cannot read '{_short(value)}' as "
+                          f"{format_type(info.type)} ({_short(exc)})", info.name) from None
+
+
+def _short(x: Any, limit: int = 60) -> str:
+    """A value for a message: one line, at most ``limit`` characters."""
+    text = " ".join(str(x).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _tuplify(v: Any) -> Any:
@@ -274,9 +299,11 @@ def check_value(info: KnobInfo, value: Any) -> None:
         if type(None) in typing.get_args(info.type):
             return
         raise ConfigError(f"{name} must be set", info.name)
-    if k.choices is not None and value not in k.choices:
+    if k.choices is not None and (not isinstance(value, str if outer is str else object)
+                                  or value not in k.choices):
         opts = ", ".join(str(c) for c in k.choices)
-        raise ConfigError(f"{name} must be one of {opts} (got '{value}')", info.name)
+        raise ConfigError(f"{name} must be one of {opts} (got '{_short(value)}')", info.name)
+    _check_type(info, value, outer, inner)
     if outer is tuple:
         if k.min_len is not None and len(value) < k.min_len:
             raise ConfigError(f"{name} needs at least {k.min_len} entries (got {len(value)})",
@@ -294,8 +321,39 @@ def check_value(info: KnobInfo, value: Any) -> None:
         _check_range(info, value, name)
 
 
+def _is_number(x: Any, outer: Any) -> bool:
+    if isinstance(x, bool):
+        return False
+    return isinstance(x, int) or (outer is float and isinstance(x, float))
+
+
+def _check_type(info: KnobInfo, value: Any, outer: Any, inner: Any) -> None:
+    """Values from the Python API arrive unparsed: wrong types are a ConfigError, not a
+    TypeError three calls later."""
+    want = {int: "an integer", float: "a number", bool: "true or false",
+            str: "text"}.get(outer) or format_type(info.type)
+    if outer in (int, float):
+        ok = _is_number(value, outer)
+    elif outer is bool:
+        ok = isinstance(value, bool)
+    elif outer is str:
+        ok = isinstance(value, str)
+    elif outer is tuple and inner is tuple:
+        ok = isinstance(value, tuple) and all(
+            isinstance(p, tuple) and len(p) == 2 and all(_is_number(x, int) for x in p)
+            for p in value)
+    elif outer is tuple and inner is not None:
+        ok = isinstance(value, tuple) and all(_is_number(x, inner) for x in value)
+    else:
+        ok = isinstance(value, tuple)
+    if not ok:
+        raise ConfigError(f"{info.label} must be {want} (got '{_short(value)}')", info.name)
+
+
 def _check_range(info: KnobInfo, x: float, what: str) -> None:
     k = info.knob
+    if isinstance(x, float) and not math.isfinite(x):
+        raise ConfigError(f"{what} must be a finite number (got {x})", info.name)
     if k.min is not None and x < k.min:
         raise ConfigError(f"{what} must be at least {_num(k.min)} (got {_num(x)})", info.name)
     if k.max is not None and x > k.max:

@@ -79,9 +79,15 @@ class DenseNetConfig(BaseConfig):
 
     def validate(self) -> None:
         super().validate()
+        if sum(self.blocks) > MAX_TOTAL_LAYERS:
+            raise ConfigError(f"blocks adds up to {sum(self.blocks)} dense layers; use at most "
+                              f"{MAX_TOTAL_LAYERS} (DenseNet-264 has 130)", "blocks")
         if not 0 < self.compression <= 1:
             raise ConfigError(f"compression must be in (0, 1], got {self.compression}",
                               "compression")
+
+
+MAX_TOTAL_LAYERS = 200
 
 
 def build(cfg: DenseNetConfig) -> nn.Sequential:

@@ -66,23 +66,38 @@ class GoogLeNetConfig(BaseConfig):
 
     def validate(self) -> None:
         super().validate()
-        if len(self.inception) != 3 or not all(
-                isinstance(stage, tuple) and len(stage) >= 1 for stage in self.inception):
-            raise ConfigError("inception needs three stages (b3, b4, b5) of at least one "
-                              "block each", "inception")
-        for s, stage in enumerate(self.inception, 3):
+        stages = self.inception
+        if not (isinstance(stages, tuple) and len(stages) == 3 and all(
+                isinstance(st, tuple) and 1 <= len(st) <= MAX_BLOCKS for st in stages)):
+            raise ConfigError(f"inception needs three stages (b3, b4, b5) of 1 to {MAX_BLOCKS} "
+                              f"blocks each, e.g. {_EXAMPLE}", "inception")
+        for s, stage in enumerate(stages, 3):
             for j, blk in enumerate(stage, 1):
-                where = f"inception block {j} of b{s}"
-                try:
-                    c1, (c2a, c2b), (c3a, c3b), c4 = blk
-                    widths = [int(c) for c in (c1, c2a, c2b, c3a, c3b, c4)]
-                except (TypeError, ValueError):
-                    raise ConfigError(f"{where} must look like [c1, [c2 reduce, c2], "
-                                      f"[c3 reduce, c3], c4], e.g. [64, [96, 128], [16, 32], 32] "
-                                      f"(got {blk})", "inception") from None
-                if min(widths) < 1 or max(widths) > 4096:
-                    raise ConfigError(f"every branch of {where} needs 1 to 4096 channels "
-                                      f"(got {blk})", "inception")
+                _check_block(blk, f"inception block {j} of b{s}")
+
+
+MAX_BLOCKS = 16  # Inception blocks per stage (d2l's GoogLeNet has 2, 5, 2)
+MAX_WIDTH = 4096  # channels of one branch (as the other families)
+_EXAMPLE = "[64, [96, 128], [16, 32], 32]"
+
+
+def _is_width(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_block(blk: object, where: str) -> None:
+    """One block must be (c1, (c2 reduce, c2), (c3 reduce, c3), c4) of integer widths."""
+    ok = (isinstance(blk, tuple) and len(blk) == 4
+          and all(isinstance(p, tuple) and len(p) == 2 for p in blk[1:3]))
+    widths = [blk[0], *blk[1], *blk[2], blk[3]] if ok else []
+    if not ok or not all(_is_width(c) for c in widths):
+        text = str(blk)
+        text = text if len(text) <= 60 else text[:59] + "…"
+        raise ConfigError(f"{where} must look like [c1, [c2 reduce, c2], [c3 reduce, c3], c4] "
+                          f"of whole numbers, e.g. {_EXAMPLE} (got {text})", "inception")
+    if min(widths) < 1 or max(widths) > MAX_WIDTH:
+        raise ConfigError(f"every branch of {where} needs 1 to {MAX_WIDTH} channels "
+                          f"(got {blk})", "inception")
 
 
 def build(cfg: GoogLeNetConfig) -> nn.Sequential:

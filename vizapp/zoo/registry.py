@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from torch import nn
 
@@ -26,6 +27,11 @@ class Family:
     build: Callable[[Any], nn.Module]
     description: str = ""
     default_preset: str = ""
+    # names the family resolves itself besides its presets (e.g. ``torchvision:NAME``):
+    # name -> spec, or None when the name is not the family's
+    resolve_name: Callable[[str], "ModelSpec | None"] | None = None
+    # the model names a picker offers for this family (default: its presets)
+    model_names: Callable[[], Sequence[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,9 +84,8 @@ def _diff(a: BaseConfig, b: BaseConfig) -> dict[str, Any]:
 FAMILIES: dict[str, Family] = {}
 PRESETS: dict[str, Preset] = {}
 
-# family modules, in the order the UI lists them
-_FAMILY_MODULES = ("lenet", "alexnet", "vgg", "nin", "googlenet", "resnet", "densenet",
-                   "torchvision_ref")
+_LOCK = threading.RLock()  # loading registers families one by one: other threads wait
+_LOADED = False
 
 
 def register_family(family: Family) -> None:
@@ -94,14 +99,16 @@ def register_preset(preset: Preset) -> None:
 
 
 def _load() -> None:
-    if FAMILIES:
+    """Import the catalog of families once. Thread-safe: a thread that arrives while another
+    is loading waits for the whole catalog, never sees half of it."""
+    global _LOADED
+    if _LOADED:
         return
-    for mod in _FAMILY_MODULES:
-        try:
-            importlib.import_module(f"{__package__}.{mod}")
-        except ModuleNotFoundError as exc:  # a family not written yet
-            if exc.name != f"{__package__}.{mod}":
-                raise
+    with _LOCK:
+        if _LOADED:
+            return
+        importlib.import_module(f"{__package__}.catalog")
+        _LOADED = True
 
 
 def families() -> dict[str, Family]:
@@ -124,25 +131,41 @@ def resolve(name: str, overrides: dict[str, Any] | None = None) -> ModelSpec:
     Raises :class:`ConfigError` with a message naming the cause."""
     _load()
     overrides = dict(overrides or {})
-    if name.startswith("torchvision:"):
-        from .torchvision_ref import torchvision_spec
-        spec = torchvision_spec(name.split(":", 1)[1])
-    elif name in PRESETS:
-        p = PRESETS[name]
-        spec = ModelSpec(p.family, p.config, p.name)
-    elif name in FAMILIES:
-        fam = FAMILIES[name]
-        p = PRESETS[fam.default_preset] if fam.default_preset in PRESETS else None
-        spec = ModelSpec(fam.name, p.config if p else fam.config_cls(), p.name if p else None)
-    else:
-        close = [n for n in PRESETS if name.lower() in n or n in name.lower()]
-        hint = f" Did you mean {', '.join(close[:3])}?" if close else ""
-        raise ConfigError(f"unknown model '{name}'. Presets: {', '.join(PRESETS)}; or "
-                          f"torchvision:NAME.{hint}")
+    if not isinstance(name, str):
+        raise ConfigError(f"a model name is text, got {type(name).__name__}")
+    spec = _named_spec(name)
     if overrides:
         spec = dataclasses.replace(spec, config=spec.config.with_overrides(overrides))
     spec.config.validate()
     return spec
+
+
+def _named_spec(name: str) -> ModelSpec:
+    """A name some family resolves itself (e.g. ``torchvision:NAME``), a preset or a family."""
+    for fam in list(FAMILIES.values()):
+        if fam.resolve_name is not None:
+            spec = fam.resolve_name(name)
+            if spec is not None:
+                return spec
+    if name in PRESETS:
+        p = PRESETS[name]
+        return ModelSpec(p.family, p.config, p.name)
+    if name in FAMILIES:
+        fam = FAMILIES[name]
+        p = PRESETS[fam.default_preset] if fam.default_preset in PRESETS else None
+        return ModelSpec(fam.name, p.config if p else fam.config_cls(), p.name if p else None)
+    close = [n for n in PRESETS if name.lower() in n or n in name.lower()]
+    hint = f" Did you mean {', '.join(close[:3])}?" if close else ""
+    raise ConfigError(f"unknown model '{name[:80]}'. Presets: {', '.join(PRESETS)}; or "
+                      f"torchvision:NAME.{hint}")
+
+
+def model_names(family: str) -> list[str]:
+    """The names a model picker offers for ``family``: its own list, else its presets."""
+    fam = families()[family]
+    if fam.model_names is not None:
+        return list(fam.model_names())
+    return [p.name for p in PRESETS.values() if p.family == family]
 
 
 def build_model(spec: ModelSpec | BaseConfig, family: str | None = None, *,

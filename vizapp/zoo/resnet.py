@@ -95,7 +95,7 @@ class ResNetConfig(BaseConfig):
     blocks: tuple[int, ...] = knob((2, 2, 2, 2), min=1, max=64, min_len=1, max_len=8,
                                    help="Residual blocks per stage, e.g. 2,2,2,2 (ResNet-18) "
                                         "or 3,4,6,3 (ResNet-34/50).")
-    widths: tuple[int, ...] = knob((64, 128, 256, 512), min=1, max=4096, min_len=1, max_len=8,
+    widths: tuple[int, ...] = knob((64, 128, 256, 512), min=1, max=2048, min_len=1, max_len=8,
                                    help="Channels of each stage (before the ×4 expansion of "
                                         "bottleneck blocks). One per stage.")
     stem_channels: int = knob(64, min=1, max=1024, step=8,
@@ -109,10 +109,16 @@ class ResNetConfig(BaseConfig):
 
     def validate(self) -> None:
         super().validate()
+        if sum(self.blocks) > MAX_TOTAL_BLOCKS:
+            raise ConfigError(f"blocks adds up to {sum(self.blocks)} residual blocks; use at most "
+                              f"{MAX_TOTAL_BLOCKS} (ResNet-152 has 50)", "blocks")
         if len(self.widths) != len(self.blocks):
             raise ConfigError(f"widths needs one entry per stage: blocks has "
                               f"{len(self.blocks)} stages, widths has {len(self.widths)}",
                               "widths")
+
+
+MAX_TOTAL_BLOCKS = 160
 
 
 def build(cfg: ResNetConfig) -> nn.Sequential:

@@ -21,19 +21,29 @@ def builder_names() -> tuple[str, ...]:
 
 
 def _input_size(name: str) -> int:
-    """The crop size torchvision's weights were trained at (299 for inception_v3)."""
+    """The crop size the builder's default weights were trained at, from their metadata (299
+    for inception_v3, 518 for vit_h_14); 224 when there is none."""
     import torchvision
 
     try:
-        w = torchvision.models.get_model_weights(name)
-        meta = next(iter(w)).meta
-        size = meta.get("min_size", (224, 224))
-        crop = getattr(next(iter(w)).transforms.keywords, "get", lambda *_: None)("crop_size")
-        if crop:
-            return int(crop if isinstance(crop, int) else crop[0])
-        return max(224, int(size[0]))
-    except Exception:
+        weights = torchvision.models.get_model_weights(name).DEFAULT
+    except (ValueError, AttributeError, KeyError):
         return 224
+    crop = getattr(weights.transforms, "keywords", {}).get("crop_size")
+    if crop:
+        return int(crop if isinstance(crop, int) else crop[0])
+    return max(224, int(weights.meta.get("min_size", (224, 224))[0]))
+
+
+def _vit_patch(name: str) -> int | None:
+    """A vision transformer's patch size (vit_h_14 → 14); None for other builders. ViTs are
+    built for one image size, so they are built at the configured one."""
+    import torchvision
+
+    builder = torchvision.models.get_model_builder(name)
+    if builder.__module__ != "torchvision.models.vision_transformer":
+        return None
+    return int(name.rsplit("_", 1)[1])
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,12 @@ class TorchvisionConfig(BaseConfig):
             raise ConfigError(f"torchvision has no classification model '{self.name}'.{hint}",
                               "name")
         super().validate()
+        patch = _vit_patch(self.name)
+        if patch and (self.height != self.width or self.height % patch):
+            raise ConfigError(f"{self.name} takes a square image whose side is a multiple of "
+                              f"its {patch}-pixel patches (got {self.height}×{self.width}); "
+                              f"try {_input_size(self.name)}×{_input_size(self.name)}",
+                              "height")
 
 
 # builders whose weights-free default differs from the published (inference) architecture:
@@ -68,8 +84,11 @@ _PUBLISHED_KWARGS = {"googlenet": {"aux_logits": False, "init_weights": False},
 def build(cfg: TorchvisionConfig) -> nn.Module:
     import torchvision
 
+    kwargs = dict(_PUBLISHED_KWARGS.get(cfg.name, {}))
+    if _vit_patch(cfg.name):
+        kwargs["image_size"] = cfg.height
     return torchvision.models.get_model(cfg.name, weights=None, num_classes=cfg.num_classes,
-                                        **_PUBLISHED_KWARGS.get(cfg.name, {}))
+                                        **kwargs)
 
 
 def torchvision_spec(name: str) -> ModelSpec:
@@ -79,6 +98,20 @@ def torchvision_spec(name: str) -> ModelSpec:
     return ModelSpec("torchvision", cfg, f"torchvision:{name}")
 
 
+PREFIX = "torchvision:"
+
+
+def resolve_name(name: str) -> ModelSpec | None:
+    """``torchvision:NAME`` → its spec (ConfigError for an unknown NAME); None for other names."""
+    if not name.startswith(PREFIX):
+        return None
+    return torchvision_spec(name[len(PREFIX):])
+
+
+def model_names() -> list[str]:
+    return [PREFIX + n for n in builder_names()]
+
+
 register_family(Family("torchvision", "torchvision reference", TorchvisionConfig, build,
                        "Any torchvision classification model, built without weights.",
-                       default_preset=""))
+                       default_preset="", resolve_name=resolve_name, model_names=model_names))

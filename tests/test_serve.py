@@ -1,0 +1,134 @@
+"""The safe server settings hold however the app is started (issue 15 item 1): from another
+working directory, by `streamlit run /abs/path/vizapp/main.py` or by the launchers, the server
+listens on loopback only and an uncaught error shows no traceback in the browser."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from vizapp import serve
+from vizapp.testing import free_port, stop_streamlit
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.e2e
+
+
+def _listening(port: int) -> set[str]:
+    """Local addresses listening on ``port`` (from /proc/net/tcp and tcp6)."""
+    out = set()
+    for name, fam in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        try:
+            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            host, p = local.split(":")
+            if state != "0A" or int(p, 16) != port:
+                continue
+            raw = bytes.fromhex(host)
+            if fam == socket.AF_INET:
+                raw = raw[::-1]
+            else:
+                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+            out.add(socket.inet_ntop(fam, raw))
+    return out
+
+
+def _start(cmd: list[str], port: int, cwd: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(proc.stdout.read().decode()[-2000:])
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    stop_streamlit(proc)
+    raise RuntimeError("no answer")
+
+
+def _assert_loopback(port: int) -> None:
+    addrs = _listening(port)
+    assert addrs, "nothing listens on the port"
+    assert addrs <= {"127.0.0.1", "::1"}, addrs
+
+
+def test_launcher_passes_every_safe_option_and_lets_the_user_override():
+    cmd = serve.command(["--server.address", "0.0.0.0"])
+    assert cmd[:5] == [sys.executable, "-m", "streamlit", "run", str(serve.MAIN)]
+    for key, value in serve.SAFE.items():
+        assert f"--{key}" in cmd
+    assert cmd[-2:] == ["--server.address", "0.0.0.0"]  # the teacher's choice comes last
+    assert serve.SAFE["client.showErrorDetails"] == "none"
+
+
+@pytest.mark.parametrize("how", ["streamlit run", "python -m vizapp"])
+def test_started_from_elsewhere_it_binds_loopback(tmp_path, how):
+    port = free_port()
+    if how == "streamlit run":  # no flags at all: only the config beside main.py
+        cmd = [sys.executable, "-m", "streamlit", "run", str(serve.MAIN),
+               "--server.port", str(port), "--server.fileWatcherType", "none"]
+    else:
+        cmd = [sys.executable, "-m", "vizapp", "--server.port", str(port),
+               "--server.fileWatcherType", "none"]
+    proc = _start(cmd, port, str(tmp_path))
+    try:
+        _assert_loopback(port)
+    finally:
+        stop_streamlit(proc)
+
+
+def test_an_uncaught_error_shows_no_traceback(tmp_path):
+    """A script beside main.py (so it gets the same config) that raises, run from /tmp."""
+    from playwright.sync_api import sync_playwright
+
+    from vizapp.testing import launch_chromium
+
+    script = serve.MAIN.parent / f"_raise_{os.getpid()}.py"
+    script.write_text("raise ValueError('secret detail from the server')\n")
+    port = free_port()
+    try:
+        proc = _start([sys.executable, "-m", "streamlit", "run", str(script),
+                       "--server.port", str(port), "--server.fileWatcherType", "none"],
+                      port, str(tmp_path))
+        try:
+            _assert_loopback(port)
+            with sync_playwright() as p:
+                browser = launch_chromium(p)
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{port}/")
+                page.wait_for_selector("[data-testid='stException']", timeout=60_000)
+                text = page.inner_text("[data-testid='stApp']")
+                browser.close()
+        finally:
+            stop_streamlit(proc)
+    finally:
+        script.unlink(missing_ok=True)
+    assert "secret detail" not in text and "Traceback" not in text and "ValueError" not in text
+    assert "error" in text.lower()
+
+
+def test_main_refuses_to_serve_on_every_interface_by_accident(monkeypatch):
+    from streamlit import config
+
+    monkeypatch.setattr(config, "get_option", lambda key: serve.SAFE.get(key)
+                        if key != "server.address" else None)
+    monkeypatch.setattr(config, "is_manually_set", lambda key: False)
+    monkeypatch.setattr(config, "set_option", lambda key, value: None)
+    problems = serve.enforce()
+    assert problems and "every network interface" in problems[0]
+    assert "vizapp app" in serve.refusal(problems)
