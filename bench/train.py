@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from vizapp.labs import data as D
 from vizapp.labs import train as T
 from vizapp.runtime import resolve_device
-from vizapp.runtime.forward import _sync
+from vizapp.runtime.timing import _sync
 from vizapp.zoo import build_model, resolve
 
 

@@ -27,7 +27,10 @@ def _styles(spec: ModelSpec) -> tuple[str, ...]:
 
 @st.cache_data(max_entries=64, show_spinner="Writing the code…", hash_funcs={ModelSpec: repr})
 def _code(spec: ModelSpec, style: str) -> str:
-    return generate(spec, style)
+    """In a worker process: the class style's forward is written by torch.fx (a trace)."""
+    from vizapp.runtime import workers
+
+    return workers.call(generate, spec, style)
 
 
 def render(spec: ModelSpec) -> None:

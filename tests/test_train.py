@@ -20,7 +20,7 @@ from vizapp.cli import main as cli
 from vizapp.labs import data as D
 from vizapp.labs import schedules as S
 from vizapp.labs import train as T
-from vizapp.runtime import forward
+from vizapp.runtime import memory
 from vizapp.runtime.lock import lock_for
 from vizapp.zoo import build_model, resolve
 
@@ -238,7 +238,7 @@ def test_out_of_memory_is_caught_and_reported(small):
 
 
 def test_memory_estimate_refuses_before_training(small, monkeypatch):
-    monkeypatch.setattr(forward, "device_budget", lambda dev: 10_000)
+    monkeypatch.setattr(memory, "device_budget", lambda dev: 10_000)
     with pytest.raises(T.TrainError, match="not trained: batch 64 needs about"):
         T.train(lenet_bn(), small, T.TrainSettings())
 

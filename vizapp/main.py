@@ -10,18 +10,24 @@ from components import header, sidebar, state
 from components.pages import PAGES
 from vizapp import serve
 
-st.set_page_config(page_title="vizapp — CNN architecture lab", page_icon="🧱", layout="wide",
-                   initial_sidebar_state="expanded")
-unsafe = serve.enforce()  # safe options whatever the working directory the server started in
-if unsafe:
-    st.error(serve.refusal(unsafe), icon=":material/gpp_bad:")
-    st.stop()
 
-state.warm_imports()
-pages = [st.Page(f"app_pages/{p.key}.py", title=p.title, icon=p.icon, url_path=p.key,
-                 default=(i == 0)) for i, p in enumerate(PAGES)]
-page = st.navigation(pages, position="top")
-spec = sidebar.render()
-state.sync_query_params(spec)
-header.render(spec, page.title)
-page.run()
+def main() -> None:
+    st.set_page_config(page_title="vizapp — CNN architecture lab", page_icon="🧱",
+                       layout="wide", initial_sidebar_state="expanded")
+    unsafe = serve.enforce()  # safe options whatever the working directory the server started in
+    if unsafe:
+        st.error(serve.refusal(unsafe), icon=":material/gpp_bad:")
+        st.stop()
+    state.warm_imports()
+    pages = [st.Page(f"app_pages/{p.key}.py", title=p.title, icon=p.icon, url_path=p.key,
+                     default=(i == 0)) for i, p in enumerate(PAGES)]
+    page = st.navigation(pages, position="top")
+    spec = sidebar.render()
+    state.sync_query_params(spec)
+    header.render(spec, page.title)
+    page.run()
+
+
+# the analysis worker processes (spawned) re-import this file as "__mp_main__": draw nothing there
+if __name__ != "__mp_main__":
+    main()

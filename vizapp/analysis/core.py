@@ -25,7 +25,7 @@ from .assemble import assemble
 from .receptive import receptive_fields
 from .records import Analysis, Shape
 from .shapes import ShapePass
-from .trace import Traced, capture, eval_mode, fx_graph
+from .trace import TRACE_LOCK, Traced, capture, eval_mode, fx_graph
 
 MAX_SIDE = 8192  # the min-input search stops here
 
@@ -44,7 +44,15 @@ def analyze(model: nn.Module, input_shape: tuple[int, int, int] | tuple[int, ...
             batch: int = 1, *, name: str | None = None, search_min_input: bool = True) -> Analysis:
     """Analyse ``model`` for an input of ``batch × input_shape`` (C, H, W).
 
-    Works on CPU or meta models, never runs real arithmetic, never modifies ``model``."""
+    Works on CPU or meta models, never runs real arithmetic, never modifies ``model``.
+    Analyses in one process take turns (:data:`~.trace.TRACE_LOCK`): fx's tracing patches
+    process-wide state that a parallel meta run would trip over."""
+    with TRACE_LOCK:
+        return _analyze(model, input_shape, batch, name, search_min_input)
+
+
+def _analyze(model: nn.Module, input_shape: tuple[int, ...], batch: int, name: str | None,
+             search_min_input: bool) -> Analysis:
     t0 = time.perf_counter()
     full = _full_shape(input_shape, batch)
     traced, fx_error = capture(model, full)
@@ -180,8 +188,9 @@ def build_for_analysis(spec: Any) -> tuple[nn.Module, list[str]]:
 
 def analyze_spec(spec: Any) -> Analysis:
     """Analyse a :class:`vizapp.zoo.ModelSpec` (builds its model on meta)."""
-    model, notes = build_for_analysis(spec)
-    a = analyze(model, spec.input_shape, spec.batch, name=spec.label)
+    with TRACE_LOCK:  # the build runs meta forwards (a Linear sized from the input)
+        model, notes = build_for_analysis(spec)
+        a = analyze(model, spec.input_shape, spec.batch, name=spec.label)
     return replace(a, notes=a.notes + tuple(notes)) if notes else a
 
 

@@ -6,8 +6,10 @@ A node's owning module comes from the tracer's module stack. When fx cannot trac
 the same steps.
 
 ``torch.fx`` patches process-wide state while it traces (``nn.Module.__call__`` and friends),
-so every trace in this process holds :data:`TRACE_LOCK`: two sessions tracing at the same
-moment would otherwise corrupt each other.
+so every analysis in this process holds :data:`TRACE_LOCK` (traces, meta runs and the
+minimum-input search): two threads analysing at once would otherwise corrupt each other. A
+forward pass outside the lock in another thread can still be caught by a trace's patches:
+the app therefore runs analyses in worker processes (:mod:`vizapp.runtime.workers`).
 """
 
 from __future__ import annotations

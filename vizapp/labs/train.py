@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from vizapp.labs import schedules
 from vizapp.labs.data import DataSet
-from vizapp.runtime import devices, forward
+from vizapp.runtime import devices, memory, model_cache, records, timing
 from vizapp.runtime.lock import BusyError, lock_for
 from vizapp.zoo.base import ConfigError, check_value, knob, knob_infos
 
@@ -191,17 +191,17 @@ def amp_dtype(device: torch.device, precision: str) -> torch.dtype | None:
         return None
     if precision == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return forward.DTYPES[precision]
+    return records.DTYPES[precision]
 
 
 def estimate_training(model: nn.Module, input_shape, batch: int, device: torch.device,
-                      dtype: str = "fp32") -> forward.MemoryEstimate:
+                      dtype: str = "fp32") -> records.MemoryEstimate:
     """The inference estimate of :func:`vizapp.runtime.estimate_memory` plus what training
     keeps: every leaf's output saved for backward, gradients and two Adam moments."""
-    prof = forward._meta_profile(model, input_shape)
-    est = forward.estimate_memory(model, input_shape, batch, dtype, device, resident=False,
+    prof = memory._meta_profile(model, input_shape)
+    est = memory.estimate_memory(model, input_shape, batch, dtype, device, resident=False,
                                   profile=prof)
-    el = forward.DTYPES[dtype].itemsize
+    el = records.DTYPES[dtype].itemsize
     saved = sum(n for _, n in prof.leaves) * el
     per_sample = est.activation_bytes_per_sample + saved
     extra = 3 * est.param_bytes + saved * batch
@@ -509,7 +509,7 @@ def train(model: nn.Module, data: DataSet, settings: TrainSettings, *, label: st
 
 
 def _run_locked(loop: _Loop, cfg: dict[str, Any]) -> TrainResult:
-    with torch.random.fork_rng(devices=[]), forward._cudnn_benchmark(loop.device):
+    with torch.random.fork_rng(devices=[]), timing._cudnn_benchmark(loop.device):
         torch.manual_seed(loop.s.seed)
         try:
             loop.prepare()
@@ -519,11 +519,11 @@ def _run_locked(loop: _Loop, cfg: dict[str, Any]) -> TrainResult:
         except _Stop as st:
             status, msg = st.status, st.message
         except Exception as exc:  # noqa: BLE001 - OOM and friends end the run, not the app
-            if not forward._is_oom(exc):
+            if not timing._is_oom(exc):
                 raise
             loop.model.to("cpu")
             loop.x = loop.y = loop.xv = loop.yv = None  # type: ignore[assignment]
-            forward.release_memory(loop.device)
+            model_cache.release_memory(loop.device)
             return TrainResult("oom", f"{loop.device} ran out of memory at step {loop.step + 1}: "
                                f"use a smaller batch or input (memory released)", loop.label,
                                str(loop.device), "", tuple(loop.epochs), loop.step, 0.0)
@@ -546,8 +546,8 @@ def check_fit(model: nn.Module, data: DataSet, s: TrainSettings, dev: torch.devi
     dtype = "fp32" if amp_dtype(dev, s.precision) is None else "bf16"
     est = estimate_training(model, data.input_shape, s.batch_size, dev, dtype)
     try:
-        forward.check_fits(est)
-    except forward.MemoryRefused as exc:
+        memory.check_fits(est)
+    except records.MemoryRefused as exc:
         raise TrainError(f"{exc.cause.replace('not run: ', 'not trained: ')} Fix: "
                          f"{exc.fix}") from None
 
