@@ -12,6 +12,7 @@ import streamlit as st
 
 from vizapp.render.dot import block_id, build_view, fold_id, parse_id, to_dot
 from vizapp.render.layout import LayoutError, LayoutTimeout, engine_name, layout
+from vizapp.runtime.cache import SharedCache
 
 from . import state
 from .graph_viewer import details_panel, graph_viewer
@@ -23,10 +24,22 @@ EXP_KEY, COL_KEY, FOR_KEY = "vz.graph.expanded", "vz.graph.collapsed", "vz.graph
 DEPTH_KEY, FOLD_KEY, SEL_KEY = "vz.graph.depth", "vz.graph.fold", "vz.graph.selected"
 
 
-@st.cache_data(max_entries=48, show_spinner="Laying out the graph…")
+LAYOUTS = SharedCache("layouts", max_bytes=128 << 20, max_entries=96,
+                      sizeof=lambda r: len(r[0] or b"") + 256)
+
+
 def cached_layout(dot: str, fmt: str = "svg") -> tuple[bytes | None, str | None, bool]:
-    """(output, error message, timed out) — failures are cached too, so a graph that timed out
-    is not laid out again on every rerun."""
+    """(output, error message, timed out), shared by every session in a cache bounded in
+    bytes — failures are cached too, so a graph that timed out is not laid out again on every
+    rerun."""
+    with st.spinner("Laying out the graph…"):
+        return LAYOUTS.get((dot, fmt), lambda: _layout(dot, fmt))
+
+
+cached_layout.clear = LAYOUTS.clear  # type: ignore[attr-defined]
+
+
+def _layout(dot: str, fmt: str) -> tuple[bytes | None, str | None, bool]:
     try:
         return layout(dot, fmt, timeout=LAYOUT_TIMEOUT), None, False
     except LayoutTimeout as exc:

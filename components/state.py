@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 import streamlit as st
 
+from vizapp.runtime.cache import SharedCache
 from vizapp.zoo import (ConfigError, ModelSpec, families, format_value, parse_value, presets,
                         resolve)
 
@@ -231,28 +232,43 @@ def _spec_key(spec: ModelSpec) -> str:
     return repr(spec)
 
 
-@st.cache_resource(max_entries=64, show_spinner="Tracing the model and working out every shape…",
-                   hash_funcs={ModelSpec: _spec_key})
-def cached_analysis(spec: ModelSpec):
-    """``analyze_spec(spec)``, computed once per configuration in a worker process (the app's
-    own process never traces: see :mod:`vizapp.runtime.workers`) and shared by every session
-    and every rerun (the record is frozen: nothing downstream changes it, so no copy is made).
-    A result that fails its consistency checks raises :class:`InconsistentAnalysis` instead,
-    so it is never stored (Streamlit does not cache exceptions) nor served to the next
-    visitor."""
+ANALYSES = SharedCache("analyses", max_bytes=256 << 20, max_entries=256)
+
+
+def _analyse(spec: ModelSpec):
     from vizapp.analysis import analyze_spec
     from vizapp.analysis.consistency import check
     from vizapp.runtime import workers
     return check(workers.call(analyze_spec, spec), (spec.batch, *spec.input_shape))
 
 
+def cached_analysis(spec: ModelSpec):
+    """``analyze_spec(spec)``, computed once per configuration in a worker process (the app's
+    own process never traces: see :mod:`vizapp.runtime.workers`) and shared by every session
+    and every rerun from a cache bounded in bytes (the record is frozen: nothing downstream
+    changes it, so no copy is made). A result that fails its consistency checks raises
+    :class:`InconsistentAnalysis` instead, so it is never stored nor served to the next
+    visitor."""
+    key = _spec_key(spec)
+    with st.spinner("Tracing the model and working out every shape…", show_time=True):
+        return ANALYSES.get(key, lambda: _analyse(spec))
+
+
+cached_analysis.clear = ANALYSES.clear  # type: ignore[attr-defined]
+
+
 @st.cache_resource
 def warm_imports() -> threading.Thread:
-    """Import torchvision in the background once per server process: the first
-    ``torchvision:NAME`` model (and the sidebar's list of them) would otherwise wait ~1.5 s
-    for it."""
+    """Once per server process, in the background: import torchvision (the first
+    ``torchvision:NAME`` model and the sidebar's list of them would otherwise wait ~1.5 s for
+    it) and start the analysis workers (each imports torch: seconds the first visitor would
+    otherwise wait)."""
     def work() -> None:
         import torchvision  # noqa: F401
+
+        from vizapp.runtime import workers
+
+        workers.warm()
 
     t = threading.Thread(target=work, name="vizapp-warm-imports", daemon=True)
     t.start()

@@ -60,6 +60,9 @@ def test_the_shared_cache_refuses_an_inconsistent_result(monkeypatch, resnet50):
         calls.append(s)
         return results[min(len(calls) - 1, 1)]
 
+    from vizapp.runtime import workers
+
+    monkeypatch.setattr(workers, "WORKERS", 0)  # in this process, where the patch applies
     state.cached_analysis.clear()
     monkeypatch.setattr(analysis, "analyze_spec", flaky)
     a = state.get_analysis(spec)  # wrong, not kept; computed again: right

@@ -21,7 +21,7 @@ import os
 import threading
 from typing import Any, Callable
 
-WORKERS = int(os.environ.get("VIZAPP_WORKERS", "2"))
+WORKERS = int(os.environ.get("VIZAPP_WORKERS", "2"))  # 0: run jobs in the calling thread
 TIMEOUT_S = float(os.environ.get("VIZAPP_WORKER_TIMEOUT", "90"))
 
 _lock = threading.Lock()
@@ -60,6 +60,8 @@ def _discard(pool: cf.ProcessPoolExecutor) -> None:
 
 def call(fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
     """``fn(*args)`` in a worker process; its exceptions are raised here as they were there."""
+    if WORKERS <= 0:
+        return fn(*args)
     limit = TIMEOUT_S if timeout is None else timeout
     for attempt in (0, 1):
         pool = _get()
@@ -74,6 +76,25 @@ def call(fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> An
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+def _ready() -> bool:
+    """In a worker: import what analyses need (the first real job then starts at once)."""
+    import vizapp.analysis  # noqa: F401
+    import vizapp.zoo
+
+    vizapp.zoo.families()
+    return True
+
+
+def warm() -> None:
+    """Start the workers and load torch and vizapp in them now, without waiting (the server
+    does this at start-up, so the first visitor does not pay for it)."""
+    if WORKERS <= 0:
+        return
+    pool = _get()
+    for _ in range(WORKERS):
+        pool.submit(_ready)
 
 
 def shutdown() -> None:

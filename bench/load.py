@@ -1,0 +1,255 @@
+"""A class on one laptop: N concurrent sessions against a real ``streamlit run``.
+
+    .venv/bin/python bench/load.py [--sessions 30] [--changes 3] [--model resnet18] [--think 2]
+
+Each session is a websocket client speaking Streamlit's own protocol (``/_stcore/stream``,
+``BackMsg`` / ``ForwardMsg`` protobufs from the ``streamlit`` package), so thirty of them cost
+the client almost no CPU. All sessions open the same link at the same moment (the teacher's),
+then each, after a think time, changes the number of classes in the sidebar ``--changes``
+times (a new configuration each: analysis, layout and SVG), then switches to the Shapes page
+and back. It prints:
+
+- errors (exception elements, error alerts) and stuck sessions (no answer in ``--timeout``);
+- open → graph drawn, p50/p95; knob change → updated graph (``output N`` in the SVG),
+  p50/p95; page switch p50/p95;
+- server RSS (the server process and its worker processes): warm baseline (one session
+  served), peak, and after every session closed.
+
+Targets for this 2-core machine at N = 30: 0 errors, 0 stuck, open p95 ≤ 5 s, change p95
+≤ 2 s, peak RSS ≤ 2 GB, back near the baseline after close. Traffic goes to 127.0.0.1 only;
+every loop is bounded and the script stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import websockets  # noqa: E402
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+
+from vizapp.testing import free_port, start_streamlit, stop_streamlit  # noqa: E402
+
+MAIN = ROOT / "vizapp" / "main.py"
+
+
+@dataclass
+class Run:
+    seconds: float
+    texts: list[bytes] = field(default_factory=list)  # raw bytes of the graph elements
+    widgets: dict[str, tuple[str, str]] = field(default_factory=dict)  # key → (id, type)
+    errors: list[str] = field(default_factory=list)
+    pages: dict[str, str] = field(default_factory=dict)  # url path → page_script_hash
+
+
+class Session:
+    def __init__(self, port: int, timeout: float):
+        self.url = f"ws://127.0.0.1:{port}/_stcore/stream"
+        self.timeout = timeout
+        self.ws = None
+        self.pages: dict[str, str] = {}
+        self.page_hash = ""
+
+    async def __aenter__(self) -> "Session":
+        self.ws = await websockets.connect(self.url, max_size=None, open_timeout=self.timeout)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.ws.close()
+
+    async def rerun(self, query: str = "", widgets: list | None = None) -> Run:
+        """One script run; returns when the server says the script finished."""
+        msg = BackMsg()
+        msg.rerun_script.query_string = query
+        msg.rerun_script.page_script_hash = self.page_hash
+        for w in widgets or []:
+            msg.rerun_script.widget_states.widgets.append(w)
+        t0 = time.perf_counter()
+        await self.ws.send(msg.SerializeToString())
+        run = Run(0.0)
+        deadline = t0 + self.timeout
+        while True:
+            raw = await asyncio.wait_for(self.ws.recv(), max(deadline - time.perf_counter(), 0.01))
+            f = ForwardMsg()
+            f.ParseFromString(raw)
+            kind = f.WhichOneof("type")
+            if kind == "script_finished":
+                run.seconds = time.perf_counter() - t0
+                return run
+            if kind == "navigation":
+                for p in f.navigation.app_pages:
+                    self.pages[p.url_pathname] = p.page_script_hash
+            if kind == "delta" and f.delta.WhichOneof("type") == "new_element":
+                _element(f.delta.new_element, raw, run)
+
+
+def _element(el, raw: bytes, run: Run) -> None:
+    kind = el.WhichOneof("type")
+    if kind == "exception":
+        run.errors.append(f"exception: {el.exception.message[:120]}")
+    elif kind == "alert" and el.alert.format == 1:  # ERROR
+        run.errors.append(f"error: {el.alert.body[:120]}")
+    elif kind == "bidi_component" or kind == "graphviz_chart":
+        run.texts.append(raw)
+    inner = getattr(el, kind, None)
+    wid = getattr(inner, "id", "") if inner is not None else ""
+    if wid and "-" in wid:
+        run.widgets[wid.rsplit("-", 1)[-1]] = (wid, kind)
+
+
+def _int_widget(wid: str, value: int):
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    w = WidgetState(id=wid)
+    w.int_value = value
+    return w
+
+
+@dataclass
+class Stats:
+    open: list[float] = field(default_factory=list)
+    change: list[float] = field(default_factory=list)
+    switch: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stuck: int = 0
+
+
+async def student(k: int, port: int, args, stats: Stats, start: asyncio.Event) -> None:
+    rnd = random.Random(k)
+    await start.wait()
+    try:
+        async with Session(port, args.timeout) as s:
+            t0 = time.perf_counter()
+            run = await s.rerun(f"model={args.model}")
+            if not run.texts:
+                raise RuntimeError("the first run drew no graph")
+            stats.open.append(time.perf_counter() - t0)
+            stats.errors += run.errors
+            key = next(n for n in run.widgets if n.endswith(".num_classes"))
+            for j in range(args.changes):
+                await asyncio.sleep(args.think * (0.5 + rnd.random()))
+                value = 11 + k * args.changes + j
+                run = await s.rerun(f"model={args.model}",
+                                    [_int_widget(run.widgets[key][0], value)])
+                stats.errors += run.errors
+                if not any(f"output {value}".encode() in t for t in run.texts):
+                    stats.errors.append(f"session {k}: the graph does not show output {value}")
+                stats.change.append(run.seconds)
+            for path in ("shapes", "graph"):
+                s.page_hash = s.pages.get(path, "")
+                run = await s.rerun(f"model={args.model}")
+                stats.errors += run.errors
+                stats.switch.append(run.seconds)
+    except (asyncio.TimeoutError, TimeoutError):
+        stats.stuck += 1
+    except Exception as exc:  # noqa: BLE001 - counted and printed
+        stats.errors.append(f"session {k}: {type(exc).__name__}: {exc}")
+
+
+def rss_bytes(pid: int) -> int:
+    """RSS of the server and its children (the analysis workers)."""
+    import subprocess
+
+    out = subprocess.run(["ps", "-o", "pid=,ppid=,rss=", "-A"], capture_output=True, text=True)
+    rows = [tuple(int(x) for x in line.split()) for line in out.stdout.splitlines() if line.strip()]
+    pids, total = {pid}, 0
+    changed = True
+    while changed:
+        changed = False
+        for p, pp, _ in rows:
+            if pp in pids and p not in pids:
+                pids.add(p)
+                changed = True
+    for p, _, rss in rows:
+        if p in pids:
+            total += rss * 1024
+    return total
+
+
+def pct(xs: list[float], q: float) -> float:
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))]
+
+
+async def bench(port: int, args, proc) -> dict:
+    async with Session(port, args.timeout) as warm:  # warm baseline: one session served
+        await warm.rerun(f"model={args.model}")
+    await asyncio.sleep(2)
+    base = rss_bytes(proc.pid)
+    peak = [base]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_bytes(proc.pid))
+            done.wait(0.5)
+
+    threading.Thread(target=sample, daemon=True).start()
+    stats, start = Stats(), asyncio.Event()
+    tasks = [asyncio.create_task(student(k, port, args, stats, start))
+             for k in range(args.sessions)]
+    t0 = time.perf_counter()
+    start.set()
+    await asyncio.gather(*tasks)
+    wall = time.perf_counter() - t0
+    await asyncio.sleep(args.settle)
+    done.set()
+    after = rss_bytes(proc.pid)
+    return {"sessions": args.sessions, "changes": args.changes, "model": args.model,
+            "wall_s": wall, "errors": stats.errors, "stuck": stats.stuck,
+            "open_p50": pct(stats.open, 50), "open_p95": pct(stats.open, 95),
+            "change_p50": pct(stats.change, 50), "change_p95": pct(stats.change, 95),
+            "switch_p50": pct(stats.switch, 50), "switch_p95": pct(stats.switch, 95),
+            "rss_base_mb": base / 2**20, "rss_peak_mb": peak[0] / 2**20,
+            "rss_after_mb": after / 2**20, "opened": len(stats.open),
+            "changed": len(stats.change)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sessions", type=int, default=30)
+    ap.add_argument("--changes", type=int, default=3)
+    ap.add_argument("--model", default="resnet18")
+    ap.add_argument("--think", type=float, default=2.0, help="mean seconds between changes")
+    ap.add_argument("--timeout", type=float, default=60.0, help="a run slower than this = stuck")
+    ap.add_argument("--settle", type=float, default=8.0, help="seconds after close before RSS")
+    args = ap.parse_args()
+    port = free_port()
+    proc = start_streamlit(MAIN, port)
+    try:
+        r = asyncio.run(bench(port, args, proc))
+    finally:
+        stop_streamlit(proc)
+    print(f"{r['sessions']} sessions × {r['changes']} changes on {r['model']} "
+          f"({r['wall_s']:.1f} s): {len(r['errors'])} errors, {r['stuck']} stuck")
+    print(f"open → graph      p50 {r['open_p50']:.2f} s  p95 {r['open_p95']:.2f} s "
+          f"(target ≤ 5 s)")
+    print(f"change → graph    p50 {r['change_p50']:.2f} s  p95 {r['change_p95']:.2f} s "
+          f"(target ≤ 2 s)")
+    print(f"page switch       p50 {r['switch_p50']:.2f} s  p95 {r['switch_p95']:.2f} s")
+    print(f"server RSS        baseline {r['rss_base_mb']:.0f} MB, peak {r['rss_peak_mb']:.0f} MB"
+          f" (target ≤ 2048), after close {r['rss_after_mb']:.0f} MB "
+          f"({r['rss_after_mb'] / r['rss_base_mb']:.2f}× baseline)")
+    for e in r["errors"][:10]:
+        print("  error:", e)
+    out = ROOT / "artifacts"
+    out.mkdir(exist_ok=True)
+    (out / "bench_load.json").write_text(json.dumps(r, indent=2))
+    return 1 if r["errors"] or r["stuck"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
