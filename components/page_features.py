@@ -31,7 +31,7 @@ def _layers(spec: ModelSpec) -> list[tuple[str, str]]:
     return F.feature_layers(_model(spec))
 
 
-@st.cache_data(max_entries=32, show_spinner="Running the model up to the layer…")
+@st.cache_data(max_entries=16, show_spinner="Running the model up to the layer…")
 def _maps(spec: ModelSpec, layer: str, kind: str, digit: int, seed: int, upload: bytes,
           max_channels: int):
     if kind == "upload":

@@ -56,15 +56,9 @@ def set_knobs(**values) -> None:
 def _on_family() -> None:
     fam = families()[st.session_state[FAMILY_KEY]]
     try:
-        _load(resolve(fam.default_preset or _first_model(fam.name)))
+        _load(resolve(fam.name))  # its default preset (torchvision: torchvision:resnet18)
     except ConfigError as exc:
         st.session_state[ERRORS_KEY] = {"": exc.message}
-
-
-def _first_model(family: str) -> str:
-    if family == "torchvision":
-        return "torchvision:resnet18"
-    return family
 
 
 def _on_model() -> None:

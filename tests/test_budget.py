@@ -124,3 +124,22 @@ def test_upload_errors_name_no_python_object():
     assert "BytesIO" not in str(ei.value) and "0x" not in str(ei.value)
     with pytest.raises(FeatureError, match="truncated or damaged"):
         decode_image(_png(64, 64)[:60])
+
+
+def test_feature_maps_stay_small_whatever_the_input():
+    """A cached feature-map result held K full planes (64 × 1024² floats = 268 MB)."""
+    from vizapp.labs.features import DISPLAY_PIXELS, feature_maps, make_input
+
+    from torch import nn
+
+    spec = resolve("lenet", {"height": "1024", "width": "1024"})
+    model = nn.Sequential()
+    model.add_module("conv1", nn.Conv2d(1, 8, 5, padding=2))
+    x = make_input("checkerboard", spec.input_shape)
+    fm = feature_maps(model, "conv1", x, max_channels=6)
+    assert fm.output_shape[-2:] == (1024, 1024)
+    assert fm.maps.shape[0] == 6 and fm.maps.shape[1] * fm.maps.shape[2] <= DISPLAY_PIXELS
+    assert fm.image.shape[0] * fm.image.shape[1] <= DISPLAY_PIXELS
+    assert "averaged down" in fm.note
+    small = feature_maps(model, "conv1", make_input("checkerboard", (1, 28, 28)), max_channels=6)
+    assert small.maps.shape == (6, 28, 28) and not small.note

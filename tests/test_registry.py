@@ -91,3 +91,8 @@ def test_a_vit_takes_square_multiples_of_its_patch():
     with pytest.raises(ConfigError, match="multiple of its 14-pixel patches") as ei:
         resolve("torchvision:vit_h_14", {"height": "225", "width": "225"})
     assert ei.value.knob == "height"
+
+
+def test_a_family_name_opens_its_default_model():
+    assert resolve("torchvision").preset == "torchvision:resnet18"
+    assert resolve("resnet").preset == "resnet18"

@@ -132,3 +132,13 @@ def test_main_refuses_to_serve_on_every_interface_by_accident(monkeypatch):
     problems = serve.enforce()
     assert problems and "every network interface" in problems[0]
     assert "vizapp app" in serve.refusal(problems)
+
+
+def test_vizapp_app_hands_streamlit_options_to_the_launcher(monkeypatch):
+    from vizapp.cli import main
+
+    got = []
+    monkeypatch.setattr(serve, "launch", lambda extra=(): got.append(list(extra)) or 0)
+    assert main(["app", "--server.port", "8502", "--server.address", "0.0.0.0"]) == 0
+    assert main(["app"]) == 0
+    assert got == [["--server.port", "8502", "--server.address", "0.0.0.0"], []]

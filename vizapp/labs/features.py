@@ -194,10 +194,25 @@ def make_input(kind: str, input_shape: Sequence[int], *, digit: int = 7,
     return image_to_input(pattern(kind, h, w, digit=digit, seed=seed), input_shape)
 
 
+DISPLAY_PIXELS = 256 * 256  # planes and input images are averaged down to this for display
+
+
+def _shrink(planes: torch.Tensor, pixels: int = DISPLAY_PIXELS) -> torch.Tensor:
+    """``(K, H, W)`` averaged down (aspect kept) to at most ``pixels`` per plane: the cached
+    result and the figure stay small whatever the input size."""
+    h, w = planes.shape[-2:]
+    if h * w <= pixels:
+        return planes
+    f = math.sqrt(h * w / pixels)
+    size = (max(1, int(h / f)), max(1, int(w / f)))
+    return torch.nn.functional.adaptive_avg_pool2d(planes[None], size)[0]
+
+
 def display_image(x: torch.Tensor) -> np.ndarray:
-    """The first sample of a ``(N, C, H, W)`` input as ``(H, W)`` or ``(H, W, 3)`` in [0, 1]."""
+    """The first sample of a ``(N, C, H, W)`` input as ``(H, W)`` or ``(H, W, 3)`` in [0, 1]
+    (averaged down to at most :data:`DISPLAY_PIXELS`)."""
     t = x[0].detach().float().cpu()
-    t = t[:3] if t.shape[0] >= 3 else t[:1]
+    t = _shrink(t[:3] if t.shape[0] >= 3 else t[:1])
     t = (t - t.min()) / (t.max() - t.min() + 1e-12)
     return t[0].numpy() if t.shape[0] == 1 else t.permute(1, 2, 0).numpy()
 
@@ -261,10 +276,14 @@ def feature_maps(model: nn.Module, layer: str, x: torch.Tensor, *, max_channels:
         y = y.reshape(y.shape[0], y.shape[1], -1)
     total = int(y.shape[0])
     k = min(int(max_channels), total)
-    maps = y[:k].numpy().astype(np.float32)
+    full = y[:k]
+    small = _shrink(full)
+    if small.shape != full.shape:
+        note = (f"{full.shape[1]}×{full.shape[2]} planes shown averaged down to "
+                f"{small.shape[1]}×{small.shape[2]} (the ranges are from the full planes)")
     return FeatureMaps(
         layer=layer, type=names[layer], input_shape=tuple(x.shape),
         output_shape=tuple(out.shape), channels=tuple(range(k)), total_channels=total,
-        ch_min=tuple(float(m.min()) for m in maps), ch_max=tuple(float(m.max()) for m in maps),
-        ch_mean=tuple(float(m.mean()) for m in maps), maps=maps, image=display_image(x),
-        note=note)
+        ch_min=tuple(float(m.min()) for m in full), ch_max=tuple(float(m.max()) for m in full),
+        ch_mean=tuple(float(m.mean()) for m in full),
+        maps=small.numpy().astype(np.float32), image=display_image(x), note=note)

@@ -14,8 +14,7 @@ import torch
 from torch import nn
 
 from .devices import cpu_memory
-from .records import (DTYPES, BuildEstimate, BuildRefused, MemoryEstimate, MemoryRefused,
-                      fmt_bytes)
+from .records import DTYPES, BuildEstimate, BuildRefused, MemoryEstimate, MemoryRefused
 
 @dataclass(frozen=True)
 class _Profile:

@@ -50,7 +50,7 @@ def run_model(model: nn.Module, input_shape: Sequence[int], options: RunOptions,
 def _run_locked(model: nn.Module, input_shape: Sequence[int], o: RunOptions,
                 device: torch.device, label: str, estimate: MemoryEstimate | None,
                 waited: float, notes: list[str]) -> RunResult:
-    x = out = None
+    x = None
     pbytes = _param_bytes(model)
     try:
         x = make_input(input_shape, o.batch, device, o.channels_last)
@@ -60,19 +60,7 @@ def _run_locked(model: nn.Module, input_shape: Sequence[int], o: RunOptions,
         sampler = _RSSSampler() if device.type == "cpu" else contextlib.nullcontext()
         with _cudnn_benchmark(device), torch.inference_mode(), precision(o.dtype, device):
             with sampler:
-                for i in range(max(1, o.warmup)):
-                    t_warm = time.perf_counter()
-                    try:
-                        out = model(x)
-                    except Exception as exc:
-                        if o.compile and i == 0 and not _is_oom(exc):
-                            first = str(exc).strip().splitlines()[0][:300] if str(exc) else ""
-                            raise RunError(f"torch.compile failed: {type(exc).__name__}: "
-                                           f"{first}", "run without compile.") from None
-                        raise
-                    _sync(device)
-                    t_warm = time.perf_counter() - t_warm
-                out = None
+                t_warm = _warmup(model, x, o, device)
             iters = o.iters
             if o.max_seconds and t_warm * iters > o.max_seconds:
                 iters = max(1, int(o.max_seconds / max(t_warm, 1e-9)))
@@ -80,15 +68,7 @@ def _run_locked(model: nn.Module, input_shape: Sequence[int], o: RunOptions,
                              f"{t_warm * 1e3:.0f} ms and the run is capped at "
                              f"{o.max_seconds:g} s")
             lat, total = timed_loop(model, x, iters, device)
-        if device.type == "cuda":
-            peak, method = torch.cuda.max_memory_allocated(device), \
-                "torch.cuda.max_memory_allocated"
-        elif device.type == "mps":
-            peak, method = int(torch.mps.driver_allocated_memory()), \
-                "torch.mps.driver_allocated_memory"
-        else:
-            peak = pbytes + max(0, sampler.peak - sampler.base)
-            method = "weights + growth of the process RSS during warm-up"
+        peak, method = _peak_memory(device, sampler, pbytes)
     except RunError:
         raise
     except Exception as exc:
@@ -98,7 +78,7 @@ def _run_locked(model: nn.Module, input_shape: Sequence[int], o: RunOptions,
     else:
         oom = False
     finally:
-        x = out = None
+        x = None
     if oom:
         release_memory(device)
         fits = suggest_batch(estimate.max_batch) if estimate else None
@@ -115,6 +95,35 @@ def _run_locked(model: nn.Module, input_shape: Sequence[int], o: RunOptions,
         latency_ms_p95=percentile(lat, 95), latency_ms_mean=statistics.fmean(lat),
         throughput=thr, peak_memory_bytes=int(peak), memory_method=method, param_bytes=pbytes,
         estimate=estimate, waited_s=waited, latencies_ms=tuple(lat), notes=tuple(notes))
+
+
+def _warmup(model: nn.Module, x: torch.Tensor, o: RunOptions, device: torch.device) -> float:
+    """The warm-up passes (at least one); seconds the last one took. A first compiled pass
+    that fails (not for memory) is a RunError naming torch.compile."""
+    t_warm = 0.0
+    for i in range(max(1, o.warmup)):
+        t0 = time.perf_counter()
+        try:
+            model(x)
+        except Exception as exc:
+            if o.compile and i == 0 and not _is_oom(exc):
+                first = str(exc).strip().splitlines()[0][:300] if str(exc) else ""
+                raise RunError(f"torch.compile failed: {type(exc).__name__}: {first}",
+                               "run without compile.") from None
+            raise
+        _sync(device)
+        t_warm = time.perf_counter() - t0
+    return t_warm
+
+
+def _peak_memory(device: torch.device, sampler: Any, pbytes: int) -> tuple[int, str]:
+    """Peak memory of the run and how it was measured."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device), "torch.cuda.max_memory_allocated"
+    if device.type == "mps":
+        return int(torch.mps.driver_allocated_memory()), "torch.mps.driver_allocated_memory"
+    return (pbytes + max(0, sampler.peak - sampler.base),
+            "weights + growth of the process RSS during warm-up")
 
 
 def _device_name(device: torch.device) -> str:

@@ -152,6 +152,8 @@ def _named_spec(name: str) -> ModelSpec:
         return ModelSpec(p.family, p.config, p.name)
     if name in FAMILIES:
         fam = FAMILIES[name]
+        if fam.default_preset and fam.default_preset not in PRESETS and fam.resolve_name:
+            return fam.resolve_name(fam.default_preset) or _named_spec(fam.default_preset)
         p = PRESETS[fam.default_preset] if fam.default_preset in PRESETS else None
         return ModelSpec(fam.name, p.config if p else fam.config_cls(), p.name if p else None)
     close = [n for n in PRESETS if name.lower() in n or n in name.lower()]

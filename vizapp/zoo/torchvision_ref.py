@@ -114,4 +114,5 @@ def model_names() -> list[str]:
 
 register_family(Family("torchvision", "torchvision reference", TorchvisionConfig, build,
                        "Any torchvision classification model, built without weights.",
-                       default_preset="", resolve_name=resolve_name, model_names=model_names))
+                       default_preset=PREFIX + "resnet18", resolve_name=resolve_name,
+                       model_names=model_names))
