@@ -12,6 +12,7 @@ The pipeline, one module per step (torchinfo's shape: validate → capture → p
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import replace
 from typing import Any
@@ -37,6 +38,12 @@ def _full_shape(input_shape: tuple[int, ...], batch: int) -> Shape:
     full = (int(batch),) + shape
     if any(s <= 0 for s in full):
         raise ValueError(f"input shape must be positive, got {full}")
+    from vizapp.zoo.base import MAX_INPUT_VALUES
+
+    if math.prod(full) > MAX_INPUT_VALUES:
+        raise ValueError(f"an input of {'×'.join(map(str, full))} = {math.prod(full):,} values "
+                         f"is more than this tool analyses ({MAX_INPUT_VALUES:,}): use a smaller "
+                         f"batch or image")
     return full
 
 
@@ -171,13 +178,15 @@ def min_input_size(traced: Traced, full: Shape, limit: int = MAX_SIDE) -> tuple[
 
 # ----------------------------------------------------------------------------- specs
 def build_for_analysis(spec: Any) -> tuple[nn.Module, list[str]]:
-    """Build a zoo spec's model on the meta device (no memory for weights); builders that do
-    tensor arithmetic at construction fall back to CPU (and say so)."""
+    """Build a zoo spec's model with its weights on the meta device (no memory for them:
+    :func:`vizapp.zoo.meta.build_meta` also handles builders that compute with real tensors,
+    like torchvision's RegNets). Only a builder that cannot build that way at all is built
+    on the CPU (and the note says so)."""
     from vizapp.zoo import ConfigError, build_model
+    from vizapp.zoo.meta import build_meta
 
     try:
-        with torch.device("meta"):
-            return build_model(spec), []
+        return build_meta(spec), []
     except ConfigError:
         raise
     except Exception as exc:
