@@ -164,18 +164,28 @@ def _render_sweep(spec: ModelSpec, opts: RunOptions) -> None:
     results = st.session_state.setdefault(KEY + "sweeps", {})
     key = _session_key("sweep", spec, opts) + (tuple(batches),)
     if st.button("Run sweep", key=KEY + "sweep_go"):
-        sweep_opts = RunOptions(**{**opts.__dict__, "iters": min(opts.iters, 10),
-                                   "max_seconds": MAX_SECONDS / len(batches)})
+        sweep_opts = RunOptions(**{**opts.__dict__, "iters": min(opts.iters, 10)})
+        bar = st.progress(0.0, text=f"Timing {len(batches)} batch sizes (at most "
+                                    f"{MAX_SECONDS:.0f} s in all)…")
+
+        def progress(i: int, n: int, point) -> None:
+            what = "done" if point.result is not None else "skipped"
+            bar.progress((i + 1) / n, text=f"batch {point.batch}: {what} ({i + 1}/{n})")
+
         try:
-            with st.spinner(f"Timing {len(batches)} batch sizes…"):
-                results[key] = sweep(spec, sweep_opts, batches)
+            results[key] = sweep(spec, sweep_opts, batches, budget_s=MAX_SECONDS,
+                                 on_point=progress)
         except RunError as exc:
             _run_error(exc)
         except Exception as exc:  # noqa: BLE001
             _fail(f"the sweep failed: {type(exc).__name__}: {exc}", "use smaller batches.")
+        finally:
+            bar.empty()
     sw = results.get(key)
     if sw is None:
-        st.caption("Press **Run sweep** (at most 10 timed passes per batch size).")
+        st.caption(f"Press **Run sweep** (at most 10 timed passes per batch size and "
+                   f"{MAX_SECONDS:.0f} s for the whole sweep; batch sizes left when the time "
+                   f"is up are skipped, and the table says so).")
         return
     st.plotly_chart(plots_run.sweep(sw), width="stretch", theme=None, key=KEY + "fig_sweep")
     st.dataframe([{

@@ -342,3 +342,15 @@ def test_cuda_real_oom_releases_memory():
     assert after < 2 * 1024 ** 3  # only the weights are left
     r = run_spec(spec, RunOptions(device="cuda", batch=2, iters=2))
     assert r.throughput > 0
+
+
+def test_sweep_respects_its_time_budget_and_reports_progress():
+    from vizapp.runtime import RunOptions, sweep
+
+    spec = resolve("lenet")
+    seen = []
+    sw = sweep(spec, RunOptions(device="cpu", iters=3, warmup=1), [1, 2, 4, 8],
+               budget_s=1e-3, on_point=lambda i, n, p: seen.append((i, n, p.batch)))
+    assert seen == [(0, 4, 1), (1, 4, 2), (2, 4, 4), (3, 4, 8)]
+    assert sw.points[0].result is not None  # the first size always runs (capped)
+    assert all(p.result is None and "budget" in p.error for p in sw.points[1:])

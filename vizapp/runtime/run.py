@@ -7,7 +7,7 @@ import contextlib
 import statistics
 import time
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -158,18 +158,33 @@ def run_spec(spec: Any, options: RunOptions) -> RunResult:
                      name=getattr(spec, "label", ""), estimate=est)
 
 
-def sweep(spec: Any, options: RunOptions, batches: Sequence[int]) -> Sweep:
+def sweep(spec: Any, options: RunOptions, batches: Sequence[int],
+          budget_s: float | None = None,
+          on_point: Callable[[int, int, SweepPoint], None] | None = None) -> Sweep:
     """:func:`run_spec` for each batch size (ascending). After a batch fails for memory, the
-    larger ones are skipped."""
+    larger ones are skipped; so are those left when ``budget_s`` seconds are spent (each run's
+    own time limit is at most what is left of the budget). ``on_point(i, n, point)`` reports
+    progress after each batch size."""
     points: list[SweepPoint] = []
     stop: str | None = None
-    for b in sorted(set(int(b) for b in batches)):
+    sizes = sorted(set(int(b) for b in batches))
+    t0 = time.perf_counter()
+    for i, b in enumerate(sizes):
+        left = None if budget_s is None else budget_s - (time.perf_counter() - t0)
         if stop:
-            points.append(SweepPoint(b, None, f"skipped: a smaller batch already failed ({stop})"))
-            continue
-        try:
-            points.append(SweepPoint(b, run_spec(spec, replace(options, batch=b))))
-        except (MemoryRefused, OutOfMemory) as exc:
-            stop = f"batch {b}"
-            points.append(SweepPoint(b, None, str(exc)))
+            point = SweepPoint(b, None, f"skipped: a smaller batch already failed ({stop})")
+        elif left is not None and left <= 0:
+            point = SweepPoint(b, None, f"skipped: the sweep's {budget_s:.0f} s budget is spent")
+        else:
+            opts = replace(options, batch=b)
+            if left is not None:
+                opts = replace(opts, max_seconds=min(opts.max_seconds or left, left))
+            try:
+                point = SweepPoint(b, run_spec(spec, opts))
+            except (MemoryRefused, OutOfMemory) as exc:
+                stop = f"batch {b}"
+                point = SweepPoint(b, None, str(exc))
+        points.append(point)
+        if on_point is not None:
+            on_point(i, len(sizes), point)
     return Sweep(getattr(spec, "label", ""), options, tuple(points))
