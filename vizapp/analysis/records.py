@@ -115,6 +115,7 @@ class Failure:
     fix: str  # what to change
     min_input: tuple[int, int] | None = None  # smallest (H, W) the network accepts, if searched
     valid_inputs: tuple[int, int] | None = None  # a Linear fixed as written: square sides lo…hi
+    features: tuple[int, int] | None = None  # a Linear's (in_features, features arriving)
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,9 @@ def _check_attribute(node: ast.Attribute, line: int | None) -> None:
     attr = node.attr
     if attr.startswith("_"):
         raise CodeError(f"attribute .{attr} is not allowed (no names starting with _)", line)
+    if attr == "functional" or getattr(node.value, "attr", None) == "functional":
+        raise CodeError("nn.functional is not available in the box: use layers such as "
+                        "nn.ReLU() or nn.MaxPool2d(2) inside nn.Sequential", line)
     if _is_nn(node.value) or attr in METHODS:
         return
     if isinstance(node.value, ast.Name) and node.value.id == "torch" and attr == "nn":

@@ -35,6 +35,7 @@ class Preset:
     config: BaseConfig
     description: str = ""
     seed: str | None = None  # the seed page it reproduces, e.g. "002" (None: not from a seed)
+    exercise: bool = False  # a deliberate bug for students to find (its analysis fails)
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,11 @@ class ModelSpec:
             changed = _diff(PRESETS[self.preset].config, self.config)
         else:
             changed = self.config.changed()
+        edited = " (edited)" if "code" in changed else ""  # your own model: never the code itself
         changed = {k: v for k, v in changed.items() if k not in ("batch", "height", "width",
-                                                                   "in_channels", "name")}
+                                                                   "in_channels", "name", "code")}
         if not changed:
-            return base
+            return base + edited
         from .base import format_value
         return base + " (" + ", ".join(f"{k}={format_value(v)}" for k, v in changed.items()) + ")"
 
@@ -80,7 +82,7 @@ PRESETS: dict[str, Preset] = {}
 
 # family modules, in the order the UI lists them
 _FAMILY_MODULES = ("lenet", "alexnet", "vgg", "nin", "googlenet", "resnet", "densenet",
-                   "torchvision_ref")
+                   "torchvision_ref", "custom")
 
 
 def register_family(family: Family) -> None:
