@@ -220,3 +220,53 @@ def test_lenet_bug_is_found_and_the_fix_edits_only_that_number():
     assert fixed.ok
     x = run_directly(new)(torch.rand(1, 1, 28, 28))  # and real torch agrees
     assert tuple(x.shape) == fixed.output_shape == (1, 10)
+
+
+# ----------------------------------------------------------------------------- the app
+def _app(**query):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import MAIN
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _code_texts(at) -> str:
+    return "\n".join([c.value for c in at.sidebar.code] + [t.value for t in at.sidebar.text])
+
+
+def test_app_type_buggy_lenet_see_message_click_fix_see_graph():
+    at = _app(model="custom")
+    box = at.text_area(key="vz.k.custom.code")
+    box.set_value("net = nn.Sequential(nn.Conv2D(1, 6, 5))").run()
+    assert "line 1: torch.nn has no layer Conv2D: did you mean nn.Conv2d?" in _code_texts(at)
+    assert at.text_area(key="vz.k.custom.code").value.startswith("net = nn.Sequential(nn.Conv2D")
+    assert at.query_params["model"] == "seed003-sequential"  # the last good model stays
+    for knob, value in (("in_channels", 1), ("height", 28), ("width", 28)):
+        at.number_input(key=f"vz.k.custom.{knob}").set_value(value)
+    at.text_area(key="vz.k.custom.code").set_value(example("lenet_bug")).run()
+    assert not at.exception
+    assert "Line 10: this Linear expects 400 features but 256 arrive." in _code_texts(at)
+    at.button(key="vz.code_fix").click().run()
+    assert "nn.Linear(256, 120)" in at.text_area(key="vz.k.custom.code").value
+    assert not any(b.key == "vz.code_fix" for b in at.button)
+    from tests.test_app import kinds
+    assert not at.error, [e.value for e in at.error]
+    assert "output 1×10" in "\n".join(c.value for c in at.caption)
+    assert [b.proto.label for b in at.get("download_button")][:3] == ["SVG", "PNG", "DOT"], \
+        sorted(kinds(at))  # the Graph page drew the fixed model
+    code = at.query_params["code"]
+    from vizapp.custom import url
+    assert "nn.Linear(256, 120)" in url.decode(code if isinstance(code, str) else code[0])
+
+
+def test_app_link_with_code_opens_that_model():
+    from vizapp.custom import url
+    src = "net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 6 * 6, 7))"
+    at = _app(model="seed003-sequential", code=url.encode(src))
+    assert at.text_area(key="vz.k.custom.code").value == src
+    assert "(edited)" in "\n".join(c.value for c in at.caption)

@@ -18,12 +18,12 @@ CODE_HELP = ("A model in PyTorch: nn.Sequential(...), OrderedDict([...]), add_mo
 
 
 def example(name: str) -> str:
-    return (EXAMPLES / f"{name}.txt").read_text(encoding="utf-8")
+    return (EXAMPLES / f"{name}.txt").read_text(encoding="utf-8").strip()  # as the box reads it
 
 
 @dataclass(frozen=True)
 class CustomConfig(BaseConfig):
-    code: str = knob("net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))\n", help=CODE_HELP,
+    code: str = knob("net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))", help=CODE_HELP,
                      label="Code")
     height: int = knob(28, min=1, max=4096, step=1, group="input", help="Input height in pixels.")
     width: int = knob(28, min=1, max=4096, step=1, group="input", help="Input width in pixels.")
