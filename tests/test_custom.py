@@ -270,3 +270,35 @@ def test_app_link_with_code_opens_that_model():
     at = _app(model="seed003-sequential", code=url.encode(src))
     assert at.text_area(key="vz.k.custom.code").value == src
     assert "(edited)" in "\n".join(c.value for c in at.caption)
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_refused_code_exits_2_with_one_line(tmp_path, capsys, monkeypatch):
+    import io
+
+    from vizapp.cli import main
+    bad = tmp_path / "bad.py"
+    bad.write_text("net = nn.Sequential(\n    nn.Conv2d(1, 6, 5),\n    nn.Conv2D(6, 16, 5))\n")
+    assert main(["table", "--code", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["vizapp table: error: line 3: torch.nn has no layer Conv2D: "
+                   "did you mean nn.Conv2d?"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("import os\n"))
+    assert main(["render", "--code", "-", "-o", str(tmp_path / "g.svg")]) == 2
+    assert capsys.readouterr().err.strip() == ("vizapp render: error: line 1: imports are not "
+                                              "needed: nn, torch.nn and OrderedDict are already "
+                                              "there")
+
+
+def test_cli_table_and_render_take_code(tmp_path, capsys):
+    from vizapp.cli import main
+    src = tmp_path / "net.py"
+    src.write_text(example("seed003_ordereddict"))
+    assert main(["table", "--code", str(src), "--input", "3,6,6", "--format", "json"]) == 0
+    import json
+    d = json.loads(capsys.readouterr().out)
+    theirs = run_directly(example("seed003_ordereddict"))
+    assert d["total_params"] == sum(p.numel() for p in theirs.parameters())
+    out = tmp_path / "g.svg"
+    assert main(["render", "--code", str(src), "--input", "3,6,6", "-o", str(out)]) == 0
+    assert out.read_text().lstrip().startswith(("<?xml", "<svg")) and ">dense<" in out.read_text().replace(" ", "")
