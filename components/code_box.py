@@ -14,6 +14,9 @@ from vizapp.zoo import ModelSpec
 
 FAMILY = "custom"
 HEIGHT = 340
+# code, not prose: monospace, no soft wrapping (the sidebar is narrow; scroll sideways instead)
+CSS = ("<style>textarea[aria-label='Code']{font-family:ui-monospace,Menlo,Consolas,monospace;"
+       "font-size:12.5px;white-space:pre;overflow-x:auto}</style>")
 
 
 @dataclass
@@ -31,6 +34,7 @@ def draw(info, wkey: str) -> Slots:
     if allow_code():
         st.warning("Arbitrary Python is on (started with --allow-code): classes with forward() "
                    "run as written. Use this only on your own computer.", icon=":material/warning:")
+    st.html(CSS)
     st.text_area("Code", key=wkey, height=HEIGHT, help=info.knob.help,
                  placeholder="net = nn.Sequential(...)")
     st.caption("Ctrl+Enter (or click outside the box) applies the code.")

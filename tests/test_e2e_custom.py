@@ -36,16 +36,16 @@ def test_report_opens_offline_and_click_shows_details(tmp_path, browser):
     ctx.on("request", lambda r: requests.append(r.url))
     page = ctx.new_page()
     page.goto(out.as_uri())
-    page.wait_for_selector(".vzr .graph svg g.node")
+    page.wait_for_selector(".vzr .vzr-graph svg g.node")
     assert page.locator("pre.details").inner_text() == "Click a node."
-    page.locator(".vzr .graph svg g.node", has_text="flatten").first.click()
+    page.locator(".vzr .vzr-graph svg g.node", has_text="flatten").first.click()
     details = page.locator("pre.details").inner_text()
     assert "flatten" in details.lower() and "256" in details
     assert "Stops at 7 (Linear)" in page.locator(".fail").inner_text()
-    before = page.locator(".vzr .graph svg").get_attribute("viewBox")
-    page.locator(".vzr .graph").hover()
+    before = page.locator(".vzr .vzr-graph svg").get_attribute("viewBox")
+    page.locator(".vzr .vzr-graph").hover()
     page.mouse.wheel(0, -400)
-    assert page.locator(".vzr .graph svg").get_attribute("viewBox") != before  # zoomed
+    assert page.locator(".vzr .vzr-graph svg").get_attribute("viewBox") != before  # zoomed
     page.screenshot(path=str(SHOTS / "report_lenet_bug_1280.png"))
     assert all(u.startswith("file://") for u in requests), requests
     ctx.close()

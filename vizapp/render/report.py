@@ -12,8 +12,8 @@ from vizapp.fmt import shape_text
 
 CSS = """
 .vzr{font-family:Helvetica,Arial,sans-serif;color:#111827;max-width:1200px}
-.vzr .graph{border:1px solid #d1d5db;height:520px;overflow:hidden;cursor:grab;position:relative}
-.vzr .graph svg{width:100%;height:100%}
+.vzr .vzr-graph{border:1px solid #d1d5db;height:520px;overflow:hidden;cursor:grab;position:relative}
+.vzr .vzr-graph svg{width:100%;height:100%}
 .vzr .node{cursor:pointer}
 .vzr pre.details{background:#f3f4f6;padding:8px;min-height:3em;white-space:pre-wrap}
 .vzr table{border-collapse:collapse;font-size:13px}
@@ -24,7 +24,7 @@ CSS = """
 
 JS = """
 (function(){
-const root=document.getElementById('%(id)s'); const box=root.querySelector('.graph');
+const root=document.getElementById('%(id)s'); const box=root.querySelector('.vzr-graph');
 const svg=box.querySelector('svg'); const out=root.querySelector('pre.details');
 if(!svg) return;
 let vb=svg.viewBox.baseVal; let v=[vb.x,vb.y,vb.width,vb.height];
@@ -88,7 +88,7 @@ def fragment(a: Analysis, depth: int = 1, table_depth: int = 99) -> str:
     return (f"<div class=vzr id={rid}><style>{CSS}</style><h2>{html.escape(a.model)}</h2>"
             f"<p class=totals>{totals}</p>{fail}"
             f"<p>Wheel: zoom · drag: pan · click a node for its details.</p>"
-            f"<div class=graph>{_svg(a, depth)}</div><pre class=details>Click a node.</pre>"
+            f"<div class=vzr-graph>{_svg(a, depth)}</div><pre class=details>Click a node.</pre>"
             f"<h3>Shapes</h3>{_rows(a, table_depth)}<script>{JS % {'id': rid}}</script></div>")
 
 
