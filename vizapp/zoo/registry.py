@@ -95,8 +95,13 @@ def register_preset(preset: Preset) -> None:
     PRESETS[preset.name] = preset
 
 
+_LOADED: list[bool] = []
+
+
 def _load() -> None:
-    if FAMILIES:
+    """Import every family module once (even when one was imported directly before, e.g.
+    ``vizapp.zoo.custom``), then list families and presets in the UI's order."""
+    if _LOADED:
         return
     for mod in _FAMILY_MODULES:
         try:
@@ -104,6 +109,15 @@ def _load() -> None:
         except ModuleNotFoundError as exc:  # a family not written yet
             if exc.name != f"{__package__}.{mod}":
                 raise
+    _LOADED.append(True)
+    rank = {f"{__package__}.{m}": i for i, m in enumerate(_FAMILY_MODULES)}
+    fams = sorted(FAMILIES.values(), key=lambda f: rank.get(f.build.__module__, len(rank)))
+    order = {f.name: i for i, f in enumerate(fams)}
+    pres = sorted(PRESETS.values(), key=lambda p: order.get(p.family, len(order)))
+    FAMILIES.clear()
+    FAMILIES.update((f.name, f) for f in fams)
+    PRESETS.clear()
+    PRESETS.update((p.name, p) for p in pres)
 
 
 def families() -> dict[str, Family]:
