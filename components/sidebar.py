@@ -15,7 +15,7 @@ import streamlit as st
 
 from vizapp.zoo import ConfigError, ModelSpec, families, model_names, presets, resolve
 
-from . import state, widgets
+from . import code_box, state, widgets
 from .text import esc, md
 
 PREFIX = "vz.k"
@@ -73,7 +73,7 @@ def _on_reset() -> None:
 
 
 # knobs the preset box already sets (torchvision's builder name)
-HIDDEN = {"torchvision": {"name"}}
+HIDDEN = {"torchvision": {"name"}, code_box.FAMILY: {"num_classes"}}
 
 
 def _model_options(family: str, current: str) -> list[str]:
@@ -120,7 +120,8 @@ def render() -> ModelSpec:
 
     # the classifier size goes with the input tensor: "what goes in, what comes out"
     arch = [k for k in knobs if k.knob.group != "input" and k.name != "num_classes"]
-    inputs = [k for k in knobs if k.knob.group == "input" or k.name == "num_classes"]
+    inputs = [k for k in knobs if (k.knob.group == "input" or k.name == "num_classes")
+              and k.name not in HIDDEN.get(fam, ())]
     arch = [k for k in arch if k.name not in HIDDEN.get(fam, ())]
     with sb.expander("Architecture knobs", expanded=True):
         if not arch:
@@ -130,6 +131,9 @@ def render() -> ModelSpec:
             wkey = widgets.key(PREFIX, fam, info.name)
             if wkey not in ss:
                 ss[wkey] = widgets.to_widget(info, getattr(base.config, info.name))
+            if fam == code_box.FAMILY:  # your own model: a code box, not a knob widget
+                slots[info.name] = code_box.draw(info, wkey)
+                continue
             widgets.draw(st, info, wkey)
             slots[info.name] = st.empty()
     with sb.expander("Input N×C×H×W and classes", expanded=True):
@@ -160,6 +164,9 @@ def render() -> ModelSpec:
     if errors:
         for name, message in errors.items():
             slot = slots.get(name, top_error)
+            if fam == code_box.FAMILY and name == "code":
+                code_box.show_error(slot, message)
+                continue
             text = md("**{}**: {}", _md(name), _md(message)) if slot is top_error and name \
                 else esc(_md(message))
             slot.markdown(f":red[:material/error: {text}]")
@@ -170,4 +177,6 @@ def render() -> ModelSpec:
     ss.pop(INVALID_KEY, None)
     spec = dataclasses.replace(base, config=cfg, preset=ss[MODEL_KEY])
     ss[state.SPEC_KEY] = spec
+    if fam == code_box.FAMILY:
+        code_box.finish(slots["code"], spec, widgets.key(PREFIX, fam, "code"))
     return spec

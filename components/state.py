@@ -91,6 +91,7 @@ def spec_from_query(params: Mapping[str, Any]) -> tuple[ModelSpec, list[str]]:
     value is reported and left at the preset's value."""
     q = {k: _first(v) for k, v in params.items()}
     messages: list[str] = []
+    _decode_code(q, messages)
     name = q.get("model", "").strip() or default_model()
     try:
         base = resolve(name)
@@ -162,7 +163,29 @@ def query_from_spec(spec: ModelSpec) -> dict[str, str]:
         q["input"] = ",".join(str(v) for v in cfg.input_shape)
     if cfg.batch != base.batch:
         q["batch"] = str(cfg.batch)
+    _encode_code(q, cfg)
     return q
+
+
+def _encode_code(q: dict[str, str], cfg: Any) -> None:
+    """Your own model's code travels deflated + base64url (left out beyond the link's cap:
+    the code box says so)."""
+    if "code" in q:
+        from vizapp.custom import CodeError, url
+        try:
+            q["code"] = url.encode(cfg.code)
+        except CodeError:
+            del q["code"]
+
+
+def _decode_code(q: dict[str, str], messages: list[str]) -> None:
+    if "code" in q:
+        from vizapp.custom import CodeError, url
+        try:
+            q["code"] = url.decode(q["code"])
+        except CodeError as exc:
+            messages.append(f"code: {exc.reason}. Showing the example's code instead.")
+            del q["code"]
 
 
 def query_string(spec: ModelSpec, **view: Any) -> str:

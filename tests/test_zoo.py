@@ -654,7 +654,8 @@ def test_preset_builds_validates_and_round_trips(name):
     assert hash(spec) == hash(resolve(name))  # usable as a cache key
     model = on_meta(build_model, spec)
     assert n_params(model) > 0
-    assert meta_out(model, spec) == (cfg.batch, cfg.num_classes)
+    if not preset.exercise:  # an exercise's bug stops it (tests/test_custom.py checks where)
+        assert meta_out(model, spec) == (cfg.batch, cfg.num_classes)
 
 
 def test_spec_labels_show_changed_knobs():

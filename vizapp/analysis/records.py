@@ -115,6 +115,7 @@ class Failure:
     fix: str  # what to change
     min_input: tuple[int, int] | None = None  # smallest (H, W) the network accepts, if searched
     valid_inputs: tuple[int, int] | None = None  # a Linear fixed as written: square sides lo…hi
+    features: tuple[int, int] | None = None  # a Linear's (in_features, features arriving)
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,11 @@ class Analysis:
     def macs_text(self, value: str) -> str:
         """``value`` (a formatted MAC count) with "≥ " when some MACs are not counted."""
         return ("≥ " if self.uncounted else "") + value
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the zoomable graph and the Shapes table, self-contained."""
+        from vizapp.render.report import fragment
+        return fragment(self)
 
     def to_dict(self, depth: int = 1) -> dict[str, Any]:
         """The JSON of ``vizapp table``."""

@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # sub-command modules, in help order; a module that does not exist yet is skipped
-_COMMANDS = ("presets", "table", "render", "bn", "run", "train", "app")
+_COMMANDS = ("presets", "table", "render", "bn", "run", "train", "report", "app")
 
 
 class UserError(Exception):

@@ -10,8 +10,11 @@ from . import UserError
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="PRESET",
+    p.add_argument("model", metavar="PRESET", nargs="?",
                    help="a preset (see `vizapp presets`), a family name, or torchvision:NAME")
+    p.add_argument("--code", metavar="FILE",
+                   help="your own model instead of a preset: a file in the app's code-box "
+                        "language ('-' = standard input), e.g. net = nn.Sequential(...)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KNOB=VALUE",
                    help="change a knob, e.g. --set growth_rate=16 --set blocks=3,4,6,3")
     p.add_argument("--input", metavar="C,H,W", help="input channels, height, width")
@@ -32,7 +35,37 @@ def spec_from_args(args: argparse.Namespace) -> ModelSpec:
         overrides.update(in_channels=parts[0], height=parts[1], width=parts[2])
     if args.batch is not None:
         overrides["batch"] = str(args.batch)
+    if getattr(args, "code", None):
+        if args.model:
+            raise UserError("give a PRESET or --code FILE, not both")
+        return code_spec(read_code(args.code), overrides)
+    if not args.model:
+        raise UserError("name a PRESET (see `vizapp presets`) or give --code FILE")
     return resolve(args.model, overrides)
+
+
+def read_code(path: str) -> str:
+    import sys
+    from pathlib import Path
+
+    from vizapp.custom import limits
+    try:
+        text = sys.stdin.read(limits.MAX_SOURCE_CHARS + 1) if path == "-" else \
+            Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read --code {path}: {getattr(exc, 'strerror', None) or exc}") \
+            from None
+    return text
+
+
+def code_spec(code: str, overrides: dict[str, str]) -> ModelSpec:
+    """Your own model (the custom family's defaults, 1×28×28) with input overrides; a refused
+    code raises ConfigError: one line naming the line number and the reason."""
+    from vizapp.zoo.custom import CustomConfig
+
+    cfg = CustomConfig(code=code.strip()).with_overrides(overrides)
+    cfg.validate()
+    return ModelSpec("custom", cfg, None)
 
 
 def failure_text(a) -> str:

@@ -41,6 +41,7 @@ class Preset:
     config: BaseConfig
     description: str = ""
     seed: str | None = None  # the seed page it reproduces, e.g. "002" (None: not from a seed)
+    exercise: bool = False  # a deliberate bug for students to find (its analysis fails)
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,11 @@ class ModelSpec:
             changed = _diff(PRESETS[self.preset].config, self.config)
         else:
             changed = self.config.changed()
+        edited = " (edited)" if "code" in changed else ""  # your own model: never the code itself
         changed = {k: v for k, v in changed.items() if k not in ("batch", "height", "width",
-                                                                   "in_channels", "name")}
+                                                                   "in_channels", "name", "code")}
         if not changed:
-            return base
+            return base + edited
         from .base import format_value
         return base + " (" + ", ".join(f"{k}={format_value(v)}" for k, v in changed.items()) + ")"
 
@@ -107,8 +109,21 @@ def _load() -> None:
     with _LOCK:
         if _LOADED:
             return
-        importlib.import_module(f"{__package__}.catalog")
+        catalog = importlib.import_module(f"{__package__}.catalog")
+        _reorder([f"{__package__}.{m}" for m in catalog.ORDER])
         _LOADED = True
+
+
+def _reorder(modules: list[str]) -> None:
+    """Families and presets in the catalog's order, whatever order they registered in."""
+    rank = {m: i for i, m in enumerate(modules)}
+    fams = sorted(FAMILIES.values(), key=lambda f: rank.get(f.build.__module__, len(rank)))
+    order = {f.name: i for i, f in enumerate(fams)}
+    pres = sorted(PRESETS.values(), key=lambda p: order.get(p.family, len(order)))
+    FAMILIES.clear()
+    FAMILIES.update((f.name, f) for f in fams)
+    PRESETS.clear()
+    PRESETS.update((p.name, p) for p in pres)
 
 
 def families() -> dict[str, Family]:

@@ -1,0 +1,93 @@
+"""The code box of the "Your own model" family: a text area instead of generated knob widgets,
+the evaluator's message under it as plain text (never Markdown), and the one-click fix for a
+Linear whose in_features does not match what arrives. What was typed is never thrown away: the
+widget keeps it, and the rest of the app keeps showing the last good model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from vizapp.zoo import ModelSpec
+
+FAMILY = "custom"
+HEIGHT = 340
+# code, not prose: monospace, no soft wrapping (the sidebar is narrow; scroll sideways instead)
+CSS = ("<style>textarea[aria-label='Code']{font-family:ui-monospace,Menlo,Consolas,monospace;"
+       "font-size:12.5px;white-space:pre;overflow-x:auto}</style>")
+
+
+@dataclass
+class Slots:
+    """Places under the box: the evaluator's message, and the fix for the model just built."""
+
+    error: Any
+    fix: Any
+
+
+def draw(info, wkey: str) -> Slots:
+    """The code area (its value is already in session state) and the places under it."""
+    from vizapp.custom import allow_code
+
+    if allow_code():
+        st.warning("Arbitrary Python is on (started with --allow-code): classes with forward() "
+                   "run as written. Use this only on your own computer.", icon=":material/warning:")
+    st.html(CSS)
+    st.text_area("Code", key=wkey, height=HEIGHT, help=info.knob.help,
+                 placeholder="net = nn.Sequential(...)")
+    st.caption("Ctrl+Enter (or click outside the box) applies the code.")
+    return Slots(st.empty(), st.container())
+
+
+def finish(slots: Slots, spec: ModelSpec, wkey: str) -> None:
+    """After the sidebar built ``spec`` from the box: its fix and the link note."""
+    with slots.fix:
+        offer_fix(spec, wkey)
+        url_note(spec)
+
+
+def show_error(slots: Slots, message: str) -> None:
+    """The evaluator's message, as text."""
+    box = slots.error.container()
+    box.markdown(":red[:material/error: The code was not applied:]")
+    box.code(message, language=None, wrap_lines=True)
+
+
+def _apply(wkey: str, new: str) -> None:
+    st.session_state[wkey] = new
+
+
+def offer_fix(spec: ModelSpec, wkey: str) -> None:
+    """Under the box: when the current model stops at a Linear that gets the wrong number of
+    features, a button that rewrites that Linear's in_features in the code."""
+    from vizapp.custom import fix
+
+    from . import state
+
+    try:
+        a = state.cached_analysis(spec)
+    except Exception:  # noqa: BLE001 - the pages say why; the box just offers no fix
+        return
+    f = a.failure
+    if f is None or f.features is None:
+        return
+    fx = fix.linear_in_features(spec.config.code, f.module_path, f.features)
+    if fx is None:
+        return
+    want, got = f.features
+    st.text(f"Line {fx.line}: this Linear expects {want} features but {got} arrive.")
+    st.button(fx.label, key="vz.code_fix", type="primary", on_click=_apply,
+              args=(wkey, fix.apply(spec.config.code, fx)),
+              help="Rewrites that number in the code above and rebuilds the model.")
+
+
+def url_note(spec: ModelSpec) -> None:
+    """Say so when the code is too long to travel in the link."""
+    from vizapp.custom import CodeError, url
+
+    try:
+        url.encode(spec.config.code)
+    except CodeError as exc:
+        st.text(exc.reason)

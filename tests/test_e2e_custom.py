@@ -1,0 +1,84 @@
+"""Your own model in a real browser: the static report opened offline (file://) with its
+click-for-details, and the code box in the running app (type the buggy LeNet, see the message,
+click the fix, see the graph). Screenshots go to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vizapp.testing import CHROMIUM, free_port, launch_chromium, start_streamlit, stop_streamlit
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "artifacts" / "screenshots"
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+def test_report_opens_offline_and_click_shows_details(tmp_path, browser):
+    from vizapp.cli import main
+    out = tmp_path / "report.html"
+    assert main(["report", "lenet-bug", "-o", str(out)]) == 0
+    ctx = browser.new_context(offline=True, viewport={"width": 1280, "height": 720})
+    requests: list[str] = []
+    ctx.on("request", lambda r: requests.append(r.url))
+    page = ctx.new_page()
+    page.goto(out.as_uri())
+    page.wait_for_selector(".vzr .vzr-graph svg g.node")
+    assert page.locator("pre.details").inner_text() == "Click a node."
+    page.locator(".vzr .vzr-graph svg g.node", has_text="flatten").first.click()
+    details = page.locator("pre.details").inner_text()
+    assert "flatten" in details.lower() and "256" in details
+    assert "Stops at 7 (Linear)" in page.locator(".fail").inner_text()
+    before = page.locator(".vzr .vzr-graph svg").get_attribute("viewBox")
+    page.locator(".vzr .vzr-graph").hover()
+    page.mouse.wheel(0, -400)
+    assert page.locator(".vzr .vzr-graph svg").get_attribute("viewBox") != before  # zoomed
+    page.screenshot(path=str(SHOTS / "report_lenet_bug_1280.png"))
+    assert all(u.startswith("file://") for u in requests), requests
+    ctx.close()
+
+
+def test_code_box_buggy_lenet_message_fix_graph(browser):
+    from vizapp.custom import url
+    from vizapp.zoo.custom import example
+    proc = start_streamlit(ROOT / "vizapp" / "main.py", port := free_port())
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(f"http://127.0.0.1:{port}/?model=lenet-bug")
+        page.wait_for_selector("[data-testid='stApp']", timeout=120_000)
+        page.wait_for_selector("[data-test-script-state='notRunning']", timeout=120_000)
+        box = page.locator("textarea[aria-label='Code']")
+        box.fill(example("lenet_bug").replace("nn.Conv2d(6, 16", "nn.Conv2D(6, 16"))
+        box.press("Control+Enter")
+        page.get_by_text("did you mean nn.Conv2d?").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(SHOTS / "code_box_message_1440.png"))
+        box.fill(example("lenet_bug"))
+        box.press("Control+Enter")
+        fix = page.get_by_role("button", name="Use nn.Linear(256, 120)")
+        fix.wait_for(timeout=60_000)
+        page.screenshot(path=str(SHOTS / "code_box_fix_offered_1440.png"))
+        fix.click()
+        page.wait_for_function("() => document.querySelector(\"textarea[aria-label='Code']\")"
+                               ".value.includes('nn.Linear(256, 120)')", timeout=60_000)
+        page.wait_for_selector("[data-test-script-state='notRunning']", timeout=120_000)
+        page.wait_for_selector("svg text", timeout=120_000)
+        assert page.get_by_role("button", name="Use nn.Linear(256, 120)").count() == 0
+        assert "code=z1." in page.url
+        page.set_viewport_size({"width": 1280, "height": 720})
+        page.screenshot(path=str(SHOTS / "code_box_fixed_graph_1280.png"))
+        assert "nn.Linear(256, 120)" in url.decode(page.url.split("code=")[1].split("&")[0])
+    finally:
+        stop_streamlit(proc)

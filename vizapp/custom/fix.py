@@ -1,0 +1,67 @@
+"""One-click fixes that edit the code box's text: the call that built a failing layer is found
+through the interpreter's record of call sites, and its argument is rewritten in place (by the
+syntax node's position), so everything else the student typed stays as it was."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from .check import CodeError
+
+
+@dataclass(frozen=True)
+class Fix:
+    """Replace the text of ``node`` (line/column span) by ``new``; ``label`` names the result."""
+
+    label: str  # "Use nn.Linear(256, 120)"
+    line: int
+    span: tuple[int, int, int, int]  # lineno, col, end_lineno, end_col (UTF-8 byte columns)
+    new: str
+
+
+def linear_in_features(source: str, module_path: str, features: tuple[int, int]) -> Fix | None:
+    """The fix for "Linear expects ``want`` features but gets ``got``": its first argument (or
+    ``in_features=``) becomes ``got``. None when the call cannot be found (e.g. a trusted class,
+    or a Linear built in a loop that other layers share)."""
+    try:
+        built = _meta_build(source)
+    except CodeError:
+        return None
+    call = built.sites.get(module_path)
+    if call is None:
+        return None
+    arg = call.args[0] if call.args and not isinstance(call.args[0], ast.Starred) else next(
+        (k.value for k in call.keywords if k.arg == "in_features"), None)
+    if arg is None or arg.end_lineno is None:
+        return None
+    if sum(1 for n in built.sites.values() if n is call) > 1:
+        return None  # one call builds several layers (a loop): editing it would change them all
+    _, got = features
+    module = dict(built.model.named_modules())[module_path]
+    label = f"Use nn.Linear({got}, {getattr(module, 'out_features', '…')})"
+    return Fix(label, call.lineno, (arg.lineno, arg.col_offset, arg.end_lineno,
+                                    arg.end_col_offset), str(got))
+
+
+def _meta_build(source: str):
+    import torch
+
+    from . import _build_once
+
+    with torch.device("meta"):
+        return _build_once(source)
+
+
+def apply(source: str, fix: Fix) -> str:
+    """``source`` with ``fix`` applied (columns are UTF-8 byte offsets, as :mod:`ast` gives)."""
+    lines = source.splitlines(keepends=True)
+    l0, c0, l1, c1 = fix.span
+    start = _offset(lines, l0, c0)
+    end = _offset(lines, l1, c1)
+    return source[:start] + fix.new + source[end:]
+
+
+def _offset(lines: list[str], lineno: int, col: int) -> int:
+    before = sum(len(s) for s in lines[:lineno - 1])
+    return before + len(lines[lineno - 1].encode("utf-8")[:col].decode("utf-8", "ignore"))

@@ -1,0 +1,13 @@
+"""The caps of the code box's evaluator, in one place (a shared classroom server runs it)."""
+
+MAX_SOURCE_CHARS = 20_000  # the box's text
+MAX_AST_NODES = 6_000  # syntax tree size
+MAX_STEPS = 300_000  # expression/statement evaluations, all together
+MAX_ITERATIONS = 20_000  # loop and comprehension iterations, all together
+MAX_RANGE = 10_000  # elements of one range(...)
+MAX_DEPTH = 16  # nested calls of functions defined in the box
+MAX_MODULES = 2_000  # nn layers created
+MAX_PARAMS = 150_000_000  # parameters (VGG-16 has 138 M); counted on the meta device
+MAX_SECONDS = 3.0  # wall time of one evaluation
+MAX_INT_BITS = 64  # integers beyond ±2**64 are refused (no 10**10**10)
+MAX_SEQUENCE = 10_000  # elements of a list/tuple/string built by * or +
