@@ -44,9 +44,26 @@ def command(extra: Sequence[str] = (), python: str | None = None) -> list[str]:
     return cmd + list(extra)
 
 
+ALLOW_CODE_FLAG = "--allow-code"
+
+
 def launch(extra: Sequence[str] = ()) -> int:
-    """Run the app in the foreground with the safe flags; the exit code of streamlit."""
-    return subprocess.call(command(extra))
+    """Run the app in the foreground with the safe flags; the exit code of streamlit.
+    ``--allow-code`` (vizapp's own flag, for a server on your own computer only) lets the
+    "Your model" box run ``class Net(nn.Module)`` code, which is arbitrary Python."""
+    import os
+
+    env = dict(os.environ)
+    extra = list(extra)
+    if ALLOW_CODE_FLAG in extra:
+        extra.remove(ALLOW_CODE_FLAG)
+        from vizapp.custom import ALLOW_ENV
+
+        env[ALLOW_ENV] = "1"
+        print("vizapp: --allow-code: model code with classes runs as Python on this computer; "
+              "do not share this server with anyone you would not give a shell to.",
+              file=sys.stderr)
+    return subprocess.call(command(extra), env=env)
 
 
 def enforce() -> list[str]:

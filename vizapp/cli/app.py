@@ -11,8 +11,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "app", help="start the web app (localhost only unless --server.address 0.0.0.0)",
         description="Runs `streamlit run vizapp/main.py` with the safe settings as flags; any "
                     "further options go to streamlit, e.g. --server.port 8502 or "
-                    "--server.address 0.0.0.0 to share it on a LAN.")
-    p.usage = "vizapp app [STREAMLIT OPTION …]"
+                    "--server.address 0.0.0.0 to share it on a LAN. --allow-code lets the "
+                    "'Your model' box run class-based model code (arbitrary Python): only on "
+                    "your own computer.")
+    p.usage = "vizapp app [--allow-code] [STREAMLIT OPTION …]"
     p.set_defaults(func=run)
 
 
