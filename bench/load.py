@@ -12,7 +12,8 @@ and back. It prints:
 - errors (exception elements, error alerts) and stuck sessions (no answer in ``--timeout``);
 - open → graph drawn, p50/p95; knob change → updated graph (``output N`` in the SVG),
   p50/p95; page switch p50/p95;
-- server RSS (the server process and its worker processes): warm baseline (one session
+- server memory (the server process and its worker processes; PSS, which counts the pages
+  they share once, and RSS, which counts them per process): warm baseline (one session
   served), peak, and after every session closed.
 
 Targets for this 2-core machine at N = 30: 0 errors, 0 stuck, open p95 ≤ 5 s, change p95
@@ -51,6 +52,7 @@ class Run:
     widgets: dict[str, tuple[str, str]] = field(default_factory=dict)  # key → (id, type)
     errors: list[str] = field(default_factory=list)
     pages: dict[str, str] = field(default_factory=dict)  # url path → page_script_hash
+    states: dict[str, tuple] = field(default_factory=dict)  # id → (WidgetState, set by script)
 
 
 class Session:
@@ -60,6 +62,8 @@ class Session:
         self.ws = None
         self.pages: dict[str, str] = {}
         self.page_hash = ""
+        self.query = ""  # the URL's query as the server last set it (a browser sends it back)
+        self.widgets: dict[str, object] = {}  # widget id → the last WidgetState we set
 
     async def __aenter__(self) -> "Session":
         self.ws = await websockets.connect(self.url, max_size=None, open_timeout=self.timeout)
@@ -68,12 +72,17 @@ class Session:
     async def __aexit__(self, *exc) -> None:
         await self.ws.close()
 
-    async def rerun(self, query: str = "", widgets: list | None = None) -> Run:
-        """One script run; returns when the server says the script finished."""
+    async def rerun(self, query: str | None = None, widgets: list | None = None) -> Run:
+        """One script run (``query``: a link to open; else the current URL's query, as a
+        browser sends it); returns when the server says the script finished."""
+        if query is not None:
+            self.query = query
         msg = BackMsg()
-        msg.rerun_script.query_string = query
+        msg.rerun_script.query_string = self.query
         msg.rerun_script.page_script_hash = self.page_hash
-        for w in widgets or []:
+        for w in widgets or []:  # like a browser: every widget's current value, ours changed
+            self.widgets[w.id] = w
+        for w in self.widgets.values():
             msg.rerun_script.widget_states.widgets.append(w)
         t0 = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
@@ -86,7 +95,12 @@ class Session:
             kind = f.WhichOneof("type")
             if kind == "script_finished":
                 run.seconds = time.perf_counter() - t0
+                for wid, (state, forced) in run.states.items():  # what the browser now shows
+                    if forced or wid not in self.widgets:
+                        self.widgets[wid] = state
                 return run
+            if kind == "page_info_changed":
+                self.query = f.page_info_changed.query_string
             if kind == "navigation":
                 for p in f.navigation.app_pages:
                     self.pages[p.url_pathname] = p.page_script_hash
@@ -106,13 +120,42 @@ def _element(el, raw: bytes, run: Run) -> None:
     wid = getattr(inner, "id", "") if inner is not None else ""
     if wid and "-" in wid:
         run.widgets[wid.rsplit("-", 1)[-1]] = (wid, kind)
+        state = _widget_state(kind, inner)
+        if state is not None:
+            run.states[wid] = (state, bool(getattr(inner, "set_value", False)))
 
 
-def _int_widget(wid: str, value: int):
+def _widget_state(kind: str, w):
+    """The WidgetState a browser would send for this element's current value (the kinds the
+    pages under test use); None for buttons and the rest."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    st = WidgetState(id=w.id)
+    if kind == "number_input":
+        st.double_value = w.value if w.set_value else w.default
+    elif kind == "slider":
+        st.double_array_value.data.extend(w.value if w.set_value else w.default)
+    elif kind == "checkbox":
+        st.bool_value = w.value if w.set_value else w.default
+    elif kind in ("text_input", "text_area"):
+        st.string_value = w.value if w.set_value else w.default
+    elif kind == "selectbox":
+        if w.set_value:
+            st.string_value = w.raw_value
+        elif w.HasField("default") and 0 <= w.default < len(w.options):
+            st.string_value = w.options[w.default]
+        else:
+            return None
+    else:
+        return None
+    return st
+
+
+def _number_widget(wid: str, value: float):
     from streamlit.proto.WidgetStates_pb2 import WidgetState
 
     w = WidgetState(id=wid)
-    w.int_value = value
+    w.double_value = value
     return w
 
 
@@ -140,15 +183,14 @@ async def student(k: int, port: int, args, stats: Stats, start: asyncio.Event) -
             for j in range(args.changes):
                 await asyncio.sleep(args.think * (0.5 + rnd.random()))
                 value = 11 + k * args.changes + j
-                run = await s.rerun(f"model={args.model}",
-                                    [_int_widget(run.widgets[key][0], value)])
+                run = await s.rerun(widgets=[_number_widget(run.widgets[key][0], value)])
                 stats.errors += run.errors
                 if not any(f"output {value}".encode() in t for t in run.texts):
                     stats.errors.append(f"session {k}: the graph does not show output {value}")
                 stats.change.append(run.seconds)
             for path in ("shapes", "graph"):
                 s.page_hash = s.pages.get(path, "")
-                run = await s.rerun(f"model={args.model}")
+                run = await s.rerun()
                 stats.errors += run.errors
                 stats.switch.append(run.seconds)
     except (asyncio.TimeoutError, TimeoutError):
@@ -157,24 +199,36 @@ async def student(k: int, port: int, args, stats: Stats, start: asyncio.Event) -
         stats.errors.append(f"session {k}: {type(exc).__name__}: {exc}")
 
 
-def rss_bytes(pid: int) -> int:
-    """RSS of the server and its children (the analysis workers)."""
+def _tree(pid: int) -> set[int]:
+    """The server and its children (the analysis workers)."""
     import subprocess
 
-    out = subprocess.run(["ps", "-o", "pid=,ppid=,rss=", "-A"], capture_output=True, text=True)
+    out = subprocess.run(["ps", "-o", "pid=,ppid=", "-A"], capture_output=True, text=True)
     rows = [tuple(int(x) for x in line.split()) for line in out.stdout.splitlines() if line.strip()]
-    pids, total = {pid}, 0
-    changed = True
+    pids, changed = {pid}, True
     while changed:
         changed = False
-        for p, pp, _ in rows:
+        for p, pp in rows:
             if pp in pids and p not in pids:
                 pids.add(p)
                 changed = True
-    for p, _, rss in rows:
-        if p in pids:
-            total += rss * 1024
-    return total
+    return pids
+
+
+def memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes of the server's process tree. PSS shares the pages the processes
+    share (torch's libraries are mapped by all of them), so it is what the tree costs."""
+    rss = pss = 0
+    for p in _tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) * 1024
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return rss, pss
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -188,13 +242,14 @@ async def bench(port: int, args, proc) -> dict:
     async with Session(port, args.timeout) as warm:  # warm baseline: one session served
         await warm.rerun(f"model={args.model}")
     await asyncio.sleep(2)
-    base = rss_bytes(proc.pid)
+    base = memory(proc.pid)
     peak = [base]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], rss_bytes(proc.pid))
+            m = memory(proc.pid)
+            peak[0] = (max(peak[0][0], m[0]), max(peak[0][1], m[1]))
             done.wait(0.5)
 
     threading.Thread(target=sample, daemon=True).start()
@@ -207,14 +262,16 @@ async def bench(port: int, args, proc) -> dict:
     wall = time.perf_counter() - t0
     await asyncio.sleep(args.settle)
     done.set()
-    after = rss_bytes(proc.pid)
+    after = memory(proc.pid)
     return {"sessions": args.sessions, "changes": args.changes, "model": args.model,
             "wall_s": wall, "errors": stats.errors, "stuck": stats.stuck,
             "open_p50": pct(stats.open, 50), "open_p95": pct(stats.open, 95),
             "change_p50": pct(stats.change, 50), "change_p95": pct(stats.change, 95),
             "switch_p50": pct(stats.switch, 50), "switch_p95": pct(stats.switch, 95),
-            "rss_base_mb": base / 2**20, "rss_peak_mb": peak[0] / 2**20,
-            "rss_after_mb": after / 2**20, "opened": len(stats.open),
+            "rss_base_mb": base[0] / 2**20, "rss_peak_mb": peak[0][0] / 2**20,
+            "rss_after_mb": after[0] / 2**20, "pss_base_mb": base[1] / 2**20,
+            "pss_peak_mb": peak[0][1] / 2**20, "pss_after_mb": after[1] / 2**20,
+            "opened": len(stats.open),
             "changed": len(stats.change)}
 
 
@@ -240,9 +297,11 @@ def main() -> int:
     print(f"change → graph    p50 {r['change_p50']:.2f} s  p95 {r['change_p95']:.2f} s "
           f"(target ≤ 2 s)")
     print(f"page switch       p50 {r['switch_p50']:.2f} s  p95 {r['switch_p95']:.2f} s")
-    print(f"server RSS        baseline {r['rss_base_mb']:.0f} MB, peak {r['rss_peak_mb']:.0f} MB"
-          f" (target ≤ 2048), after close {r['rss_after_mb']:.0f} MB "
-          f"({r['rss_after_mb'] / r['rss_base_mb']:.2f}× baseline)")
+    for m in ("pss", "rss"):
+        print(f"server {m.upper()} (+workers) baseline {r[m + '_base_mb']:.0f} MB, peak "
+              f"{r[m + '_peak_mb']:.0f} MB (target ≤ 2048), after close "
+              f"{r[m + '_after_mb']:.0f} MB ({r[m + '_after_mb'] / r[m + '_base_mb']:.2f}× "
+              f"baseline)")
     for e in r["errors"][:10]:
         print("  error:", e)
     out = ROOT / "artifacts"
