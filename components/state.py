@@ -35,7 +35,7 @@ INPUT_KNOBS = ("in_channels", "height", "width")
 SPEC_PARAMS = ("model", "input", "batch")
 # view parameters pages may use; unknown parameters outside this set are reported
 VIEW_PARAMS = {"depth", "vs", "node", "block", "layer", "style", "expand", "collapse", "tab",
-               "embed", "embed_options", "form"}
+               "embed", "embed_options", "form", "fold"}
 
 
 def default_model() -> str:
