@@ -249,6 +249,13 @@ def test_compare_b_from_url() -> None:
     assert (df["shape A"] != df["shape B"]).any()
 
 
+def test_compare_depth_in_the_link() -> None:
+    at = app("compare", model="resnet18", vs="resnet50", cdepth="2")
+    assert at.button_group(key="vz.cmp.depth").value == 2
+    assert "b2.0" in set(at.dataframe[0].value["stage"])
+    assert at.query_params["cdepth"] == "2"
+
+
 def test_shapes_depth_from_the_link_then_seed_style() -> None:
     at = app("shapes", model="resnet18", depth="2")
     assert at.slider(key="vz.shapes.depth").value == 2
