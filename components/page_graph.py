@@ -14,7 +14,7 @@ from vizapp.render.dot import block_id, build_view, fold_id, node_id, parse_id, 
 from vizapp.render.layout import LayoutError, LayoutTimeout, engine_name, layout
 from vizapp.runtime.cache import SharedCache
 
-from . import state, text
+from . import present, state, text
 from .graph_viewer import details_panel, graph_viewer
 
 LAYOUT_TIMEOUT = 12.0  # seconds for one layout in the app
@@ -149,6 +149,21 @@ def _view_buttons(a, sel: str | None, view) -> None:
                       args=(parents[-1], False, (node_id(key), block_id(parents[-1]))))
 
 
+DIRECTIONS = {"TB": "↓ top-down", "LR": "→ left-right"}
+DIR_KEY = "vz.graph.dir"
+
+
+def _direction(presenting: bool) -> str:
+    """Layout direction (``dir=`` in the URL): left-right by default when presenting, where
+    the screen is wide and a top-down chain of stages would be tiny."""
+    default = "LR" if presenting else "TB"
+    state.bind_widget("dir", DIR_KEY, default, str, DIRECTIONS)
+    value = st.segmented_control("Layout", list(DIRECTIONS), key=DIR_KEY,
+                                 format_func=DIRECTIONS.get) or default
+    state.set_view_param("dir", value, default=default)
+    return value
+
+
 def render(spec) -> None:
     st.header("Graph")
     a = state.get_analysis(spec)
@@ -168,7 +183,8 @@ def render(spec) -> None:
     ss[DEPTH_KEY] = max(1, min(int(ss[DEPTH_KEY]), max_depth))
     ss.setdefault(FOLD_KEY, True)
 
-    c1, c2, c3 = st.columns([3, 1.2, 1])
+    presenting = present.on()
+    c1, c2, c3, c4 = st.columns([3, 1.2, 1.2, 1])
     with c1:
         if max_depth > 1:
             depth = st.slider("Depth", 1, max_depth, key=DEPTH_KEY,
@@ -182,6 +198,8 @@ def render(spec) -> None:
                          help="Consecutive identical blocks are drawn once, e.g. "
                               "'Bottleneck ×35'.")
     with c3:
+        direction = _direction(presenting)
+    with c4:
         exp, col = _sets()
         st.button("Reset expansions", on_click=_reset_view, disabled=not (exp or col),
                   key="vz_g_reset")
@@ -194,7 +212,7 @@ def render(spec) -> None:
     exp, col = _sets()
     view = build_view(a, depth, exp, col, fold)
     too_big = len(view.units) > MAX_UNITS
-    dot = to_dot(a, theme=theme, view=view)
+    dot = to_dot(a, theme=theme, view=view, direction=direction)
     svg = err = None
     timed_out = False
     if not too_big:
@@ -216,8 +234,9 @@ def render(spec) -> None:
     gcol, dcol = st.columns([3, 1.25])
     with gcol:
         if svg is not None:
-            sel = graph_viewer(svg, key="vz_graph_viewer", height=680,
-                               selected=ss.get(SEL_KEY), anchor=ss.pop(ANCHOR_KEY, None))
+            sel = graph_viewer(svg, key="vz_graph_viewer", height=560 if presenting else 680,
+                               selected=ss.get(SEL_KEY), anchor=ss.pop(ANCHOR_KEY, None),
+                               start="first" if presenting else "auto")
             if sel:
                 ss[SEL_KEY] = sel
         st.caption(f"{len(view.units)} nodes · {len(view.edges)} edges · depth {depth}"

@@ -36,7 +36,7 @@ SPEC_PARAMS = ("model", "input", "batch")
 # view parameters pages may use; unknown parameters outside this set are reported
 VIEW_PARAMS = {"depth", "vs", "node", "block", "layer", "style", "expand", "collapse", "tab",
                "embed", "embed_options", "form", "fold", "cdepth", "bn_layer", "fm_layer",
-               "sched", "epochs", "lr", "present", "exercise"}
+               "sched", "epochs", "lr", "present", "exercise", "dir"}
 
 
 def default_model() -> str:
