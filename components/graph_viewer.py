@@ -42,8 +42,8 @@ _CSS = """
 .vz-stage { position: absolute; inset: 0; cursor: grab; touch-action: none; }
 .vz-stage.vz-dragging { cursor: grabbing; }
 .vz-stage svg { width: 100%; height: 100%; display: block; user-select: none; }
-.vz-tools { position: absolute; z-index: 2; top: .4rem; right: .4rem; display: flex; gap: .25rem;
-  align-items: center; }
+.vz-tools { position: absolute; z-index: 2; bottom: .4rem; right: .4rem; display: flex;
+  gap: .25rem; align-items: center; }  /* at the bottom: never over the graph's title */
 .vz-tools button { font: 600 13px/1 sans-serif; min-width: 2rem; height: 1.8rem;
   border-radius: .35rem; border: 1px solid rgba(128,128,128,.5); cursor: pointer;
   background: var(--st-secondary-background-color, #f0f2f6); color: var(--st-text-color, #111); }
@@ -141,12 +141,46 @@ export default function (component) {
         const aspect = (r.height || 1) / (r.width || 1);
         const w = Math.max(F.w, r.width / 1.25);
         st.view = { x: F.x - (w - F.w) / 2, y: F.y, w: w, h: w * aspect };
+      } else if (mode === 'first') {  // readable: 1.6 px per pt, at the start of the flow
+        const s = 1 / 1.6, w = r.width * s, h = r.height * s;
+        const lr = F.w / F.h > r.width / r.height;
+        st.view = lr ? { x: F.x, y: F.y, w: w, h: h }  // the title, then the first blocks
+                     : { x: F.x + (F.w - w) / 2, y: F.y, w: w, h: h };
+        if (w >= F.w && h >= F.h) st.view = { ...F };  // all of it is readable already
       } else {
         st.view = { ...F };
       }
       apply();
     };
     st.fit = fit;
+    const find = (ids) => {
+      for (const id of ids || []) {
+        const el = stage.querySelector(`[id="${CSS.escape(id)}"]`);
+        if (el) return el;
+      }
+      return null;
+    };
+    // Expanding, collapsing or unfolding keeps the clicked block where it was on screen: note
+    // its screen position (centre x, top y) and the zoom before the new drawing arrives ...
+    st.anchorOf = (ids) => {
+      if (!st.svg || !st.view || !ids || !ids.length) return null;
+      const el = find(ids);
+      if (!el) return null;
+      const r = stage.getBoundingClientRect(), b = el.getBoundingClientRect();
+      return { ids, sx: b.left + b.width / 2 - r.left, sy: b.top - r.top,
+               s: Math.max(st.view.w / r.width, st.view.h / r.height) };
+    };
+    // ... and put the same thing (or what it became) at that position, at that zoom
+    st.keepAnchor = (keep) => {
+      const el = find(keep.ids);
+      if (!el) return;
+      const r = stage.getBoundingClientRect(), b = el.getBoundingClientRect();
+      const p = toSvg(b.left + b.width / 2, b.top);
+      st.view = { x: p.x - keep.sx * keep.s, y: p.y - keep.sy * keep.s,
+                  w: r.width * keep.s, h: r.height * keep.s };
+      apply();
+      root.setAttribute('data-anchor', el.id);
+    };
     root.querySelector('.vz-tools').addEventListener('click', (e) => {
       const act = e.target.getAttribute && e.target.getAttribute('data-act');
       if (act === 'in') zoom(1.4); else if (act === 'out') zoom(1 / 1.4);
@@ -154,6 +188,7 @@ export default function (component) {
     });
   }
   if (d.svg !== st.svgText) {
+    const keep = st.anchorOf(d.anchor);  // where the clicked thing is now, and the zoom
     st.svgText = d.svg;
     stage.innerHTML = d.svg || '';
     const svg = stage.querySelector('svg');
@@ -168,7 +203,8 @@ export default function (component) {
       if (bg) { root.setAttribute('data-graph-bg', bg.getAttribute('fill') || '');
                 bg.setAttribute('fill', 'transparent'); }
       const tall = st.full.h / st.full.w > 2.5 * ((stage.clientHeight || 1) / (stage.clientWidth || 1));
-      st.fit(tall ? 'top' : 'all');
+      st.fit(d.start === 'first' ? 'first' : (tall ? 'top' : 'all'));
+      if (keep) st.keepAnchor(keep);
     }
     root.setAttribute('data-ready', svg ? 'true' : 'false');
   }
@@ -184,12 +220,17 @@ def _noop() -> None:
 
 
 def graph_viewer(svg: str, key: str, height: int = 640, selected: str | None = None,
-                 background: str | None = None) -> str | None:
+                 background: str | None = None, anchor: list[str] | None = None,
+                 start: str = "auto") -> str | None:
     """Show ``svg`` with zoom and pan; return the id of the last clicked node or block
     (``"n-conv1"``, ``"b-layer1.0"``, ``"f-layer3.1"``) or None. ``selected`` highlights an
-    id (e.g. the one restored from the URL) until the user clicks another."""
+    id (e.g. the one restored from the URL) until the user clicks another. ``anchor``: ids
+    (first found wins) whose screen position and zoom the new ``svg`` keeps, e.g. the block
+    just expanded. ``start``: ``"auto"`` (fit all, or the width of a tall graph) or
+    ``"first"`` (a readable zoom at the start of the graph, for presenting)."""
     res = _viewer(key=key, data={"svg": svg, "height": int(height), "selected": selected,
-                                 "background": background},
+                                 "background": background, "anchor": anchor or [],
+                                 "start": start},
                   default={"selected": selected}, height=int(height) + 2,
                   on_selected_change=_noop)
     value = res.get("selected") if hasattr(res, "get") else getattr(res, "selected", None)

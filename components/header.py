@@ -8,7 +8,7 @@ import streamlit as st
 from vizapp.fmt import human, shape_text
 from vizapp.zoo import ModelSpec
 
-from . import sidebar, state
+from . import present, sidebar, state
 from .text import esc, md
 
 
@@ -24,6 +24,7 @@ CSS = """<style>
 
 def render(spec: ModelSpec, page_title: str = "") -> None:
     st.html(CSS)
+    present.toggle()
     invalid = st.session_state.get(sidebar.INVALID_KEY)
     if invalid:
         st.warning(md("Your last change is not a valid model ({}). Everything below still "

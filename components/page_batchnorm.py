@@ -121,10 +121,13 @@ def render(spec: ModelSpec) -> None:
 def _layer_picker(names: list[str], key: str) -> str:
     default = st.session_state.get(KEY + "layer")
     if default not in names:
+        default = state.view_param("bn_layer", None) or state.initial_param("bn_layer", None)
+    if default not in names:
         default = names[0]
     layer = st.selectbox(f"BN layer ({len(names)} in this model)", names,
                          index=names.index(default), key=key)
     st.session_state[KEY + "layer"] = layer
+    state.set_view_param("bn_layer", layer, default=names[0])
     return layer
 
 

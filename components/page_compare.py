@@ -181,13 +181,16 @@ def render(spec: ModelSpec) -> None:
                        icon=":material/block:")
 
     max_depth = max(1, min(a.max_depth, b.max_depth, 4))
+    auto = min(auto_depth(a, b), max_depth)
+    state.bind_widget("cdepth", DEPTH_KEY, auto, int, range(1, max_depth + 1))
     if st.session_state.get(DEPTH_KEY) is None or st.session_state[DEPTH_KEY] > max_depth:
-        st.session_state[DEPTH_KEY] = min(auto_depth(a, b), max_depth)
+        st.session_state[DEPTH_KEY] = auto
     if max_depth > 1:
         st.segmented_control("Stage depth", list(range(1, max_depth + 1)), key=DEPTH_KEY,
                              help="1 = the model's direct children (its stages); higher splits "
                                   "stages into their blocks.")
     depth = st.session_state.get(DEPTH_KEY) or 1
+    state.set_view_param("cdepth", depth, default=auto)
     pairs = align(a.rows(depth), b.rows(depth))
     df = pd.DataFrame(diff_table(pairs, spec.batch, b_spec.batch))
     st.dataframe(_style(df), hide_index=True, width="stretch",

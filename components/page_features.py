@@ -68,9 +68,12 @@ def render(spec: ModelSpec) -> None:
         c1, c2, c3 = st.columns([3, 2, 2])
         with c1:
             want = st.session_state.get(KEY + "layer")
+            if want not in names:
+                want = state.view_param("fm_layer", None) or state.initial_param("fm_layer")
             default = want if want in names else _default_layer(layers)
             layer = st.selectbox("layer", names, index=names.index(default),
                                  format_func=lambda n: f"{n}  ({types[n]})", key=KEY + "layer")
+            state.set_view_param("fm_layer", layer, default=_default_layer(layers))
         with c2:
             kind = st.selectbox("input", list(LABELS), format_func=LABELS.get, key=KEY + "kind")
         with c3:

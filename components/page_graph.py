@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vizapp.render.dot import block_id, build_view, fold_id, parse_id, to_dot
+from vizapp.render.dot import block_id, build_view, fold_id, node_id, parse_id, to_dot
 from vizapp.render.layout import LayoutError, LayoutTimeout, engine_name, layout
 from vizapp.runtime.cache import SharedCache
 
-from . import state
+from . import present, state, text
 from .graph_viewer import details_panel, graph_viewer
 
 LAYOUT_TIMEOUT = 12.0  # seconds for one layout in the app
@@ -22,6 +22,7 @@ MAX_UNITS = 2500  # drawn nodes above which the browser view is refused (offer c
 MAX_SVG_BYTES = 12_000_000
 EXP_KEY, COL_KEY, FOR_KEY = "vz.graph.expanded", "vz.graph.collapsed", "vz.graph.for"
 DEPTH_KEY, FOLD_KEY, SEL_KEY = "vz.graph.depth", "vz.graph.fold", "vz.graph.selected"
+ANCHOR_KEY = "vz.graph.anchor"  # ids whose screen position the next drawing keeps
 
 
 LAYOUTS = SharedCache("layouts", max_bytes=128 << 20, max_entries=96,
@@ -60,12 +61,52 @@ def _sets() -> tuple[list[str], list[str]]:
     return ss.setdefault(EXP_KEY, []), ss.setdefault(COL_KEY, [])
 
 
-def _toggle(path_or_id: str, open_: bool) -> None:
+def _toggle(path_or_id: str, open_: bool, anchor: tuple[str, ...] = ()) -> None:
     exp, col = _sets()
     for lst in (exp, col):
         while path_or_id in lst:
             lst.remove(path_or_id)
     (exp if open_ else col).append(path_or_id)
+    # keep the clicked thing where it is on screen: the block (a node before, a cluster
+    # after), a fold (its first member after unfolding), a node's parent after collapsing
+    st.session_state[ANCHOR_KEY] = list(anchor)
+
+
+def _from_url(a) -> None:
+    """The link's ``expand=``/``collapse=`` (block paths or fold ids, comma-separated),
+    ``node=`` (the selected id) and ``fold=0``; what names nothing in this model is said."""
+    ss = st.session_state
+    blocks = {b.path for b in a.blocks if b.path and b.children}
+    bad: list[str] = []
+    for param, key in (("expand", EXP_KEY), ("collapse", COL_KEY)):
+        items = [x for x in str(state.view_param(param, "") or "").split(",") if x]
+        good = [x for x in items if (x[2:] if x.startswith("f-") else x) in blocks]
+        bad += [f"{param}={x}" for x in items if x not in good]
+        ss[key] = good
+    sel = state.view_param("node", None)
+    if sel:
+        parsed = parse_id(sel)
+        known = parsed is not None and (
+            (parsed[0] == "node" and parsed[1] in a._node_index())
+            or (parsed[0] != "node" and parsed[1] in a._block_index()))
+        if known:
+            ss[SEL_KEY] = sel
+        else:
+            bad.append(f"node={sel}")
+    if state.view_param("fold", "1") == "0":
+        ss[FOLD_KEY] = False
+    if bad:
+        text.show_warning("The link names what this model does not have, left out: "
+                          + ", ".join(bad[:6]) + (" …" if len(bad) > 6 else ""))
+
+
+def _to_url() -> None:
+    ss = st.session_state
+    exp, col = _sets()
+    state.set_view_param("expand", ",".join(exp), default="")
+    state.set_view_param("collapse", ",".join(col), default="")
+    state.set_view_param("node", ss.get(SEL_KEY), default=None)
+    state.set_view_param("fold", "1" if ss.get(FOLD_KEY, True) else "0", default="1")
 
 
 def _reset_view() -> None:
@@ -91,20 +132,36 @@ def _view_buttons(a, sel: str | None, view) -> None:
             return
         if block_id(key) in view.units:
             st.button("Expand this block", icon=":material/unfold_more:", key="vz_g_expand",
-                      on_click=_toggle, args=(key, True))
+                      on_click=_toggle, args=(key, True, (block_id(key),)))
         else:
             st.button("Collapse this block", icon=":material/unfold_less:", key="vz_g_collapse",
-                      on_click=_toggle, args=(key, False))
+                      on_click=_toggle, args=(key, False, (block_id(key),)))
     elif kind == "fold" and fold_id(key) in view.units:
         st.button("Unfold the repeats", icon=":material/unfold_more:", key="vz_g_unfold",
-                  on_click=_toggle, args=(fold_id(key), True))
+                  on_click=_toggle, args=(fold_id(key), True, (fold_id(key), block_id(key))))
     elif kind == "node":
         owner = a.node(key).module_path if key in a._node_index() else ""
         parents = [b.path for b in a.blocks if b.children and b.path and
                    (owner == b.path or owner.startswith(b.path + "."))]
         if parents:
             st.button(f"Collapse {parents[-1]}", icon=":material/unfold_less:",
-                      key="vz_g_collapse_parent", on_click=_toggle, args=(parents[-1], False))
+                      key="vz_g_collapse_parent", on_click=_toggle,
+                      args=(parents[-1], False, (node_id(key), block_id(parents[-1]))))
+
+
+DIRECTIONS = {"TB": "↓ top-down", "LR": "→ left-right"}
+DIR_KEY = "vz.graph.dir"
+
+
+def _direction(presenting: bool) -> str:
+    """Layout direction (``dir=`` in the URL): left-right by default when presenting, where
+    the screen is wide and a top-down chain of stages would be tiny."""
+    default = "LR" if presenting else "TB"
+    state.bind_widget("dir", DIR_KEY, default, str, DIRECTIONS)
+    value = st.segmented_control("Layout", list(DIRECTIONS), key=DIR_KEY,
+                                 format_func=DIRECTIONS.get) or default
+    state.set_view_param("dir", value, default=default)
+    return value
 
 
 def render(spec) -> None:
@@ -114,16 +171,20 @@ def render(spec) -> None:
         return
     ss = st.session_state
     if ss.get(FOR_KEY) != repr(spec):  # another model: start from a clean view
+        first = FOR_KEY not in ss
         ss[FOR_KEY] = repr(spec)
         _reset_view()
         ss.pop(SEL_KEY, None)
+        if first:  # the link this page was opened with
+            _from_url(a)
     max_depth = max(a.max_depth, 1)
     if DEPTH_KEY not in ss:
         ss[DEPTH_KEY] = state.view_param("depth", min(2, max_depth), int)
     ss[DEPTH_KEY] = max(1, min(int(ss[DEPTH_KEY]), max_depth))
     ss.setdefault(FOLD_KEY, True)
 
-    c1, c2, c3 = st.columns([3, 1.2, 1])
+    presenting = present.on()
+    c1, c2, c3, c4 = st.columns([3, 1.2, 1.2, 1])
     with c1:
         if max_depth > 1:
             depth = st.slider("Depth", 1, max_depth, key=DEPTH_KEY,
@@ -137,6 +198,8 @@ def render(spec) -> None:
                          help="Consecutive identical blocks are drawn once, e.g. "
                               "'Bottleneck ×35'.")
     with c3:
+        direction = _direction(presenting)
+    with c4:
         exp, col = _sets()
         st.button("Reset expansions", on_click=_reset_view, disabled=not (exp or col),
                   key="vz_g_reset")
@@ -149,7 +212,7 @@ def render(spec) -> None:
     exp, col = _sets()
     view = build_view(a, depth, exp, col, fold)
     too_big = len(view.units) > MAX_UNITS
-    dot = to_dot(a, theme=theme, view=view)
+    dot = to_dot(a, theme=theme, view=view, direction=direction)
     svg = err = None
     timed_out = False
     if not too_big:
@@ -171,8 +234,9 @@ def render(spec) -> None:
     gcol, dcol = st.columns([3, 1.25])
     with gcol:
         if svg is not None:
-            sel = graph_viewer(svg, key="vz_graph_viewer", height=680,
-                               selected=ss.get(SEL_KEY))
+            sel = graph_viewer(svg, key="vz_graph_viewer", height=560 if presenting else 680,
+                               selected=ss.get(SEL_KEY), anchor=ss.pop(ANCHOR_KEY, None),
+                               start="first" if presenting else "auto")
             if sel:
                 ss[SEL_KEY] = sel
         st.caption(f"{len(view.units)} nodes · {len(view.edges)} edges · depth {depth}"
@@ -183,6 +247,7 @@ def render(spec) -> None:
         sel = ss.get(SEL_KEY)
         details_panel(a, sel)
         _view_buttons(a, sel, view)
+    _to_url()
 
     stem = (getattr(spec, "label", None) or a.model).replace(" ", "_").replace("/", "_")
     stem = "".join(ch for ch in stem if ch.isalnum() or ch in "._-=,()") + f"_depth{depth}"

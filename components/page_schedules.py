@@ -13,9 +13,9 @@ import streamlit as st
 
 from vizapp.labs import schedules as S
 from vizapp.render import plots_schedules
-from vizapp.zoo import ModelSpec, format_value
+from vizapp.zoo import ConfigError, ModelSpec, format_value, parse_value
 
-from . import widgets
+from . import state, widgets
 
 KEY = "vz.sched."
 
@@ -29,6 +29,33 @@ def _fail(cause: str, fix: str) -> None:
     st.error(f"{cause}\n\n**Fix:** {fix}", icon=":material/error:")
 
 
+def _params_from_url(infos, prefix: str) -> None:
+    """The link's ``s.<parameter>=…`` values, the first time each widget is drawn (a value
+    that cannot be read keeps the default, and the form says so as usual)."""
+    for info in infos:
+        wkey, raw = f"{prefix}.{info.name}", state.view_param(f"s.{info.name}", None)
+        if raw is None or wkey in st.session_state:
+            continue
+        try:
+            st.session_state[wkey] = widgets.to_widget(info, parse_value(info, raw))
+        except (ConfigError, ValueError, TypeError):
+            pass
+
+
+def _view_to_url(name: str, first: str, epochs: int, lr: float, infos, params) -> None:
+    """The schedule, its epochs and lr, and its parameters that differ from the defaults."""
+    state.set_view_param("sched", name, default=first)
+    state.set_view_param("epochs", epochs, default=100)
+    state.set_view_param("lr", format_value(lr), default=format_value(0.1))
+    mine = {f"s.{i.name}" for i in infos}
+    for k in [k for k in st.query_params.keys() if k.startswith("s.") and k not in mine]:
+        del st.query_params[k]
+    for info in infos:
+        value = params.get(info.name, info.default)
+        state.set_view_param(f"s.{info.name}", format_value(value),
+                             default=format_value(info.default))
+
+
 def render(spec: ModelSpec | None = None) -> None:
     st.header("Learning-rate schedules")
     st.caption("Computed by `torch.optim.lr_scheduler` itself: a one-parameter SGD optimizer, "
@@ -39,20 +66,25 @@ def render(spec: ModelSpec | None = None) -> None:
         c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
         with c1:
             names = list(S.SCHEDULES)
+            state.bind_widget("sched", KEY + "name", names[0], str, names)
             name = st.selectbox("scheduler", names, key=KEY + "name",
                                 format_func=lambda n: f"{n} — {S.SCHEDULES[n].title}")
         with c2:
-            epochs = st.number_input("epochs", 2, 2000, 100, key=KEY + "epochs")
+            state.bind_widget("epochs", KEY + "epochs", 100, int, range(2, 2001))
+            epochs = st.number_input("epochs", 2, 2000, key=KEY + "epochs")
         with c3:
-            base_lr = st.number_input("initial lr", 1e-6, 10.0, 0.1, format="%.4g",
-                                      key=KEY + "lr")
+            state.bind_widget("lr", KEY + "lr", 0.1, float, lambda v: 1e-6 <= v <= 10.0)
+            base_lr = st.number_input("initial lr", 1e-6, 10.0, format="%.4g", key=KEY + "lr")
         with c4:
             log_y = st.toggle("log scale", False, key=KEY + "log")
         sch = S.SCHEDULES[name]
         st.markdown(f"**{sch.title}**: `{sch.formula}` — {sch.help}")
         knobs, plot = st.columns([1, 3])
         with knobs:
+            if (state.view_param("sched", None) or names[0]) == name:  # the link's schedule
+                _params_from_url(sch.params, KEY + name)
             params, errors = widgets.knob_form(st, sch.params, KEY + name)
+        _view_to_url(name, names[0], int(epochs), float(base_lr), sch.params, params)
         if errors:
             knob_name, msg = next(iter(errors.items()))
             _fail(msg, f"change {knob_name} (its help text gives the allowed form and range).")

@@ -35,7 +35,8 @@ INPUT_KNOBS = ("in_channels", "height", "width")
 SPEC_PARAMS = ("model", "input", "batch")
 # view parameters pages may use; unknown parameters outside this set are reported
 VIEW_PARAMS = {"depth", "vs", "node", "block", "layer", "style", "expand", "collapse", "tab",
-               "embed", "embed_options"}
+               "embed", "embed_options", "form", "fold", "cdepth", "bn_layer", "fm_layer",
+               "sched", "epochs", "lr", "present", "exercise", "dir"}
 
 
 def default_model() -> str:
@@ -239,6 +240,23 @@ def initial_param(name: str, default: Any = None, cast: Any = str) -> Any:
     """A parameter of the link this session was opened with (view state other pages may have
     rewritten since, e.g. the Graph page's ``depth``)."""
     return _cast((st.session_state.get(INITIAL_QUERY_KEY) or {}).get(name), default, cast)
+
+
+def bind_widget(name: str, key: str, default: Any, cast: Any = str,
+                choices: Any = None) -> None:
+    """Before a widget keyed ``key`` is drawn: give it the link's ``name`` (the current URL,
+    else the link the session opened with) the first time, else ``default``. A value that
+    cannot be cast or is not among ``choices`` falls back to ``default``. Pair with
+    :func:`set_view_param` after the widget, so the URL follows the widget."""
+    if key in st.session_state:
+        return
+    value = view_param(name, None, cast)
+    if value is None:
+        value = initial_param(name, None, cast)
+    if value is None or not (choices is None or (
+            choices(value) if callable(choices) else value in choices)):
+        value = default
+    st.session_state[key] = value
 
 
 def set_view_param(name: str, value: Any, default: Any = None) -> None:

@@ -254,6 +254,13 @@ def test_compare_b_from_url() -> None:
     assert (df["shape A"] != df["shape B"]).any()
 
 
+def test_compare_depth_in_the_link() -> None:
+    at = app("compare", model="resnet18", vs="resnet50", cdepth="2")
+    assert at.button_group(key="vz.cmp.depth").value == 2
+    assert "b2.0" in set(at.dataframe[0].value["stage"])
+    assert at.query_params["cdepth"] == "2"
+
+
 def test_shapes_depth_from_the_link_then_seed_style() -> None:
     at = app("shapes", model="resnet18", depth="2")
     assert at.slider(key="vz.shapes.depth").value == 2
@@ -272,6 +279,22 @@ def test_code_page_styles() -> None:
     at.button_group(key="vz.code.style").set_value("class").run()
     assert "class LeNet(nn.Module)" in at.code[0].value
     assert at.query_params["style"] == "class"
+
+
+def test_code_page_writes_the_seed_blocks() -> None:
+    at = app("code", model="resnet50")
+    code = at.code[0].value
+    assert "def _make_layer(self, block" in code and "net = ResNet(Bottleneck, [3, 4, 6, 3])" in code
+    at.button_group(key="vz.code.style").set_value("ordereddict").run()
+    assert "def make_layer(block, in_channels" in at.code[0].value
+    assert at.query_params["style"] == "ordereddict"
+    at.button_group(key="vz.code.form").set_value("flat").run()
+    assert at.query_params["form"] == "flat" and "class Block(nn.Module)" in at.code[0].value
+    linked = app("code", model="googlenet", form="flat", style="class")
+    assert "class Inception(nn.Module)" not in linked.code[0].value
+    seed = app("code", model="googlenet", stem_channels="32")
+    assert "nn.Conv2d(1, 32, kernel_size=7, stride=2, padding=3)" in seed.code[0].value
+    assert "class Inception(nn.Module)" in seed.code[0].value
 
 
 def test_graph_page_falls_back_without_the_viewer(monkeypatch) -> None:

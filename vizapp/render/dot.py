@@ -448,7 +448,7 @@ def fold_label(a: Analysis, members: tuple[str, ...]) -> str:
 def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
            collapsed: Iterable[str] = (), fold_repeats: bool = True, theme: str = "light",
            legend: bool = True, title: bool = True, tooltips: bool = True,
-           view: View | None = None) -> str:
+           view: View | None = None, direction: str = "TB") -> str:
     """The graph as DOT text (deterministic).
 
     ``depth``: module depth shown open (1 = the model's direct children as blocks; 99 = every
@@ -456,13 +456,16 @@ def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
     closed regardless of ``depth``. ``fold_repeats``: draw runs of identical chained blocks
     once. ``theme``: ``"light"`` or ``"dark"``. ``tooltips``: hover text with the worked
     arithmetic (left out, the DOT depends only on structure, shapes and counts). ``view``: a
-    :func:`build_view` already made for these settings (it is built here otherwise)."""
+    :func:`build_view` already made for these settings (it is built here otherwise).
+    ``direction``: ``"TB"`` (top to bottom) or ``"LR"`` (left to right, for wide screens)."""
     a = analysis
     t = THEMES.get(theme, THEMES["light"])
     if view is None:
         view = build_view(a, depth, expanded, collapsed, fold_repeats)
-    out = ["digraph vizapp {", "  graph [" + ", ".join(_graph_attrs(a, view, t, title, legend))
-           + "];",
+    attrs = _graph_attrs(a, view, t, title, legend)
+    if direction == "LR":
+        attrs = ["rankdir=LR" if x == "rankdir=TB" else x for x in attrs]
+    out = ["digraph vizapp {", "  graph [" + ", ".join(attrs) + "];",
            f"  node [fontname={_q(FONT)}, fontsize=11, fontcolor={_q(t['fg'])}, "
            f"color={_q(t['border'])}, penwidth=0.8, shape=box, style=\"rounded,filled\", "
            f"height=0.3, margin=\"0.1,0.04\"];",
