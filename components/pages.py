@@ -53,10 +53,31 @@ def _import(name: str):
     return importlib.import_module(name)
 
 
+# pages that build the model with real weights and run it: a model whose shapes fail cannot
+RUNS_THE_MODEL = {"batchnorm", "features", "train", "run"}
+
+
+def _cannot_run(page: PageInfo, spec) -> bool:
+    """On a page that runs the model, say so (and stop) when its shapes fail."""
+    if page.key not in RUNS_THE_MODEL:
+        return False
+    a = state.get_analysis(spec)
+    if a is None or a.failure is None:
+        return False
+    f = a.failure
+    st.header(page.title)
+    st.info(md("**Fix the model first.** {} cannot run: at `{}` ({}): {}. The *Shapes* page "
+               "shows where and why; this page works once the shapes do.", spec.label,
+               f.module_path or f.node, f.op, f.message), icon=":material/build:")
+    return True
+
+
 def run(key: str) -> None:
     """Render page ``key`` for the current spec, never showing a traceback."""
     page = BY_KEY[key]
     spec = state.current_spec()
+    if _cannot_run(page, spec):
+        return
     try:
         try:
             mod = _import(page.module)
