@@ -166,13 +166,12 @@ def msg(template: str, **fields: Any) -> str:
 def join(sep: str, items: Iterable[Any]) -> str:
     """``sep.join(items)`` that keeps messages lazy (``sep`` itself is literal text)."""
     items = list(items)
-    if not any(isinstance(i, Msg) for i in items):
+    if not any(isinstance(i, Msg) for i in [sep, *items]):
         return sep.join(map(str, items))
     parts: list = []
     for i, item in enumerate(items):
-        if i:
-            parts.append(sep)
-        parts.extend(item.parts if isinstance(item, Msg) else (str(item),))
+        for piece in ((sep, item) if i else (item,)):
+            parts.extend(piece.parts if isinstance(piece, Msg) else (str(piece),))
     return Msg(tuple(parts))
 
 
