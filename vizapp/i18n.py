@@ -337,6 +337,22 @@ def extract() -> dict[str, tuple[str, int]]:
     return found
 
 
+def registry_msgids() -> dict[str, str]:
+    """Text that is data rather than code, translated where it is shown: the families' and
+    presets' descriptions, every knob's label and help. {msgid: where}."""
+    from vizapp.zoo import families, presets
+
+    found: dict[str, str] = {}
+    for fam in families().values():
+        found[fam.description] = f"family {fam.name}"
+        for info in fam.config_cls.knobs():
+            found[info.label] = found[info.knob.help] = f"knob {fam.name}.{info.name}"
+    for p in presets().values():
+        found[p.description] = f"preset {p.name}"
+    found.pop("", None)
+    return found
+
+
 def placeholders(text: str) -> set[str]:
     """The ``{named}`` fields of a template (``{{``/``}}`` are literal braces)."""
     return {f for _lit, f, _spec, _conv in string.Formatter().parse(text) if f is not None}
@@ -351,9 +367,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args[:1] == ["missing"]:
         have = read_po(po_path("zh"))
-        for mid, (path, line) in sorted(extract().items(), key=lambda kv: kv[1]):
+        wanted = {**{k: f"{p}:{n}" for k, (p, n) in extract().items()}, **registry_msgids()}
+        for mid, where in wanted.items():
             if not have.get(mid):
-                print(f'#: {path}:{line}\nmsgid {_po_quote(mid)}\nmsgstr ""\n')
+                print(f'#: {where}\nmsgid {_po_quote(mid)}\nmsgstr ""\n')
         return 0
     print("usage: python -m vizapp.i18n compile|missing", file=sys.stderr)
     return 2
