@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from . import state
-from vizapp.i18n import N_, _
+from vizapp.i18n import N_, _, tr
 
 from .text import md
 
@@ -67,12 +67,12 @@ def run(key: str) -> None:
                 raise
             st.caption(_(":material/construction: The full {page} page is unavailable "
                          "({error}); showing a simple version.").format(
-                             page=_(page.title), error=type(exc).__name__))
+                             page=tr(page.title), error=type(exc).__name__))
             FALLBACKS[key](spec)
             return
         mod.render(spec)
     except Exception as exc:  # noqa: BLE001 - st.stop/st.rerun are BaseExceptions: pass through
-        st.error(md(_("The {} page could not be shown for **{}**: {}: {}"), _(page.title),
+        st.error(md(_("The {} page could not be shown for **{}**: {}: {}"), tr(page.title),
                     spec.label, type(exc).__name__, exc), icon=":material/error:")
         st.caption(_("The rest of the app keeps working; try another configuration or page."))
 

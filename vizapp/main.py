@@ -9,7 +9,7 @@ import streamlit as st
 from components import header, lang, sidebar, state
 from components.pages import PAGES
 from vizapp import serve
-from vizapp.i18n import _
+from vizapp.i18n import _, tr
 
 
 def main() -> None:
@@ -21,7 +21,7 @@ def main() -> None:
         st.error(serve.refusal(unsafe), icon=":material/gpp_bad:")
         st.stop()
     state.warm_imports()
-    pages = [st.Page(f"app_pages/{p.key}.py", title=_(p.title), icon=p.icon, url_path=p.key,
+    pages = [st.Page(f"app_pages/{p.key}.py", title=tr(p.title), icon=p.icon, url_path=p.key,
                      default=(i == 0)) for i, p in enumerate(PAGES)]
     page = st.navigation(pages, position="top")
     lang.switch()
