@@ -120,3 +120,43 @@ def test_cli_table_in_chinese() -> None:
 def test_cli_bad_language_is_one_line() -> None:
     r = run_cli("--lang", "xx", "presets")
     assert r.returncode == 2 and "--lang" in r.stderr and "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------------------------ the app
+PAGES = ["graph", "shapes", "compare", "batchnorm", "features", "schedules", "train", "run",
+         "code"]
+
+
+def _texts(at) -> str:
+    parts = [e.value for e in at.header] + [e.value for e in at.caption] + \
+        [e.value for e in at.markdown] + [w.label for w in at.selectbox] + \
+        [e.label for e in at.expander] + [b.label for b in at.button]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_app_in_chinese_on_every_page(page: str) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "vizapp" / "main.py"), default_timeout=120)
+    at.query_params["lang"] = "zh"
+    at.query_params["model"] = "resnet18"
+    at.run()
+    if page != "graph":
+        at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = _texts(at)
+    assert "架构旋钮" in text and "模型族" in text, text[:500]  # the sidebar
+    assert "输入" in text and "个参数" in text  # the header strip
+    assert at.query_params.get("lang") in ("zh", ["zh"])
+
+
+def test_app_english_by_default_and_bad_lang_is_a_message() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "vizapp" / "main.py"), default_timeout=120)
+    at.query_params["lang"] = "<b>xx</b>"
+    at.run()
+    assert not at.exception
+    assert "Architecture knobs" in _texts(at) and not HAN.search(_texts(at).replace("简体中文", ""))
+    assert any("not a language" in w.value for w in at.warning)
