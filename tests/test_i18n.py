@@ -160,3 +160,32 @@ def test_app_english_by_default_and_bad_lang_is_a_message() -> None:
     assert not at.exception
     assert "Architecture knobs" in _texts(at) and not HAN.search(_texts(at).replace("简体中文", ""))
     assert any("not a language" in w.value for w in at.warning)
+
+
+# ------------------------------------------------------------------------------ a real browser
+def test_browser_opens_lang_zh_on_the_graph_page() -> None:
+    pytest.importorskip("playwright")
+    from playwright.sync_api import sync_playwright
+
+    from vizapp.testing import free_port, launch_chromium, start_streamlit, stop_streamlit
+
+    port = free_port()
+    proc = start_streamlit(ROOT / "vizapp" / "main.py", port)
+    shots = ROOT / "artifacts" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            for key, path in (("graph", ""), ("shapes", "shapes")):  # graph is the main page
+                page.goto(f"http://localhost:{port}/{path}?model=resnet18&lang=zh")
+                page.wait_for_selector("[data-testid='stApp']", timeout=120_000)
+                page.wait_for_selector("[data-test-script-state='notRunning']", timeout=120_000)
+                page.wait_for_timeout(1500)
+                page.screenshot(path=str(shots / f"zh_{key}.png"))
+                body = page.inner_text("body")
+                assert "架构旋钮" in body and "计算图" in body, body[:400]
+                assert "Page not found" not in body
+            browser.close()
+    finally:
+        stop_streamlit(proc)
