@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vizapp.fmt import human, shape_text
+from vizapp.i18n import _
 from vizapp.zoo import ModelSpec
 
 from . import present, sidebar, state
@@ -13,7 +14,7 @@ from .text import esc, md
 
 
 # pages that explain a failure themselves (the banner would repeat them)
-EXPLAINS_FAILURE = {"Shapes", "Graph"}
+EXPLAINS_FAILURE = {"shapes", "graph"}  # url paths
 
 
 CSS = """<style>
@@ -22,20 +23,20 @@ CSS = """<style>
 </style>"""
 
 
-def render(spec: ModelSpec, page_title: str = "") -> None:
+def render(spec: ModelSpec, page: str = "") -> None:
     st.html(CSS)
     present.toggle()
     invalid = st.session_state.get(sidebar.INVALID_KEY)
     if invalid:
-        st.warning(md("Your last change is not a valid model ({}). Everything below still "
-                      "shows **{}**; fix the knob marked in the sidebar.", invalid, spec.label),
+        st.warning(md(_("Your last change is not a valid model ({}). Everything below still "
+                        "shows **{}**; fix the knob marked in the sidebar."), invalid, spec.label),
                    icon=":material/undo:")
     msgs = st.session_state.get(state.URL_MESSAGES_KEY) or []
     if msgs:
         if st.session_state.get("vz.url_spec") is None:
             st.session_state["vz.url_spec"] = spec
         if st.session_state["vz.url_spec"] == spec:
-            st.warning("Some of the link's settings could not be used:\n\n"
+            st.warning(_("Some of the link's settings could not be used:") + "\n\n"
                        + "\n".join(f"- {esc(m)}" for m in msgs), icon=":material/link_off:")
         else:
             st.session_state[state.URL_MESSAGES_KEY] = []
@@ -43,22 +44,24 @@ def render(spec: ModelSpec, page_title: str = "") -> None:
     if a is None:
         return
     n, c, h, w = (list(a.input_shape) + [None] * 4)[:4]
-    parts = [f"**{spec.label}**", f"input {shape_text(a.input_shape, batch=True)}"]
+    parts = [f"**{spec.label}**",
+             _("input {shape}").format(shape=shape_text(a.input_shape, batch=True))]
     if a.output_shape is not None:
-        parts.append(f"output {shape_text(a.output_shape, batch=True)}")
+        parts.append(_("output {shape}").format(shape=shape_text(a.output_shape, batch=True)))
     per_batch = f" (× {n} = {human(a.total_macs)})" if n and n > 1 else ""
-    parts += [f"{human(a.total_params)} params",
-              f"{a.macs_text(human(a.macs_per_image))} MACs per image{per_batch}"]
+    parts += [_("{n} params").format(n=human(a.total_params)),
+              _("{n} MACs per image").format(n=a.macs_text(human(a.macs_per_image))) + per_batch]
     st.caption(" · ".join(parts))
     f = a.failure
-    if f is not None and page_title not in EXPLAINS_FAILURE:
+    if f is not None and page not in EXPLAINS_FAILURE:
         cols = st.columns([5, 1.3], vertical_alignment="center")
         where = f.module_path or f.node
-        cols[0].error(md("**{} cannot run on a {}×{}×{} input** — at {} ({}): {}", spec.label,
+        cols[0].error(md(_("**{} cannot run on a {}×{}×{} input** — at {} ({}): {}"), spec.label,
                          c, h, w, where, f.op, f.message), icon=":material/block:")
         if f.min_input is not None:
             mh, mw = f.min_input
-            cols[1].button(f"Use {mh}×{mw} input", key="vz.use_min_input", type="primary",
+            cols[1].button(_("Use {h}×{w} input").format(h=mh, w=mw), key="vz.use_min_input",
+                           type="primary",
                            on_click=sidebar.set_knobs, kwargs={"height": mh, "width": mw},
-                           help="The smallest input size this network accepts "
-                                "(found by searching sizes). See the Shapes page for why.")
+                           help=_("The smallest input size this network accepts "
+                                  "(found by searching sizes). See the Shapes page for why."))

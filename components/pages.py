@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from . import state
+from vizapp.i18n import N_, _, tr
+
 from .text import md
 
 
@@ -27,24 +29,24 @@ class PageInfo:
 
 
 PAGES: tuple[PageInfo, ...] = (
-    PageInfo("graph", "Graph", ":material/account_tree:", "components.page_graph",
-             "The block graph of the model, collapsible to any depth."),
-    PageInfo("shapes", "Shapes", ":material/table_rows:", "components.page_shapes",
-             "Per-layer output shapes, parameters, MACs, receptive fields and the arithmetic."),
-    PageInfo("compare", "Compare", ":material/compare_arrows:", "components.page_compare",
-             "Two configurations side by side, stage by stage."),
-    PageInfo("batchnorm", "BatchNorm", ":material/equalizer:", "components.page_batchnorm",
-             "Batch statistics, running averages, train vs eval."),
-    PageInfo("features", "Feature maps", ":material/grid_on:", "components.page_features",
-             "What a layer's channels look like for an input image."),
-    PageInfo("schedules", "LR schedules", ":material/show_chart:", "components.page_schedules",
-             "Learning-rate schedulers plotted epoch by epoch."),
-    PageInfo("train", "Train", ":material/model_training:", "components.page_train",
-             "Train the model live on small offline data: curves, BatchNorm, mistakes."),
-    PageInfo("run", "Run", ":material/speed:", "components.page_run",
-             "Real forward passes on the available device: latency, throughput, memory."),
-    PageInfo("code", "Code", ":material/code:", "components.page_code",
-             "Runnable PyTorch code of the current configuration."),
+    PageInfo("graph", N_("Graph"), ":material/account_tree:", "components.page_graph",
+             N_("The block graph of the model, collapsible to any depth.")),
+    PageInfo("shapes", N_("Shapes"), ":material/table_rows:", "components.page_shapes",
+             N_("Per-layer output shapes, parameters, MACs, receptive fields and the arithmetic.")),
+    PageInfo("compare", N_("Compare"), ":material/compare_arrows:", "components.page_compare",
+             N_("Two configurations side by side, stage by stage.")),
+    PageInfo("batchnorm", N_("BatchNorm"), ":material/equalizer:", "components.page_batchnorm",
+             N_("Batch statistics, running averages, train vs eval.")),
+    PageInfo("features", N_("Feature maps"), ":material/grid_on:", "components.page_features",
+             N_("What a layer's channels look like for an input image.")),
+    PageInfo("schedules", N_("LR schedules"), ":material/show_chart:", "components.page_schedules",
+             N_("Learning-rate schedulers plotted epoch by epoch.")),
+    PageInfo("train", N_("Train"), ":material/model_training:", "components.page_train",
+             N_("Train the model live on small offline data: curves, BatchNorm, mistakes.")),
+    PageInfo("run", N_("Run"), ":material/speed:", "components.page_run",
+             N_("Real forward passes on the available device: latency, throughput, memory.")),
+    PageInfo("code", N_("Code"), ":material/code:", "components.page_code",
+             N_("Runnable PyTorch code of the current configuration.")),
 )
 BY_KEY = {p.key: p for p in PAGES}
 
@@ -84,26 +86,27 @@ def run(key: str) -> None:
         except Exception as exc:  # noqa: BLE001 - a page that cannot load must not break the app
             if key not in FALLBACKS:
                 raise
-            st.caption(f":material/construction: The full {page.title} page is unavailable "
-                       f"({type(exc).__name__}); showing a simple version.")
+            st.caption(_(":material/construction: The full {page} page is unavailable "
+                         "({error}); showing a simple version.").format(
+                             page=tr(page.title), error=type(exc).__name__))
             FALLBACKS[key](spec)
             return
         mod.render(spec)
     except Exception as exc:  # noqa: BLE001 - st.stop/st.rerun are BaseExceptions: pass through
-        st.error(md("The {} page could not be shown for **{}**: {}: {}", page.title, spec.label,
-                    type(exc).__name__, exc), icon=":material/error:")
-        st.caption("The rest of the app keeps working; try another configuration or page.")
+        st.error(md(_("The {} page could not be shown for **{}**: {}: {}"), tr(page.title),
+                    spec.label, type(exc).__name__, exc), icon=":material/error:")
+        st.caption(_("The rest of the app keeps working; try another configuration or page."))
 
 
 # ------------------------------------------------------------------------------- fallbacks
 def _graph_fallback(spec) -> None:
     """When the interactive viewer cannot load (e.g. a Streamlit without components v2): the
     same DOT, laid out in the browser by st.graphviz_chart."""
-    st.header("Graph")
+    st.header(_("Graph"))
     a = state.get_analysis(spec)
     if a is None:
         return
-    depth = st.slider("Depth", 1, max(a.max_depth, 1) or 1,
+    depth = st.slider(_("Depth"), 1, max(a.max_depth, 1) or 1,
                       min(state.view_param("depth", 1, int), max(a.max_depth, 1)),
                       key="vz.graph.depth") if a.max_depth > 1 else 1
     state.set_view_param("depth", depth, default=1)

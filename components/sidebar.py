@@ -13,6 +13,7 @@ import dataclasses
 
 import streamlit as st
 
+from vizapp.i18n import N_, _, tr
 from vizapp.zoo import ConfigError, ModelSpec, families, model_names, presets, resolve
 
 from . import code_box, state, widgets
@@ -85,7 +86,7 @@ def _model_options(family: str, current: str) -> list[str]:
 
 def _describe(name: str) -> str:
     p = presets().get(name)
-    return p.description if p else ""
+    return tr(p.description) if p else ""
 
 
 def render() -> ModelSpec:
@@ -96,20 +97,21 @@ def render() -> ModelSpec:
         _load(good)
     fams = families()
     sb = st.sidebar
-    sb.markdown("### :material/deployed_code: Model")
+    sb.markdown("### :material/deployed_code: " + _("Model"))
     top_error = sb.empty()
 
     fam_names = list(fams)
     if ss[FAMILY_KEY] not in fam_names:
         fam_names.append(ss[FAMILY_KEY])
-    sb.selectbox("Family", fam_names, key=FAMILY_KEY, on_change=_on_family,
+    sb.selectbox(_("Family"), fam_names, key=FAMILY_KEY, on_change=_on_family,
                  format_func=lambda n: fams[n].title if n in fams else n,
-                 help="The architecture family; each has its own knobs below.")
+                 help=_("The architecture family; each has its own knobs below."))
     fam = ss[FAMILY_KEY]
     options = _model_options(fam, ss[MODEL_KEY])
-    sb.selectbox("Model" if fam == "torchvision" else "Preset", options, key=MODEL_KEY, on_change=_on_model,
-                 help="A starting configuration; the knobs below change it. "
-                      + (fams[fam].description if fam in fams else ""))
+    sb.selectbox(_("Model") if fam == "torchvision" else _("Preset"), options, key=MODEL_KEY,
+                 on_change=_on_model,
+                 help=_("A starting configuration; the knobs below change it.") + " "
+                      + (tr(fams[fam].description) if fam in fams else ""))
     desc = _describe(ss[MODEL_KEY])
     if desc:
         sb.caption(esc(desc))
@@ -123,10 +125,10 @@ def render() -> ModelSpec:
     inputs = [k for k in knobs if (k.knob.group == "input" or k.name == "num_classes")
               and k.name not in HIDDEN.get(fam, ())]
     arch = [k for k in arch if k.name not in HIDDEN.get(fam, ())]
-    with sb.expander("Architecture knobs", expanded=True):
+    with sb.expander(_("Architecture knobs"), expanded=True):
         if not arch:
-            st.caption("This model has no architecture knobs: pick another model above, or "
-                       "change its input and classes below.")
+            st.caption(_("This model has no architecture knobs: pick another model above, or "
+                         "change its input and classes below."))
         for info in arch:
             wkey = widgets.key(PREFIX, fam, info.name)
             if wkey not in ss:
@@ -136,7 +138,7 @@ def render() -> ModelSpec:
                 continue
             widgets.draw(st, info, wkey)
             slots[info.name] = st.empty()
-    with sb.expander("Input N×C×H×W and classes", expanded=True):
+    with sb.expander(_("Input N×C×H×W and classes"), expanded=True):
         row = [k for k in inputs if k.name in INPUT_ROW]
         cols = st.columns(len(row)) if row else []
         short = {"in_channels": "C", "height": "H", "width": "W"}
@@ -153,11 +155,11 @@ def render() -> ModelSpec:
             wkey = widgets.key(PREFIX, fam, info.name)
             if wkey not in ss:
                 ss[wkey] = widgets.to_widget(info, getattr(base.config, info.name))
-            label = {"batch": "Batch N", "num_classes": "Classes"}.get(info.name)
+            label = {"batch": N_("Batch N"), "num_classes": N_("Classes")}.get(info.name)
             widgets.draw(st, info, wkey, label=label)
             slots[info.name] = st.empty()
-    sb.button("↺ Reset to preset", on_click=_on_reset, width="stretch",
-              help="Put every knob back to the preset's value.")
+    sb.button(_("↺ Reset to preset"), on_click=_on_reset, width="stretch",
+              help=_("Put every knob back to the preset's value."))
 
     cfg, errors = widgets.read(dataclasses.replace(base, preset=ss[MODEL_KEY]), PREFIX)
     errors.update(ss.pop(ERRORS_KEY, {}) or {})
@@ -171,7 +173,7 @@ def render() -> ModelSpec:
                 else esc(_md(message))
             slot.markdown(f":red[:material/error: {text}]")
         current = ss[state.SPEC_KEY]
-        sb.info(md("Showing the last valid model: **{}**", current.label), icon=":material/undo:")
+        sb.info(md(_("Showing the last valid model: **{}**"), current.label), icon=":material/undo:")
         ss[INVALID_KEY] = "; ".join(errors.values())
         return current
     ss.pop(INVALID_KEY, None)

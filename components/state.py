@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 import streamlit as st
 
+from vizapp.i18n import localize
 from vizapp.runtime.cache import SharedCache
 from vizapp.zoo import (ConfigError, ModelSpec, families, format_value, parse_value, presets,
                         resolve)
@@ -36,7 +37,8 @@ SPEC_PARAMS = ("model", "input", "batch")
 # view parameters pages may use; unknown parameters outside this set are reported
 VIEW_PARAMS = {"depth", "vs", "node", "block", "layer", "style", "expand", "collapse", "tab",
                "embed", "embed_options", "form", "fold", "cdepth", "bn_layer", "fm_layer",
-               "sched", "epochs", "lr", "present", "exercise", "dir"}
+               "sched", "epochs", "lr", "present", "exercise", "dir",
+               "lang"}  # lang: the interface language (components/lang.py)
 
 
 def default_model() -> str:
@@ -325,7 +327,7 @@ def get_analysis(spec: ModelSpec):
 
     for attempt in range(ANALYSIS_ATTEMPTS):
         try:
-            return cached_analysis(spec)
+            return localize(cached_analysis(spec))  # shared English record → this session's language
         except InconsistentAnalysis as exc:
             if attempt + 1 < ANALYSIS_ATTEMPTS:
                 continue

@@ -17,6 +17,7 @@ from typing import Any
 
 import streamlit as st
 
+from vizapp.i18n import _, tr
 from vizapp.zoo import ConfigError, KnobInfo, ModelSpec, format_value, parse_value
 
 SLIDER_MAX_STEPS = 160  # int knobs with at most this many positions get a slider
@@ -91,11 +92,11 @@ def _help(info: KnobInfo) -> str:
     if k.min is not None or k.max is not None:
         lo = "" if k.min is None else _num(k.min)
         hi = "" if k.max is None else _num(k.max)
-        extra.append(f"range {lo}…{hi}")
+        extra.append(_("range {lo}…{hi}").format(lo=lo, hi=hi))
     if kind(info) == "text":
         from vizapp.zoo.base import format_type
-        extra.append("type " + format_type(info.type))
-    return k.help + (f"  \n*{'; '.join(extra)}*" if extra else "")
+        extra.append(_("type {type}").format(type=format_type(info.type)))
+    return tr(k.help) + (f"  \n*{'; '.join(extra)}*" if extra else "")
 
 
 def _num(x: float) -> str:
@@ -106,7 +107,7 @@ def draw(container: Any, info: KnobInfo, wkey: str, label: str | None = None,
          disabled: bool = False) -> None:
     """Draw one knob's widget in ``container`` (its value is already in session state)."""
     k = info.knob
-    label = label or info.label.capitalize()
+    label = tr(label) if label else tr(info.label).capitalize()
     kd = kind(info)
     help_ = _help(info)
     current = st.session_state.get(wkey)

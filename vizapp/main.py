@@ -6,25 +6,28 @@ kept in step with it, and one ``st.Page`` per page (bodies in ``components/``).
 
 import streamlit as st
 
-from components import header, sidebar, state
+from components import header, lang, sidebar, state
 from components.pages import PAGES
 from vizapp import serve
+from vizapp.i18n import _, tr
 
 
 def main() -> None:
-    st.set_page_config(page_title="vizapp — CNN architecture lab", page_icon="🧱",
+    lang.apply()  # this session's language, before any text is drawn
+    st.set_page_config(page_title=_("vizapp — CNN architecture lab"), page_icon="🧱",
                        layout="wide", initial_sidebar_state="expanded")
     unsafe = serve.enforce()  # safe options whatever the working directory the server started in
     if unsafe:
         st.error(serve.refusal(unsafe), icon=":material/gpp_bad:")
         st.stop()
     state.warm_imports()
-    pages = [st.Page(f"app_pages/{p.key}.py", title=p.title, icon=p.icon, url_path=p.key,
+    pages = [st.Page(f"app_pages/{p.key}.py", title=tr(p.title), icon=p.icon, url_path=p.key,
                      default=(i == 0)) for i, p in enumerate(PAGES)]
     page = st.navigation(pages, position="top")
+    lang.switch()
     spec = sidebar.render()
     state.sync_query_params(spec)
-    header.render(spec, page.title)
+    header.render(spec, page.url_path)
     page.run()
 
 

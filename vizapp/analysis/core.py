@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 
+from vizapp import i18n
 from vizapp.meta import is_meta
 
 from .assemble import assemble
@@ -54,7 +55,9 @@ def analyze(model: nn.Module, input_shape: tuple[int, int, int] | tuple[int, ...
     Works on CPU or meta models, never runs real arithmetic, never modifies ``model``.
     Analyses in one process take turns (:data:`~.trace.TRACE_LOCK`): fx's tracing patches
     process-wide state that a parallel meta run would trip over."""
-    with TRACE_LOCK:
+    # records keep English text with lazy messages (i18n.localize translates a copy for display),
+    # so one cached analysis serves every language
+    with TRACE_LOCK, i18n.using(i18n.SOURCE_LANG):
         return _analyze(model, input_shape, batch, name, search_min_input)
 
 

@@ -14,6 +14,7 @@ Vocabulary
 
 from __future__ import annotations
 
+from vizapp.i18n import msg
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,7 +41,7 @@ class ReceptiveField:
         (sh, sw), (jh, jw) = self.size, self.jump
         s = f"{sh}×{sw}" if sh != sw else f"{sh}"
         j = f"{jh}×{jw}" if jh != jw else f"{jh}"
-        return f"RF {s}, jump {j}"
+        return msg("RF {size}, jump {jump}", size=s, jump=j)
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,11 @@ class Shortcut:
 
     def text(self) -> str:
         if not self.projection:
-            return "the shortcut is the block's input itself (identity)"
-        stride = f", stride {self.stride[0]}" if self.stride != (1, 1) else ""
-        return (f"the shortcut goes through the 1×1 convolution '{self.layer}' "
-                f"({self.in_channels}→{self.out_channels} channels{stride})")
+            return msg("the shortcut is the block's input itself (identity)")
+        stride = msg(", stride {s}", s=self.stride[0]) if self.stride != (1, 1) else ""
+        return msg("the shortcut goes through the 1×1 convolution '{layer}' "
+                   "({cin}→{cout} channels{stride})", layer=self.layer, cin=self.in_channels,
+                   cout=self.out_channels, stride=stride)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vizapp.fmt import count, hw_text, shape_text as fmt_shape
+from vizapp.i18n import msg
 
 from .records import Shortcut
 
@@ -146,10 +147,11 @@ def _window_rule(c: Call, x: TMeta, k, s, p, d, ceil: bool, what: str, cout: int
     if ho <= 0 or wo <= 0:
         eff_h, eff_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
         raise ShapeError(
-            f"{what} gets a {h}×{w} feature map, smaller than its {eff_h}×{eff_w} window "
-            f"(with padding {ph}): H_out = {th}",
-            "use a larger input image, or reduce kernel size, "
-            "stride or the number of downsampling layers before this one", spatial=True)
+            msg("{what} gets a {hw} feature map, smaller than its {window} window (with padding "
+                "{p}): H_out = {formula}", what=what, hw=f"{h}×{w}", window=f"{eff_h}×{eff_w}",
+                p=ph, formula=th),
+            msg("use a larger input image, or reduce kernel size, stride or the number of "
+                "downsampling layers before this one"), spatial=True)
     out = (n, cout, ho, wo)
     if th == tw:
         expl = f"H_out = W_out = {th}"
@@ -165,11 +167,12 @@ def conv2d(c: Call) -> OpResult:
     x = c.tensor()
     if len(x.shape) == 4 and x.shape[1] != m.in_channels:
         raise ShapeError(
-            f"{m.__class__.__name__} expects {m.in_channels} input channels but gets "
-            f"{x.shape[1]} ({fmt_shape(x.shape)})",
-            f"make the previous layer output {m.in_channels} channels, or build this conv with "
-            f"in_channels={x.shape[1]}" + (" (set the input channels to match)"
-                                           if c.from_input == (True,) else ""))
+            msg("{layer} expects {want} input channels but gets {got} ({shape})",
+                layer=m.__class__.__name__, want=m.in_channels, got=x.shape[1],
+                shape=fmt_shape(x.shape)),
+            msg("make the previous layer output {want} channels, or build this conv with "
+                "in_channels={got}", want=m.in_channels, got=x.shape[1])
+            + (msg(" (set the input channels to match)") if c.from_input == (True,) else ""))
     if isinstance(m.padding, str) or m.padding_mode != "zeros":
         raise NoRule()
     out, expl, rf, k, s, p, d = _window_rule(c, x, m.kernel_size, m.stride, m.padding,
@@ -180,10 +183,11 @@ def conv2d(c: Call) -> OpResult:
         f" · {m.in_channels}→{m.out_channels}" + (f" g{g}" if g > 1 else "")
     text = pexpl = ""
     if c.explain:
-        text = (f"Conv2d {m.in_channels}→{m.out_channels}, kernel {_hw(k)}, stride {_hw(s)}, "
-                f"padding {_hw(p)}" + (f", dilation {_hw(d)}" if d != (1, 1) else "") +
-                (f", groups {g}" if g > 1 else "") + f": {expl} → "
-                f"{fmt_shape(x.shape)} → {fmt_shape(out)}")
+        text = (msg("Conv2d {cin}→{cout}, kernel {k}, stride {s}, padding {p}",
+                    cin=m.in_channels, cout=m.out_channels, k=_hw(k), s=_hw(s), p=_hw(p))
+                + (msg(", dilation {d}", d=_hw(d)) if d != (1, 1) else "")
+                + (msg(", groups {g}", g=g) if g > 1 else "")
+                + f": {expl} → {fmt_shape(x.shape)} → {fmt_shape(out)}")
         w = k[0] * k[1] * (m.in_channels // g) * m.out_channels
         ksq = f"{k[0]}²" if k[0] == k[1] else f"{k[0]}·{k[1]}"
         gdiv = f"/{g}" if g > 1 else ""
@@ -191,7 +195,8 @@ def conv2d(c: Call) -> OpResult:
             pexpl = (f"k²·Cin·Cout/g + Cout = {ksq}·{m.in_channels}·{m.out_channels}{gdiv} + "
                      f"{m.out_channels} = {_n(w + m.out_channels)}")
         else:
-            pexpl = f"k²·Cin·Cout/g = {ksq}·{m.in_channels}·{m.out_channels}{gdiv} = {_n(w)} (no bias)"
+            pexpl = f"k²·Cin·Cout/g = {ksq}·{m.in_channels}·{m.out_channels}{gdiv} = {_n(w)}" \
+                + msg(" (no bias)")
         text += f"; MACs = N·Cout·H·W·(Cin/g)·k² = {_n(macs)}"
     return OpResult(TMeta(out, x.dtype), "conv2d", "conv", label, macs, text, pexpl,
                     (("kernel", k), ("stride", s), ("padding", p), ("dilation", d),
@@ -211,15 +216,16 @@ def pool2d(c: Call) -> OpResult:
     label = f"{'MaxPool' if is_max else 'AvgPool'} {_hw(k)}" + (f" /{_hw(s)}" if s != (1, 1) else "")
     text = ""
     if c.explain:
-        text = (f"{name} kernel {_hw(k)}, stride {_hw(s)}, padding {_hw(p)}"
-                + (", ceil_mode" if m.ceil_mode else "") + f": {expl} → "
-                f"{fmt_shape(x.shape)} → {fmt_shape(out)} (channels unchanged)")
+        text = (msg("{name} kernel {k}, stride {s}, padding {p}", name=name, k=_hw(k), s=_hw(s),
+                    p=_hw(p)) + (", ceil_mode" if m.ceil_mode else "")
+                + f": {expl} → {fmt_shape(x.shape)} → {fmt_shape(out)}"
+                + msg(" (channels unchanged)"))
     value: Any = TMeta(out, x.dtype)
     if is_max and getattr(m, "return_indices", False):
         value = (value, TMeta(out, torch.int64))
         text += "; also returns the index of each maximum (for MaxUnpool2d)" if text else ""
     return OpResult(value, "max_pool2d" if is_max else "avg_pool2d", "pool",
-                    label, 0, text, "no parameters" if c.explain else "",
+                    label, 0, text, msg("no parameters") if c.explain else "",
                     (("kernel", k), ("stride", s), ("padding", p)), rf)
 
 
@@ -244,7 +250,7 @@ def max_unpool(c: Call) -> OpResult:
     rf = RFStep("transposed", (kh, kw), (sh, sw), (ph, pw))
     return OpResult(TMeta(out, x.dtype), "max_unpool2d", "pool", f"MaxUnpool {_hw((kh, kw))}"
                     + (f" ×{_hw((sh, sw))}" if (sh, sw) != (1, 1) else ""), 0, text,
-                    "no parameters" if c.explain else "", (("kernel", (kh, kw)),
+                    msg("no parameters") if c.explain else "", (("kernel", (kh, kw)),
                                                            ("stride", (sh, sw))), rf)
 
 
@@ -312,7 +318,7 @@ def pad_shape(c: Call, x: TMeta, pad: Any, mode: str) -> OpResult:
     # a pad is a 1×1 window with padding (top, left): the centre of output pixel 0 moves
     rf = RFStep("window", (1, 1), (1, 1), (top, left))
     return OpResult(TMeta(out, x.dtype), "pad", "other", f"Pad {left},{right},{top},{bottom}",
-                    0, text, "no parameters" if c.explain else "",
+                    0, text, msg("no parameters") if c.explain else "",
                     (("pad", (left, right, top, bottom)),), rf)
 
 
@@ -387,17 +393,19 @@ def adaptive_pool(c: Call, out_size: Any = None, is_max: bool | None = None) -> 
     text = ""
     if c.explain:
         if (oh, ow) == (1, 1):
-            text = (f"{name} to 1×1: each channel's whole {h}×{w} map is "
-                    f"{'reduced to its maximum' if is_max else 'averaged'} → "
-                    f"{fmt_shape(x.shape)} → {fmt_shape(out)} (any input size gives 1×1)")
+            how = msg("reduced to its maximum") if is_max else msg("averaged")
+            text = msg("{name} to 1×1: each channel's whole {hw} map is {how} → {a} → {b} (any "
+                       "input size gives 1×1)", name=name, hw=f"{h}×{w}", how=how,
+                       a=fmt_shape(x.shape), b=fmt_shape(out))
         else:
-            text = (f"{name} to {oh}×{ow}: windows of up to {kh}×{kw} cells, chosen so that "
-                    f"any input size gives {oh}×{ow} → {fmt_shape(x.shape)} → {fmt_shape(out)}")
+            text = msg("{name} to {o}: windows of up to {k} cells, chosen so that any input size "
+                       "gives {o} → {a} → {b}", name=name, o=f"{oh}×{ow}", k=f"{kh}×{kw}",
+                       a=fmt_shape(x.shape), b=fmt_shape(out))
     sh, sw = max(h // oh, 1), max(w // ow, 1)
     rf = RFStep("window", (kh, kw), (sh, sw), (0, 0))
     return OpResult(TMeta(out, x.dtype), "adaptive_max_pool2d" if is_max else "adaptive_avg_pool2d",
                     "pool", f"{name.replace('2d', '')} → {oh}×{ow}", 0, text,
-                    "no parameters" if c.explain else "", (("output_size", (oh, ow)),), rf)
+                    msg("no parameters") if c.explain else "", (("output_size", (oh, ow)),), rf)
 
 
 def linear(c: Call) -> OpResult:
@@ -423,10 +431,9 @@ def linear(c: Call) -> OpResult:
     macs = rows * m.in_features * m.out_features
     text = pexpl = ""
     if c.explain:
-        text = (f"Linear {m.in_features}→{m.out_features}: each of the {_n(rows)} rows "
-                f"(N×{m.in_features}) is multiplied by a {m.out_features}×{m.in_features} "
-                f"weight matrix → {fmt_shape(out, True)}; MACs = {_n(rows)}·{m.in_features}·"
-                f"{m.out_features} = {_n(macs)}")
+        text = msg("Linear {i}→{o}: each of the {rows} rows (N×{i}) is multiplied by a {o}×{i} "
+                   "weight matrix → {shape}; MACs = {rows}·{i}·{o} = {macs}", i=m.in_features,
+                   o=m.out_features, rows=_n(rows), shape=fmt_shape(out, True), macs=_n(macs))
         seed = getattr(m, "seed_in_features", None)
         if seed is not None and seed != m.in_features:
             where = ""
@@ -469,13 +476,14 @@ def batchnorm(c: Call) -> OpResult:
     text = pexpl = ""
     if c.explain:
         over = "(N, H, W)" if len(x.shape) == 4 else "(N)" if len(x.shape) == 2 else "(N, L)"
-        text = (f"{name}({C}): each of the {C} channels is normalised with its mean and variance "
-                f"over {over}, then scaled by γ and shifted by β; shape unchanged "
-                f"{fmt_shape(x.shape)}")
+        text = msg("{name}({C}): each of the {C} channels is normalised with its mean and "
+                   "variance over {over}, then scaled by γ and shifted by β; shape unchanged "
+                   "{shape}", name=name, C=C, over=over, shape=fmt_shape(x.shape))
         learn = 2 * C if m.affine else 0
-        pexpl = (f"2C = 2·{C} = {learn} learnable (γ, β)" if m.affine else "no affine parameters")
+        pexpl = (msg("2C = 2·{C} = {n} learnable (γ, β)", C=C, n=learn) if m.affine
+                 else msg("no affine parameters"))
         if m.track_running_stats:
-            pexpl += f" + 2C = {2 * C} running buffers (mean, var; not trained)"
+            pexpl += msg(" + 2C = {n} running buffers (mean, var; not trained)", n=2 * C)
     return OpResult(TMeta(x.shape, x.dtype), "batch_norm", "bn", f"{name}({C})",
                     0, text, pexpl, (("features", C),), RFStep("identity"))
 
@@ -491,32 +499,36 @@ def elementwise(c: Call, op: str, kind: str, label: str, what: str) -> OpResult:
     x = c.tensor()
     text = ""
     if c.explain:
-        text = f"{what}; shape unchanged {fmt_shape(x.shape, len(x.shape) < 2)}"
+        text = msg("{what}; shape unchanged {shape}", what=what,
+                   shape=fmt_shape(x.shape, len(x.shape) < 2))
     return OpResult(TMeta(x.shape, x.dtype), op, kind, label, 0, text,
-                    "no parameters" if c.explain else "", (), RFStep("identity"))
+                    msg("no parameters") if c.explain else "", (), RFStep("identity"))
 
 
 def activation_module(c: Call) -> OpResult:
     m = c.target
     op = _ACT_NAMES.get(type(m), type(m).__name__.lower())
     return elementwise(c, op, "act", type(m).__name__,
-                       f"{type(m).__name__} applied to every element independently")
+                       msg("{name} applied to every element independently",
+                           name=type(m).__name__))
 
 
 def dropout_module(c: Call) -> OpResult:
     m = c.target
     return elementwise(c, "dropout", "dropout", f"Dropout p={m.p}",
-                       f"{type(m).__name__}(p={m.p}) zeroes elements at random in training and "
-                       f"is the identity in evaluation")
+                       msg("{name}(p={p}) zeroes elements at random in training and is the "
+                           "identity in evaluation", name=type(m).__name__, p=m.p))
 
 
 def identity_module(c: Call) -> OpResult:
-    return elementwise(c, "identity", "other", "Identity", "Identity passes the input through")
+    return elementwise(c, "identity", "other", "Identity",
+                       msg("Identity passes the input through"))
 
 
 def lrn_module(c: Call) -> OpResult:
     return elementwise(c, "local_response_norm", "norm", "LRN",
-                       "LocalResponseNorm divides each value by a sum over neighbouring channels")
+                       msg("LocalResponseNorm divides each value by a sum over neighbouring "
+                           "channels"))
 
 
 def flatten_shape(x: TMeta, start: int, end: int, explain: bool, name: str) -> OpResult:
@@ -528,10 +540,11 @@ def flatten_shape(x: TMeta, start: int, end: int, explain: bool, name: str) -> O
     out = x.shape[:s] + (flat,) + x.shape[e + 1:]
     text = ""
     if explain:
-        text = (f"{name} joins dims {s}…{e}: " + "·".join(str(d) for d in dims) +
-                f" = {_n(flat)} → {fmt_shape(out, True)}")
+        text = msg("{name} joins dims {s}…{e}: {product} = {n} → {shape}", name=name, s=s, e=e,
+                   product="·".join(str(d) for d in dims), n=_n(flat),
+                   shape=fmt_shape(out, True))
     return OpResult(TMeta(out, x.dtype), "flatten", "reshape", f"Flatten → {flat}", 0, text,
-                    "no parameters" if explain else "", (), RFStep("flat"))
+                    msg("no parameters") if explain else "", (), RFStep("flat"))
 
 
 def flatten_module(c: Call) -> OpResult:
@@ -583,14 +596,14 @@ def add_rule(c: Call) -> OpResult:
             out = a.shape
         text = ""
         if c.explain:
-            text = (f"element-wise sum of two {fmt_shape(a.shape)} tensors (shapes must match) "
-                    f"→ {fmt_shape(out)}")
+            text = msg("element-wise sum of two {shape} tensors (shapes must match) → {out}",
+                       shape=fmt_shape(a.shape), out=fmt_shape(out))
             if c.shortcut is not None:
                 text += "; " + c.shortcut.text()
                 if c.shortcut.projection:
-                    text += ", which makes its shape match the main path"
+                    text += msg(", which makes its shape match the main path")
         return OpResult(TMeta(out, a.dtype), "add", "add", "+", 0, text,
-                        "no parameters" if c.explain else "", (), RFStep("merge"), c.shortcut)
+                        msg("no parameters") if c.explain else "", (), RFStep("merge"), c.shortcut)
     raise NoRule()
 
 
@@ -615,11 +628,12 @@ def cat_rule(c: Call) -> OpResult:
     out = tensors[0].shape[:d] + (total,) + tensors[0].shape[d + 1:]
     text = ""
     if c.explain:
-        what = "channels" if d == 1 else f"dim {d}"
-        text = (f"concatenate {len(parts)} tensors along {what}: " + " + ".join(map(str, parts)) +
-                f" = {total} → {fmt_shape(out)}")
+        what = msg("channels") if d == 1 else msg("dim {d}", d=d)
+        text = msg("concatenate {n} tensors along {what}: {sum} = {total} → {shape}",
+                   n=len(parts), what=what, sum=" + ".join(map(str, parts)), total=total,
+                   shape=fmt_shape(out))
     return OpResult(TMeta(out, tensors[0].dtype), "cat", "concat", f"cat ({total})", 0, text,
-                    "no parameters" if c.explain else "", (("dim", d), ("parts", tuple(parts))),
+                    msg("no parameters") if c.explain else "", (("dim", d), ("parts", tuple(parts))),
                     RFStep("merge"))
 
 
@@ -650,7 +664,7 @@ def reshape_rule(c: Call) -> OpResult:
         if len(out) == 2 and len(x.shape) > 2:
             text += " (" + "·".join(str(d) for d in x.shape[1:]) + f" = {_n(out[1])})"
     return OpResult(TMeta(out, x.dtype), "reshape", "reshape", f"reshape → {fmt_shape(out)}", 0,
-                    text, "no parameters" if c.explain else "", (), RFStep("flat"))
+                    text, msg("no parameters") if c.explain else "", (), RFStep("flat"))
 
 
 _ACT_LABELS = {"relu": "ReLU", "relu6": "ReLU6", "sigmoid": "Sigmoid", "tanh": "Tanh",
@@ -663,7 +677,8 @@ def functional_act(name: str) -> Callable[[Call], OpResult]:
 
     def rule(c: Call) -> OpResult:
         return elementwise(c, name, "act", label,
-                           f"{label} (functional) applied to every element independently")
+                           msg("{name} (functional) applied to every element independently",
+                               name=label))
     return rule
 
 
@@ -712,7 +727,7 @@ def mean_rule(c: Call) -> OpResult:
 
 def dropout_fn(c: Call) -> OpResult:
     return elementwise(c, "dropout", "dropout", "dropout",
-                       "dropout is the identity in evaluation")
+                       msg("dropout is the identity in evaluation"))
 
 
 FUNCTION_RULES: dict[Any, Callable[[Call], OpResult]] = {

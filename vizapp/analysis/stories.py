@@ -7,6 +7,7 @@ shrinks H×W in a stem."""
 from __future__ import annotations
 
 from vizapp.fmt import count, hw_text, shape_text
+from vizapp.i18n import join, msg
 
 from .records import Node, Shape
 
@@ -22,7 +23,7 @@ def block_story(btype: str, nodes: list[Node], in_shapes: tuple, out_shape: Shap
     if len(nodes) == 1:
         n = nodes[0]
         extra = n.param_explanation and n.param_explanation != "no parameters"
-        return n.explanation + (f"\nParameters: {n.param_explanation}" if extra else "")
+        return n.explanation + (msg("\nParameters: {p}", p=n.param_explanation) if extra else "")
     x = in_shapes[0] if in_shapes else None
     lines = [_summary(btype, x, out_shape)] if x is not None and out_shape is not None else []
     cats = [n for n in nodes if n.op == "cat"]
@@ -45,8 +46,9 @@ def block_story(btype: str, nodes: list[Node], in_shapes: tuple, out_shape: Shap
         line = _downsampling_line(nodes, x, out_shape)
         if line:
             lines.append(line)
-    lines.append(f"parameters: {count(params)}; MACs: {count(sum(n.macs for n in nodes))}")
-    return "\n".join(lines)
+    lines.append(msg("parameters: {params}; MACs: {macs}", params=count(params),
+                     macs=count(sum(n.macs for n in nodes))))
+    return join("\n", lines)
 
 
 def _summary(btype: str, x: Shape, y: Shape) -> str:
@@ -55,10 +57,10 @@ def _summary(btype: str, x: Shape, y: Shape) -> str:
         return line
     bits = []
     if x[1] != y[1]:
-        bits.append(f"channels {x[1]} → {y[1]}")
+        bits.append(msg("channels {a} → {b}", a=x[1], b=y[1]))
     if x[2:] != y[2:]:
         bits.append(f"H×W {x[2]}×{x[3]} → {y[2]}×{y[3]}" + _ratio(x, y))
-    return line + (" (" + ", ".join(bits) + ")" if bits else "")
+    return line + (" (" + join(", ", bits) + ")" if bits else "")
 
 
 def _ratio(x: Shape, y: Shape) -> str:
@@ -87,35 +89,40 @@ def dense_growth(cats: list[Node]) -> tuple[int, list[int]] | None:
 def _dense_line(c0: int, ks: list[int]) -> str:
     total = c0 + sum(ks)
     if len(set(ks)) == 1:
-        return (f"dense connections: every layer adds k = {ks[0]} channels to all earlier "
-                f"ones: c₀ + L·k = {c0} + {len(ks)}·{ks[0]} = {total} channels")
-    return "dense connections: " + f"{c0} + " + " + ".join(map(str, ks)) + f" = {total} channels"
+        return msg("dense connections: every layer adds k = {k} channels to all earlier ones: "
+                   "c₀ + L·k = {c0} + {L}·{k} = {total} channels", k=ks[0], c0=c0, L=len(ks),
+                   total=total)
+    return msg("dense connections: {sum} = {total} channels",
+               sum=f"{c0} + " + " + ".join(map(str, ks)), total=total)
 
 
 def _branches_line(cats: list[Node]) -> str:
     sums = [_attrs(c).get("parts", ()) for c in cats]
     text = [" + ".join(map(str, p)) + f" = {sum(p)}" for p in sums]
     if len(cats) == 1:
-        return f"{len(sums[0])} parallel branches concatenated: {text[0]} channels"
-    return (f"{len(cats)} blocks, each concatenating its parallel branches: "
-            + "; ".join(text) + " channels")
+        return msg("{n} parallel branches concatenated: {sum} channels", n=len(sums[0]),
+                   sum=text[0])
+    return msg("{n} blocks, each concatenating its parallel branches: {sums} channels",
+               n=len(cats), sums="; ".join(text))
 
 
 def _residual_line(adds: list[Node]) -> str:
     if len(adds) == 1:
         s = adds[0].shortcut
         if s.projection:
-            return f"residual: output = F(x) + shortcut(x); {s.text()}"
-        return "residual: output = F(x) + x (identity shortcut: shapes already match)"
+            return msg("residual: output = F(x) + shortcut(x); {shortcut}", shortcut=s.text())
+        return msg("residual: output = F(x) + x (identity shortcut: shapes already match)")
     units = []
     for a in adds:
         s = a.shortcut
         where = a.module_path or a.id
-        units.append(f"{where}: projection through '{s.layer}' ({s.in_channels}→"
-                     f"{s.out_channels}" + (f", stride {s.stride[0]}" if s.stride != (1, 1)
-                                            else "") + ")" if s.projection else
-                     f"{where}: identity")
-    return f"{len(adds)} residual units, output = F(x) + shortcut(x) — " + "; ".join(units)
+        stride = msg(", stride {s}", s=s.stride[0]) if s.stride != (1, 1) else ""
+        units.append(msg("{where}: projection through '{layer}' ({cin}→{cout}{stride})",
+                         where=where, layer=s.layer, cin=s.in_channels, cout=s.out_channels,
+                         stride=stride) if s.projection else
+                     msg("{where}: identity", where=where))
+    return msg("{n} residual units, output = F(x) + shortcut(x) — {units}", n=len(adds),
+               units=join("; ", units))
 
 
 def _bottleneck_line(convs: list[Node]) -> str | None:
@@ -128,11 +135,9 @@ def _bottleneck_line(convs: list[Node]) -> str | None:
     w, e = a0["out"], a2["out"]
     if not w or e % w or e == w:
         return None
-    return (f"bottleneck: 1×1 reduces {a0['in']} → {w} channels, the {hw_text(k)}×"
-            f"{hw_text(k)} conv works at {w}, 1×1 expands ×{e // w} to {w}·{e // w} = {e}"
-            if k[0] == k[1] else
-            f"bottleneck: 1×1 reduces {a0['in']} → {w} channels, the {k[0]}×{k[1]} conv works "
-            f"at {w}, 1×1 expands ×{e // w} to {w}·{e // w} = {e}")
+    kk = f"{hw_text(k)}×{hw_text(k)}" if k[0] == k[1] else f"{k[0]}×{k[1]}"
+    return msg("bottleneck: 1×1 reduces {cin} → {w} channels, the {k} conv works at {w}, "
+               "1×1 expands ×{x} to {w}·{x} = {e}", cin=a0["in"], w=w, k=kk, x=e // w, e=e)
 
 
 def _transition_line(nodes: list[Node], convs: list[Node]) -> str | None:
@@ -143,8 +148,9 @@ def _transition_line(nodes: list[Node], convs: list[Node]) -> str | None:
     ratio = a0["out"] / a0["in"] if a0["in"] else 0
     p = pools[-1]
     x, y = p.input_shapes[0], p.output_shape
-    return (f"transition: the 1×1 conv compresses {a0['in']} → {a0['out']} channels "
-            f"(×{ratio:g}), the average pool halves H×W {x[2]}×{x[3]} → {y[2]}×{y[3]}")
+    return msg("transition: the 1×1 conv compresses {cin} → {cout} channels (×{ratio}), the "
+               "average pool halves H×W {hw_in} → {hw_out}", cin=a0["in"], cout=a0["out"],
+               ratio=f"{ratio:g}", hw_in=f"{x[2]}×{x[3]}", hw_out=f"{y[2]}×{y[3]}")
 
 
 def _downsampling_line(nodes: list[Node], x: Shape, y: Shape) -> str | None:
@@ -160,4 +166,5 @@ def _downsampling_line(nodes: list[Node], x: Shape, y: Shape) -> str | None:
             steps.append(f"{n.label} ({h_in}→{h_out})")
     if not steps:
         return None
-    return f"H×W {x[2]}×{x[3]} → {y[2]}×{y[3]}{_ratio(x, y)} by " + ", then ".join(steps)
+    return msg("H×W {hw_in} → {hw_out}{ratio} by {steps}", hw_in=f"{x[2]}×{x[3]}",
+               hw_out=f"{y[2]}×{y[3]}", ratio=_ratio(x, y), steps=join(msg(", then "), steps))

@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from vizapp import i18n
+
 # sub-command modules, in help order; a module that does not exist yet is skipped
 _COMMANDS = ("presets", "table", "render", "bn", "run", "train", "report", "app")
 
@@ -26,9 +28,30 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def take_lang(argv: list[str]) -> tuple[list[str], str | None]:
+    """``--lang X`` / ``--lang=X`` anywhere on the command line (before or after the command),
+    taken out of ``argv``; the last one wins."""
+    rest, lang, i = [], None, 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--lang":
+            lang = argv[i + 1] if i + 1 < len(argv) else ""
+            i += 2
+            continue
+        if a.startswith("--lang="):
+            lang = a.split("=", 1)[1]
+        else:
+            rest.append(a)
+        i += 1
+    return rest, lang
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="vizapp", description="CNN architecture lab: "
                                      "shapes, graphs, costs and BatchNorm statistics.")
+    parser.add_argument("--lang", metavar="LANG", choices=sorted(i18n.LANGS),
+                        help="language of the text output: en (default) or zh (简体中文); "
+                             "JSON keys stay English; may also follow the command")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
         try:
@@ -50,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return launch(argv[1:])
     parser = build_parser()
+    argv, lang = take_lang(argv)
+    if lang is not None and i18n.normalize(lang) is None:
+        parser.error(f"--lang: '{lang}' is not one of {', '.join(i18n.LANGS)}")
+    i18n.set_lang(lang or i18n.DEFAULT)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from vizapp.i18n import _
 from vizapp.zoo import ModelSpec, resolve
 
 from . import UserError
@@ -71,6 +72,7 @@ def code_spec(code: str, overrides: dict[str, str]) -> ModelSpec:
 def failure_text(a) -> str:
     """One line: where the shapes fail, why, the fix, and the --input that works."""
     f = a.failure
-    hint = (f" (try --input {a.input_shape[1]},{f.min_input[0]},{f.min_input[1]})"
-            if f.min_input else "")
-    return f"at {f.module_path or f.node} ({f.op}): {f.message}. Fix: {f.fix}{hint}"
+    hint = (_(" (try --input {input})").format(
+        input=f"{a.input_shape[1]},{f.min_input[0]},{f.min_input[1]}") if f.min_input else "")
+    return _("at {where} ({op}): {message}. Fix: {fix}").format(
+        where=f.module_path or f.node, op=f.op, message=f.message, fix=f.fix) + hint

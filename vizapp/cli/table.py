@@ -6,7 +6,10 @@ import argparse
 import csv
 import json
 import sys
+import unicodedata
 
+from vizapp import i18n
+from vizapp.i18n import _
 from .common import add_model_args, failure_text, spec_from_args
 
 
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if args.depth < 1:
         raise UserError(f"--depth must be at least 1, got {args.depth}")
     spec = spec_from_args(args)
-    a = analyze_spec(spec)
+    a = i18n.localize(analyze_spec(spec))
     if args.format == "json":
         json.dump(a.to_dict(args.depth), sys.stdout, indent=2, ensure_ascii=False)
         print()
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_text(a, args.depth, args.explain))
     if a.failure is not None:
-        print(f"vizapp table: error: {failure_text(a)}", file=sys.stderr)
+        print(_("vizapp table: error: {text}").format(text=failure_text(a)), file=sys.stderr)
         return 2
     return 0
 
@@ -58,9 +61,10 @@ def format_text(a, depth: int, explain: bool = False) -> str:
     rows = a.rows(depth)
     width = max([len(r.name) + 2 * (r.depth - 1) for r in rows] + [4])
     twidth = max([len(r.type) for r in rows] + [4])
-    lines = [f"{a.model}  input {list(a.input_shape)}",
-             f"{'name'.ljust(width)}  {'type'.ljust(twidth)}  {'output shape':<22}"
-             f"{'params':>12}  {'MACs':>15}  RF"]
+    head = [_("name"), _("type"), _("output shape"), _("params"), _("MACs"), _("RF")]
+    lines = [f"{a.model}  " + _("input {shape}").format(shape=list(a.input_shape)),
+             f"{_pad(head[0], width)}  {_pad(head[1], twidth)}  {_pad(head[2], 22)}"
+             f"{_pad(head[3], 12, True)}  {_pad(head[4], 15, True)}  {head[5]}"]
     for r in rows:
         shape = f"torch.Size({list(r.output_shape)})" if r.output_shape is not None else "—"
         rf = str(r.receptive_field.size[0]) if r.receptive_field else ""
@@ -71,10 +75,18 @@ def format_text(a, depth: int, explain: bool = False) -> str:
         if explain and r.explanation:
             for line in r.explanation.splitlines():
                 lines.append(" " * (width + 2) + "│ " + line)
-    lines.append(f"total params: {a.total_params:,}   MACs: {a.macs_text(f'{a.total_macs:,}')} "
-                 f"(FLOPs ≈ 2×MACs = {2 * a.total_macs:,})")
+    lines.append(_("total params: {params}   MACs: {macs} (FLOPs ≈ 2×MACs = {flops})").format(
+        params=f"{a.total_params:,}", macs=a.macs_text(f"{a.total_macs:,}"),
+        flops=f"{2 * a.total_macs:,}"))
     for why in a.uncounted:
-        lines.append(f"not counted: {why}")
+        lines.append(_("not counted: {why}").format(why=why))
     for note in a.notes:
-        lines.append(f"note: {note}")
+        lines.append(_("note: {note}").format(note=note))
     return "\n".join(lines)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    """``text`` padded to ``width`` terminal columns (a CJK character takes two)."""
+    cols = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    fill = " " * max(width - cols, 0)
+    return fill + text if right else text + fill

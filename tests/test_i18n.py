@@ -1,0 +1,191 @@
+"""Languages: the zh catalog is complete and current, placeholders agree, lazy messages render
+per language from one cached (English) analysis, the CLI and the app speak Chinese on request."""
+
+from __future__ import annotations
+
+import ast
+import pickle
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vizapp import i18n
+
+ROOT = Path(__file__).resolve().parents[1]
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(scope="module")
+def catalog() -> dict:
+    return i18n.read_po(i18n.po_path("zh"))
+
+
+def wanted() -> dict[str, str]:
+    found = {k: f"{p}:{n}" for k, (p, n) in i18n.extract().items()}
+    found.update(i18n.registry_msgids())
+    return found
+
+
+def test_extraction_finds_the_app_strings() -> None:
+    ids = wanted()
+    for msgid in ("Graph", "Architecture knobs", "channels {a} → {b}",
+                  "growth rate", "no parameters"):
+        assert msgid in ids, msgid
+
+
+def test_every_message_has_a_zh_translation(catalog) -> None:
+    missing = [f"{where}: {mid!r}" for mid, where in wanted().items() if not catalog.get(mid)]
+    assert not missing, "untranslated (python -m vizapp.i18n missing):\n" + "\n".join(missing)
+
+
+def test_placeholders_match(catalog) -> None:
+    bad = [(mid, tr) for mid, tr in catalog.items()
+           if mid and isinstance(tr, str) and tr and i18n.placeholders(mid) != i18n.placeholders(tr)]
+    assert not bad, bad
+
+
+def test_markers_take_literal_text_only() -> None:
+    """``_(f"…")`` or ``_(variable)`` cannot be extracted: the text would never be translated."""
+    bad = []
+    for path in i18n.source_files():
+        if path.name == "i18n.py":  # the machinery itself passes variables through
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("_", "N_", "msg")
+                    and node.args and not (isinstance(node.args[0], ast.Constant)
+                                           and isinstance(node.args[0].value, str))):
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not bad, bad
+
+
+def test_mo_is_compiled_from_the_po() -> None:
+    po = i18n.po_path("zh")
+    assert po.with_suffix(".mo").read_bytes() == i18n.mo_bytes(i18n.read_po(po)), \
+        "run: python -m vizapp.i18n compile"
+
+
+def test_language_choice() -> None:
+    assert i18n.normalize("zh-CN") == "zh" and i18n.normalize("EN_gb") == "en"
+    assert i18n.normalize("fr") is None
+    assert i18n.from_accept_language("fr;q=1, zh-CN;q=0.8, en;q=0.5") == "zh"
+    assert i18n.from_accept_language("en-US,en;q=0.9,zh;q=0.8") == "en"
+    assert i18n.from_accept_language("de, fr") is None
+
+
+def test_lazy_message_is_english_text_and_renders_in_zh() -> None:
+    m = i18n.msg("channels {a} → {b}", a=64, b=128) + "; " + i18n.msg("no parameters")
+    assert m == "channels 64 → 128; no parameters"  # English code sees the same string
+    m = pickle.loads(pickle.dumps(m))  # crosses from the worker processes
+    with i18n.using("zh"):
+        assert i18n.tr(m) == "通道 64 → 128; 无参数"
+        assert i18n.msg("channels {a} → {b}", a=1, b=2) == "通道 1 → 2"
+    assert i18n.tr(m) == "channels 64 → 128; no parameters"
+
+
+def test_one_cached_analysis_serves_both_languages() -> None:
+    from vizapp.analysis import analyze_spec
+    from vizapp.zoo import resolve
+
+    a = analyze_spec(resolve("resnet18"))
+    b3 = a.block("b3").explanation
+    assert "residual units" in b3 and not HAN.search(b3)
+    with i18n.using("zh"):
+        z = i18n.localize(a)
+        assert i18n.localize(a) is z  # one localized copy per language
+    assert "残差单元" in z.block("b3").explanation and "64→128" in z.block("b3").explanation
+    assert a.block("b3").explanation == b3  # the shared record is unchanged
+    assert z.total_params == a.total_params
+    conv = next(n for n in z.nodes if n.op == "conv2d")
+    assert "卷积核" in conv.explanation and "步幅" in conv.explanation
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vizapp", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+
+
+def test_cli_table_in_chinese() -> None:
+    r = run_cli("table", "resnet18", "--explain", "--lang", "zh")
+    assert r.returncode == 0, r.stderr
+    head = r.stdout.splitlines()[1]
+    assert "名称" in head and "输出形状" in head and "感受野" in head
+    assert "残差单元" in r.stdout and "参数总数" in r.stdout
+    en = run_cli("table", "resnet18")
+    assert "output shape" in en.stdout and not HAN.search(en.stdout)
+
+
+def test_cli_bad_language_is_one_line() -> None:
+    r = run_cli("--lang", "xx", "presets")
+    assert r.returncode == 2 and "--lang" in r.stderr and "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------------------------ the app
+PAGES = ["graph", "shapes", "compare", "batchnorm", "features", "schedules", "train", "run",
+         "code"]
+
+
+def _texts(at) -> str:
+    parts = [e.value for e in at.header] + [e.value for e in at.caption] + \
+        [e.value for e in at.markdown] + [w.label for w in at.selectbox] + \
+        [e.label for e in at.expander] + [b.label for b in at.button]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_app_in_chinese_on_every_page(page: str) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "vizapp" / "main.py"), default_timeout=120)
+    at.query_params["lang"] = "zh"
+    at.query_params["model"] = "resnet18"
+    at.run()
+    if page != "graph":
+        at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = _texts(at)
+    assert "架构旋钮" in text and "模型族" in text, text[:500]  # the sidebar
+    assert "输入" in text and "个参数" in text  # the header strip
+    assert at.query_params.get("lang") in ("zh", ["zh"])
+
+
+def test_app_english_by_default_and_bad_lang_is_a_message() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "vizapp" / "main.py"), default_timeout=120)
+    at.query_params["lang"] = "<b>xx</b>"
+    at.run()
+    assert not at.exception
+    assert "Architecture knobs" in _texts(at) and not HAN.search(_texts(at).replace("简体中文", ""))
+    assert any("not a language" in w.value for w in at.warning)
+
+
+# ------------------------------------------------------------------------------ a real browser
+def test_browser_opens_lang_zh_on_the_graph_page() -> None:
+    pytest.importorskip("playwright")
+    from playwright.sync_api import sync_playwright
+
+    from vizapp.testing import free_port, launch_chromium, start_streamlit, stop_streamlit
+
+    port = free_port()
+    proc = start_streamlit(ROOT / "vizapp" / "main.py", port)
+    shots = ROOT / "artifacts" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            for key, path in (("graph", ""), ("shapes", "shapes")):  # graph is the main page
+                page.goto(f"http://localhost:{port}/{path}?model=resnet18&lang=zh")
+                page.wait_for_selector("[data-testid='stApp']", timeout=120_000)
+                page.wait_for_selector("[data-test-script-state='notRunning']", timeout=120_000)
+                page.wait_for_timeout(1500)
+                page.screenshot(path=str(shots / f"zh_{key}.png"))
+                body = page.inner_text("body")
+                assert "架构旋钮" in body and "计算图" in body, body[:400]
+                assert "Page not found" not in body
+            browser.close()
+    finally:
+        stop_streamlit(proc)

@@ -1,0 +1,384 @@
+"""Languages: the one home of translation (English source strings, Simplified Chinese catalog).
+
+Standard ``gettext``: one catalog per language, ``vizapp/locale/<lang>/LC_MESSAGES/vizapp.po``
+(what translators edit) compiled to ``vizapp.mo`` (committed, loaded by :mod:`gettext`;
+``python -m vizapp.i18n compile`` rebuilds it, ``tests/test_i18n.py`` checks it is current).
+
+* The current language is per session/thread: a :class:`contextvars.ContextVar`, set by the app
+  (``?lang=zh``, the switch, the browser's preferred language) and by the CLI (``--lang zh``).
+* ``_("channels {a} → {b}").format(a=…, b=…)``: named placeholders, so a translation may move
+  them; ``ngettext`` for plurals; ``N_`` marks a string for extraction without translating it
+  (titles in tables of data, translated where they are shown, with :func:`tr`).
+* :func:`msg` is a *lazy* message for text computed once and cached for every session (the
+  analysis records): a ``str`` whose value is the English sentence, which also keeps its
+  template and fields. English code sees an ordinary string; :func:`localize` re-renders a
+  record's messages in the current language at display time, so one cached analysis serves
+  both languages and symbols and numbers come from the same fields in both.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import contextvars
+import dataclasses
+import functools
+import gettext
+import re
+import string
+import struct
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+DOMAIN = "vizapp"
+LOCALE_DIR = Path(__file__).with_name("locale")
+LANGS = {"en": "English", "zh": "简体中文"}
+DEFAULT = "en"
+SOURCE_LANG = "en"  # msgids are English
+
+_LANG: contextvars.ContextVar[str] = contextvars.ContextVar("vizapp_lang", default=DEFAULT)
+
+
+# ----------------------------------------------------------------------------- current language
+def normalize(code: Any) -> str | None:
+    """``"zh"``/``"zh-CN"``/``"zh_Hans"`` → ``"zh"``, ``"en-GB"`` → ``"en"``; None if unknown."""
+    text = str(code or "").strip().lower().replace("_", "-")
+    base = text.split("-")[0]
+    return base if base in LANGS else None
+
+
+def from_accept_language(header: str | None) -> str | None:
+    """The first supported language of an HTTP ``Accept-Language`` header (by q weight)."""
+    prefs = []
+    for i, item in enumerate(str(header or "").split(",")):
+        tag, _sep, params = item.strip().partition(";")
+        q = 1.0
+        m = re.search(r"q\s*=\s*([0-9.]+)", params)
+        if m:
+            try:
+                q = float(m.group(1))
+            except ValueError:
+                q = 0.0
+        if normalize(tag) and q > 0:
+            prefs.append((-q, i, normalize(tag)))
+    return min(prefs)[2] if prefs else None
+
+
+def get_lang() -> str:
+    return _LANG.get()
+
+
+def set_lang(code: Any) -> str:
+    """Make ``code`` the current language (unknown codes → English); returns the one set."""
+    lang = normalize(code) or DEFAULT
+    _LANG.set(lang)
+    return lang
+
+
+@contextlib.contextmanager
+def using(code: Any) -> Iterator[str]:
+    """Run a block in language ``code``, restoring the previous one afterwards."""
+    token = _LANG.set(normalize(code) or DEFAULT)
+    try:
+        yield _LANG.get()
+    finally:
+        _LANG.reset(token)
+
+
+# ----------------------------------------------------------------------------- lookups
+@functools.lru_cache(maxsize=None)
+def translations(lang: str) -> gettext.NullTranslations:
+    if lang == SOURCE_LANG:
+        return gettext.NullTranslations()
+    return gettext.translation(DOMAIN, str(LOCALE_DIR), languages=[lang], fallback=True)
+
+
+def _(message: str) -> str:
+    """``message`` in the current language (itself when untranslated)."""
+    if not message:
+        return message
+    return translations(_LANG.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(_LANG.get()).ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction; translate it where it is shown (:func:`tr`)."""
+    return message
+
+
+# ----------------------------------------------------------------------------- lazy messages
+def _render(parts: tuple) -> str:
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        template, fields = part
+        values = {k: tr(v) if isinstance(v, Msg) else v for k, v in fields}
+        out.append(_(template).format(**values))
+    return "".join(out)
+
+
+class Msg(str):
+    """A message whose ``str`` value is its English text and that keeps what it was built from:
+    parts that are literal text or ``(template, fields)``. ``+`` with text keeps it lazy."""
+
+    parts: tuple
+
+    def __new__(cls, parts: tuple) -> "Msg":
+        with using(SOURCE_LANG):
+            obj = super().__new__(cls, _render(parts))
+        obj.parts = parts
+        return obj
+
+    def __reduce__(self):  # pickles (worker processes → the app) as its parts
+        return (Msg, (self.parts,))
+
+    def __add__(self, other: Any) -> Any:
+        if not isinstance(other, str):
+            return NotImplemented
+        return Msg(self.parts + (other.parts if isinstance(other, Msg) else (str(other),)))
+
+    def __radd__(self, other: Any) -> Any:
+        if not isinstance(other, str):
+            return NotImplemented
+        return Msg((str(other),) + self.parts)
+
+    def render(self) -> str:
+        """The message in the current language."""
+        return _render(self.parts)
+
+
+def msg(template: str, **fields: Any) -> str:
+    """``_(template).format(**fields)``, lazily: in English a :class:`Msg` (its value is the
+    English text; :func:`localize` translates it later), in another language the translated
+    text at once. Field values that are themselves messages are translated with it."""
+    if _LANG.get() != SOURCE_LANG:
+        values = {k: tr(v) if isinstance(v, Msg) else v for k, v in fields.items()}
+        return _(template).format(**values)
+    return Msg(((template, tuple(fields.items())),))
+
+
+def join(sep: str, items: Iterable[Any]) -> str:
+    """``sep.join(items)`` that keeps messages lazy (``sep`` itself is literal text)."""
+    items = list(items)
+    if not any(isinstance(i, Msg) for i in [sep, *items]):
+        return sep.join(map(str, items))
+    parts: list = []
+    for i, item in enumerate(items):
+        for piece in ((sep, item) if i else (item,)):
+            parts.extend(piece.parts if isinstance(piece, Msg) else (str(piece),))
+    return Msg(tuple(parts))
+
+
+def tr(text: Any) -> Any:
+    """``text`` in the current language: a lazy message re-rendered, a marked string looked up
+    in the catalog; anything else unchanged."""
+    if isinstance(text, Msg):
+        return text if _LANG.get() == SOURCE_LANG else text.render()
+    if isinstance(text, str):
+        return _(text)
+    return text
+
+
+def _localize(obj: Any) -> Any:
+    if isinstance(obj, Msg):
+        return obj.render()
+    if isinstance(obj, str):
+        return obj
+    if isinstance(obj, tuple):
+        if type(obj) is not tuple:  # named tuples hold numbers, not sentences
+            return obj
+        items = tuple(_localize(v) for v in obj)
+        return obj if all(a is b for a, b in zip(items, obj)) else items
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        changes = {}
+        for f in dataclasses.fields(obj):
+            if not f.init:
+                continue
+            old = getattr(obj, f.name)
+            new = _localize(old)
+            if new is not old:
+                changes[f.name] = new
+        return dataclasses.replace(obj, **changes) if changes else obj
+    return obj
+
+
+_LOCALIZED: dict[tuple[int, str], tuple[Any, Any]] = {}
+_LOCALIZED_MAX = 32
+
+
+def localize(record: Any) -> Any:
+    """A copy of a frozen record (an analysis, a failure …) whose lazy messages are rendered in
+    the current language; the record itself when the language is English. Copies are cached
+    per record and language (the cached analysis is shared: it is never changed)."""
+    lang = _LANG.get()
+    if lang == SOURCE_LANG or record is None:
+        return record
+    key = (id(record), lang)
+    hit = _LOCALIZED.get(key)
+    if hit is not None and hit[0] is record:
+        return hit[1]
+    out = _localize(record)
+    if len(_LOCALIZED) >= _LOCALIZED_MAX:
+        _LOCALIZED.pop(next(iter(_LOCALIZED)))
+    _LOCALIZED[key] = (record, out)
+    return out
+
+
+# ----------------------------------------------------------------------------- catalogs
+def po_path(lang: str) -> Path:
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def _unquote(line: str) -> str:
+    return ast.literal_eval(line) if line.startswith('"') else ""
+
+
+def read_po(path: Path) -> dict[str, str | list[str]]:
+    """{msgid: msgstr} of a .po file; plural entries as ``"singular\\x00plural": [forms]``."""
+    entries: dict[str, Any] = {}
+    cur: dict[str, str] = {}
+    key = ""
+
+    def flush() -> None:
+        if "msgid" in cur:
+            mid = cur["msgid"] + ("\x00" + cur["msgid_plural"] if "msgid_plural" in cur else "")
+            forms = [cur[k] for k in sorted(cur) if k.startswith("msgstr[")]
+            entries[mid] = forms if "msgid_plural" in cur else cur.get("msgstr", "")
+        cur.clear()
+
+    for raw in path.read_text(encoding="utf-8").splitlines() + [""]:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            if not line and cur:
+                flush()
+            continue
+        if line.startswith('"'):
+            cur[key] += _unquote(line)
+            continue
+        key, _sep, rest = line.partition(" ")
+        if key == "msgid" and "msgid" in cur:
+            flush()
+        cur[key] = _unquote(rest)
+    flush()
+    return entries
+
+
+def mo_bytes(entries: dict[str, str | list[str]]) -> bytes:
+    """A GNU .mo file of ``entries`` (untranslated ones left out, as msgfmt does)."""
+    pairs = sorted((k.encode(), ("\x00".join(v) if isinstance(v, list) else v).encode())
+                   for k, v in entries.items()
+                   if (all(v) if isinstance(v, list) else v) or k == "")
+    n = len(pairs)
+    ids_at, strs_at = 28, 28 + 8 * n
+    data_at = strs_at + 8 * n
+    table_ids, table_strs, blob = [], [], b""
+    for k, _v in pairs:
+        table_ids.append((len(k), data_at + len(blob)))
+        blob += k + b"\x00"
+    for _k, v in pairs:
+        table_strs.append((len(v), data_at + len(blob)))
+        blob += v + b"\x00"
+    head = struct.pack("<7I", 0x950412DE, 0, n, ids_at, strs_at, 0, data_at)
+    tables = b"".join(struct.pack("<2I", *t) for t in table_ids + table_strs)
+    return head + tables + blob
+
+
+def compile_catalogs() -> list[Path]:
+    """Write every language's .mo from its .po; returns the files written."""
+    written = []
+    for lang in LANGS:
+        po = po_path(lang)
+        if lang == SOURCE_LANG or not po.exists():
+            continue
+        mo = po.with_suffix(".mo")
+        mo.write_bytes(mo_bytes(read_po(po)))
+        written.append(mo)
+    translations.cache_clear()
+    return written
+
+
+# ----------------------------------------------------------------------------- extraction
+MARKERS = {"_", "N_", "msg", "ngettext"}
+
+
+def extract_file(path: Path) -> dict[str, tuple[str, int]]:
+    """{msgid: (file, line)} of every ``_("…")``/``N_``/``msg``/``ngettext`` with literal text."""
+    found: dict[str, tuple[str, int]] = {}
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+        if name not in MARKERS:
+            continue
+        args = node.args[:2] if name == "ngettext" else node.args[:1]
+        texts = [a.value for a in args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        if len(texts) == len(args) and texts:
+            found["\x00".join(texts)] = (str(path), node.lineno)
+    return found
+
+
+def source_files() -> list[Path]:
+    root = Path(__file__).resolve().parent.parent
+    return sorted([p for d in ("vizapp", "components") for p in (root / d).rglob("*.py")])
+
+
+def extract() -> dict[str, tuple[str, int]]:
+    """Every marked msgid of the source (vizapp/ and components/)."""
+    found: dict[str, tuple[str, int]] = {}
+    for path in source_files():
+        found.update(extract_file(path))
+    return found
+
+
+def registry_msgids() -> dict[str, str]:
+    """Text that is data rather than code, translated where it is shown: the families' and
+    presets' descriptions, every knob's label and help. {msgid: where}."""
+    from vizapp.zoo import families, presets
+
+    found: dict[str, str] = {}
+    for fam in families().values():
+        found[fam.description] = f"family {fam.name}"
+        for info in fam.config_cls.knobs():
+            found[info.label] = found[info.knob.help] = f"knob {fam.name}.{info.name}"
+    for p in presets().values():
+        found[p.description] = f"preset {p.name}"
+    found.pop("", None)
+    return found
+
+
+def placeholders(text: str) -> set[str]:
+    """The ``{named}`` fields of a template (``{{``/``}}`` are literal braces)."""
+    return {f for _lit, f, _spec, _conv in string.Formatter().parse(text) if f is not None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m vizapp.i18n compile|missing``."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["compile"]:
+        for p in compile_catalogs():
+            print(p)
+        return 0
+    if args[:1] == ["missing"]:
+        have = read_po(po_path("zh"))
+        wanted = {**{k: f"{p}:{n}" for k, (p, n) in extract().items()}, **registry_msgids()}
+        for mid, where in wanted.items():
+            if not have.get(mid):
+                print(f'#: {where}\nmsgid {_po_quote(mid)}\nmsgstr ""\n')
+        return 0
+    print("usage: python -m vizapp.i18n compile|missing", file=sys.stderr)
+    return 2
+
+
+def _po_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
