@@ -21,7 +21,9 @@ import os
 import threading
 from typing import Any, Callable
 
-WORKERS = int(os.environ.get("VIZAPP_WORKERS", "2"))  # 0: run jobs in the calling thread
+# one core stays with the server's own process (its reruns), the rest run analyses: one worker
+# on a 2-core laptop; 0 runs jobs in the calling thread (tests that patch the analysis)
+WORKERS = int(os.environ.get("VIZAPP_WORKERS", str(max(1, min(4, (os.cpu_count() or 2) - 1)))))
 TIMEOUT_S = float(os.environ.get("VIZAPP_WORKER_TIMEOUT", "90"))
 
 _lock = threading.Lock()
