@@ -24,7 +24,6 @@ FAMILY_KEY = "vz.family"
 MODEL_KEY = "vz.model"
 ERRORS_KEY = "vz.errors"
 INVALID_KEY = "vz.invalid"  # the message of the knob change that was refused (for the header)
-INPUT_ROW = ("in_channels", "height", "width")
 
 
 def _md(text: str) -> str:
@@ -121,8 +120,9 @@ def render() -> ModelSpec:
     slots: dict[str, object] = {}
 
     # the classifier size goes with the input tensor: "what goes in, what comes out"
-    arch = [k for k in knobs if k.knob.group != "input" and k.name != "num_classes"]
-    inputs = [k for k in knobs if (k.knob.group == "input" or k.name == "num_classes")
+    arch = [k for k in knobs if k.knob.group not in ("input", "batch")
+            and k.name != "num_classes"]
+    inputs = [k for k in knobs if (k.knob.group in ("input", "batch") or k.name == "num_classes")
               and k.name not in HIDDEN.get(fam, ())]
     arch = [k for k in arch if k.name not in HIDDEN.get(fam, ())]
     with sb.expander(_("Architecture knobs"), expanded=True):
@@ -139,7 +139,7 @@ def render() -> ModelSpec:
             widgets.draw(st, info, wkey)
             slots[info.name] = st.empty()
     with sb.expander(_("Input N×C×H×W and classes"), expanded=True):
-        row = [k for k in inputs if k.name in INPUT_ROW]
+        row = [k for k in inputs if k.knob.group == "input"]
         cols = st.columns(len(row)) if row else []
         short = {"in_channels": "C", "height": "H", "width": "W"}
         for col, info in zip(cols, row):
@@ -150,7 +150,7 @@ def render() -> ModelSpec:
         for info in row:
             slots[info.name] = st.empty()
         for info in inputs:
-            if info.name in INPUT_ROW:
+            if info.knob.group == "input":
                 continue
             wkey = widgets.key(PREFIX, fam, info.name)
             if wkey not in ss:

@@ -25,13 +25,13 @@ import streamlit as st
 
 from vizapp.i18n import localize
 from vizapp.runtime.cache import SharedCache
+from vizapp.zoo.base import parse_input
 from vizapp.zoo import (ConfigError, ModelSpec, families, format_value, parse_value, presets,
                         resolve)
 
 SPEC_KEY = "vz.spec"  # last good ModelSpec of this session
 URL_MESSAGES_KEY = "vz.url_messages"  # what was wrong with the URL we started from
 INITIAL_QUERY_KEY = "vz.initial_query"  # the link this session was opened with
-INPUT_KNOBS = ("in_channels", "height", "width")
 # query parameters owned by the spec (besides the knob names of every family)
 SPEC_PARAMS = ("model", "input", "batch")
 # view parameters pages may use; unknown parameters outside this set are reported
@@ -71,20 +71,6 @@ def _first(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return str(v[-1]) if v else ""
     return str(v)
-
-
-def parse_input(text: str) -> dict[str, str]:
-    """``"1,28,28"`` / ``"1x28x28"`` → in_channels/height/width; ``"224"`` or ``"28,28"`` keep
-    the channels. Raises :class:`ConfigError` naming ``height`` for anything else."""
-    parts = [p for p in text.replace("x", ",").replace("×", ",").replace(" ", "").split(",") if p]
-    if not parts or len(parts) > 3 or not all(p.isdigit() for p in parts):
-        raise ConfigError(f"input takes C,H,W (three positive integers like 1,28,28), "
-                          f"got '{text}'", "height")
-    if len(parts) == 1:
-        return {"height": parts[0], "width": parts[0]}
-    if len(parts) == 2:
-        return {"height": parts[0], "width": parts[1]}
-    return dict(zip(INPUT_KNOBS, parts))
 
 
 def spec_from_query(params: Mapping[str, Any]) -> tuple[ModelSpec, list[str]]:
@@ -158,7 +144,7 @@ def query_from_spec(spec: ModelSpec) -> dict[str, str]:
     cfg = spec.config
     q = {"model": model_name(spec)}
     for k in cfg.knobs():
-        if k.name in INPUT_KNOBS or k.name == "batch":
+        if k.knob.group in ("input", "batch"):
             continue
         if getattr(cfg, k.name) != getattr(base, k.name, None):
             q[k.name] = format_value(getattr(cfg, k.name))

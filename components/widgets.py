@@ -45,7 +45,7 @@ def kind(info: KnobInfo) -> str:
         return "bool"
     if outer is int and not _optional(info.type):
         step = k.step or 1
-        if (k.min is not None and k.max is not None and info.knob.group != "input"
+        if (k.min is not None and k.max is not None and info.knob.group not in ("input", "batch")
                 and (k.max - k.min) / step <= SLIDER_MAX_STEPS):
             return "slider"
         return "int"

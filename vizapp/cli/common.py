@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from vizapp.i18n import _
+from vizapp.zoo.base import parse_input
 from vizapp.zoo import ModelSpec, resolve
 
 from . import UserError
@@ -30,10 +31,7 @@ def spec_from_args(args: argparse.Namespace) -> ModelSpec:
         k, v = item.split("=", 1)
         overrides[k.strip()] = v.strip()
     if args.input:
-        parts = args.input.replace("x", ",").split(",")
-        if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
-            raise UserError(f"--input takes C,H,W (three positive integers), got '{args.input}'")
-        overrides.update(in_channels=parts[0], height=parts[1], width=parts[2])
+        overrides.update(parse_input(args.input, "--input"))
     if args.batch is not None:
         overrides["batch"] = str(args.batch)
     if getattr(args, "code", None):

@@ -115,7 +115,7 @@ class BaseConfig:
                        help="Input height in pixels.")
     width: int = knob(224, min=1, max=4096, step=1, group="input",
                       help="Input width in pixels.")
-    batch: int = knob(1, min=1, max=65536, step=1, group="input",
+    batch: int = knob(1, min=1, max=65536, step=1, group="batch",
                       help="Batch size N of the input tensor N×C×H×W.")
     num_classes: int = knob(10, min=1, max=100000, step=1,
                             help="Outputs of the last Linear layer (number of classes).")
@@ -172,6 +172,22 @@ class BaseConfig:
             f"the input {self.batch}×{self.in_channels}×{self.height}×{self.width} holds "
             f"{values:,} values, more than the {MAX_INPUT_VALUES:,} (4 GiB of float32) this lab "
             f"works with; {fix}", "batch" if fits >= 1 else "height")
+
+
+# the knobs of the input image C, H, W (found through their group, in this order)
+INPUT_SHAPE_KNOBS = tuple(k.name for k in BaseConfig.knobs() if k.knob.group == "input")
+
+
+def parse_input(text: str, what: str = "input") -> dict[str, str]:
+    """``"1,28,28"`` (or ``1x28x28``, ``1×28×28``) → ``{in_channels, height, width}``: the one
+    reader of an input shape, for the URL's ``input=`` and the CLI's ``--input``. Raises
+    :class:`ConfigError` (naming ``height``) for anything else."""
+    parts = [p for p in text.replace("x", ",").replace("×", ",").replace(" ", "").split(",")
+             if p]
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise ConfigError(f"{what} takes C,H,W (three positive integers like 1,28,28), got "
+                          f"'{text[:40]}'", "height")
+    return dict(zip(INPUT_SHAPE_KNOBS, parts))
 
 
 # ---------------------------------------------------------------------- values
