@@ -27,7 +27,8 @@ from .assemble import assemble
 from .receptive import receptive_fields
 from .records import Analysis, Shape
 from .shapes import ShapePass
-from .trace import TRACE_LOCK, Traced, capture, eval_mode, fx_graph
+from .hooks import capture as hooks_capture
+from .trace import TRACE_LOCK, Traced, eval_mode, fx_graph, trace
 
 MAX_SIDE = 8192  # the min-input search stops here
 
@@ -81,6 +82,17 @@ def _analyze(model: nn.Module, input_shape: tuple[int, ...], batch: int, name: s
     return replace(analysis, notes=notes + traced.notes,
                    timings=(("trace", t1 - t0), ("propagate", t2 - t1), ("records", t3 - t2),
                             ("min_input", t4 - t3)))
+
+
+def capture(model: nn.Module, full_shape: Shape) -> tuple[Traced, str | None]:
+    """Step 1: fx trace, else the forward-hook capture; the second value is why fx failed
+    (or None)."""
+    try:
+        return trace(model), None
+    except Exception as exc:  # data-dependent control flow, unsupported Python …
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        with TRACE_LOCK:
+            return hooks_capture(model, full_shape), first
 
 
 def _hooks_note(fx_error: str) -> str:

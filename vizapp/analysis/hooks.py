@@ -27,7 +27,11 @@ class _Unseen:
 
 
 def capture(model: nn.Module, full_shape: tuple[int, ...]) -> Traced:
-    """Run ``model`` once on a meta input of ``full_shape`` with hooks on every leaf module."""
+    """Run ``model`` once on a meta input of ``full_shape`` with hooks on every leaf module.
+
+    Longer than most functions here on purpose: the hook closure, the stand-in steps for
+    unseen functional ops and the two attempts (meta tensors, then real zeros for
+    data-dependent Python) all build the same graph and step list."""
     names = {m: n for n, m in model.named_modules()}
     producers: dict[int, str] = {}
     steps: list[Step] = []

@@ -81,15 +81,3 @@ def trace(model: nn.Module) -> Traced:
         steps.append(Step(n.name, n.op, n.target, n.args, n.kwargs, module, path,
                           tuple(a.name for a in n.all_input_nodes)))
     return Traced(steps, model)
-
-
-def capture(model: nn.Module, full_shape: tuple[int, ...]) -> tuple[Traced, str | None]:
-    """fx trace, else the forward-hook capture; the second value is why fx failed (or None)."""
-    try:
-        return trace(model), None
-    except Exception as exc:  # data-dependent control flow, unsupported Python …
-        from .hooks import capture as hooks_capture
-
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        with TRACE_LOCK:
-            return hooks_capture(model, full_shape), first

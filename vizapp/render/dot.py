@@ -291,131 +291,141 @@ def build_view(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
                collapsed: Iterable[str] = (), fold_repeats: bool = True) -> View:
     """Decide what is drawn: which blocks are open, collapsed or folded, which node each
     analysis node is drawn as, and the edges between drawn units (deduplicated)."""
+    v = _ViewBuilder(analysis, depth, _norm(expanded), _norm(collapsed), fold_repeats)
     a = analysis
-    exp, col = _norm(expanded), _norm(collapsed)
-    blocks = a._block_index()
-    parents = _parents(a)
-    consumers = _consumers(a)
-    order = _order(a)
+    v.visit(v.blocks[""] if "" in v.blocks else Block("", a.model, a.model, 0, (), (), (), (),
+                                                       (), None, 0, 0, None, ""), "")
+    for n in a.nodes:  # a node no visited block owns (should not happen): top level
+        if n.id not in v.rep:
+            v.add_node(n.id, "")
+    return View(v.units, v.clusters, v.edges(), v.rep, v.folds)
 
-    # ancestors of explicitly expanded blocks are opened so the block can be seen
-    force_open: set[str] = set()
-    for p in exp:
-        q = p[2:] if p.startswith("f-") else p
-        while q in parents:
-            q = parents[q]
-            force_open.add(q)
 
-    def is_open(b: Block) -> bool:
+class _ViewBuilder:
+    """The state of one :func:`build_view`: what each node is drawn as (``rep``), the drawn
+    units, the open clusters and the folds."""
+
+    def __init__(self, a: Analysis, depth: int, exp: frozenset[str], col: frozenset[str],
+                 fold_repeats: bool):
+        self.a, self.depth, self.exp, self.col, self.fold = a, depth, exp, col, fold_repeats
+        self.blocks = a._block_index()
+        self.consumers = _consumers(a)
+        self.order = _order(a)
+        parents = _parents(a)
+        # ancestors of explicitly expanded blocks are opened so the block can be seen
+        self.force_open: set[str] = set()
+        for p in exp:
+            q = p[2:] if p.startswith("f-") else p
+            while q in parents:
+                q = parents[q]
+                self.force_open.add(q)
+        self.owner = {nid: b.path for b in a.blocks for nid in b.nodes}  # innermost block
+        self.units: dict[str, Unit] = {}
+        self.rep: dict[str, str] = {}
+        self.clusters: dict[str, list[str]] = {"": []}
+        self.folds: dict[str, tuple[str, ...]] = {}
+
+    def is_open(self, b: Block) -> bool:
         if b.path == "":
             return True
-        if not b.children or b.path in col:
+        if not b.children or b.path in self.col:
             return False
-        return b.path in exp or b.path in force_open or b.depth < depth
+        return b.path in self.exp or b.path in self.force_open or b.depth < self.depth
 
-    # innermost block of each node
-    owner: dict[str, str] = {}
-    for b in a.blocks:
-        for nid in b.nodes:
-            owner[nid] = b.path
-
-    units: dict[str, Unit] = {}
-    rep: dict[str, str] = {}
-    clusters: dict[str, list[str]] = {"": []}
-    folds: dict[str, tuple[str, ...]] = {}
-
-    def add_node_unit(nid: str, cluster: str) -> None:
+    def add_node(self, nid: str, cluster: str) -> None:
         uid = node_id(nid)
-        units[uid] = Unit(uid, "node", nid, cluster, order.get(nid, 0))
-        rep[nid] = uid
+        self.units[uid] = Unit(uid, "node", nid, cluster, self.order.get(nid, 0))
+        self.rep[nid] = uid
 
-    def visit(b: Block, cluster: str) -> None:
-        kids = _effective_children(a, b)
-        runs = _runs(a, kids, consumers) if fold_repeats else []
+    def _runs(self, kids: list[str]) -> dict[str, tuple[str, ...]]:
+        """Child path → the run of identical chained siblings it is folded into."""
         in_run: dict[str, tuple[str, ...]] = {}
-        for run in runs:
-            fid = fold_id(run[0])
-            if fid in exp or any(p in exp or p in force_open or p in col for p in run):
+        for run in (_runs(self.a, kids, self.consumers) if self.fold else []):
+            if fold_id(run[0]) in self.exp or any(
+                    p in self.exp or p in self.force_open or p in self.col for p in run):
                 continue
             for p in run:
                 in_run[p] = run
+        return in_run
+
+    def visit(self, b: Block, cluster: str) -> None:
+        kids = _effective_children(self.a, b)
+        in_run = self._runs(kids)
         for cp in kids:
-            c = blocks[cp]
-            run = in_run.get(cp)
+            c, run = self.blocks[cp], in_run.get(cp)
             if run is not None:
-                if cp != run[0]:
-                    continue
-                fid = fold_id(cp)
-                first = min((order.get(n, 0) for p in run for n in blocks[p].nodes), default=0)
-                units[fid] = Unit(fid, "fold", cp, cluster, first, run)
-                folds[fid] = run
-                for p in run:
-                    for nid in blocks[p].nodes:
-                        rep[nid] = fid
+                if cp == run[0]:
+                    self._add_fold(run, cluster)
             elif not c.children:  # a leaf module: its call(s) are drawn as nodes
                 for nid in c.nodes:
-                    if owner.get(nid) == cp:
-                        add_node_unit(nid, cluster)
-            elif is_open(c):
-                clusters.setdefault(cluster, []).append(cp)
-                clusters[cp] = []
-                visit(c, cp)
+                    if self.owner.get(nid) == cp:
+                        self.add_node(nid, cluster)
+            elif self.is_open(c):
+                self.clusters.setdefault(cluster, []).append(cp)
+                self.clusters[cp] = []
+                self.visit(c, cp)
             else:
-                uid = block_id(cp)
-                units[uid] = Unit(uid, "block", cp, cluster,
-                                  min((order.get(n, 0) for n in c.nodes), default=0))
-                inside = set(c.nodes)
-                for nid in c.nodes:
-                    rep[nid] = uid
-                # the block's own entry concatenation of outside tensors (a torchvision dense
-                # layer concatenating all earlier features) is its input: draw it before it
-                for nid in c.nodes:
-                    n = a.node(nid)
-                    if (n.category == "concat" and owner.get(nid) == cp and n.inputs
-                            and not any(i in inside for i in n.inputs)):
-                        add_node_unit(nid, cluster)
+                self._add_block(c, cluster)
         # nodes owned by this block itself (adds, cats, functional ops …), or by a
         # transparent child drawn in its place
-        mine = {b.path} | {p for p in _transparent_descendants(a, b)}
-        for nid in b.nodes if b.path else [n.id for n in a.nodes]:
-            if owner.get(nid, "") in mine and nid not in rep:
-                add_node_unit(nid, cluster)
+        mine = {b.path} | set(_transparent_descendants(self.a, b))
+        for nid in b.nodes if b.path else [n.id for n in self.a.nodes]:
+            if self.owner.get(nid, "") in mine and nid not in self.rep:
+                self.add_node(nid, cluster)
 
-    visit(blocks[""] if "" in blocks else Block("", a.model, a.model, 0, (), (), (), (), (),
-                                                 None, 0, 0, None, ""), "")
-    for n in a.nodes:  # a node no visited block owns (should not happen): top level
-        if n.id not in rep:
-            add_node_unit(n.id, "")
+    def _add_fold(self, run: tuple[str, ...], cluster: str) -> None:
+        fid = fold_id(run[0])
+        first = min((self.order.get(n, 0) for p in run for n in self.blocks[p].nodes),
+                    default=0)
+        self.units[fid] = Unit(fid, "fold", run[0], cluster, first, run)
+        self.folds[fid] = run
+        for p in run:
+            for nid in self.blocks[p].nodes:
+                self.rep[nid] = fid
 
-    # edges between drawn units, concat chains rewritten, one per (src, dst, tensor)
-    chain = _dense_chain(a)
-    levels = _levels(a)
-    edges: list[Edge] = []
-    seen: set[tuple[str, str, str]] = set()
-    for n in a.nodes:
-        du = rep.get(n.id)
-        if du is None:
-            continue
-        ins = n.inputs
-        if n.id in chain:
-            prev = chain[n.id][0]
-            if rep.get(prev) in (node_id(prev), du):
-                ins = chain[n.id]
-        visible = du == node_id(n.id)
-        main = max(ins, key=lambda i: levels.get(i, 0)) if ins else None
-        for src in ins:
-            su = rep.get(src)
-            if su is None or su == du or (su, du, src) in seen:
+    def _add_block(self, c: Block, cluster: str) -> None:
+        uid = block_id(c.path)
+        self.units[uid] = Unit(uid, "block", c.path, cluster,
+                               min((self.order.get(n, 0) for n in c.nodes), default=0))
+        inside = set(c.nodes)
+        for nid in c.nodes:
+            self.rep[nid] = uid
+        # the block's own entry concatenation of outside tensors (a torchvision dense layer
+        # concatenating all earlier features) is its input: draw it before it
+        for nid in c.nodes:
+            n = self.a.node(nid)
+            if (n.category == "concat" and self.owner.get(nid) == c.path and n.inputs
+                    and not any(i in inside for i in n.inputs)):
+                self.add_node(nid, cluster)
+
+    def edges(self) -> list[Edge]:
+        """Edges between drawn units, concat chains rewritten, one per (src, dst, tensor)."""
+        a, rep = self.a, self.rep
+        chain, levels = _dense_chain(a), _levels(a)
+        edges: list[Edge] = []
+        seen: set[tuple[str, str, str]] = set()
+        for n in a.nodes:
+            du = rep.get(n.id)
+            if du is None:
                 continue
-            seen.add((su, du, src))
-            style = "main"
-            if visible and src != main and n.category == "add":
-                style = "skip"
-            elif visible and n.category == "concat" and any(
-                    _is_ancestor(a, src, t, order) for t in ins if t != src):
-                style = "concat"  # features carried forward: cat(x, f(x)), not a branch
-            edges.append(Edge(su, du, src, a.node(src).output_shape, style))
-    return View(units, clusters, edges, rep, folds)
+            ins = n.inputs
+            if n.id in chain and rep.get(chain[n.id][0]) in (node_id(chain[n.id][0]), du):
+                ins = chain[n.id]
+            visible = du == node_id(n.id)
+            main = max(ins, key=lambda i: levels.get(i, 0)) if ins else None
+            for src in ins:
+                su = rep.get(src)
+                if su is None or su == du or (su, du, src) in seen:
+                    continue
+                seen.add((su, du, src))
+                style = "main"
+                if visible and src != main and n.category == "add":
+                    style = "skip"
+                elif visible and n.category == "concat" and any(
+                        _is_ancestor(a, src, t, self.order) for t in ins if t != src):
+                    style = "concat"  # features carried forward: cat(x, f(x)), not a branch
+                edges.append(Edge(su, du, src, a.node(src).output_shape, style))
+        return edges
 
 
 # ----------------------------------------------------------------------------- DOT text
