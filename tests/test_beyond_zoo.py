@@ -334,3 +334,17 @@ def test_dense_rows_show_the_concatenations():
     assert cat.type == "cat" and cat.output_shape[1] == rows[i - 1].output_shape[1] + \
         rows[i].output_shape[1]
     assert "dense_block_0.net" not in names
+
+
+def test_a_configuration_is_labelled_by_what_it_is_now():
+    from vizapp.zoo import presets
+
+    spec = resolve("resnet18", {"block": "bottleneck", "blocks": "3,4,6,3"})
+    name, _, rest = spec.label.partition(" (")
+    assert name != "resnet18"  # not the preset it started from
+    base = presets()[name].config  # the preset it is named after differs only where it says
+    said = {part.split("=")[0] for part in rest.rstrip(")").split(", ") if part}
+    differs = {k.name for k in base.knobs() if getattr(base, k.name) != getattr(spec.config, k.name)
+               and k.name not in ("batch", "height", "width", "in_channels")}
+    assert said == differs
+    assert resolve("lenet", {"batch_norm": "true", "conv1_padding": "0"}).label == "lenet-bn"

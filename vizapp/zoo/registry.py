@@ -62,21 +62,40 @@ class ModelSpec:
 
     @property
     def label(self) -> str:
+        """What the configuration is *now*: the preset it equals, or the nearest preset of its
+        family and what differs from it (a resnet18 switched to bottleneck blocks 3,4,6,3 is
+        "resnet50 (num_classes=10)", not "resnet18 (…)"). The input is not part of it."""
         base = self.preset or self.family
         if self.preset and self.preset in PRESETS:
             changed = _diff(PRESETS[self.preset].config, self.config)
         else:
             changed = self.config.changed()
         edited = " (edited)" if "code" in changed else ""  # your own model: never the code itself
-        changed = {k: v for k, v in changed.items() if k not in ("batch", "height", "width",
-                                                                   "in_channels", "name", "code")}
+        changed = {k: v for k, v in changed.items() if k not in _NOT_IN_LABEL}
+        if changed and "code" not in self.config.changed():
+            base, changed = self._nearest(base, changed)
         if not changed:
             return base + edited
         from .base import format_value
         return base + " (" + ", ".join(f"{k}={format_value(v)}" for k, v in changed.items()) + ")"
 
+    def _nearest(self, base: str, changed: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The preset of this family that differs from the config in the fewest knobs."""
+        best = (len(changed), base, changed)
+        for p in PRESETS.values():
+            if p.family != self.family or p.name == base:
+                continue
+            diff = {k: v for k, v in _diff(p.config, self.config).items()
+                    if k not in _NOT_IN_LABEL}
+            if len(diff) < best[0]:
+                best = (len(diff), p.name, diff)
+        return best[1], best[2]
+
     def replace(self, **changes: Any) -> "ModelSpec":
         return dataclasses.replace(self, config=self.config.replace(**changes))
+
+
+_NOT_IN_LABEL = ("batch", "height", "width", "in_channels", "name", "code")
 
 
 def _diff(a: BaseConfig, b: BaseConfig) -> dict[str, Any]:
