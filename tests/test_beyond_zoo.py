@@ -348,3 +348,42 @@ def test_a_configuration_is_labelled_by_what_it_is_now():
                and k.name not in ("batch", "height", "width", "in_channels")}
     assert said == differs
     assert resolve("lenet", {"batch_norm": "true", "conv1_padding": "0"}).label == "lenet-bn"
+
+
+# ----------------------------------------------------------------------------- RF oracle, families
+def _prefix(name: str):
+    """A stem-and-first-stages prefix of a torchvision model whose field fits in the image."""
+    import torchvision
+
+    kw = {"aux_logits": False, "init_weights": False} if name in ("googlenet",
+                                                                     "inception_v3") else {}
+    m = torchvision.models.get_model(name, weights=None, **kw)
+    take = {"resnet18": (None, 6, 160), "resnext50_32x4d": (None, 5, 128),
+            "vgg11": ("features", 11, 128), "densenet121": ("features", 6, 160),
+            "googlenet": (None, 7, 160), "mobilenet_v2": ("features", 7, 128),
+            "squeezenet1_1": ("features", 7, 160),
+            "inception_v3": (None, 12, 383)}  # to Mixed_6b: its 1×7 and 7×1 branches
+    if name == "regnet_x_400mf":
+        return nn.Sequential(m.stem, m.trunk_output[0]), 128
+    sub, k, side = take[name]
+    return nn.Sequential(*list((getattr(m, sub) if sub else m).children())[:k]), side
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnext50_32x4d", "vgg11", "densenet121",
+                                  "googlenet", "mobilenet_v2", "squeezenet1_1", "inception_v3",
+                                  "regnet_x_400mf"])
+def test_receptive_field_matches_gradients_on_torchvision_families(name, monkeypatch):
+    """Per axis, the field equals the input-gradient extent of a central output pixel in a
+    positive, linear copy (max → average pooling, functional max pools included)."""
+    model, side = _prefix(name)
+    model.eval()
+    a = analyze(model, (3, side, side), 1)
+    rf = [n for n in a.nodes if n.category == "output"][0].rf
+    out = a.output_shape
+    yx = (out[2] // 2, out[3] // 2)
+    monkeypatch.setattr(F, "max_pool2d", lambda x, kernel_size, stride=None, padding=0, *r,
+                        **kw: F.avg_pool2d(x, kernel_size, stride, padding,
+                                           count_include_pad=True))
+    eh, ew, ch, cw = gradient_extent(positive_linear_copy(model), (3, side, side), yx)
+    assert (eh, ew) == rf.size
+    assert (ch, cw) == (rf.start[0] + yx[0] * rf.jump[0], rf.start[1] + yx[1] * rf.jump[1])
