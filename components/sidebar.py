@@ -73,7 +73,7 @@ def _on_reset() -> None:
 
 
 # knobs the preset box already sets (torchvision's builder name)
-HIDDEN = {"torchvision": {"name"}, code_box.FAMILY: {"num_classes"}}
+HIDDEN = {"torchvision": {"name"}, code_box.FAMILY: {"num_classes"}, "yourfile": {"num_classes"}}
 
 
 def _model_options(family: str, current: str) -> list[str]:

@@ -42,9 +42,10 @@ VIEW_PARAMS = {"depth", "vs", "node", "block", "layer", "style", "expand", "coll
 
 
 def default_model() -> str:
-    """The app opens on the seed's ResNet-18 (1×1×224×224) when the zoo has it."""
+    """The app opens on your file's model under ``vizapp serve``, else on the seed's ResNet-18
+    (1×1×224×224) when the zoo has it."""
     ps = presets()
-    for name in ("resnet18", "lenet"):
+    for name in ("yourfile", "resnet18", "lenet"):
         if name in ps:
             return name
     return next(iter(ps))

@@ -14,7 +14,7 @@ import sys
 from vizapp import i18n
 
 # sub-command modules, in help order; a module that does not exist yet is skipped
-_COMMANDS = ("presets", "table", "render", "bn", "run", "train", "report", "app")
+_COMMANDS = ("presets", "table", "render", "bn", "run", "train", "report", "app", "serve")
 
 
 class UserError(Exception):
@@ -64,6 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _serve(target: str, extra: list[str]) -> int:
+    from vizapp.zoo import ConfigError
+
+    from .serve import run
+
+    try:
+        return run(argparse.Namespace(target=target), extra)
+    except (UserError, ConfigError) as exc:
+        print(f"vizapp serve: error: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     from vizapp.zoo import ConfigError
 
@@ -72,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         from vizapp.serve import launch  # the rest are streamlit's options, not ours
 
         return launch(argv[1:])
+    if argv[:1] == ["serve"] and len(argv) > 2 and not {"-h", "--help"} & set(argv[1:]):
+        return _serve(argv[1], argv[2:])  # FILE.py:FACTORY, then streamlit's options
     parser = build_parser()
     argv, lang = take_lang(argv)
     if lang is not None and i18n.normalize(lang) is None:

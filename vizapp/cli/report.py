@@ -21,26 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def load_factory(target: str):
     """``path/to/file.py:factory`` → ``factory()`` (your own file, run as Python: only ever
     from your own command line)."""
-    import runpy
+    from vizapp.zoo.yourfile import load_factory as load
 
-    from torch import nn
-
-    from . import UserError
-    path, _, name = target.rpartition(":")
-    if not path.endswith(".py") or not name:
-        raise UserError(f"expected path/to/file.py:factory, got '{target}'")
-    try:
-        ns = runpy.run_path(path)
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from None
-    except Exception as exc:  # noqa: BLE001 - their file's error, as one line
-        raise UserError(f"{path} failed to run: {type(exc).__name__}: {exc}") from None
-    if not callable(ns.get(name)):
-        raise UserError(f"{path} defines no function '{name}'")
-    model = ns[name]()
-    if not isinstance(model, nn.Module):
-        raise UserError(f"{name}() returned {type(model).__name__}, not an nn.Module")
-    return model
+    return load(target)
 
 
 def analysis_from_args(args: argparse.Namespace):
