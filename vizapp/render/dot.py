@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from vizapp.render.fonts import DOT_FONT_CJK
 from vizapp.i18n import N_, _, get_lang, tr
 from vizapp.analysis.records import CATEGORIES, Analysis, Block, Node, Shape
 from vizapp.fmt import human, shape_text
@@ -41,8 +42,7 @@ __all__ = ["to_dot", "build_view", "View", "Unit", "Edge", "parse_id", "node_id"
 FONT = "Helvetica"
 # in Chinese: a CJK-capable stack (SVG font-family in the browser, fontconfig for PNG export);
 # English keeps the plain font so its DOT (and the layout cache, and the goldens) is unchanged
-FONT_CJK = ("Helvetica, Noto Sans CJK SC, WenQuanYi Micro Hei, Microsoft YaHei, PingFang SC, "
-            "sans-serif")
+FONT_CJK = DOT_FONT_CJK
 
 
 def _font() -> str:
