@@ -28,6 +28,7 @@ viewer reports what was clicked (:func:`parse_id`). Output is deterministic.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -104,6 +105,21 @@ def parse_id(dot_id: str | None) -> tuple[str, str] | None:
 def _q(s: str) -> str:
     """A DOT double-quoted string."""
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+_WIDE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def _pad(s: str, center: bool = True) -> str:
+    """Chinese text with spaces added for the layout: graphviz-pure measures a CJK glyph as
+    one space (about a third of its width), so boxes and legend cells come out too narrow.
+    Centred labels get the spaces on both sides, left-aligned ones after. Text without CJK
+    (all English output) is returned unchanged."""
+    n = len(_WIDE.findall(s))
+    if not n:
+        return s
+    k = 4 * n
+    return (" " * (k // 2) + s + " " * (k - k // 2)) if center else s + " " * k
 
 
 def _h(s: str) -> str:
@@ -497,7 +513,7 @@ def _graph_attrs(a: Analysis, view: View, t: dict, title: bool, legend: bool) ->
             shape=shape_text(a.input_shape, batch=True)) + " · "
                 + _("{n} params").format(n=human(a.total_params)) + f" · {human(a.total_macs)} MACs")
         rows.append(f"<tr><td align=\"left\" colspan=\"10\"><font point-size=\"13\">"
-                    f"<b>{_h(head)}</b></font></td></tr>")
+                    f"<b>{_h(_pad(head, False))}</b></font></td></tr>")
     if legend:
         rows += _legend_rows(view, a, t)
     if rows:
@@ -585,11 +601,11 @@ def _node_stmt(a: Analysis, n: Node, t: dict, failed: bool, tips: bool = True) -
     elif n.category in ("input", "output"):
         text = (_("input {shape}") if n.category == "input" else _("output {shape}")).format(
             shape=shape_text(n.output_shape))
-        attrs += [f"label={_q(text)}", "shape=oval", "style=filled"]
+        attrs += [f"label={_q(_pad(text))}", "shape=oval", "style=filled"]
     else:
         attrs.append(f"label={_q(n.label)}")
     if failed:
-        attrs += [f"color={_q(t['fail'])}", "penwidth=2.5", f"xlabel={_q(_('fails here'))}",
+        attrs += [f"color={_q(t['fail'])}", "penwidth=2.5", f"xlabel={_q(_pad(_('fails here')))}",
                   f"fontcolor={_q(t['fail'])}"]
     return f"{_q(node_id(n.id))} [{', '.join(attrs)}];"
 
@@ -597,7 +613,8 @@ def _node_stmt(a: Analysis, n: Node, t: dict, failed: bool, tips: bool = True) -
 def _block_stmt(a: Analysis, b: Block, t: dict, tips: bool = True) -> str:
     label = (f"<<b>{_h(_block_title(a, b))}</b> <font color=\"{t['muted']}\">{_h(b.type)}</font>"
              f"<br/>{_h(_out_text(b.output_shape))}<br/><font point-size=\"9\">"
-             + _h(_("{n} params").format(n=human(b.params))) + f" · {_h(human(b.macs))} MACs</font>>")
+             + _h(_pad(_("{n} params").format(n=human(b.params)) + f" · {human(b.macs)} MACs"))
+             + "</font>>")
     tip = _tip(f"{b.path} · {b.type} (collapsed)\nout {shape_text(b.output_shape)} · "
                f"{b.params:,} params · {b.macs:,} MACs\n{b.explanation}", tips)
     return (f"{_q(block_id(b.path))} [id={_q(block_id(b.path))}, label={label}, "
@@ -608,9 +625,10 @@ def _block_stmt(a: Analysis, b: Block, t: dict, tips: bool = True) -> str:
 def _fold_stmt(a: Analysis, u: Unit, t: dict, tips: bool = True) -> str:
     first, last = u.members[0], u.members[-1]
     macs = sum(a.block(p).macs for p in u.members)
-    label = (f"<<b>{_h(fold_label(a, u.members))}</b><br/><font point-size=\"9\">"
-             f"{_h(first)} … {_h(last)} · {_h(human(macs))} MACs · "
-             + _h(_("each {n} params").format(n=human(a.block(first).params))) + "</font>>")
+    label = (f"<<b>{_h(_pad(fold_label(a, u.members)))}</b><br/><font point-size=\"9\">"
+             + _h(_pad(f"{first} … {last} · {human(macs)} MACs · "
+                       + _("each {n} params").format(n=human(a.block(first).params))))
+             + "</font>>")
     tip = _tip(f"{len(u.members)} identical {a.block(first).type} blocks folded "
                f"({first} … {last}); expand to see them one by one.\n"
                f"{a.block(first).explanation}", tips)
@@ -636,11 +654,11 @@ def _legend_rows(view: View, a: Analysis, t: dict, per_row: int = 5) -> list[str
     def swatch(color: str, text: str) -> None:
         cells.append(f"<td bgcolor=\"{color}\" border=\"1\" color=\"{t['border']}\" "
                      f"width=\"12\" height=\"10\" fixedsize=\"true\"></td>"
-                     f"<td align=\"left\">{_h(text)}</td>")
+                     f"<td align=\"left\">{_h(_pad(text, False))}</td>")
 
     def line(color: str, text: str) -> None:
         cells.append(f"<td><font color=\"{color}\"><b>- - -</b></font></td>"
-                     f"<td align=\"left\"><font color=\"{color}\">{_h(text)}</font></td>")
+                     f"<td align=\"left\"><font color=\"{color}\">{_h(_pad(text, False))}</font></td>")
 
     for k in CATEGORIES:
         if k in kinds and k not in ("input", "output"):
