@@ -118,7 +118,7 @@ def _pad(s: str, center: bool = True) -> str:
     n = len(_WIDE.findall(s))
     if not n:
         return s
-    k = 4 * n
+    k = 3 * n
     return (" " * (k // 2) + s + " " * (k - k // 2)) if center else s + " " * k
 
 
