@@ -16,6 +16,7 @@ from typing import Any
 
 import streamlit as st
 
+from vizapp.i18n import _
 from vizapp.analysis.records import Analysis, Block, Node
 from vizapp.fmt import human, shape_text
 from vizapp.render.dot import fold_label, fold_members, parse_id
@@ -249,37 +250,41 @@ def _shapes(shapes) -> str:
 def _metrics(params: int, macs: int, rf: str) -> None:
     # a compact table, not st.metric: its large font truncates "39.3 M" in a narrow column
     field = rf.replace("RF ", "") if rf != "—" else "—"
-    st.markdown(f"| params | MACs | receptive field |\n|---|---|---|\n"
+    st.markdown(_("| params | MACs | receptive field |") + "\n|---|---|---|\n"
                 f"| **{human(params)}** ({params:,}) | **{human(macs)}** | {field} |",
-                help=f"{macs:,} multiply–accumulates (FLOPs ≈ 2 × MACs)")
+                help=_("{n} multiply–accumulates (FLOPs ≈ 2 × MACs)").format(n=f"{macs:,}"))
 
 
 def _node_details(a: Analysis, n: Node) -> None:
     st.markdown(f"**{n.label}** · `{n.module_path or n.id}`  \n"
-                f"{n.module_type} · category *{n.category}*")
-    st.markdown(f"**in** {_shapes(n.input_shapes)} → **out** {shape_text(n.output_shape)}  \n"
-                f"<small>(C×H×W, batch {a.input_shape[0]} dropped)</small>",
+                + _("{type} · category *{category}*").format(type=n.module_type,
+                                                              category=n.category))
+    st.markdown(_("**in** {i} → **out** {o}").format(i=_shapes(n.input_shapes),
+                                                     o=shape_text(n.output_shape)) + "  \n"
+                + "<small>" + _("(C×H×W, batch {n} dropped)").format(n=a.input_shape[0])
+                + "</small>",
                 unsafe_allow_html=True)
     _metrics(n.params, n.macs, _rf(n))
     if n.explanation:
-        st.markdown("**Shape arithmetic**")
+        st.markdown(_("**Shape arithmetic**"))
         st.code(n.explanation, language=None, wrap_lines=True)
     if n.param_explanation:
-        st.markdown("**Parameters**")
+        st.markdown(_("**Parameters**"))
         st.code(n.param_explanation, language=None, wrap_lines=True)
     if n.attrs:
         st.caption(" · ".join(f"{k} {v}" for k, v in n.attrs))
     if a.failure is not None and a.failure.node == n.id:
-        st.error(f"{a.failure.message}. Fix: {a.failure.fix}")
+        st.error(_("{message}. Fix: {fix}").format(message=a.failure.message, fix=a.failure.fix))
 
 
 def _block_details(a: Analysis, b: Block) -> None:
     st.markdown(f"**{b.path or a.model}** · {b.type}  \n"
-                f"{len(b.children)} child modules · {len(b.nodes)} ops")
-    st.markdown(f"**in** {_shapes(b.input_shapes)} → **out** {shape_text(b.output_shape)}")
+                + _("{c} child modules · {n} ops").format(c=len(b.children), n=len(b.nodes)))
+    st.markdown(_("**in** {i} → **out** {o}").format(i=_shapes(b.input_shapes),
+                                                     o=shape_text(b.output_shape)))
     _metrics(b.params, b.macs, _rf(b))
     if b.explanation:
-        st.markdown("**What it does**")
+        st.markdown(_("**What it does**"))
         st.code(b.explanation, language=None, wrap_lines=True)
 
 
@@ -290,8 +295,8 @@ def details_panel(analysis: Analysis, clicked_id: str | None) -> str | None:
     parsed = parse_id(clicked_id)
     with st.container(key="vz_details"):
         if parsed is None:
-            st.caption("Click a node or a block in the graph to see its shapes, the arithmetic "
-                       "behind them, parameters, MACs and receptive field.")
+            st.caption(_("Click a node or a block in the graph to see its shapes, the arithmetic "
+                         "behind them, parameters, MACs and receptive field."))
             return None
         kind, key = parsed
         try:
@@ -302,16 +307,17 @@ def details_panel(analysis: Analysis, clicked_id: str | None) -> str | None:
             else:
                 members = fold_members(a, key)
                 st.markdown(f"**{fold_label(a, members)}**")
-                st.caption(f"{len(members)} identical blocks, {members[0]} … {members[-1]}; "
-                           "totals below are for all of them, the arithmetic for the first.")
+                st.caption(_("{n} identical blocks, {first} … {last}; totals below are for all "
+                             "of them, the arithmetic for the first.").format(
+                                 n=len(members), first=members[0], last=members[-1]))
                 first = a.block(members[0])
-                st.markdown(f"**in** {_shapes(first.input_shapes)} → **out** "
-                            f"{shape_text(a.block(members[-1]).output_shape)}")
+                st.markdown(_("**in** {i} → **out** {o}").format(
+                    i=_shapes(first.input_shapes), o=shape_text(a.block(members[-1]).output_shape)))
                 _metrics(sum(a.block(p).params for p in members),
                          sum(a.block(p).macs for p in members), _rf(a.block(members[-1])))
                 if first.explanation:
                     st.code(first.explanation, language=None, wrap_lines=True)
         except KeyError:
-            st.caption(f"`{clicked_id}` is not part of this model any more.")
+            st.caption(_("`{id}` is not part of this model any more.").format(id=clicked_id))
             return None
     return kind

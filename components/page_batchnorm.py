@@ -11,6 +11,7 @@ import hashlib
 
 import streamlit as st
 
+from vizapp.i18n import _
 from vizapp.labs import bn
 from vizapp.render import plots_bn
 from vizapp.labs.features import FeatureError
@@ -70,8 +71,8 @@ def _default_batch(spec: ModelSpec) -> int:
     note instead of Streamlit's value-above-max error."""
     want = max(2, spec.batch)
     if want > MAX_BATCH:
-        st.caption(f":material/info: The link asks for batch {spec.batch}; this page runs at "
-                   f"most {MAX_BATCH}, so it starts at {MAX_BATCH}.")
+        st.caption(":material/info: " + _("The link asks for batch {n}; this page runs at "
+                   "most {m}, so it starts at {m}.").format(n=spec.batch, m=MAX_BATCH))
     return min(want, MAX_BATCH)
 
 
@@ -80,24 +81,24 @@ def _fail(cause: str, fix: str) -> None:
 
 
 def render(spec: ModelSpec) -> None:
-    st.header("BatchNorm")
+    st.header(_("BatchNorm"))
     st.markdown(
-        "A BN layer normalises **each channel** with the mean and variance of that channel over "
+        _("A BN layer normalises **each channel** with the mean and variance of that channel over "
         "the batch and every spatial position — axes (N, H, W) for `BatchNorm2d`, (N,) for "
         "`BatchNorm1d`: `y = (x − mean) / sqrt(var + eps) · γ + β`. It normalises with the "
         "**biased** variance (÷ n) but stores the **unbiased** one (÷ (n − 1)) in "
-        "`running_var`, and updates `running = (1 − momentum) · running + momentum · batch`.")
-    tab_model, tab_running, tab_demo = st.tabs(["Layer statistics", "Running statistics",
-                                                "Seed demo 4×3×2×2"])
+        "`running_var`, and updates `running = (1 − momentum) · running + momentum · batch`."))
+    tab_model, tab_running, tab_demo = st.tabs([_("Layer statistics"), _("Running statistics"),
+                                                _("Seed demo 4×3×2×2")])
     try:
         with tab_demo:
             _render_demo()
         model = _model(spec)
         names = [n for n, _ in bn.bn_layers(model)]
         if not names:
-            msg = (f"**{spec.label}** has no BatchNorm layer. Pick `lenet-bn`, a ResNet or a "
-                   f"DenseNet, or switch on a batch-norm knob in the sidebar if the family has "
-                   f"one. The seed demo tab works for any model.")
+            msg = _("**{label}** has no BatchNorm layer. Pick `lenet-bn`, a ResNet or a "
+                    "DenseNet, or switch on a batch-norm knob in the sidebar if the family has "
+                    "one. The seed demo tab works for any model.").format(label=spec.label)
             with tab_model:
                 st.info(msg, icon=":material/info:")
             with tab_running:
@@ -110,12 +111,12 @@ def render(spec: ModelSpec) -> None:
     except RunError as exc:
         _fail(exc.cause, exc.fix)
     except FeatureError as exc:
-        _fail(str(exc), "upload another image, or use the synthetic batch.")
+        _fail(str(exc), _("upload another image, or use the synthetic batch."))
     except (bn.BNError, ConfigError) as exc:
-        _fail(str(exc), "use a batch of 2 or more, another layer, or another input size.")
+        _fail(str(exc), _("use a batch of 2 or more, another layer, or another input size."))
     except Exception as exc:  # noqa: BLE001 - never a traceback on the page
-        _fail(f"the BatchNorm statistics could not be computed: {type(exc).__name__}: {exc}",
-              "try a smaller input or batch, or another model.")
+        _fail(_("the BatchNorm statistics could not be computed: {error}").format(
+            error=f"{type(exc).__name__}: {exc}"), _("try a smaller input or batch, or another model."))
 
 
 def _layer_picker(names: list[str], key: str) -> str:
@@ -124,7 +125,7 @@ def _layer_picker(names: list[str], key: str) -> str:
         default = state.view_param("bn_layer", None) or state.initial_param("bn_layer", None)
     if default not in names:
         default = names[0]
-    layer = st.selectbox(f"BN layer ({len(names)} in this model)", names,
+    layer = st.selectbox(_("BN layer ({n} in this model)").format(n=len(names)), names,
                          index=names.index(default), key=key)
     st.session_state[KEY + "layer"] = layer
     state.set_view_param("bn_layer", layer, default=names[0])
@@ -136,51 +137,53 @@ def _render_layers(spec: ModelSpec, names: list[str]) -> None:
     with c1:
         layer = _layer_picker(names, KEY + "layer_stats")
     with c2:
-        batch = st.number_input("batch N", 1, MAX_BATCH, _default_batch(spec), key=KEY + "batch",
-                                help="Synthetic batch size (train-mode BN needs N·H·W ≥ 2).")
+        batch = st.number_input(_("batch N"), 1, MAX_BATCH, _default_batch(spec), key=KEY + "batch",
+                                help=_("Synthetic batch size (train-mode BN needs N·H·W ≥ 2)."))
     with c3:
-        seed = st.number_input("seed", 0, 10_000, 0, key=KEY + "seed")
+        seed = st.number_input(_("seed"), 0, 10_000, 0, key=KEY + "seed")
     with c4:
-        files = st.file_uploader("or upload images (one batch)", type=["png", "jpg", "jpeg"],
+        files = st.file_uploader(_("or upload images (one batch)"), type=["png", "jpg", "jpeg"],
                                  accept_multiple_files=True, key=KEY + "upload")
     uploads = tuple(f.getvalue() for f in files or ())
     if len(uploads) == 1:
-        st.caption("One uploaded image = batch 1: BatchNorm1d layers (after Linear) then see "
-                   "one value per channel and cannot run in train mode.")
+        st.caption(_("One uploaded image = batch 1: BatchNorm1d layers (after Linear) then see "
+                     "one value per channel and cannot run in train mode."))
     report = _report(spec, int(batch), int(seed), uploads, layer)
     s = report.layer(layer)
     digest = hashlib.sha1(b"".join(uploads)).hexdigest()[:8] if uploads else ""
-    st.caption(f"{report.source}{' ' + digest if digest else ''}: model input "
-               f"{tuple(report.input_shape)} → `{s.name}` input {s.input_shape}; each channel "
-               f"averages n = {s.values_per_channel:,} values "
-               f"({' · '.join(str(d) for i, d in enumerate(s.input_shape) if i != 1)}).")
+    st.caption(f"{report.source}{' ' + digest if digest else ''}: " + _(
+        "model input {inp} → `{name}` input {shape}; each channel averages n = {n} values "
+        "({dims}).").format(inp=tuple(report.input_shape), name=s.name, shape=s.input_shape,
+                            n=f"{s.values_per_channel:,}",
+                            dims=' · '.join(str(d) for i, d in enumerate(s.input_shape) if i != 1)))
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("channels", s.num_features)
+    m1.metric(_("channels"), s.num_features)
     m2.metric("max |manual − module|", f"{s.max_abs_diff_manual:.2e}",
-              help="(x − mean)/sqrt(var_biased + eps)·γ + β computed by hand in float64 vs "
-                   "the module's train-mode output.")
+              help=_("(x − mean)/sqrt(var_biased + eps)·γ + β computed by hand in float64 vs "
+                     "the module's train-mode output."))
     m3.metric("max |train − eval|", f"{s.max_abs_diff_train_eval:.3g}",
-              help="Train mode uses this batch's statistics; eval mode uses running_mean/var "
-                   "(fresh buffers 0 and 1 normalise almost nothing, hence the difference).")
+              help=_("Train mode uses this batch's statistics; eval mode uses running_mean/var "
+                     "(fresh buffers 0 and 1 normalise almost nothing, hence the difference)."))
     m4.metric("eps / momentum", f"{s.eps:g} / {s.momentum if s.momentum is not None else 'None'}")
     st.plotly_chart(plots_bn.channel_stats(s), width="stretch", theme=None,
                     key=KEY + "fig_stats")
     st.markdown(
-        f"Variance: biased ÷ {s.values_per_channel}, unbiased ÷ {s.values_per_channel - 1} — "
-        f"the ratio n/(n−1) = {s.values_per_channel / max(s.values_per_channel - 1, 1):.4f}. "
-        f"`running_var` moves toward the **unbiased** bars.")
+        _("Variance: biased ÷ {n}, unbiased ÷ {n1} — the ratio n/(n−1) = {r}. "
+          "`running_var` moves toward the **unbiased** bars.").format(
+            n=s.values_per_channel, n1=s.values_per_channel - 1,
+            r=f"{s.values_per_channel / max(s.values_per_channel - 1, 1):.4f}"))
     left, right = st.columns(2)
     with left:
         st.plotly_chart(plots_bn.output_stats(s), width="stretch", theme=None,
                         key=KEY + "fig_out")
-        st.caption("Train-mode output: per-channel mean ≈ β and std ≈ |γ| (≈ 0 and 1 for "
-                   "fresh γ = 1, β = 0; the std is sqrt(var/(var + eps)), a hair under 1).")
+        st.caption(_("Train-mode output: per-channel mean ≈ β and std ≈ |γ| (≈ 0 and 1 for "
+                     "fresh γ = 1, β = 0; the std is sqrt(var/(var + eps)), a hair under 1)."))
     with right:
-        ch = st.slider("channel", 0, max(len(s.sample_in) - 1, 0), 0, key=KEY + "hist_ch")\
+        ch = st.slider(_("channel"), 0, max(len(s.sample_in) - 1, 0), 0, key=KEY + "hist_ch")\
             if len(s.sample_in) > 1 else 0
         st.plotly_chart(plots_bn.distribution(s, ch), width="stretch", theme=None,
                         key=KEY + "fig_hist")
-    with st.expander("Per-channel numbers"):
+    with st.expander(_("Per-channel numbers")):
         st.dataframe([{
             "channel": i, "batch mean": s.batch_mean[i], "var biased": s.batch_var_biased[i],
             "var unbiased": s.batch_var_unbiased[i], "running_mean before":
@@ -190,11 +193,11 @@ def _render_layers(spec: ModelSpec, names: list[str]) -> None:
             "out mean": s.out_mean[i], "out std": s.out_std[i]}
             for i in range(s.num_features)], hide_index=True, width="stretch")
     if len(report.profile) > 1:
-        st.subheader("Through the network")
+        st.subheader(_("Through the network"))
         st.plotly_chart(plots_bn.depth_profile(report), width="stretch", theme=None,
                         key=KEY + "fig_depth")
-        st.caption("How far each BN layer's input is from mean 0, std 1 (averaged over its "
-                   "channels) — the scale BN removes before the next layer.")
+        st.caption(_("How far each BN layer's input is from mean 0, std 1 (averaged over its "
+                     "channels) — the scale BN removes before the next layer."))
 
 
 def _render_running(spec: ModelSpec, names: list[str]) -> None:
@@ -202,32 +205,32 @@ def _render_running(spec: ModelSpec, names: list[str]) -> None:
     with c1:
         layer = _layer_picker(names, KEY + "layer_running")
     with c2:
-        steps = st.slider("K passes", 1, 100, 10, key=KEY + "steps")
+        steps = st.slider(_("K passes"), 1, 100, 10, key=KEY + "steps")
     with c3:
-        batch = st.number_input("batch N", 1, MAX_BATCH, _default_batch(spec),
+        batch = st.number_input(_("batch N"), 1, MAX_BATCH, _default_batch(spec),
                                 key=KEY + "ev_batch")
     with c4:
-        seed = st.number_input("first seed", 0, 10_000, 0, key=KEY + "ev_seed",
-                               help="Pass k uses a fresh randn batch with seed + k.")
-    chosen = st.multiselect("momentum", list(MOMENTA), list(MOMENTA), key=KEY + "momenta")
+        seed = st.number_input(_("first seed"), 0, 10_000, 0, key=KEY + "ev_seed",
+                               help=_("Pass k uses a fresh randn batch with seed + k."))
+    chosen = st.multiselect(_("momentum"), list(MOMENTA), list(MOMENTA), key=KEY + "momenta")
     evos = _evolution(spec, layer, int(batch), int(steps), int(seed))
     shown = [e for e in evos if bn.momentum_label(e.momentum) in
              {bn.momentum_label(MOMENTA[c]) for c in chosen}]
     k = len(evos[0].channels)
     c5, c6 = st.columns([1, 3])
     with c5:
-        stat = st.radio("statistic", ["mean", "var"], horizontal=True, key=KEY + "stat")
-        ch = st.number_input(f"channel (first {k} kept)", 0, k - 1, 0, key=KEY + "ev_ch")
+        stat = st.radio(_("statistic"), ["mean", "var"], horizontal=True, key=KEY + "stat")
+        ch = st.number_input(_("channel (first {k} kept)").format(k=k), 0, k - 1, 0, key=KEY + "ev_ch")
     with c6:
         st.plotly_chart(plots_bn.evolution(shown, int(ch), stat), width="stretch",
                         theme=None, key=KEY + "fig_evo")
     st.markdown(
-        "- **momentum 1.0** copies the last batch: `running = batch`.\n"
+        _("- **momentum 1.0** copies the last batch: `running = batch`.\n"
         "- **momentum 0.1** is an exponential moving average: after k passes from 0 it has "
         "covered 1 − 0.9ᵏ of the way (65 % after 10 passes) — seed 003's 'missing decimal "
         "point' after one pass.\n"
         "- **momentum None** is the cumulative average: `running ← running + (batch − "
-        "running)/t`, exactly the mean of all batches so far (it lies on the dashed line).")
+        "running)/t`, exactly the mean of all batches so far (it lies on the dashed line)."))
 
 
 def _render_demo() -> None:
@@ -241,7 +244,7 @@ def _render_demo() -> None:
     with left:
         st.plotly_chart(plots_bn.demo_tensor(d), width="stretch", theme=None,
                         key=KEY + "fig_demo")
-        st.caption("Each column is one channel: BN averages its 4 samples × 2 × 2 = 16 numbers.")
+        st.caption(_("Each column is one channel: BN averages its 4 samples × 2 × 2 = 16 numbers."))
     with right:
         rows = [("batch mean", d.batch_mean), ("var biased (÷16)", d.batch_var_biased),
                 ("var unbiased (÷15)", d.batch_var_unbiased),
@@ -254,7 +257,7 @@ def _render_demo() -> None:
                      hide_index=True, width="stretch")
         st.metric("max |manual − module|", f"{d.max_abs_diff_manual_vs_module:.2e}")
     st.markdown(
-        "With momentum 0.1 the running mean is a tenth of the batch mean — the seed's "
+        _("With momentum 0.1 the running mean is a tenth of the batch mean — the seed's "
         "\"differs by a decimal point\" — and with `m.momentum = 1` it equals it. running_var "
         "starts at 1: `0.9 · 1 + 0.1 · var_unbiased`. Same numbers from the command line: "
-        f"`vizapp bn --demo --seed {d.seed} --format json`.")
+        "`vizapp bn --demo --seed {seed} --format json`.").format(seed=d.seed))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from vizapp.i18n import N_, _, tr
 from vizapp.render.code import STYLE_TITLES, STYLES, CodegenError, available_styles, generate
 from vizapp.render.seed_code import generate_seed, seed_style, supports
 from vizapp.zoo import ModelSpec
@@ -13,23 +14,23 @@ from . import state, text
 
 STYLE_KEY = "vz.code.style"
 FORM_KEY = "vz.code.form"
-FORMS = {"seed": "As the seed writes it", "flat": "One class (traced forward)"}
+FORMS = {"seed": N_("As the seed writes it"), "flat": N_("One class (traced forward)")}
 FORM_NOTES = {
-    "seed": "The seed's building blocks (`Residual`/`resnet_block`, the bottleneck ResNet's "
+    "seed": N_("The seed's building blocks (`Residual`/`resnet_block`, the bottleneck ResNet's "
             "`_make_layer`, `Inception` with p1…p4, `conv_block`/`DenseBlock`/"
             "`transition_block`), with this configuration's numbers. The blocks are classes in "
             "every style — `nn.Sequential` "
             "cannot add a shortcut or concatenate branches — so the style changes only how the "
-            "top-level chain is written. Run it: the loop at the end prints the Shapes table.",
-    "flat": "Every module rebuilt with the app's names (`state_dict` keys match) and "
-            "`forward()` written by torch.fx.",
+            "top-level chain is written. Run it: the loop at the end prints the Shapes table."),
+    "flat": N_("Every module rebuilt with the app's names (`state_dict` keys match) and "
+               "`forward()` written by torch.fx."),
 }
 NOTES = {
-    "sequential": "The d2l way: layers listed in order. Child names become 0, 1, 2 …",
-    "add_module": "Build an empty nn.Sequential and add named layers one by one.",
-    "ordereddict": "nn.Sequential from an OrderedDict: the names become the state_dict keys.",
-    "class": "An nn.Module subclass: layers in `__init__`, the data flow in `forward()` — the "
-             "only style that can express residual additions and concatenations.",
+    "sequential": N_("The d2l way: layers listed in order. Child names become 0, 1, 2 …"),
+    "add_module": N_("Build an empty nn.Sequential and add named layers one by one."),
+    "ordereddict": N_("nn.Sequential from an OrderedDict: the names become the state_dict keys."),
+    "class": N_("An nn.Module subclass: layers in `__init__`, the data flow in `forward()` — the "
+                "only style that can express residual additions and concatenations."),
 }
 
 
@@ -53,33 +54,34 @@ def _form(spec: ModelSpec) -> str:
     if st.session_state.get(FORM_KEY) not in FORMS:
         want = state.view_param("form", "seed")
         st.session_state[FORM_KEY] = want if want in FORMS else "seed"
-    form = st.segmented_control("Written", list(FORMS), key=FORM_KEY, format_func=FORMS.get,
-                                help="The seed pages write ResNet, GoogLeNet and DenseNet with "
-                                     "their own building blocks; the flat form rebuilds every "
-                                     "module under the app's names.") or "seed"
+    form = st.segmented_control(_("Written"), list(FORMS), key=FORM_KEY,
+                                format_func=lambda k: tr(FORMS[k]),
+                                help=_("The seed pages write ResNet, GoogLeNet and DenseNet with "
+                                       "their own building blocks; the flat form rebuilds every "
+                                       "module under the app's names.")) or "seed"
     state.set_view_param("form", form, default="seed")
-    st.caption(FORM_NOTES[form])
+    st.caption(tr(FORM_NOTES[form]))
     return form
 
 
 def render(spec: ModelSpec) -> None:
-    st.header("Code")
-    st.caption("Standalone PyTorch for exactly this configuration: paste it into a notebook or "
-               "save it as a file and run it. Same layers and shapes as here; fresh weights.")
+    st.header(_("Code"))
+    st.caption(_("Standalone PyTorch for exactly this configuration: paste it into a notebook or "
+                 "save it as a file and run it. Same layers and shapes as here; fresh weights."))
     form = _form(spec)
     styles = STYLES if form == "seed" else _styles(spec)
     first = seed_style(spec) if form == "seed" else styles[0]
     if st.session_state.get(STYLE_KEY) not in styles:
         want = state.view_param("style", None)
         st.session_state[STYLE_KEY] = want if want in styles else first
-    style = st.segmented_control("Style", styles, key=STYLE_KEY, format_func=STYLE_TITLES.get,
-                                 help="The seed page 003's ways of writing a model.")
+    style = st.segmented_control(_("Style"), styles, key=STYLE_KEY, format_func=STYLE_TITLES.get,
+                                 help=_("The seed page 003's ways of writing a model."))
     style = style or first
     state.set_view_param("style", style, default=first)
-    note = NOTES[style]
+    note = tr(NOTES[style])
     if form == "flat" and styles == ("class",):
-        note += (" This model has residual additions, concatenations or custom blocks, so the "
-                 "nn.Sequential styles cannot express it.")
+        note += _(" This model has residual additions, concatenations or custom blocks, so the "
+                  "nn.Sequential styles cannot express it.")
     st.caption(note)
     try:
         code = _code(spec, style, form)
@@ -87,6 +89,6 @@ def render(spec: ModelSpec) -> None:
         text.show_warning(exc, icon=":material/code_off:")
         return
     name = (spec.preset or spec.family).replace(":", "_").replace("-", "_")
-    st.download_button("Download .py", code, file_name=f"{name}_{form}_{style}.py", mime="text/x-python",
+    st.download_button(_("Download .py"), code, file_name=f"{name}_{form}_{style}.py", mime="text/x-python",
                        icon=":material/download:", key="vz.code.download")
     st.code(code, language="python", line_numbers=True)

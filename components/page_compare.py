@@ -11,6 +11,7 @@ import dataclasses
 
 import streamlit as st
 
+from vizapp.i18n import N_, _, tr
 from vizapp.render.compare import align, auto_depth, diff_table, summary
 from vizapp.fmt import human, shape_text
 from vizapp.render.plots import compare_costs
@@ -29,6 +30,10 @@ PARTNERS = {"resnet18": "resnet50", "resnet34": "resnet50", "resnet50": "resnet1
             "lenet-bn": "lenet", "alexnet": "vgg11", "vgg11": "vgg16", "vgg16": "vgg11",
             "nin": "alexnet", "googlenet": "resnet18", "densenet121": "densenet169",
             "densenet169": "densenet201", "densenet201": "densenet121"}
+COLUMNS = {"stage": N_("stage"), "type": N_("type"), "shape A": N_("shape A"),
+           "shape B": N_("shape B"), "params A": N_("params A"), "params B": N_("params B"),
+           "Δ params": N_("Δ params"), "MACs A": N_("MACs A"), "MACs B": N_("MACs B"),
+           "Δ MACs": N_("Δ MACs")}
 DIFF_BG = "background-color: #fde68a; color: #1f2937"
 MISSING = "color: #94a3b8; font-style: italic"
 
@@ -96,10 +101,10 @@ def _b_controls(a: ModelSpec) -> ModelSpec:
         wkey = widgets.key(PREFIX, good.family, info.name)
         if wkey not in ss:
             ss[wkey] = widgets.to_widget(info, getattr(good.config, info.name))
-    st.selectbox("B: preset", names, key=B_MODEL, on_change=_on_b_model,
-                 help="The second configuration; its knobs are below.")
+    st.selectbox(_("B: preset"), names, key=B_MODEL, on_change=_on_b_model,
+                 help=_("The second configuration; its knobs are below."))
     slots = {}
-    with st.expander(f"B's knobs ({good.family})", expanded=False):
+    with st.expander(_("B's knobs ({family})").format(family=good.family), expanded=False):
         cols = st.columns(2)
         for i, info in enumerate(type(good.config).knobs()):
             if good.family == "torchvision" and info.name == "name":
@@ -114,7 +119,7 @@ def _b_controls(a: ModelSpec) -> ModelSpec:
     if errors:
         for name, msg in errors.items():
             (slots.get(name) or st).error(esc(msg), icon="⚠️")
-        st.caption(md("B keeps its last valid configuration: {}", good.label))
+        st.caption(md(_("B keeps its last valid configuration: {}"), good.label))
         return good
     b = dataclasses.replace(good, config=cfg)
     ss[B_SPEC] = b
@@ -146,15 +151,15 @@ def _style(df):
 def render(spec: ModelSpec) -> None:
     import pandas as pd
 
-    st.header("Compare")
-    st.caption("A is the model in the sidebar; choose B here. Stages pair up by name; "
-               "yellow cells differ.")
+    st.header(_("Compare"))
+    st.caption(_("A is the model in the sidebar; choose B here. Stages pair up by name; "
+                 "yellow cells differ."))
     a = state.get_analysis(spec)
     top = st.columns(2, gap="large")
     with top[0]:
         st.markdown(f"##### A · {spec.label}")
-        st.caption(f"input {shape_text((spec.batch,) + spec.input_shape, batch=True)} — change "
-                   f"it in the sidebar")
+        st.caption(_("input {shape} — change it in the sidebar").format(
+            shape=shape_text((spec.batch,) + spec.input_shape, batch=True)))
     with top[1]:
         st.markdown("##### B")
         b_spec = _b_controls(spec)
@@ -162,22 +167,22 @@ def render(spec: ModelSpec) -> None:
     b = state.get_analysis(b_spec)
     if a is None or b is None:
         return
-    top[1].caption(f"**{b_spec.label}** · input "
-                   f"{shape_text((b_spec.batch,) + b_spec.input_shape, batch=True)}")
+    top[1].caption(f"**{b_spec.label}** · " + _("input {shape}").format(
+        shape=shape_text((b_spec.batch,) + b_spec.input_shape, batch=True)))
 
     m = st.columns(4)
-    m[0].metric("Params A", human(a.total_params))
-    m[1].metric("Params B", human(b.total_params),
+    m[0].metric(_("Params A"), human(a.total_params))
+    m[1].metric(_("Params B"), human(b.total_params),
                 delta=f"{b.total_params - a.total_params:+,}", delta_color="off")
     ma, mb = a.total_macs // max(spec.batch, 1), b.total_macs // max(b_spec.batch, 1)
-    m[2].metric("MACs / image A", human(ma))
-    m[3].metric("MACs / image B", human(mb), delta=f"{mb - ma:+,}", delta_color="off")
+    m[2].metric(_("MACs / image A"), human(ma))
+    m[3].metric(_("MACs / image B"), human(mb), delta=f"{mb - ma:+,}", delta_color="off")
     for line in summary(a, b, spec.label, b_spec.label):
         st.markdown(line)
     for side, x in (("A", a), ("B", b)):
         if x.failure is not None:
             f = x.failure
-            st.warning(md("{} stops at {}: {}", side, f.module_path or f.node, f.message),
+            st.warning(md(_("{} stops at {}: {}"), side, f.module_path or f.node, f.message),
                        icon=":material/block:")
 
     max_depth = max(1, min(a.max_depth, b.max_depth, 4))
@@ -186,14 +191,15 @@ def render(spec: ModelSpec) -> None:
     if st.session_state.get(DEPTH_KEY) is None or st.session_state[DEPTH_KEY] > max_depth:
         st.session_state[DEPTH_KEY] = auto
     if max_depth > 1:
-        st.segmented_control("Stage depth", list(range(1, max_depth + 1)), key=DEPTH_KEY,
-                             help="1 = the model's direct children (its stages); higher splits "
-                                  "stages into their blocks.")
+        st.segmented_control(_("Stage depth"), list(range(1, max_depth + 1)), key=DEPTH_KEY,
+                             help=_("1 = the model's direct children (its stages); higher "
+                                    "splits stages into their blocks."))
     depth = st.session_state.get(DEPTH_KEY) or 1
     state.set_view_param("cdepth", depth, default=auto)
     pairs = align(a.rows(depth), b.rows(depth))
     df = pd.DataFrame(diff_table(pairs, spec.batch, b_spec.batch))
     st.dataframe(_style(df), hide_index=True, width="stretch",
+                 column_config={c: tr(COLUMNS[c]) for c in df.columns if c in COLUMNS},
                  height=min(38 + 35 * len(df), 600), key="vz.cmp.table")
     stages = [p.name for p in pairs]
     na, nb = max(spec.batch, 1), max(b_spec.batch, 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from vizapp.i18n import N_, _, tr
 from vizapp.labs import features as F
 from vizapp.render import plots_features
 from vizapp.runtime import RunError
@@ -16,8 +17,9 @@ from vizapp.zoo import ConfigError, ModelSpec
 from . import state, text
 
 KEY = "vz.feat."
-LABELS = {"digit": "drawn digit", "checkerboard": "checkerboard", "stripes": "diagonal stripes",
-          "gradient": "gradient", "rings": "rings", "noise": "noise", "upload": "upload an image"}
+LABELS = {"digit": N_("drawn digit"), "checkerboard": N_("checkerboard"),
+          "stripes": N_("diagonal stripes"), "gradient": N_("gradient"), "rings": N_("rings"),
+          "noise": N_("noise"), "upload": N_("upload an image")}
 
 
 def _model(spec: ModelSpec):
@@ -53,15 +55,16 @@ def _default_layer(layers: list[tuple[str, str]]) -> str:
 
 
 def render(spec: ModelSpec) -> None:
-    st.header("Feature maps")
-    st.caption("What one layer outputs for one picture: each tile is one channel (an H×W "
+    st.header(_("Feature maps"))
+    st.caption(_("What one layer outputs for one picture: each tile is one channel (an H×W "
                "plane of the N×C×H×W activation). Weights are vizapp's random initialisation "
                "(nothing is downloaded), so the maps show what the shapes and receptive fields "
-               "do to the picture — edges and blobs from random filters — not learnt features.")
+               "do to the picture — edges and blobs from random filters — not learnt features."))
     try:
         layers = _layers(spec)
         if not layers:
-            _fail(f"{spec.label} has no sub-modules to look inside.", "pick another model.")
+            _fail(_("{label} has no sub-modules to look inside.").format(label=spec.label),
+                  _("pick another model."))
             return
         names = [n for n, _ in layers]
         types = dict(layers)
@@ -71,64 +74,66 @@ def render(spec: ModelSpec) -> None:
             if want not in names:
                 want = state.view_param("fm_layer", None) or state.initial_param("fm_layer")
             default = want if want in names else _default_layer(layers)
-            layer = st.selectbox("layer", names, index=names.index(default),
+            layer = st.selectbox(_("layer"), names, index=names.index(default),
                                  format_func=lambda n: f"{n}  ({types[n]})", key=KEY + "layer")
             state.set_view_param("fm_layer", layer, default=_default_layer(layers))
         with c2:
-            kind = st.selectbox("input", list(LABELS), format_func=LABELS.get, key=KEY + "kind")
+            kind = st.selectbox(_("input"), list(LABELS), format_func=lambda k: tr(LABELS[k]), key=KEY + "kind")
         with c3:
             digit, seed, upload = 7, 0, b""
             if kind == "digit":
-                digit = st.slider("digit", 0, 9, 7, key=KEY + "digit")
+                digit = st.slider(_("digit"), 0, 9, 7, key=KEY + "digit")
             elif kind == "noise":
-                seed = st.number_input("seed", 0, 10_000, 0, key=KEY + "seed")
+                seed = st.number_input(_("seed"), 0, 10_000, 0, key=KEY + "seed")
             elif kind == "upload":
-                f = st.file_uploader("image", type=["png", "jpg", "jpeg"], key=KEY + "file")
+                f = st.file_uploader(_("image"), type=["png", "jpg", "jpeg"], key=KEY + "file")
                 if f is None:
-                    st.info("Upload a PNG or JPEG; it is resized to the model's input "
-                            f"{spec.input_shape[1]}×{spec.input_shape[2]} and converted to "
-                            f"{spec.input_shape[0]} channel(s).", icon=":material/upload:")
+                    st.info(_("Upload a PNG or JPEG; it is resized to the model's input "
+                              "{h}×{w} and converted to {c} channel(s).").format(
+                        h=spec.input_shape[1], w=spec.input_shape[2], c=spec.input_shape[0]),
+                        icon=":material/upload:")
                     return
                 upload = f.getvalue()
         c4, c5, c6, c7 = st.columns(4)
         with c4:
-            k = st.slider("channels shown", 1, 64, 16, key=KEY + "k")
+            k = st.slider(_("channels shown"), 1, 64, 16, key=KEY + "k")
         with c5:
-            cols = st.slider("columns", 1, 8, 4, key=KEY + "cols")
+            cols = st.slider(_("columns"), 1, 8, 4, key=KEY + "cols")
         with c6:
-            cmap = st.selectbox("colours", ["Viridis", "gray", "RdBu", "Inferno", "Cividis"],
+            cmap = st.selectbox(_("colours"), ["Viridis", "gray", "RdBu", "Inferno", "Cividis"],
                                 key=KEY + "cmap")
         with c7:
-            shared = st.toggle("one colour scale for all", False, key=KEY + "shared",
-                               help="Off: each tile stretches its own min…max (shapes are "
-                                    "visible). On: one scale (strengths are comparable).")
+            shared = st.toggle(_("one colour scale for all"), False, key=KEY + "shared",
+                               help=_("Off: each tile stretches its own min…max (shapes are "
+                                      "visible). On: one scale (strengths are comparable)."))
         fm = _maps(spec, layer, kind, int(digit), int(seed), upload, int(k))
     except RunError as exc:
         _fail(exc.cause, exc.fix)
         return
     except F.FeatureError as exc:
-        _fail(str(exc), "pick another layer or input (or upload another image).")
+        _fail(str(exc), _("pick another layer or input (or upload another image)."))
         return
     except ConfigError as exc:
-        _fail(str(exc), "pick an input size the model accepts.")
+        _fail(str(exc), _("pick an input size the model accepts."))
         return
     except Exception as exc:  # noqa: BLE001 - never a traceback on the page
-        _fail(f"the feature maps could not be computed: {type(exc).__name__}: {exc}",
-              "try another layer, a smaller input or another model.")
+        _fail(_("the feature maps could not be computed: {error}").format(
+            error=f"{type(exc).__name__}: {exc}"), _("try another layer, a smaller input or another model."))
         return
 
     left, right = st.columns([1, 4])
     with left:
-        st.plotly_chart(plots_features.input_image(fm.image, f"input {fm.input_shape[1:]}"),
+        st.plotly_chart(plots_features.input_image(fm.image, _("input {shape}").format(shape=fm.input_shape[1:])),
                         width="stretch", theme=None, key=KEY + "fig_in")
-        st.markdown(f"**{fm.layer}** ({fm.type})  \nout **{tuple(fm.output_shape)}**  \n"
-                    f"showing {len(fm.channels)} of {fm.total_channels} channels")
+        st.markdown(f"**{fm.layer}** ({fm.type})  \n" + _("out **{shape}**").format(
+            shape=tuple(fm.output_shape)) + "  \n" + _("showing {n} of {total} channels").format(
+            n=len(fm.channels), total=fm.total_channels))
         if fm.note:
             st.caption(fm.note)
     with right:
         st.plotly_chart(plots_features.feature_grid(fm, cols, cmap, shared), width="stretch",
                         theme=None, key=KEY + "fig_grid")
-    with st.expander("Value range per channel"):
+    with st.expander(_("Value range per channel")):
         st.plotly_chart(plots_features.channel_ranges(fm), width="stretch", theme=None,
                         key=KEY + "fig_ranges")
-        st.caption("A channel stuck at 0 after a ReLU is 'dead' for this input.")
+        st.caption(_("A channel stuck at 0 after a ReLU is 'dead' for this input."))

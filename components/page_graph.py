@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from vizapp.i18n import N_, _, tr
 from vizapp.render.dot import block_id, build_view, fold_id, node_id, parse_id, to_dot
 from vizapp.render.layout import LayoutError, LayoutTimeout, engine_name, layout
 from vizapp.runtime.cache import SharedCache
@@ -33,7 +34,7 @@ def cached_layout(dot: str, fmt: str = "svg") -> tuple[bytes | None, str | None,
     """(output, error message, timed out), shared by every session in a cache bounded in
     bytes — failures are cached too, so a graph that timed out is not laid out again on every
     rerun."""
-    with st.spinner("Laying out the graph…"):
+    with st.spinner(_("Laying out the graph…")):
         return LAYOUTS.get((dot, fmt), lambda: _layout(dot, fmt))
 
 
@@ -96,7 +97,7 @@ def _from_url(a) -> None:
     if state.view_param("fold", "1") == "0":
         ss[FOLD_KEY] = False
     if bad:
-        text.show_warning("The link names what this model does not have, left out: "
+        text.show_warning(_("The link names what this model does not have, left out: ")
                           + ", ".join(bad[:6]) + (" …" if len(bad) > 6 else ""))
 
 
@@ -131,25 +132,25 @@ def _view_buttons(a, sel: str | None, view) -> None:
         if b is None or not b.children:
             return
         if block_id(key) in view.units:
-            st.button("Expand this block", icon=":material/unfold_more:", key="vz_g_expand",
+            st.button(_("Expand this block"), icon=":material/unfold_more:", key="vz_g_expand",
                       on_click=_toggle, args=(key, True, (block_id(key),)))
         else:
-            st.button("Collapse this block", icon=":material/unfold_less:", key="vz_g_collapse",
+            st.button(_("Collapse this block"), icon=":material/unfold_less:", key="vz_g_collapse",
                       on_click=_toggle, args=(key, False, (block_id(key),)))
     elif kind == "fold" and fold_id(key) in view.units:
-        st.button("Unfold the repeats", icon=":material/unfold_more:", key="vz_g_unfold",
+        st.button(_("Unfold the repeats"), icon=":material/unfold_more:", key="vz_g_unfold",
                   on_click=_toggle, args=(fold_id(key), True, (fold_id(key), block_id(key))))
     elif kind == "node":
         owner = a.node(key).module_path if key in a._node_index() else ""
         parents = [b.path for b in a.blocks if b.children and b.path and
                    (owner == b.path or owner.startswith(b.path + "."))]
         if parents:
-            st.button(f"Collapse {parents[-1]}", icon=":material/unfold_less:",
+            st.button(_("Collapse {block}").format(block=parents[-1]), icon=":material/unfold_less:",
                       key="vz_g_collapse_parent", on_click=_toggle,
                       args=(parents[-1], False, (node_id(key), block_id(parents[-1]))))
 
 
-DIRECTIONS = {"TB": "↓ top-down", "LR": "→ left-right"}
+DIRECTIONS = {"TB": N_("↓ top-down"), "LR": N_("→ left-right")}
 DIR_KEY = "vz.graph.dir"
 
 
@@ -158,14 +159,14 @@ def _direction(presenting: bool) -> str:
     the screen is wide and a top-down chain of stages would be tiny."""
     default = "LR" if presenting else "TB"
     state.bind_widget("dir", DIR_KEY, default, str, DIRECTIONS)
-    value = st.segmented_control("Layout", list(DIRECTIONS), key=DIR_KEY,
-                                 format_func=DIRECTIONS.get) or default
+    value = st.segmented_control(_("Layout"), list(DIRECTIONS), key=DIR_KEY,
+                                 format_func=lambda k: tr(DIRECTIONS[k])) or default
     state.set_view_param("dir", value, default=default)
     return value
 
 
 def render(spec) -> None:
-    st.header("Graph")
+    st.header(_("Graph"))
     a = state.get_analysis(spec)
     if a is None:
         return
@@ -187,21 +188,21 @@ def render(spec) -> None:
     c1, c2, c3, c4 = st.columns([3, 1.2, 1.2, 1])
     with c1:
         if max_depth > 1:
-            depth = st.slider("Depth", 1, max_depth, key=DEPTH_KEY,
-                              help="Module depth shown open; deeper modules are drawn as one "
-                                   "block node. The last step shows every operation.")
+            depth = st.slider(_("Depth"), 1, max_depth, key=DEPTH_KEY,
+                              help=_("Module depth shown open; deeper modules are drawn as one "
+                                     "block node. The last step shows every operation."))
         else:
             depth = 1
         state.set_view_param("depth", depth, default=min(2, max_depth))
     with c2:
-        fold = st.toggle("Fold repeated blocks", key=FOLD_KEY,
-                         help="Consecutive identical blocks are drawn once, e.g. "
-                              "'Bottleneck ×35'.")
+        fold = st.toggle(_("Fold repeated blocks"), key=FOLD_KEY,
+                         help=_("Consecutive identical blocks are drawn once, e.g. "
+                                "'Bottleneck ×35'."))
     with c3:
         direction = _direction(presenting)
     with c4:
         exp, col = _sets()
-        st.button("Reset expansions", on_click=_reset_view, disabled=not (exp or col),
+        st.button(_("Reset expansions"), on_click=_reset_view, disabled=not (exp or col),
                   key="vz_g_reset")
 
     if a.failure is not None:
@@ -221,15 +222,15 @@ def render(spec) -> None:
             too_big, svg_bytes = True, None
         svg = svg_bytes.decode("utf-8") if svg_bytes else None
     if too_big or timed_out:
-        st.warning(f"This view has {len(view.units):,} nodes and {len(view.edges):,} edges, "
-                   "too big to draw in the browser"
-                   + (f" ({err})" if timed_out else "") + ". Lower the depth, collapse some "
-                   "blocks, or download the DOT and lay it out offline.",
+        st.warning(_("This view has {n} nodes and {e} edges, too big to draw in the browser"
+                     ).format(n=f"{len(view.units):,}", e=f"{len(view.edges):,}")
+                   + (f" ({err})" if timed_out else "") + _(". Lower the depth, collapse some "
+                   "blocks, or download the DOT and lay it out offline."),
                    icon=":material/warning:")
-        st.button("Show the collapsed view", on_click=_go_collapsed, type="primary",
+        st.button(_("Show the collapsed view"), on_click=_go_collapsed, type="primary",
                   key="vz_g_collapsed_view")
     elif err:
-        st.error(f"Graph layout failed: {err}")
+        st.error(_("Graph layout failed: {err}").format(err=err))
 
     gcol, dcol = st.columns([3, 1.25])
     with gcol:
@@ -239,11 +240,13 @@ def render(spec) -> None:
                                start="first" if presenting else "auto")
             if sel:
                 ss[SEL_KEY] = sel
-        st.caption(f"{len(view.units)} nodes · {len(view.edges)} edges · depth {depth}"
-                   f"{' · repeats folded' if fold else ''} · laid out by {engine_name()} · "
-                   "edge labels are C×H×W (batch dropped)")
+        st.caption(_("{n} nodes · {e} edges · depth {d}").format(
+            n=len(view.units), e=len(view.edges), d=depth)
+                   + (_(" · repeats folded") if fold else "")
+                   + _(" · laid out by {engine} · edge labels are C×H×W (batch dropped)").format(
+                       engine=engine_name()))
     with dcol:
-        st.subheader("Details")
+        st.subheader(_("Details"))
         sel = ss.get(SEL_KEY)
         details_panel(a, sel)
         _view_buttons(a, sel, view)
@@ -262,7 +265,7 @@ def render(spec) -> None:
 
 
 def _png(dot: str) -> bytes:
-    out, err, _ = cached_layout(dot, "png")
+    out, err, _timed_out = cached_layout(dot, "png")
     if out is None:
         raise LayoutError(err or "PNG layout failed")
     return out

@@ -13,6 +13,7 @@ import json
 
 import streamlit as st
 
+from vizapp.i18n import _
 from vizapp.render import plots_run
 from vizapp.runtime import (DTYPES, RunError, RunOptions, available_devices, estimate_memory,
                             fmt_bytes, lock_for, resolve_device, run_spec, stage_memory, sweep)
@@ -44,66 +45,69 @@ def _run_error(exc: RunError) -> None:
 
 
 def render(spec: ModelSpec) -> None:
-    st.header("Run")
-    st.caption("Real forward passes with real (randomly initialised) weights: a few warm-up "
+    st.header(_("Run"))
+    st.caption(_("Real forward passes with real (randomly initialised) weights: a few warm-up "
                "passes, then timed ones — CUDA events on a GPU, perf_counter on the CPU — under "
                "`torch.inference_mode()`. One run at a time per device for the whole server; "
-               "batches the memory estimate says cannot fit are refused before anything runs.")
+               "batches the memory estimate says cannot fit are refused before anything runs."))
     devices = available_devices()
     labels = {d.name: d.label for d in devices}
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
     with c1:
-        device = st.selectbox("device", list(labels), format_func=labels.get,
+        device = st.selectbox(_("device"), list(labels), format_func=labels.get,
                               key=KEY + "device", help="The best available is first.")
     with c2:
-        batch = int(st.number_input("batch", 1, 65536, max(1, spec.batch), key=KEY + "batch"))
+        batch = int(st.number_input(_("batch"), 1, 65536, max(1, spec.batch), key=KEY + "batch"))
     with c3:
-        iters = int(st.number_input("timed iterations", 1, 1000, 20, key=KEY + "iters"))
+        iters = int(st.number_input(_("timed iterations"), 1, 1000, 20, key=KEY + "iters"))
     with c4:
-        warmup = int(st.number_input("warm-up", 0, 50, 3, key=KEY + "warmup"))
+        warmup = int(st.number_input(_("warm-up"), 0, 50, 3, key=KEY + "warmup"))
     c5, c6, c7, c8 = st.columns([2, 1, 1, 2])
     with c5:
-        dtype = st.radio("precision", list(DTYPES), horizontal=True, key=KEY + "dtype",
-                         help="bf16/fp16 run under torch.autocast (weights stay fp32).")
+        dtype = st.radio(_("precision"), list(DTYPES), horizontal=True, key=KEY + "dtype",
+                         help=_("bf16/fp16 run under torch.autocast (weights stay fp32)."))
     with c6:
         channels_last = st.toggle("channels_last", False, key=KEY + "cl",
-                                  help="NHWC memory format (faster convolutions on GPUs with "
-                                       "tensor cores).")
+                                  help=_("NHWC memory format (faster convolutions on GPUs with "
+                                         "tensor cores)."))
     with c7:
         compile_ = st.toggle("torch.compile", False, key=KEY + "compile",
-                             help="Compiles on the first warm-up pass (tens of seconds).")
+                             help=_("Compiles on the first warm-up pass (tens of seconds)."))
     if device == "cpu" and dtype == "fp16":
-        c8.caption("fp16 autocast on a CPU is usually slower than fp32; bf16 is the CPU's "
-                   "half type.")
+        c8.caption(_("fp16 autocast on a CPU is usually slower than fp32; bf16 is the CPU's "
+                     "half type."))
 
     try:
         est = _estimate(spec, device, batch, dtype)
     except ConfigError as exc:
-        _fail(str(exc), "fix the configuration in the sidebar.")
+        _fail(str(exc), _("fix the configuration in the sidebar."))
         return
     except RunError as exc:
         _run_error(exc)
         return
     except Exception as exc:  # noqa: BLE001
-        _fail(f"the model could not be built on {device}: {type(exc).__name__}: {exc}",
-              "pick another device or a smaller model.")
+        _fail(_("the model could not be built on {device}: {error}").format(
+            device=device, error=f"{type(exc).__name__}: {exc}"),
+              _("pick another device or a smaller model."))
         return
-    msg = f"Estimate: {est.text()}."
+    msg = _("Estimate: {text}.").format(text=est.text())
     if not est.fits:
         fits = suggest_batch(est.max_batch)
-        _fail(f"Batch {batch} will not fit. {msg}",
-              f"use a batch of {fits} or less." if fits else "use a smaller input.")
+        _fail(_("Batch {n} will not fit.").format(n=batch) + f" {msg}",
+              _("use a batch of {n} or less.").format(n=fits) if fits
+              else _("use a smaller input."))
     else:
         st.caption(msg)
     lock = lock_for(device)
     if lock.busy:
-        st.info(f"{device} is busy with {lock.holder}; {lock.waiting} more waiting. Your run "
-                f"will queue.", icon=":material/hourglass_top:")
+        st.info(_("{device} is busy with {holder}; {n} more waiting. Your run will queue."
+                  ).format(device=device, holder=lock.holder, n=lock.waiting),
+                icon=":material/hourglass_top:")
 
     opts = RunOptions(device=device, batch=batch, iters=iters, warmup=warmup, dtype=dtype,
                       channels_last=channels_last, compile=compile_, max_seconds=MAX_SECONDS)
-    run_tab, sweep_tab, stage_tab = st.tabs(["Timed run", "Batch-size sweep",
-                                             "Activation memory per stage"])
+    run_tab, sweep_tab, stage_tab = st.tabs([_("Timed run"), _("Batch-size sweep"),
+                                             _("Activation memory per stage")])
     with run_tab:
         _render_run(spec, opts, est.fits)
     with sweep_tab:
@@ -119,58 +123,59 @@ def _session_key(kind: str, spec: ModelSpec, opts: RunOptions) -> tuple:
 def _render_run(spec: ModelSpec, opts: RunOptions, fits: bool) -> None:
     results = st.session_state.setdefault(KEY + "results", {})
     key = _session_key("run", spec, opts)
-    if st.button("Run", type="primary", key=KEY + "go", disabled=not fits):
+    if st.button(_("Run"), type="primary", key=KEY + "go", disabled=not fits):
         try:
-            with st.spinner(f"Timing {spec.label} on {opts.device}…"):
+            with st.spinner(_("Timing {label} on {device}…").format(label=spec.label, device=opts.device)):
                 results[key] = run_spec(spec, opts)
         except RunError as exc:
             _run_error(exc)
         except Exception as exc:  # noqa: BLE001
-            _fail(f"the run failed: {type(exc).__name__}: {exc}",
-                  "try a smaller batch, fp32, or switch torch.compile off.")
+            _fail(_("the run failed: {error}").format(error=f"{type(exc).__name__}: {exc}"),
+                  _("try a smaller batch, fp32, or switch torch.compile off."))
     r = results.get(key)
     if r is None:
-        st.caption("Press **Run** to time this configuration.")
+        st.caption(_("Press **Run** to time this configuration."))
         return
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("latency p50", f"{r.latency_ms_p50:.3g} ms")
-    m2.metric("latency p95", f"{r.latency_ms_p95:.3g} ms")
-    m3.metric("throughput", f"{r.throughput:,.0f} /s", help="samples per second")
-    m4.metric("peak memory", fmt_bytes(r.peak_memory_bytes), help=r.memory_method)
+    m1.metric(_("latency p50"), f"{r.latency_ms_p50:.3g} ms")
+    m2.metric(_("latency p95"), f"{r.latency_ms_p95:.3g} ms")
+    m3.metric(_("throughput"), f"{r.throughput:,.0f} /s", help=_("samples per second"))
+    m4.metric(_("peak memory"), fmt_bytes(r.peak_memory_bytes), help=r.memory_method)
     st.plotly_chart(plots_run.latencies(r), width="stretch", theme=None, key=KEY + "fig_lat")
-    st.caption(f"{r.device_name}, batch {r.batch}, {r.dtype}"
+    st.caption(f"{r.device_name}, " + _("batch {n}").format(n=r.batch) + f", {r.dtype}"
                f"{', channels_last' if r.channels_last else ''}"
-               f"{', compiled' if r.compiled else ''}: {r.warmup} warm-up + {r.iters} timed "
-               f"passes; weights {fmt_bytes(r.param_bytes)}; waited {r.waited_s:.2f} s for "
-               f"the device.")
+               + (_(", compiled") if r.compiled else "") + ": " + _(
+                   "{w} warm-up + {i} timed passes; weights {b}; waited {s} s for the device."
+               ).format(w=r.warmup, i=r.iters, b=fmt_bytes(r.param_bytes), s=f"{r.waited_s:.2f}"))
     for n in r.notes:
-        st.caption(f"Note: {n}")
-    st.download_button("result as JSON", json.dumps(r.to_dict(), indent=2),
+        st.caption(_("Note: {text}").format(text=n))
+    st.download_button(_("result as JSON"), json.dumps(r.to_dict(), indent=2),
                        file_name="run.json", mime="application/json", key=KEY + "dl")
 
 
 def _render_sweep(spec: ModelSpec, opts: RunOptions) -> None:
-    text = st.text_input("batch sizes", SWEEP_DEFAULT, key=KEY + "sweep_batches",
-                         help="Comma-separated; larger batches stop after the first that does "
-                              "not fit.")
+    text = st.text_input(_("batch sizes"), SWEEP_DEFAULT, key=KEY + "sweep_batches",
+                         help=_("Comma-separated; larger batches stop after the first that does "
+                                "not fit."))
     try:
         batches = sorted({int(b) for b in text.replace(" ", "").split(",") if b})
         if not batches or batches[0] < 1 or len(batches) > 16:
             raise ValueError
     except ValueError:
-        _fail(f"cannot read the batch sizes '{text}'.",
-              "give up to 16 positive integers like 1,2,4,8.")
+        _fail(_("cannot read the batch sizes '{text}'.").format(text=text),
+              _("give up to 16 positive integers like 1,2,4,8."))
         return
     results = st.session_state.setdefault(KEY + "sweeps", {})
     key = _session_key("sweep", spec, opts) + (tuple(batches),)
-    if st.button("Run sweep", key=KEY + "sweep_go"):
+    if st.button(_("Run sweep"), key=KEY + "sweep_go"):
         sweep_opts = RunOptions(**{**opts.__dict__, "iters": min(opts.iters, 10)})
-        bar = st.progress(0.0, text=f"Timing {len(batches)} batch sizes (at most "
-                                    f"{MAX_SECONDS:.0f} s in all)…")
+        bar = st.progress(0.0, text=_("Timing {n} batch sizes (at most {s} s in all)…").format(
+            n=len(batches), s=f"{MAX_SECONDS:.0f}"))
 
         def progress(i: int, n: int, point) -> None:
-            what = "done" if point.result is not None else "skipped"
-            bar.progress((i + 1) / n, text=f"batch {point.batch}: {what} ({i + 1}/{n})")
+            what = _("done") if point.result is not None else _("skipped")
+            bar.progress((i + 1) / n, text=_("batch {n}").format(n=point.batch)
+                         + f": {what} ({i + 1}/{n})")
 
         try:
             results[key] = sweep(spec, sweep_opts, batches, budget_s=MAX_SECONDS,
@@ -178,14 +183,14 @@ def _render_sweep(spec: ModelSpec, opts: RunOptions) -> None:
         except RunError as exc:
             _run_error(exc)
         except Exception as exc:  # noqa: BLE001
-            _fail(f"the sweep failed: {type(exc).__name__}: {exc}", "use smaller batches.")
+            _fail(_("the sweep failed: {error}").format(error=f"{type(exc).__name__}: {exc}"), _("use smaller batches."))
         finally:
             bar.empty()
     sw = results.get(key)
     if sw is None:
-        st.caption(f"Press **Run sweep** (at most 10 timed passes per batch size and "
-                   f"{MAX_SECONDS:.0f} s for the whole sweep; batch sizes left when the time "
-                   f"is up are skipped, and the table says so).")
+        st.caption(_("Press **Run sweep** (at most 10 timed passes per batch size and "
+                     "{s} s for the whole sweep; batch sizes left when the time "
+                     "is up are skipped, and the table says so).").format(s=f"{MAX_SECONDS:.0f}"))
         return
     st.plotly_chart(plots_run.sweep(sw), width="stretch", theme=None, key=KEY + "fig_sweep")
     st.dataframe([{
@@ -199,21 +204,21 @@ def _render_sweep(spec: ModelSpec, opts: RunOptions) -> None:
 
 
 def _render_stages(spec: ModelSpec, opts: RunOptions, fits: bool) -> None:
-    st.caption("One forward pass with a hook on every top-level child module: the bytes of "
-               "each stage's output (measured) next to the static estimate (output shape × "
-               f"{DTYPES[opts.dtype].itemsize} bytes), and on CUDA the peak allocation while "
-               "the stage ran.")
+    st.caption(_("One forward pass with a hook on every top-level child module: the bytes of "
+                 "each stage's output (measured) next to the static estimate (output shape × "
+                 "{n} bytes), and on CUDA the peak allocation while "
+                 "the stage ran.").format(n=DTYPES[opts.dtype].itemsize))
     results = st.session_state.setdefault(KEY + "stages", {})
     key = _session_key("stages", spec, opts)
-    if st.button("Measure", key=KEY + "stage_go", disabled=not fits):
+    if st.button(_("Measure"), key=KEY + "stage_go", disabled=not fits):
         try:
-            with st.spinner("One forward pass with hooks…"):
+            with st.spinner(_("One forward pass with hooks…")):
                 results[key] = stage_memory(spec, opts)
         except RunError as exc:
             _run_error(exc)
         except Exception as exc:  # noqa: BLE001
-            _fail(f"the measurement failed: {type(exc).__name__}: {exc}",
-                  "use a smaller batch.")
+            _fail(_("the measurement failed: {error}").format(error=f"{type(exc).__name__}: {exc}"),
+                  _("use a smaller batch."))
     stages = results.get(key)
     if stages is None:
         return

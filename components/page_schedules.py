@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from vizapp.i18n import _, tr
 from vizapp.labs import schedules as S
 from vizapp.render import plots_schedules
 from vizapp.zoo import ConfigError, ModelSpec, format_value, parse_value
@@ -26,7 +27,7 @@ def _curve(name: str, epochs: int, base_lr: float, params: tuple[tuple[str, Any]
 
 
 def _fail(cause: str, fix: str) -> None:
-    st.error(f"{cause}\n\n**Fix:** {fix}", icon=":material/error:")
+    st.error(f"{cause}\n\n" + _("**Fix:** {text}").format(text=fix), icon=":material/error:")
 
 
 def _params_from_url(infos, prefix: str) -> None:
@@ -57,28 +58,28 @@ def _view_to_url(name: str, first: str, epochs: int, lr: float, infos, params) -
 
 
 def render(spec: ModelSpec | None = None) -> None:
-    st.header("Learning-rate schedules")
-    st.caption("Computed by `torch.optim.lr_scheduler` itself: a one-parameter SGD optimizer, "
+    st.header(_("Learning-rate schedules"))
+    st.caption(_("Computed by `torch.optim.lr_scheduler` itself: a one-parameter SGD optimizer, "
                "`optimizer.step()` then `scheduler.step()` once per epoch; the plot shows the "
-               "lr in force during each epoch. The model does not change these curves.")
-    one, overview = st.tabs(["One schedule", "All eight"])
+               "lr in force during each epoch. The model does not change these curves."))
+    one, overview = st.tabs([_("One schedule"), _("All eight")])
     with one:
         c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
         with c1:
             names = list(S.SCHEDULES)
             state.bind_widget("sched", KEY + "name", names[0], str, names)
-            name = st.selectbox("scheduler", names, key=KEY + "name",
-                                format_func=lambda n: f"{n} — {S.SCHEDULES[n].title}")
+            name = st.selectbox(_("scheduler"), names, key=KEY + "name",
+                                format_func=lambda n: f"{n} — {tr(S.SCHEDULES[n].title)}")
         with c2:
             state.bind_widget("epochs", KEY + "epochs", 100, int, range(2, 2001))
-            epochs = st.number_input("epochs", 2, 2000, key=KEY + "epochs")
+            epochs = st.number_input(_("epochs"), 2, 2000, key=KEY + "epochs")
         with c3:
             state.bind_widget("lr", KEY + "lr", 0.1, float, lambda v: 1e-6 <= v <= 10.0)
-            base_lr = st.number_input("initial lr", 1e-6, 10.0, format="%.4g", key=KEY + "lr")
+            base_lr = st.number_input(_("initial lr"), 1e-6, 10.0, format="%.4g", key=KEY + "lr")
         with c4:
-            log_y = st.toggle("log scale", False, key=KEY + "log")
+            log_y = st.toggle(_("log scale"), False, key=KEY + "log")
         sch = S.SCHEDULES[name]
-        st.markdown(f"**{sch.title}**: `{sch.formula}` — {sch.help}")
+        st.markdown(f"**{tr(sch.title)}**: `{sch.formula}` — {tr(sch.help)}")
         knobs, plot = st.columns([1, 3])
         with knobs:
             if (state.view_param("sched", None) or names[0]) == name:  # the link's schedule
@@ -87,48 +88,50 @@ def render(spec: ModelSpec | None = None) -> None:
         _view_to_url(name, names[0], int(epochs), float(base_lr), sch.params, params)
         if errors:
             knob_name, msg = next(iter(errors.items()))
-            _fail(msg, f"change {knob_name} (its help text gives the allowed form and range).")
+            _fail(msg, _("change {knob} (its help text gives the allowed form and range).").format(knob=knob_name))
             return
         try:
             curve = _curve(name, int(epochs), float(base_lr), tuple(sorted(params.items())))
         except S.ScheduleError as exc:
-            _fail(str(exc), "change that parameter (its help text gives the allowed range).")
+            _fail(str(exc), _("change that parameter (its help text gives the allowed range)."))
             return
         except Exception as exc:  # noqa: BLE001 - torch's own argument checks
-            _fail(f"torch refused these parameters: {type(exc).__name__}: {exc}",
-                  "change the parameter it names.")
+            _fail(_("torch refused these parameters: {error}").format(
+                error=f"{type(exc).__name__}: {exc}"), _("change the parameter it names."))
             return
         with plot:
             st.plotly_chart(plots_schedules.lr_curves([curve], log_y), width="stretch",
                             theme=None, key=KEY + "fig_one")
             lo, hi = min(curve.lr), max(curve.lr)
-            cuts = (f"; lr changes direction/steps at epochs "
-                    f"{', '.join(map(str, curve.events[:12]))}" if curve.events else "")
-            st.caption(f"lr from {curve.lr[0]:.4g} to {curve.lr[-1]:.4g} (min {lo:.3g}, "
-                       f"max {hi:.3g}){cuts}.")
+            cuts = (_("; lr changes direction/steps at epochs {epochs}").format(
+                epochs=', '.join(map(str, curve.events[:12]))) if curve.events else "")
+            st.caption(_("lr from {a} to {b} (min {lo}, max {hi})").format(
+                a=f"{curve.lr[0]:.4g}", b=f"{curve.lr[-1]:.4g}", lo=f"{lo:.3g}",
+                hi=f"{hi:.3g}") + f"{cuts}.")
             if name == "ReduceLROnPlateau":
-                st.caption("The dotted grey line is the synthetic validation loss "
-                           "0.2 + 2·exp(−epoch/τ) + noise that the scheduler watches.")
-            st.download_button("curve as JSON", json.dumps(curve.to_dict()),
+                st.caption(_("The dotted grey line is the synthetic validation loss "
+                             "0.2 + 2·exp(−epoch/τ) + noise that the scheduler watches."))
+            st.download_button(_("curve as JSON"), json.dumps(curve.to_dict()),
                                file_name=f"{name}.json", mime="application/json",
                                key=KEY + "dl")
         st.code(_snippet(name, base_lr, params, int(epochs)), language="python")
     with overview:
         c1, c2, c3 = st.columns([1, 1, 4])
         with c1:
-            ep = st.number_input("epochs", 2, 2000, 100, key=KEY + "all_epochs")
+            ep = st.number_input(_("epochs"), 2, 2000, 100, key=KEY + "all_epochs")
         with c2:
-            log_all = st.toggle("log scale", True, key=KEY + "all_log")
+            log_all = st.toggle(_("log scale"), True, key=KEY + "all_log")
         try:
             curves = [_curve(n, int(ep), 0.1, ()) for n in S.SCHEDULES]
         except Exception as exc:  # noqa: BLE001
-            _fail(f"a schedule could not be computed: {exc}", "use fewer epochs.")
+            _fail(_("a schedule could not be computed: {error}").format(error=exc), _("use fewer epochs."))
             return
         st.plotly_chart(plots_schedules.lr_curves(curves, log_all, detail=False), width="stretch",
                         theme=None, key=KEY + "fig_all")
         st.dataframe([{"scheduler": n, "rule": s.formula, "defaults": ", ".join(
             f"{p.name}={format_value(p.default)}" for p in s.params)} for n, s in S.SCHEDULES.items()],
-            hide_index=True, width="stretch")
+            hide_index=True, width="stretch", column_config={
+                "scheduler": _("scheduler"), "rule": _("rule"), "defaults": _("defaults")})
 
 
 def _snippet(name: str, base_lr: float, params: dict[str, Any], epochs: int) -> str:

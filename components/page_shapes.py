@@ -10,6 +10,7 @@ import json
 
 import streamlit as st
 
+from vizapp.i18n import _
 from vizapp.fmt import human, shape_text
 from vizapp.render.plots import shape_profile
 from vizapp.zoo import ModelSpec
@@ -60,21 +61,22 @@ def show_failure(a, detailed: bool = True) -> None:
     where = f.module_path or f.node
     ins = ", ".join(shape_text(s) for s in f.input_shapes) or "—"
     with st.container(border=True):
-        st.markdown(f"#### :material/block: The input is too small for this network")
-        st.markdown(f"**Failing layer:** `{where}` ({f.op}), which receives a **{ins}** "
-                    f"feature map.")
-        st.markdown(f"**Why:** {f.message}")
-        st.markdown(f"**Fix:** {f.fix}")
+        st.markdown("#### :material/block: " + _("The input is too small for this network"))
+        st.markdown(_("**Failing layer:** `{where}` ({op}), which receives a **{ins}** "
+                      "feature map.").format(where=where, op=f.op, ins=ins))
+        st.markdown(_("**Why:** {text}").format(text=f.message))
+        st.markdown(_("**Fix:** {text}").format(text=f.fix))
         if f.min_input is not None:
             mh, mw = f.min_input
             c1, c2 = st.columns([3, 1], vertical_alignment="center")
-            c1.markdown(f"**Smallest input that works:** {mh}×{mw} "
-                        f"(input now {shape_text(a.input_shape)}).")
-            c2.button(f"Use {mh}×{mw}", key="vz.shapes.use_min", on_click=sidebar.set_knobs,
+            c1.markdown(_("**Smallest input that works:** {h}×{w} "
+                          "(input now {shape}).").format(h=mh, w=mw,
+                                                         shape=shape_text(a.input_shape)))
+            c2.button(_("Use {h}×{w}").format(h=mh, w=mw), key="vz.shapes.use_min", on_click=sidebar.set_knobs,
                       kwargs={"height": mh, "width": mw})
         if detailed:
-            st.caption("The layers before the failing one are listed below with their shapes: "
-                       "each downsampling step shrinks H×W until the window no longer fits.")
+            st.caption(_("The layers before the failing one are listed below with their shapes: "
+                         "each downsampling step shrinks H×W until the window no longer fits."))
 
 
 def _depth_to_url() -> None:
@@ -82,7 +84,7 @@ def _depth_to_url() -> None:
 
 
 def render(spec: ModelSpec) -> None:
-    st.header("Shapes")
+    st.header(_("Shapes"))
     a = state.get_analysis(spec)
     if a is None:
         return
@@ -94,23 +96,25 @@ def render(spec: ModelSpec) -> None:
     st.session_state[DEPTH_KEY] = min(st.session_state[DEPTH_KEY], max_depth)
 
     m = st.columns(4)
-    m[0].metric("Parameters", human(a.total_params), help=f"{a.total_params:,} "
-                f"({a.trainable_params:,} trainable, {a.buffers:,} buffer elements)")
+    m[0].metric(_("Parameters"), human(a.total_params), help=_(
+        "{n} ({t} trainable, {b} buffer elements)").format(
+        n=f"{a.total_params:,}", t=f"{a.trainable_params:,}", b=f"{a.buffers:,}"))
     m[1].metric("MACs", a.macs_text(human(a.total_macs)),
-                help=f"{a.total_macs:,} multiply–accumulates; FLOPs ≈ 2×MACs = "
-                     f"{2 * a.total_macs:,}")
-    m[2].metric("Output", shape_text(a.output_shape) if a.output_shape else "—",
-                help=f"Output tensor {shape_text(a.output_shape, batch=True)} (N×…) for input "
-                     f"{shape_text(a.input_shape, batch=True)}")
+                help=_("{n} multiply–accumulates; FLOPs ≈ 2×MACs = {f}").format(
+                    n=f"{a.total_macs:,}", f=f"{2 * a.total_macs:,}"))
+    m[2].metric(_("Output"), shape_text(a.output_shape) if a.output_shape else "—",
+                help=_("Output tensor {out} (N×…) for input {inp}").format(
+                    out=shape_text(a.output_shape, batch=True),
+                    inp=shape_text(a.input_shape, batch=True)))
     rows = a.rows(st.session_state[DEPTH_KEY])
-    m[3].metric("Rows at this depth", f"{len(rows)}")
+    m[3].metric(_("Rows at this depth"), f"{len(rows)}")
 
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     if max_depth > 1:
-        c1.slider("Depth (1 = what named_children() lists; higher expands nested blocks)",
+        c1.slider(_("Depth (1 = what named_children() lists; higher expands nested blocks)"),
                   1, max_depth, key=DEPTH_KEY, on_change=_depth_to_url)
     else:
-        c1.caption("Every layer is a direct child of the model (depth 1).")
+        c1.caption(_("Every layer is a direct child of the model (depth 1)."))
     depth = st.session_state[DEPTH_KEY]
     rows = a.rows(depth)
     name = (spec.preset or spec.family).replace(":", "_")
@@ -126,17 +130,18 @@ def render(spec: ModelSpec) -> None:
         on_select="rerun", selection_mode="single-row",
         height=min(38 + 35 * len(recs), 560),
         column_config={
-            "layer": st.column_config.TextColumn("layer", width="medium"),
-            "type": st.column_config.TextColumn("type"),
-            "output shape": st.column_config.TextColumn("output shape (C×H×W)"),
-            "params": st.column_config.NumberColumn("params", format="localized"),
+            "layer": st.column_config.TextColumn(_("layer"), width="medium"),
+            "type": st.column_config.TextColumn(_("type")),
+            "output shape": st.column_config.TextColumn(_("output shape (C×H×W)")),
+            "params": st.column_config.NumberColumn(_("params"), format="localized"),
             "MACs": st.column_config.NumberColumn("MACs", format="localized"),
-            "RF": st.column_config.TextColumn("RF", help="Receptive field: how many input "
-                                                          "pixels one output pixel sees"),
+            "RF": st.column_config.TextColumn(_("RF"), help=_("Receptive field: how many input "
+                                                              "pixels one output pixel sees")),
         })
-    st.caption(f"**Total:** {a.total_params:,} parameters · {a.total_macs:,} MACs "
-               f"(FLOPs ≈ {human(2 * a.total_macs)}) · output "
-               f"{shape_text(a.output_shape, batch=True)}. Select a row for its arithmetic.")
+    st.caption(_("**Total:** {p} parameters · {m} MACs (FLOPs ≈ {f}) · output {out}. "
+                 "Select a row for its arithmetic.").format(
+        p=f"{a.total_params:,}", m=f"{a.total_macs:,}", f=human(2 * a.total_macs),
+        out=shape_text(a.output_shape, batch=True)))
     for note in a.notes:
         st.caption(f":material/info: {note}")
 
@@ -147,18 +152,19 @@ def render(spec: ModelSpec) -> None:
             st.markdown(f"**{r.name}** · {r.type} · "
                         f"{' + '.join(shape_text(s) for s in r.input_shapes) or '—'} → "
                         f"{shape_text(r.output_shape)}")
-            st.code(r.explanation or "(no arithmetic recorded)", language=None, wrap_lines=True)
+            st.code(r.explanation or _("(no arithmetic recorded)"), language=None,
+                    wrap_lines=True)
 
-    st.subheader("Channels and spatial size along the network")
+    st.subheader(_("Channels and spatial size along the network"))
     st.plotly_chart(shape_profile(rows, a.input_shape), width="stretch",
                     key="vz.shapes.chart")
 
-    st.subheader("Worked arithmetic, row by row")
+    st.subheader(_("Worked arithmetic, row by row"))
     if len(rows) > 80:
-        st.caption(f"{len(rows)} rows: select a row in the table above for its arithmetic, or "
-                   "lower the depth to list them all here.")
+        st.caption(_("{n} rows: select a row in the table above for its arithmetic, or "
+                     "lower the depth to list them all here.").format(n=len(rows)))
         return
     for r in rows:
         title = f"{r.name} — {r.type} → {shape_text(r.output_shape)}"
         with st.expander(title):
-            st.code(r.explanation or "(no arithmetic recorded)", language=None, wrap_lines=True)
+            st.code(r.explanation or _("(no arithmetic recorded)"), language=None, wrap_lines=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 import streamlit as st
 
+from vizapp.i18n import N_, _, tr
 from vizapp.labs import data as D
 from vizapp.labs import schedules as S
 from vizapp.labs import train as T
@@ -27,10 +28,10 @@ from vizapp.zoo import (ConfigError, ModelSpec, build_model, format_value, prese
 from . import widgets
 
 KEY = "vz.train."
-SOURCES = {"digits": "handwritten digits (sklearn, 1,797 real images)",
-           "shapes": "generated shapes (any size and channels)",
-           "folder": "torchvision folder on the server (MNIST, FashionMNIST, CIFAR10)",
-           "zip": "upload a zip of class folders"}
+SOURCES = {"digits": N_("handwritten digits (sklearn, 1,797 real images)"),
+           "shapes": N_("generated shapes (any size and channels)"),
+           "folder": N_("torchvision folder on the server (MNIST, FashionMNIST, CIFAR10)"),
+           "zip": N_("upload a zip of class folders")}
 SETTINGS = T.TrainSettings.knobs()
 POLL_S = 0.7
 
@@ -78,25 +79,25 @@ def _estimate(spec: ModelSpec, device: str, batch: int, precision: str) -> tuple
 
 def _pick_data(spec: ModelSpec) -> D.DataSet | None:
     c1, c2 = st.columns([2, 3])
-    kind = c1.selectbox("data", list(SOURCES), format_func=SOURCES.get, key=KEY + "data")
+    kind = c1.selectbox(_("data"), list(SOURCES), format_func=lambda k: tr(SOURCES[k]), key=KEY + "data")
     upload, choice = None, D.DataChoice(kind)
     if kind == "shapes":
-        n = c2.slider("images", 200, 10_000, 2000, 100, key=KEY + "n",
-                      help="Generated with a fixed seed: circles, squares, triangles, crosses …")
+        n = c2.slider(_("images"), 200, 10_000, 2000, 100, key=KEY + "n",
+                      help=_("Generated with a fixed seed: circles, squares, triangles, crosses …"))
         choice = D.DataChoice("shapes", n=n)
     elif kind == "folder":
-        path = c2.text_input("folder on the server", key=KEY + "path",
-                             help="The root folder torchvision would use (it holds MNIST/, "
-                                  "FashionMNIST/ or cifar-10-batches-py/); nothing is "
-                                  "downloaded.")
+        path = c2.text_input(_("folder on the server"), key=KEY + "path",
+                             help=_("The root folder torchvision would use (it holds MNIST/, "
+                                    "FashionMNIST/ or cifar-10-batches-py/); nothing is "
+                                    "downloaded."))
         if not path:
-            c2.caption("Give the folder that holds the data set.")
+            c2.caption(_("Give the folder that holds the data set."))
             return None
         choice = D.DataChoice("folder", path=path)
     elif kind == "zip":
-        f = c2.file_uploader("zip of class folders (cat/1.png, dog/7.png …)", type=["zip"],
-                             key=KEY + "zip", help=f"At most {D.MAX_ZIP_BYTES // 2**20} MiB "
-                             f"and {D.MAX_IMAGES:,} images.")
+        f = c2.file_uploader(_("zip of class folders (cat/1.png, dog/7.png …)"), type=["zip"],
+                             key=KEY + "zip", help=_("At most {mib} MiB and {n} images.").format(
+                                 mib=D.MAX_ZIP_BYTES // 2**20, n=f"{D.MAX_IMAGES:,}"))
         if f is None:
             return None
         upload, choice = f.getvalue(), D.DataChoice("zip", path=f.name)
@@ -104,7 +105,7 @@ def _pick_data(spec: ModelSpec) -> D.DataSet | None:
         ds = _data(choice, tuple(spec.input_shape), spec.config.num_classes, upload)
     except D.DataError as exc:
         if kind in ("digits", "shapes"):  # the configuration is too big for this server
-            st.warning(_escape(f"Cannot train this configuration on {kind}: {exc}"),
+            st.warning(_escape(_("Cannot train this configuration on {kind}: {error}").format(kind=kind, error=exc)),
                        icon=":material/warning:")
         else:
             _fail(str(exc))
@@ -125,22 +126,22 @@ def _settings(model_layers: list[str], default_watch: str | None) -> T.TrainSett
     sargs: dict[str, Any] = {}
     if values["schedule"] != "none":
         sch = S.SCHEDULES[values["schedule"]]
-        with st.expander(f"{sch.name} knobs — {sch.formula}", expanded=False):
+        with st.expander(_("{name} knobs — {formula}").format(name=sch.name, formula=sch.formula), expanded=False):
             sargs, e = widgets.knob_form(st, sch.params, "vz.sched." + sch.name)
             errors.update(e)
     c1, c2, c3 = st.columns([2, 2, 1])
     devs = {d.name: d.label for d in available_devices()}
-    device = c1.selectbox("device", list(devs), format_func=devs.get, key=KEY + "device",
-                          help="The best available first; bf16 autocast and channels_last "
-                               "on a GPU.")
-    watch = c2.selectbox("watch the input of", model_layers, key=KEY + "watch",
+    device = c1.selectbox(_("device"), list(devs), format_func=devs.get, key=KEY + "device",
+                          help=_("The best available first; bf16 autocast and channels_last "
+                                 "on a GPU."))
+    watch = c2.selectbox(_("watch the input of"), model_layers, key=KEY + "watch",
                          index=model_layers.index(default_watch) if default_watch in
-                         model_layers else 0, help="Its 15/50/85th percentiles are recorded "
-                         "during training (Ioffe & Szegedy 2015, Fig. 1).")
-    unit = c3.number_input("unit", 0, 4095, 0, key=KEY + "unit")
+                         model_layers else 0, help=_("Its 15/50/85th percentiles are recorded "
+                         "during training (Ioffe & Szegedy 2015, Fig. 1)."))
+    unit = c3.number_input(_("unit"), 0, 4095, 0, key=KEY + "unit")
     if errors:
         name, msg = next(iter(errors.items()))
-        _fail(f"{msg} (change {name})")
+        _fail(_("{message} (change {name})").format(message=msg, name=name))
         return None
     s = T.TrainSettings(**values, schedule_args=tuple(sorted(sargs.items())), device=device,
                         watch=watch, watch_unit=int(unit))
@@ -158,9 +159,9 @@ def _partner(spec: ModelSpec) -> ModelSpec | None:
     default = {"lenet-bn": "lenet", "lenet": "lenet-bn"}.get(spec.preset or "", "none")
     if KEY + "vs" not in st.session_state:
         st.session_state[KEY + "vs"] = default
-    other = st.selectbox("compare with", names, key=KEY + "vs",
-                         help="Trained after the first one on the same data and seed; the "
-                              "curves are overlaid (LeNet vs LeNet-BN: the seed's experiment).")
+    other = st.selectbox(_("compare with"), names, key=KEY + "vs",
+                         help=_("Trained after the first one on the same data and seed; the "
+                                "curves are overlaid (LeNet vs LeNet-BN: the seed's experiment)."))
     if other == "none":
         return None
     c = spec.config
@@ -168,7 +169,7 @@ def _partner(spec: ModelSpec) -> ModelSpec | None:
         return resolve(other, {"in_channels": c.in_channels, "height": c.height,
                                "width": c.width, "num_classes": c.num_classes})
     except ConfigError as exc:
-        _fail(f"{other} cannot take this input: {exc}")
+        _fail(_("{other} cannot take this input: {error}").format(other=other, error=exc))
         return None
 
 
@@ -185,33 +186,33 @@ def _start(spec: ModelSpec, other: ModelSpec | None, ds: D.DataSet, s: T.TrainSe
 
 
 def render(spec: ModelSpec) -> None:
-    st.header("Train")
-    st.caption("Trains a copy of the current configuration for real, on small data that ships "
+    st.header(_("Train"))
+    st.caption(_("Trains a copy of the current configuration for real, on small data that ships "
                "with the app (nothing is downloaded), in the background: the curves update "
                "while it runs and other pages keep answering. One training at a time per "
-               "device for the whole server; the others queue.")
+               "device for the whole server; the others queue."))
     run: T.TrainRun | None = st.session_state.get(KEY + "run")
     busy = run is not None and run.running
-    with st.expander("Data and training settings", expanded=not busy,
+    with st.expander(_("Data and training settings"), expanded=not busy,
                      icon=":material/tune:"):
         ds = _pick_data(spec)
         try:
             layers, watch = _layers(spec)
         except ConfigError as exc:
-            _fail(f"{exc}: fix the configuration in the sidebar")
+            _fail(_("{error}: fix the configuration in the sidebar").format(error=exc))
             return
         other = _partner(spec)
         s = _settings(layers, watch)
         if s is not None:
             text, fits = _estimate(spec, s.device, s.batch_size, s.precision)
-            (st.caption if fits else st.warning)(f"Memory estimate for training: {text}.")
+            (st.caption if fits else st.warning)(_("Memory estimate for training: {text}.").format(text=text))
     c1, c2 = st.columns([1, 5])
     go = c1.button("Train", type="primary", key=KEY + "go", icon=":material/play_arrow:",
                    disabled=busy or ds is None or s is None)
     lk = lock_for(s.device if s else "cpu")
     if not busy and lk.busy:
-        c2.caption(f"The device is busy now ({lk.waiting} waiting); a new training queues "
-                   f"behind.")
+        c2.caption(_("The device is busy now ({n} waiting); a new training queues "
+                     "behind.").format(n=lk.waiting))
     if go and ds is not None and s is not None:
         _start(spec, other, ds, s)
         st.rerun()
@@ -242,13 +243,14 @@ def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
         st.progress(0.0, text=f"{name}: {p.message or p.phase}")
         return
     if p.phase == "queued":
-        st.progress(0.0, text=f"{name}: waiting for the device — {p.queue_position} run(s) "
-                              f"ahead")
+        st.progress(0.0, text=f"{name}: " + _("waiting for the device — {n} run(s) "
+                                              "ahead").format(n=p.queue_position))
         return
     frac = p.step / p.total_steps if p.total_steps else 0.0
     eta = f", ETA {p.eta_s:.0f} s" if p.eta_s else ""
-    st.progress(min(1.0, frac), text=f"{name}: epoch {p.epoch}, step {p.step}/{p.total_steps}"
-                f" · {p.images_per_s:,.0f} images/s{eta}")
+    st.progress(min(1.0, frac), text=f"{name}: " + _(
+        "epoch {e}, step {s}/{t} · {r} images/s").format(
+        e=p.epoch, s=p.step, t=p.total_steps, r=f"{p.images_per_s:,.0f}") + eta)
     if res is not None:
         (st.success if res.status == "done" else st.warning if res.ok else st.error)(
             _escape(f"{label}: {res.message}"))
@@ -262,33 +264,34 @@ def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:
     cols = st.columns(len(done))
     for col, (label, v) in zip(cols, done.items()):
         e = v["epoch"][-1]
-        col.metric(f"val accuracy — {label}", f"{100 * e.val_acc:.1f}%",
-                   f"{100 * (e.val_acc - v['epoch'][0].val_acc):+.1f} pts since epoch 1")
-    label = st.selectbox("run shown under Mistakes, Filters and Download", list(done),
+        col.metric(_("val accuracy — {label}").format(label=label), f"{100 * e.val_acc:.1f}%",
+                   _("{d} pts since epoch 1").format(
+                       d=f"{100 * (e.val_acc - v['epoch'][0].val_acc):+.1f}"))
+    label = st.selectbox(_("run shown under Mistakes, Filters and Download"), list(done),
                          key=KEY + "which") if len(done) > 1 else next(iter(done))
     res = done[label]["result"]
-    tabs = st.tabs(["BatchNorm", "Percentiles & train/eval gap", "Mistakes", "Filters",
-                    "Download"])
+    tabs = st.tabs([_("BatchNorm"), _("Percentiles & train/eval gap"), _("Mistakes"),
+                    _("Filters"), _("Download")])
     with tabs[0]:
         _bn_tab(done)
     with tabs[1]:
         st.plotly_chart(P.percentiles({k: v["watch"] for k, v in done.items()}),
                         width="stretch", theme=None, key=KEY + "pct")
-        st.caption("Ioffe & Szegedy (2015), Fig. 1(b, c): the 15th, 50th and 85th percentile "
+        st.caption(_("Ioffe & Szegedy (2015), Fig. 1(b, c): the 15th, 50th and 85th percentile "
                    "of one unit's input over training. Without BatchNorm the distribution "
-                   "drifts; with it, it stays put.")
+                   "drifts; with it, it stays put."))
         st.plotly_chart(P.gap({k: v["epoch"] for k, v in done.items()}), width="stretch",
                         theme=None, key=KEY + "gap")
-        st.caption("Train-vs-eval gap: the same validation images in train mode (batch "
+        st.caption(_("Train-vs-eval gap: the same validation images in train mode (batch "
                    "statistics) and eval mode (running statistics). Zero without BatchNorm "
-                   "or dropout.")
+                   "or dropout."))
     with tabs[2]:
         _mistakes(res, ds)
     with tabs[3]:
         _filters(res)
     with tabs[4]:
         fname = re.sub(r"[^\w.-]+", "_", label) + "_trained.pt"
-        st.download_button("state_dict + configuration (.pt)", T.save_bytes(res),
+        st.download_button(_("state_dict + configuration (.pt)"), T.save_bytes(res),
                            file_name=fname, key=KEY + "dl", icon=":material/download:")
         st.code(f"obj = torch.load('{fname}', weights_only=True)\n"
                 f"model.load_state_dict(obj['state_dict'])\n"
@@ -299,20 +302,20 @@ def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:
 def _bn_tab(done: dict[str, dict]) -> None:
     with_bn = {k: v for k, v in done.items() if v["bn"]}
     if not with_bn:
-        st.info("No BatchNorm layer in the trained model(s).", icon=":material/info:")
+        st.info(_("No BatchNorm layer in the trained model(s)."), icon=":material/info:")
         return
     label = next(iter(with_bn))
     layers = list(dict.fromkeys(b.layer for b in with_bn[label]["bn"]))
-    layer = st.selectbox("BatchNorm layer", layers, key=KEY + "bn_layer")
+    layer = st.selectbox(_("BatchNorm layer"), layers, key=KEY + "bn_layer")
     st.plotly_chart(P.bn_stats(with_bn[label]["bn"], layer), width="stretch", theme=None,
                     key=KEY + "bn")
-    st.caption("Running mean and variance (what eval mode uses) and the learnt scale γ and "
-               "shift β of each channel, step by step.")
+    st.caption(_("Running mean and variance (what eval mode uses) and the learnt scale γ and "
+                 "shift β of each channel, step by step."))
 
 
 def _mistakes(res: T.TrainResult, ds: D.DataSet | None) -> None:
     if not res.confusion:
-        st.info("No confusion matrix: the run ended before its first epoch.")
+        st.info(_("No confusion matrix: the run ended before its first epoch."))
         return
     names = [html.escape(c) for c in res.classes]
     st.plotly_chart(P.confusion(res.confusion, names), width="stretch", theme=None,
@@ -324,15 +327,15 @@ def _mistakes(res: T.TrainResult, ds: D.DataSet | None) -> None:
     titles = [f"{names[t]}→{names[p]} {100 * q:.0f}%" for _, t, p, q in res.worst]
     st.plotly_chart(P.image_grid(imgs, titles, cols=6), width="stretch", theme=None,
                     key=KEY + "worst")
-    st.caption("The most confident mistakes on the validation split: true → predicted "
-               "(probability).")
+    st.caption(_("The most confident mistakes on the validation split: true → predicted "
+                 "(probability)."))
 
 
 def _filters(res: T.TrainResult) -> None:
     first = next(((k, v) for k, v in res.state_dict.items()
                   if k.endswith("weight") and v.dim() == 4), None)
     if first is None:
-        st.info("No convolution in the trained model.")
+        st.info(_("No convolution in the trained model."))
         return
     name, w = first
     w = w[:48].float().numpy()
@@ -341,14 +344,14 @@ def _filters(res: T.TrainResult) -> None:
     st.plotly_chart(P.image_grid(w, [str(i) for i in range(len(w))], cols=12,
                                  height_per_row=80), width="stretch", theme=None,
                     key=KEY + "filters")
-    st.text(f"{name}: {tuple(res.state_dict[name].shape)} — the trained first-layer filters")
+    st.text(f"{name}: {tuple(res.state_dict[name].shape)} — " + _("the trained first-layer filters"))
 
 
 def _check_file(res: T.TrainResult, ds: D.DataSet | None) -> None:
     """Load a downloaded file again (``weights_only=True``) into the configuration it names
     and report its validation accuracy on the current data."""
-    f = st.file_uploader("check a downloaded file", type=["pt"], key=KEY + "load",
-                         help="Read with torch.load(..., weights_only=True) only.")
+    f = st.file_uploader(_("check a downloaded file"), type=["pt"], key=KEY + "load",
+                         help=_("Read with torch.load(..., weights_only=True) only."))
     if f is None or ds is None:
         return
     try:
@@ -358,4 +361,4 @@ def _check_file(res: T.TrainResult, ds: D.DataSet | None) -> None:
     except (T.TrainError, ConfigError) as exc:
         _fail(str(exc))
         return
-    st.text(f"{spec.label}: validation accuracy {100 * acc:.1f}% on {ds.summary()}")
+    st.text(f"{spec.label}: " + _("validation accuracy {acc}% on {data}").format(acc=f"{100 * acc:.1f}", data=ds.summary()))

@@ -67,9 +67,9 @@ def _cannot_run(page: PageInfo, spec) -> bool:
     if a is None or a.failure is None:
         return False
     f = a.failure
-    st.header(page.title)
-    st.info(md("**Fix the model first.** {} cannot run: at `{}` ({}): {}. The *Shapes* page "
-               "shows where and why; this page works once the shapes do.", spec.label,
+    st.header(tr(page.title))
+    st.info(md(_("**Fix the model first.** {} cannot run: at `{}` ({}): {}. The *Shapes* page "
+                 "shows where and why; this page works once the shapes do."), spec.label,
                f.module_path or f.node, f.op, f.message), icon=":material/build:")
     return True
 

@@ -7,6 +7,7 @@ readable zoom on its first block instead of fit-all."""
 from __future__ import annotations
 
 import streamlit as st
+from vizapp.i18n import _
 
 from . import state
 
@@ -34,9 +35,9 @@ def on() -> bool:
 def toggle() -> bool:
     """The switch (top of every page) and, when on, the styles; returns whether it is on."""
     on()
-    value = st.toggle("Presentation mode", key=KEY,
-                      help="For a projector: no sidebar, larger type, the graph left-to-right "
-                           "and zoomed to a readable size. The link keeps it (present=1).")
+    value = st.toggle(_("Presentation mode"), key=KEY,
+                      help=_("For a projector: no sidebar, larger type, the graph left-to-right "
+                             "and zoomed to a readable size. The link keeps it (present=1)."))
     state.set_view_param("present", "1" if value else None)
     if value:
         st.html(CSS)

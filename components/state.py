@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 import streamlit as st
 
-from vizapp.i18n import localize
+from vizapp.i18n import _, localize
 from vizapp.runtime.cache import SharedCache
 from vizapp.zoo.base import parse_input
 from vizapp.zoo import (ConfigError, ModelSpec, families, format_value, parse_value, presets,
@@ -174,7 +174,7 @@ def _decode_code(q: dict[str, str], messages: list[str]) -> None:
         try:
             q["code"] = url.decode(q["code"])
         except CodeError as exc:
-            messages.append(f"code: {exc.reason}. Showing the example's code instead.")
+            messages.append(_("code: {reason}. Showing the example's code instead.").format(reason=exc.reason))
             del q["code"]
 
 
@@ -280,7 +280,7 @@ def cached_analysis(spec: ModelSpec):
     :class:`InconsistentAnalysis` instead, so it is never stored nor served to the next
     visitor."""
     key = _spec_key(spec)
-    with st.spinner("Tracing the model and working out every shape…", show_time=True):
+    with st.spinner(_("Tracing the model and working out every shape…"), show_time=True):
         return ANALYSES.get(key, lambda: _analyse(spec))
 
 
@@ -319,11 +319,12 @@ def get_analysis(spec: ModelSpec):
             if attempt + 1 < ANALYSIS_ATTEMPTS:
                 continue
             from .text import show_error
-            show_error(f"The analysis of {spec.label} came out inconsistent twice and was "
-                       f"not kept ({'; '.join(exc.problems)}). Rerun the page to try again.")
+            show_error(_("The analysis of {label} came out inconsistent twice and was "
+                         "not kept ({problems}). Rerun the page to try again.").format(
+                             label=spec.label, problems='; '.join(exc.problems)))
         except Exception as exc:  # noqa: BLE001 - shown, never a traceback
             from .text import show_error
-            show_error(f"Could not analyse {spec.label}: {exc}")
+            show_error(_("Could not analyse {label}: {error}").format(label=spec.label, error=exc))
     return None
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import streamlit as st
 
+from vizapp.i18n import _
+
 # every ASCII punctuation that can start Markdown/HTML/Streamlit markup: links and images
 # ([ ] !), HTML and autolinks (< > &), directives, icons and emoji (:), LaTeX ($), code (`),
 # emphasis (* ~), tables (|), headings (#), e-mail autolinks (@), and the escape itself
@@ -61,5 +63,6 @@ def caption(text: Any, where: Any = None) -> None:
 
 def failure(cause: Any, fix: Any = "", where: Any = None) -> None:
     """The pages' error box: the cause, then **Fix:** and what to do (both escaped)."""
-    body = esc(cause, 1000) + (f"\n\n**Fix:** {esc(fix, 500)}" if fix else "")
+    body = esc(cause, 1000) + ("\n\n" + _("**Fix:** {text}").format(text=esc(fix, 500))
+                               if fix else "")
     (where or st).error(body, icon=":material/error:")

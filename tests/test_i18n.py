@@ -134,6 +134,14 @@ def _texts(at) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+# each page's own header and one sentence of its body (not the sidebar or the header strip)
+BODY = {"graph": ("计算图", "点击图中的节点或块"), "shapes": ("形状", "逐行计算过程"),
+        "compare": ("对比", "各阶段按名称配对"), "batchnorm": ("批量规范化", "每个通道"),
+        "features": ("特征图", "每个小图是一个通道"), "schedules": ("学习率调度", "每一轮生效的学习率"),
+        "train": ("训练", "应用自带的小数据集"), "run": ("运行", "计时的前向"),
+        "code": ("代码", "独立 PyTorch 代码")}
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_app_in_chinese_on_every_page(page: str) -> None:
     from streamlit.testing.v1 import AppTest
@@ -149,6 +157,11 @@ def test_app_in_chinese_on_every_page(page: str) -> None:
     assert "架构旋钮" in text and "模型族" in text, text[:500]  # the sidebar
     assert "输入" in text and "个参数" in text  # the header strip
     assert at.query_params.get("lang") in ("zh", ["zh"])
+    head, sentence = BODY[page]
+    assert head in [h.value for h in at.header], [h.value for h in at.header]
+    body = text + "\n" + "\n".join(str(e.value) for e in at.subheader) + "\n" + \
+        "\n".join(str(e.value) for e in at.info)
+    assert sentence in body, body[-800:]
 
 
 def test_app_english_by_default_and_bad_lang_is_a_message() -> None:
@@ -163,7 +176,7 @@ def test_app_english_by_default_and_bad_lang_is_a_message() -> None:
 
 
 # ------------------------------------------------------------------------------ a real browser
-def test_browser_opens_lang_zh_on_the_graph_page() -> None:
+def test_browser_opens_lang_zh_on_every_page() -> None:
     pytest.importorskip("playwright")
     from playwright.sync_api import sync_playwright
 
@@ -177,7 +190,8 @@ def test_browser_opens_lang_zh_on_the_graph_page() -> None:
         with sync_playwright() as p:
             browser = launch_chromium(p)
             page = browser.new_page(viewport={"width": 1280, "height": 720})
-            for key, path in (("graph", ""), ("shapes", "shapes")):  # graph is the main page
+            for key in PAGES:
+                path = "" if key == "graph" else key  # graph is the main page
                 page.goto(f"http://localhost:{port}/{path}?model=resnet18&lang=zh")
                 page.wait_for_selector("[data-testid='stApp']", timeout=120_000)
                 page.wait_for_selector("[data-test-script-state='notRunning']", timeout=120_000)
@@ -185,6 +199,7 @@ def test_browser_opens_lang_zh_on_the_graph_page() -> None:
                 page.screenshot(path=str(shots / f"zh_{key}.png"))
                 body = page.inner_text("body")
                 assert "架构旋钮" in body and "计算图" in body, body[:400]
+                assert BODY[key][0] in body and BODY[key][1] in body, (key, body[:600])
                 assert "Page not found" not in body
             browser.close()
     finally:

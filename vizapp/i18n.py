@@ -349,6 +349,15 @@ def registry_msgids() -> dict[str, str]:
             found[info.label] = found[info.knob.help] = f"knob {fam.name}.{info.name}"
     for p in presets().values():
         found[p.description] = f"preset {p.name}"
+    from vizapp.labs import schedules
+    from vizapp.labs.train import TrainSettings
+    from vizapp.zoo.base import knob_infos
+
+    labs = [("train", TrainSettings)] + [(s.name, s.knobs) for s in
+                                         schedules.SCHEDULES.values()]
+    for owner, cls in labs:
+        for info in knob_infos(cls):
+            found[info.label] = found[info.knob.help] = f"knob {owner}.{info.name}"
     found.pop("", None)
     return found
 

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 
+from vizapp.i18n import msg
 from vizapp import i18n
 from vizapp.meta import is_meta
 
@@ -114,14 +115,20 @@ def _with_min_input(analysis: Analysis, traced: Traced, full: Shape) -> Analysis
         r = input_range(traced, full, at_m.failure[0])
         if r is not None:
             lo, hi = r
-            fix = (f"{f.fix}. {m[0]}×{m[1]} is the smallest input the layers before "
-                   f"'{at_m.failure[0]}' accept, but that Linear is built for a fixed number of "
-                   f"features: as written, this network accepts square inputs of "
-                   + (f"{lo}×{lo}" if lo == hi else f"{lo}×{lo} to {hi}×{hi}"))
+            fix = f.fix + msg(
+                ". {h}×{w} is the smallest input the layers before '{layer}' accept, but that "
+                "Linear is built for a fixed number of features: as written, this network "
+                "accepts square inputs of {sizes}", h=m[0], w=m[1], layer=at_m.failure[0],
+                sizes=_sizes(lo, hi))
             return replace(analysis, failure=replace(f, min_input=(lo, lo), valid_inputs=r,
                                                      fix=fix))
-    fix = f"{f.fix}. The smallest square input this network accepts is {m[0]}×{m[1]}"
+    fix = f.fix + msg(". The smallest square input this network accepts is {h}×{w}",
+                      h=m[0], w=m[1])
     return replace(analysis, failure=replace(f, min_input=m, fix=fix))
+
+
+def _sizes(lo: int, hi: int) -> str:
+    return f"{lo}×{lo}" if lo == hi else msg("{a} to {b}", a=f"{lo}×{lo}", b=f"{hi}×{hi}")
 
 
 def _with_input_range(analysis: Analysis, traced: Traced, full: Shape, failure) -> Analysis:
@@ -130,8 +137,8 @@ def _with_input_range(analysis: Analysis, traced: Traced, full: Shape, failure) 
         return analysis
     f = analysis.failure
     lo, hi = r
-    sizes = f"{lo}×{lo}" if lo == hi else f"{lo}×{lo} to {hi}×{hi}"
-    fix = f"{f.fix}. As written, this network accepts square inputs of {sizes}"
+    fix = f.fix + msg(". As written, this network accepts square inputs of {sizes}",
+                      sizes=_sizes(lo, hi))
     return replace(analysis, failure=replace(f, min_input=(lo, lo), valid_inputs=r, fix=fix))
 
 

@@ -243,10 +243,11 @@ def max_unpool(c: Call) -> OpResult:
     out = (x.shape[0], x.shape[1], ho, wo)
     text = ""
     if c.explain:
-        text = (f"MaxUnpool2d kernel {_hw((kh, kw))}, stride {_hw((sh, sw))}: puts each value "
-                f"back where its maximum came from, zeros elsewhere: H_out = (H − 1)·S − 2P + K = "
-                f"({x.shape[2]} − 1)·{sh} − 2·{ph} + {kh} = {ho} → {fmt_shape(x.shape)} → "
-                f"{fmt_shape(out)}")
+        text = msg("MaxUnpool2d kernel {k}, stride {s}: puts each value back where its maximum "
+                   "came from, zeros elsewhere: H_out = (H − 1)·S − 2P + K = ({h} − 1)·{sh} − "
+                   "2·{ph} + {kh} = {ho} → {a} → {b}", k=_hw((kh, kw)), s=_hw((sh, sw)),
+                   h=x.shape[2], sh=sh, ph=ph, kh=kh, ho=ho, a=fmt_shape(x.shape),
+                   b=fmt_shape(out))
     rf = RFStep("transposed", (kh, kw), (sh, sw), (ph, pw))
     return OpResult(TMeta(out, x.dtype), "max_unpool2d", "pool", f"MaxUnpool {_hw((kh, kw))}"
                     + (f" ×{_hw((sh, sw))}" if (sh, sw) != (1, 1) else ""), 0, text,
@@ -274,11 +275,13 @@ def conv_transpose2d(c: Call) -> OpResult:
     macs = x.shape[0] * m.in_channels * x.shape[2] * x.shape[3] * (m.out_channels // g) * k[0] * k[1]
     text = pexpl = ""
     if c.explain:
-        text = (f"ConvTranspose2d {m.in_channels}→{m.out_channels}, kernel {_hw(k)}, stride "
-                f"{_hw(s)}, padding {_hw(p)}: H_out = (H − 1)·S − 2P + D·(K − 1) + "
-                f"output_padding + 1 = ({x.shape[2]} − 1)·{s[0]} − 2·{p[0]} + {d[0]}·({k[0]} − 1)"
-                f" + {op[0]} + 1 = {ho} → {fmt_shape(x.shape)} → {fmt_shape(out)}; MACs = "
-                f"N·Cin·H_in·W_in·(Cout/g)·k² = {_n(macs)}")
+        text = msg("ConvTranspose2d {cin}→{cout}, kernel {k}, stride {s}, padding {p}: "
+                   "H_out = (H − 1)·S − 2P + D·(K − 1) + output_padding + 1 = ({h} − 1)·{s0} − "
+                   "2·{p0} + {d0}·({k0} − 1) + {op0} + 1 = {ho} → {a} → {b}; MACs = "
+                   "N·Cin·H_in·W_in·(Cout/g)·k² = {macs}", cin=m.in_channels,
+                   cout=m.out_channels, k=_hw(k), s=_hw(s), p=_hw(p), h=x.shape[2], s0=s[0],
+                   p0=p[0], d0=d[0], k0=k[0], op0=op[0], ho=ho, a=fmt_shape(x.shape),
+                   b=fmt_shape(out), macs=_n(macs))
         w = k[0] * k[1] * m.in_channels * (m.out_channels // g)
         b = m.out_channels if m.bias is not None else 0
         pexpl = f"k²·Cin·Cout/g + bias = {_n(w)} + {b} = {_n(w + b)}"
@@ -312,9 +315,11 @@ def pad_shape(c: Call, x: TMeta, pad: Any, mode: str) -> OpResult:
         raise NoRule()
     text = ""
     if c.explain:
-        text = (f"{mode} padding (left {left}, right {right}, top {top}, bottom {bottom}): "
-                f"H = {x.shape[2]} + {top} + {bottom} = {out[2]}, W = {x.shape[3]} + {left} + "
-                f"{right} = {out[3]} → {fmt_shape(x.shape)} → {fmt_shape(out)}")
+        text = msg("{mode} padding (left {left}, right {right}, top {top}, bottom {bottom}): "
+                   "H = {h} + {top} + {bottom} = {ho}, W = {w} + {left} + {right} = {wo} → "
+                   "{a} → {b}", mode=mode, left=left, right=right, top=top, bottom=bottom,
+                   h=x.shape[2], ho=out[2], w=x.shape[3], wo=out[3], a=fmt_shape(x.shape),
+                   b=fmt_shape(out))
     # a pad is a 1×1 window with padding (top, left): the centre of output pixel 0 moves
     rf = RFStep("window", (1, 1), (1, 1), (top, left))
     return OpResult(TMeta(out, x.dtype), "pad", "other", f"Pad {left},{right},{top},{bottom}",
@@ -349,9 +354,10 @@ def attention(c: Call) -> OpResult:
     S = k.shape[1] if bf else k.shape[0]
     E = m.embed_dim
     if q.shape[2] != E:
-        raise ShapeError(f"MultiheadAttention expects embed_dim {E} but the query has "
-                         f"{q.shape[2]} features ({fmt_shape(q.shape, True)})",
-                         f"build it with embed_dim={q.shape[2]}")
+        raise ShapeError(msg("MultiheadAttention expects embed_dim {e} but the query has "
+                             "{f} features ({shape})", e=E, f=q.shape[2],
+                             shape=fmt_shape(q.shape, True)),
+                         msg("build it with embed_dim={f}", f=q.shape[2]))
     macs = n * (L * E * E + S * E * m.kdim + S * E * m.vdim + 2 * L * S * E + L * E * E)
     need = c.kwargs.get("need_weights", c.args[4] if len(c.args) > 4 else True)
     avg = c.kwargs.get("average_attn_weights", True)
@@ -361,10 +367,11 @@ def attention(c: Call) -> OpResult:
     text = pexpl = ""
     if c.explain:
         h = m.num_heads
-        text = (f"MultiheadAttention, {h} heads of {E // h}: {L} queries attend to {S} keys → "
-                f"{fmt_shape(q.shape, True)}; MACs = N·(L·E² in q + S·E·E k,v projections + "
-                f"2·L·S·E for QKᵀ and attention×V + L·E² out) = {n}·({L}·{E}² + 2·{S}·{E}² + "
-                f"2·{L}·{S}·{E} + {L}·{E}²) = {_n(macs)}")
+        text = msg("MultiheadAttention, {h} heads of {d}: {L} queries attend to {S} keys → "
+                   "{shape}; MACs = N·(L·E² in q + S·E·E k,v projections + 2·L·S·E for QKᵀ and "
+                   "attention×V + L·E² out) = {n}·({L}·{E}² + 2·{S}·{E}² + 2·{L}·{S}·{E} + "
+                   "{L}·{E}²) = {macs}", h=h, d=E // h, L=L, S=S, E=E, n=n,
+                   shape=fmt_shape(q.shape, True), macs=_n(macs))
         pexpl = f"4·E² + 4·E (q, k, v, out projections) = {_n(sum(p.numel() for p in m.parameters()))}"
     return OpResult((TMeta(q.shape, q.dtype), weights), "multihead_attention", "linear",
                     f"Attention {m.num_heads}×{E // m.num_heads}", macs, text, pexpl,
@@ -438,13 +445,13 @@ def linear(c: Call) -> OpResult:
         if seed is not None and seed != m.in_features:
             where = ""
             if len(c.input_hw) == 2:
-                where = f" because the input is {c.input_hw[0]}×{c.input_hw[1]}"
+                where = msg(" because the input is {h}×{w}", h=c.input_hw[0], w=c.input_hw[1])
             if c.pre_flatten is not None and len(c.pre_flatten) > 2:
-                where += (" (" + "·".join(map(str, c.pre_flatten[1:])) +
-                          f" = {m.in_features} features at the flatten)")
-            text += (f". Resized: the seed writes in_features = {seed}; vizapp made it "
-                     f"{m.in_features}{where} (switch off 'size fc1 to the input' to build it "
-                     f"as the seed wrote it)")
+                where += msg(" ({dims} = {n} features at the flatten)",
+                             dims="·".join(map(str, c.pre_flatten[1:])), n=m.in_features)
+            text += msg(". Resized: the seed writes in_features = {seed}; vizapp made it "
+                        "{n}{where} (switch off 'size fc1 to the input' to build it as the "
+                        "seed wrote it)", seed=seed, n=m.in_features, where=where)
         b = m.out_features if m.bias is not None else 0
         pexpl = (f"in·out + out = {m.in_features}·{m.out_features} + {b} = "
                  f"{_n(m.in_features * m.out_features + b)}") if b else \
@@ -654,13 +661,15 @@ def reshape_rule(c: Call) -> OpResult:
     total = math.prod(x.shape)
     known = math.prod(s for s in shape if s != -1)
     if shape.count(-1) > 1 or (known and total % known) or (-1 not in shape and known != total):
-        raise ShapeError(f"cannot reshape {fmt_shape(x.shape, True)} ({_n(total)} elements) into "
-                         f"{tuple(shape)}", "the new shape must hold the same number of elements")
+        raise ShapeError(msg("cannot reshape {shape} ({n} elements) into {new}",
+                             shape=fmt_shape(x.shape, True), n=_n(total), new=tuple(shape)),
+                         msg("the new shape must hold the same number of elements"))
     out = tuple(total // known if s == -1 else s for s in shape)
     text = ""
     if c.explain:
-        text = (f"{c.target}{tuple(shape)}: {fmt_shape(x.shape, True)} = {_n(total)} elements → "
-                f"{fmt_shape(out, True)}")
+        text = msg("{target}{new}: {shape} = {n} elements → {out}", target=c.target,
+                   new=tuple(shape), shape=fmt_shape(x.shape, True), n=_n(total),
+                   out=fmt_shape(out, True))
         if len(out) == 2 and len(x.shape) > 2:
             text += " (" + "·".join(str(d) for d in x.shape[1:]) + f" = {_n(out[1])})"
     return OpResult(TMeta(out, x.dtype), "reshape", "reshape", f"reshape → {fmt_shape(out)}", 0,
@@ -718,7 +727,8 @@ def mean_rule(c: Call) -> OpResult:
     nd = len(x.shape)
     ds = {d % nd for d in dims}
     out = tuple((1 if i in ds else s) for i, s in enumerate(x.shape) if keep or i not in ds)
-    text = f"mean over dims {sorted(ds)} → {fmt_shape(out, True)}" if c.explain else ""
+    text = msg("mean over dims {dims} → {out}", dims=sorted(ds),
+               out=fmt_shape(out, True)) if c.explain else ""
     spatial = ds == {2, 3} and nd == 4
     return OpResult(TMeta(out, x.dtype), "mean", "pool", "mean", 0, text, "", (),
                     RFStep("window", (x.shape[2], x.shape[3]), (1, 1), (0, 0)) if spatial and keep

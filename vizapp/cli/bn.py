@@ -15,6 +15,8 @@ import math
 import sys
 from typing import Any, Sequence
 
+from vizapp.i18n import _
+
 from . import UserError
 
 
@@ -138,7 +140,7 @@ def _row(label: str, values: Sequence[float], k: int, width: int = 10,
 
 def format_demo(d) -> str:
     lines = [f"torch.manual_seed({d.seed}); x = torch.randn{d.input_shape}  →  BatchNorm2d(3)",
-             "each channel averages 4·2·2 = 16 values over (N, H, W)", ""]
+             _("each channel averages 4·2·2 = 16 values over (N, H, W)"), ""]
     lines.append(_row("channel", [0, 1, 2], 3).replace(".0000", "     "))
     lines.append(_row("batch mean", d.batch_mean, 3))
     lines.append(_row("var biased (÷16)", d.batch_var_biased, 3))
@@ -149,18 +151,19 @@ def format_demo(d) -> str:
     lines.append(_row("output mean", d.output_mean, 3))
     lines.append(_row("output std", d.output_std, 3))
     lines += ["",
-              "running = (1 − m)·running + m·batch, from running_mean = 0, running_var = 1: with "
-              "m = 0.1 running_mean is a tenth of the batch mean (the seed's 'missing decimal "
-              "point'); with m = 1 it equals it.",
-              "normalisation divides by sqrt(biased var + eps); running_var stores the unbiased "
-              "var.",
+              _("running = (1 − m)·running + m·batch, from running_mean = 0, running_var = 1: "
+                "with m = 0.1 running_mean is a tenth of the batch mean (the seed's 'missing "
+                "decimal point'); with m = 1 it equals it."),
+              _("normalisation divides by sqrt(biased var + eps); running_var stores the "
+                "unbiased var."),
               f"max |manual (x − mean)/sqrt(var + eps)·γ + β − module| = "
               f"{d.max_abs_diff_manual_vs_module:.3g}"]
     return "\n".join(lines)
 
 
 def format_report(r, k: int = 8) -> str:
-    lines = [f"{r.model}: input {tuple(r.input_shape)}, {r.source}, train-mode pass on a copy"]
+    lines = [f"{r.model}: " + _("input {shape}, {source}, train-mode pass on a copy").format(
+        shape=tuple(r.input_shape), source=r.source)]
     for s in r.layers:
         lines.append("")
         lines.append(f"{s.name}  {s.type}({s.num_features})  input {s.input_shape}  "
@@ -182,7 +185,7 @@ def format_report(r, k: int = 8) -> str:
         lines.append(f"  max |manual − module| = {s.max_abs_diff_manual:.3g}   "
                      f"max |train − eval output| = {s.max_abs_diff_train_eval:.3g}")
     for n in r.notes:
-        lines.append(f"note: {n}")
+        lines.append(_("note: {text}").format(text=n))
     return "\n".join(lines)
 
 
@@ -190,8 +193,9 @@ def format_evolution(e) -> str:
     from vizapp.labs.bn import momentum_label
 
     k = len(e.channels)
-    lines = [f"{e.layer}: running statistics over {e.steps} train-mode passes, momentum "
-             f"{momentum_label(e.momentum)} (step 0 = before any pass)"]
+    lines = [f"{e.layer}: " + _("running statistics over {n} train-mode passes, momentum {m} "
+                                "(step 0 = before any pass)").format(
+        n=e.steps, m=momentum_label(e.momentum))]
     lines.append(_row("step / channel", list(e.channels), k).replace(".0000", "     "))
     for i, row in enumerate(e.running_mean):
         lines.append(_row(f"{i:>3} running_mean", row, k))

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from vizapp.i18n import _
+
 from .common import add_model_args, spec_from_args
 
 
@@ -90,16 +92,19 @@ def format_result(r) -> str:
 
     opts = [r.dtype] + (["channels_last"] if r.channels_last else []) + (
         ["compiled"] if r.compiled else [])
-    lines = [f"{r.model} on {r.device} ({r.device_name}), batch {r.batch}, {', '.join(opts)}: "
-             f"{r.warmup} warm-up + {r.iters} timed passes",
-             f"  latency p50 {r.latency_ms_p50:.3f} ms   p95 {r.latency_ms_p95:.3f} ms   "
-             f"mean {r.latency_ms_mean:.3f} ms",
-             f"  throughput {r.throughput:,.1f} samples/s",
-             f"  peak memory {fmt_bytes(r.peak_memory_bytes)} ({r.memory_method}); weights "
-             f"{fmt_bytes(r.param_bytes)}"]
+    lines = [_("{model} on {device} ({name}), batch {n}, {opts}: {w} warm-up + {i} timed passes"
+               ).format(model=r.model, device=r.device, name=r.device_name, n=r.batch,
+                        opts=', '.join(opts), w=r.warmup, i=r.iters),
+             "  " + _("latency p50 {p50} ms   p95 {p95} ms   mean {mean} ms").format(
+                 p50=f"{r.latency_ms_p50:.3f}", p95=f"{r.latency_ms_p95:.3f}",
+                 mean=f"{r.latency_ms_mean:.3f}"),
+             "  " + _("throughput {t} samples/s").format(t=f"{r.throughput:,.1f}"),
+             "  " + _("peak memory {peak} ({method}); weights {w}").format(
+                 peak=fmt_bytes(r.peak_memory_bytes), method=r.memory_method,
+                 w=fmt_bytes(r.param_bytes))]
     if r.estimate is not None:
-        lines.append(f"  estimate: {r.estimate.text()}")
+        lines.append("  " + _("estimate: {text}").format(text=r.estimate.text()))
     if r.waited_s > 0.01:
-        lines.append(f"  waited {r.waited_s:.2f} s for the device")
-    lines += [f"  note: {n}" for n in r.notes]
+        lines.append("  " + _("waited {s} s for the device").format(s=f"{r.waited_s:.2f}"))
+    lines += ["  " + _("note: {text}").format(text=n) for n in r.notes]
     return "\n".join(lines)

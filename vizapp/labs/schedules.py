@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.optim import lr_scheduler as S
 
+from vizapp.i18n import N_
 from vizapp.zoo.base import ConfigError, KnobInfo, check_value, knob, knob_infos, parse_value
 
 
@@ -151,31 +152,31 @@ class CosineAnnealingWarmRestartsKnobs:
 
 
 SCHEDULES: dict[str, Schedule] = {s.name: s for s in (
-    Schedule("StepLR", "Step decay", "lr = lr₀·γ^⌊e / step_size⌋",
-             "Multiply the lr by γ every step_size epochs.", StepLRKnobs),
-    Schedule("MultiStepLR", "Multi-step decay", "lr = lr₀·γ^(number of milestones ≤ e)",
-             "Multiply the lr by γ at each milestone epoch.", MultiStepLRKnobs),
-    Schedule("ExponentialLR", "Exponential decay", "lr = lr₀·γ^e",
-             "Multiply the lr by γ every epoch.", ExponentialLRKnobs),
-    Schedule("CosineAnnealingLR", "Cosine annealing",
+    Schedule("StepLR", N_("Step decay"), "lr = lr₀·γ^⌊e / step_size⌋",
+             N_("Multiply the lr by γ every step_size epochs."), StepLRKnobs),
+    Schedule("MultiStepLR", N_("Multi-step decay"), "lr = lr₀·γ^(number of milestones ≤ e)",
+             N_("Multiply the lr by γ at each milestone epoch."), MultiStepLRKnobs),
+    Schedule("ExponentialLR", N_("Exponential decay"), "lr = lr₀·γ^e",
+             N_("Multiply the lr by γ every epoch."), ExponentialLRKnobs),
+    Schedule("CosineAnnealingLR", N_("Cosine annealing"),
              "lr = η_min + (lr₀ − η_min)·(1 + cos(π·e / T_max))/2",
-             "Half a cosine from lr₀ down to η_min over T_max epochs (then back up: the cosine "
-             "continues).", CosineAnnealingLRKnobs),
-    Schedule("ReduceLROnPlateau", "Reduce on plateau",
+             N_("Half a cosine from lr₀ down to η_min over T_max epochs (then back up: the cosine "
+                "continues)."), CosineAnnealingLRKnobs),
+    Schedule("ReduceLROnPlateau", N_("Reduce on plateau"),
              "lr ← max(lr·factor, min_lr) when the loss has not improved for patience epochs",
-             "Watches a validation loss (here a synthetic curve that flattens out, with noise) "
-             "and cuts the lr when it stops improving.", ReduceLROnPlateauKnobs),
-    Schedule("LambdaLR", "Lambda (any function)", "lr = lr₀·f(e)",
-             "Multiply lr₀ by a function of the epoch; the offered functions are below.",
+             N_("Watches a validation loss (here a synthetic curve that flattens out, with noise) "
+                "and cuts the lr when it stops improving."), ReduceLROnPlateauKnobs),
+    Schedule("LambdaLR", N_("Lambda (any function)"), "lr = lr₀·f(e)",
+             N_("Multiply lr₀ by a function of the epoch; the offered functions are below."),
              LambdaLRKnobs),
-    Schedule("OneCycleLR", "One cycle", "warm up to max_lr, then anneal far below lr₀",
-             "Rise from max_lr/div_factor to max_lr over pct_start of the run, then anneal to "
-             "max_lr/(div_factor·final_div_factor). Ignores lr₀ (it sets its own).",
+    Schedule("OneCycleLR", N_("One cycle"), "warm up to max_lr, then anneal far below lr₀",
+             N_("Rise from max_lr/div_factor to max_lr over pct_start of the run, then anneal to "
+                "max_lr/(div_factor·final_div_factor). Ignores lr₀ (it sets its own)."),
              OneCycleLRKnobs),
-    Schedule("CosineAnnealingWarmRestarts", "Cosine with warm restarts (SGDR)",
+    Schedule("CosineAnnealingWarmRestarts", N_("Cosine with warm restarts (SGDR)"),
              "cosine from lr₀ to η_min over T_i epochs, then restart with T_i ← T_i·T_mult",
-             "Cosine annealing that jumps back to lr₀ at every restart; each period is T_mult "
-             "times longer than the last.", CosineAnnealingWarmRestartsKnobs),
+             N_("Cosine annealing that jumps back to lr₀ at every restart; each period is T_mult "
+                "times longer than the last."), CosineAnnealingWarmRestartsKnobs),
 )}
 
 

@@ -11,6 +11,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from vizapp.i18n import _
 from vizapp.fmt import shape_text
 
 
@@ -99,14 +100,14 @@ def summary(a, b, label_a: str, label_b: str) -> list[str]:
         return f"{r:.2f}×" if r < 10 else f"{r:.0f}×"
 
     na, nb = max(a.input_shape[0], 1), max(b.input_shape[0], 1)
-    lines.append(f"**B** has **{ratio(a.total_params, b.total_params)}** the parameters and "
-                 f"**{ratio(a.total_macs // na, b.total_macs // nb)}** the MACs per image of "
-                 f"**A**.")
+    lines.append(_("**B** has **{p}** the parameters and **{m}** the MACs per image of "
+                   "**A**.").format(p=ratio(a.total_params, b.total_params),
+                                    m=ratio(a.total_macs // na, b.total_macs // nb)))
     if na != nb:
-        lines.append(f"A runs a batch of {na} and B a batch of {nb}: MACs are compared per "
-                     "image.")
+        lines.append(_("A runs a batch of {na} and B a batch of {nb}: MACs are compared per "
+                       "image.").format(na=na, nb=nb))
     oa, ob = a.output_shape, b.output_shape
     if (oa is None) != (ob is None) or (oa is not None and oa[1:] != ob[1:]):
-        lines.append(f"Outputs per image differ: A gives {shape_text(oa)}, "
-                     f"B gives {shape_text(ob)}.")
+        lines.append(_("Outputs per image differ: A gives {a}, B gives {b}.").format(
+            a=shape_text(oa), b=shape_text(ob)))
     return lines

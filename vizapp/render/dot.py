@@ -28,9 +28,12 @@ viewer reports what was clicked (:func:`parse_id`). Output is deterministic.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from vizapp.render.fonts import DOT_FONT_CJK
+from vizapp.i18n import N_, _, get_lang, tr
 from vizapp.analysis.records import CATEGORIES, Analysis, Block, Node, Shape
 from vizapp.fmt import human, shape_text
 
@@ -38,6 +41,13 @@ __all__ = ["to_dot", "build_view", "View", "Unit", "Edge", "parse_id", "node_id"
            "fold_id", "fold_members", "shape_text", "human", "THEMES"]
 
 FONT = "Helvetica"
+# in Chinese: a CJK-capable stack (SVG font-family in the browser, fontconfig for PNG export);
+# English keeps the plain font so its DOT (and the layout cache, and the goldens) is unchanged
+FONT_CJK = DOT_FONT_CJK
+
+
+def _font() -> str:
+    return FONT if get_lang() == "en" else FONT_CJK
 
 # ----------------------------------------------------------------------------- themes
 _LIGHT_KINDS = {
@@ -62,9 +72,9 @@ THEMES: dict[str, dict] = {
 }
 
 KIND_TITLES = {
-    "input": "input", "conv": "convolution", "bn": "batch norm", "norm": "other normalisation", "act": "activation",
-    "pool": "pooling", "linear": "linear", "concat": "concatenation", "add": "residual add",
-    "reshape": "reshape / flatten", "dropout": "dropout", "output": "output", "other": "other op",
+    "input": N_("input"), "conv": N_("convolution"), "bn": N_("batch norm"), "norm": N_("other normalisation"), "act": N_("activation"),
+    "pool": N_("pooling"), "linear": N_("linear"), "concat": N_("concatenation"), "add": N_("residual add"),
+    "reshape": N_("reshape / flatten"), "dropout": N_("dropout"), "output": N_("output"), "other": N_("other op"),
 }
 
 
@@ -95,6 +105,21 @@ def parse_id(dot_id: str | None) -> tuple[str, str] | None:
 def _q(s: str) -> str:
     """A DOT double-quoted string."""
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+_WIDE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def _pad(s: str, center: bool = True) -> str:
+    """Chinese text with spaces added for the layout: graphviz-pure measures a CJK glyph as
+    one space (about a third of its width), so boxes and legend cells come out too narrow.
+    Centred labels get the spaces on both sides, left-aligned ones after. Text without CJK
+    (all English output) is returned unchanged."""
+    n = len(_WIDE.findall(s))
+    if not n:
+        return s
+    k = 3 * n
+    return (" " * (k // 2) + s + " " * (k - k // 2)) if center else s + " " * k
 
 
 def _h(s: str) -> str:
@@ -452,7 +477,8 @@ def fold_label(a: Analysis, members: tuple[str, ...]) -> str:
     """``"Bottleneck ×35 · 1024 ch · 14×14 · 39.1 M params"``."""
     last = a.block(members[-1])
     params = sum(a.block(p).params for p in members)
-    return f"{last.type} ×{len(members)} · {_out_text(last.output_shape)} · {human(params)} params"
+    return (f"{last.type} ×{len(members)} · {_out_text(last.output_shape)} · "
+            + _("{n} params").format(n=human(params)))
 
 
 def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
@@ -476,10 +502,10 @@ def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
     if direction == "LR":
         attrs = ["rankdir=LR" if x == "rankdir=TB" else x for x in attrs]
     out = ["digraph vizapp {", "  graph [" + ", ".join(attrs) + "];",
-           f"  node [fontname={_q(FONT)}, fontsize=11, fontcolor={_q(t['fg'])}, "
+           f"  node [fontname={_q(_font())}, fontsize=11, fontcolor={_q(t['fg'])}, "
            f"color={_q(t['border'])}, penwidth=0.8, shape=box, style=\"rounded,filled\", "
            f"height=0.3, margin=\"0.1,0.04\"];",
-           f"  edge [fontname={_q(FONT)}, fontsize=9, fontcolor={_q(t['muted'])}, "
+           f"  edge [fontname={_q(_font())}, fontsize=9, fontcolor={_q(t['muted'])}, "
            f"color={_q(t['edge'])}, arrowsize=0.6, penwidth=0.9];"]
     _emit_units(out, a, view, t, tooltips)
     out += [_edge_stmt(e, t) for e in view.edges]
@@ -489,14 +515,15 @@ def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
 
 def _graph_attrs(a: Analysis, view: View, t: dict, title: bool, legend: bool) -> list[str]:
     attrs = [f"bgcolor={_q(t['bg'])}", "rankdir=TB", "nodesep=0.22", "ranksep=0.32",
-             "pad=0.25", "outputorder=edgesfirst", f"fontname={_q(FONT)}",
+             "pad=0.25", "outputorder=edgesfirst", f"fontname={_q(_font())}",
              f"fontcolor={_q(t['fg'])}", 'id="vz-graph"']
     rows = []
     if title:
-        head = (f"{a.model} · input {shape_text(a.input_shape, batch=True)} · "
-                f"{human(a.total_params)} params · {human(a.total_macs)} MACs")
+        head = (f"{a.model} · " + _("input {shape}").format(
+            shape=shape_text(a.input_shape, batch=True)) + " · "
+                + _("{n} params").format(n=human(a.total_params)) + f" · {human(a.total_macs)} MACs")
         rows.append(f"<tr><td align=\"left\" colspan=\"10\"><font point-size=\"13\">"
-                    f"<b>{_h(head)}</b></font></td></tr>")
+                    f"<b>{_h(_pad(head, False))}</b></font></td></tr>")
     if legend:
         rows += _legend_rows(view, a, t)
     if rows:
@@ -582,12 +609,13 @@ def _node_stmt(a: Analysis, n: Node, t: dict, failed: bool, tips: bool = True) -
     elif n.category == "concat":
         attrs += [f"label={_q(n.label)}", "shape=invtrapezium", "style=filled", "margin=\"0.02,0.02\""]
     elif n.category in ("input", "output"):
-        text = f"{n.category} {shape_text(n.output_shape)}"
-        attrs += [f"label={_q(text)}", "shape=oval", "style=filled"]
+        text = (_("input {shape}") if n.category == "input" else _("output {shape}")).format(
+            shape=shape_text(n.output_shape))
+        attrs += [f"label={_q(_pad(text))}", "shape=oval", "style=filled"]
     else:
         attrs.append(f"label={_q(n.label)}")
     if failed:
-        attrs += [f"color={_q(t['fail'])}", "penwidth=2.5", "xlabel=\"fails here\"",
+        attrs += [f"color={_q(t['fail'])}", "penwidth=2.5", f"xlabel={_q(_pad(_('fails here')))}",
                   f"fontcolor={_q(t['fail'])}"]
     return f"{_q(node_id(n.id))} [{', '.join(attrs)}];"
 
@@ -595,7 +623,8 @@ def _node_stmt(a: Analysis, n: Node, t: dict, failed: bool, tips: bool = True) -
 def _block_stmt(a: Analysis, b: Block, t: dict, tips: bool = True) -> str:
     label = (f"<<b>{_h(_block_title(a, b))}</b> <font color=\"{t['muted']}\">{_h(b.type)}</font>"
              f"<br/>{_h(_out_text(b.output_shape))}<br/><font point-size=\"9\">"
-             f"{_h(human(b.params))} params · {_h(human(b.macs))} MACs</font>>")
+             + _h(_pad(_("{n} params").format(n=human(b.params)) + f" · {human(b.macs)} MACs"))
+             + "</font>>")
     tip = _tip(f"{b.path} · {b.type} (collapsed)\nout {shape_text(b.output_shape)} · "
                f"{b.params:,} params · {b.macs:,} MACs\n{b.explanation}", tips)
     return (f"{_q(block_id(b.path))} [id={_q(block_id(b.path))}, label={label}, "
@@ -606,9 +635,10 @@ def _block_stmt(a: Analysis, b: Block, t: dict, tips: bool = True) -> str:
 def _fold_stmt(a: Analysis, u: Unit, t: dict, tips: bool = True) -> str:
     first, last = u.members[0], u.members[-1]
     macs = sum(a.block(p).macs for p in u.members)
-    label = (f"<<b>{_h(fold_label(a, u.members))}</b><br/><font point-size=\"9\">"
-             f"{_h(first)} … {_h(last)} · {_h(human(macs))} MACs · each "
-             f"{_h(human(a.block(first).params))} params</font>>")
+    label = (f"<<b>{_h(_pad(fold_label(a, u.members)))}</b><br/><font point-size=\"9\">"
+             + _h(_pad(f"{first} … {last} · {human(macs)} MACs · "
+                       + _("each {n} params").format(n=human(a.block(first).params))))
+             + "</font>>")
     tip = _tip(f"{len(u.members)} identical {a.block(first).type} blocks folded "
                f"({first} … {last}); expand to see them one by one.\n"
                f"{a.block(first).explanation}", tips)
@@ -634,22 +664,22 @@ def _legend_rows(view: View, a: Analysis, t: dict, per_row: int = 5) -> list[str
     def swatch(color: str, text: str) -> None:
         cells.append(f"<td bgcolor=\"{color}\" border=\"1\" color=\"{t['border']}\" "
                      f"width=\"12\" height=\"10\" fixedsize=\"true\"></td>"
-                     f"<td align=\"left\">{_h(text)}</td>")
+                     f"<td align=\"left\">{_h(_pad(text, False))}</td>")
 
     def line(color: str, text: str) -> None:
         cells.append(f"<td><font color=\"{color}\"><b>- - -</b></font></td>"
-                     f"<td align=\"left\"><font color=\"{color}\">{_h(text)}</font></td>")
+                     f"<td align=\"left\"><font color=\"{color}\">{_h(_pad(text, False))}</font></td>")
 
     for k in CATEGORIES:
         if k in kinds and k not in ("input", "output"):
-            swatch(t["kinds"][k], KIND_TITLES[k])
+            swatch(t["kinds"][k], tr(KIND_TITLES[k]))
     if has_block:
-        swatch(t["block"], "module (collapsed)")
+        swatch(t["block"], _("module (collapsed)"))
     if has_fold:
-        swatch(t["fold"], "repeated modules (folded)")
+        swatch(t["fold"], _("repeated modules (folded)"))
     if "skip" in styles:
-        line(t["skip"], "residual shortcut")
+        line(t["skip"], _("residual shortcut"))
     if "concat" in styles:
-        line(t["concat"], "concatenated features")
+        line(t["concat"], _("concatenated features"))
     return ["<tr>" + "".join(cells[i:i + per_row]) + "</tr>"
             for i in range(0, len(cells), per_row)]

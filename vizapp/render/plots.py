@@ -13,6 +13,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from vizapp.fmt import human, shape_text
+from vizapp.i18n import _
+from vizapp.render.fonts import use_cjk_in_plotly_templates
+
+use_cjk_in_plotly_templates()
 
 A_COLOR = "#2563eb"
 B_COLOR = "#f59e0b"
@@ -61,9 +65,9 @@ def shape_profile(rows: Sequence, input_shape: Sequence[int] | None = None,
         xs.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=("Channels (features after flattening)",
-                                        "Spatial size H×W (log scale)"))
-    fig.add_trace(go.Bar(x=xs, y=chans, marker_color=colors, name="channels",
+                        subplot_titles=(_("Channels (features after flattening)"),
+                                        _("Spatial size H×W (log scale)")))
+    fig.add_trace(go.Bar(x=xs, y=chans, marker_color=colors, name=_("channels"),
                          hovertext=hover, hovertemplate="%{hovertext}<br>%{y:,} channels"
                                                         "<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Scatter(x=xs, y=spatial, mode="lines+markers", name="H×W",
@@ -96,7 +100,7 @@ def _side(v: int, spatial: list, labels: list) -> str:
 def compare_costs(stages: Sequence[str], a: Sequence[tuple[int, int] | None],
                   b: Sequence[tuple[int, int] | None], label_a: str, label_b: str) -> go.Figure:
     """Params and MACs per stage (rows aligned; None where a side has no such stage)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Parameters", "MACs per image"),
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(_("Parameters"), _("MACs per image")),
                         horizontal_spacing=0.08)
     for col, idx in ((1, 0), (2, 1)):
         for side, vals, color in ((label_a, a, A_COLOR), (label_b, b, B_COLOR)):

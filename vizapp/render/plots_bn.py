@@ -7,6 +7,10 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from vizapp.i18n import _
+from vizapp.render.fonts import use_cjk_in_plotly_templates
+
+use_cjk_in_plotly_templates()
 
 BATCH = "#2563eb"
 RUNNING = "#f59e0b"
@@ -27,21 +31,21 @@ def channel_stats(s, max_channels: int = 32) -> go.Figure:
     k = min(max_channels, s.num_features)
     ch = list(range(k))
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
-                        subplot_titles=("mean over (N, H, W)", "variance"))
-    fig.add_bar(x=ch, y=s.batch_mean[:k], name="this batch (mean; biased var ÷n, used to "
-                "normalise)", marker_color=BATCH, legendgroup="b", row=1, col=1)
-    fig.add_bar(x=ch, y=s.running_mean_after[:k], name="running stat after 1 pass",
+                        subplot_titles=(_("mean over (N, H, W)"), _("variance")))
+    fig.add_bar(x=ch, y=s.batch_mean[:k], name=_("this batch (mean; biased var ÷n, used to "
+                                                         "normalise)"), marker_color=BATCH, legendgroup="b", row=1, col=1)
+    fig.add_bar(x=ch, y=s.running_mean_after[:k], name=_("running stat after 1 pass"),
                 marker_color=RUNNING, legendgroup="r", row=1, col=1)
-    fig.add_bar(x=ch, y=s.batch_var_biased[:k], name="batch var biased", marker_color=BATCH,
+    fig.add_bar(x=ch, y=s.batch_var_biased[:k], name=_("batch var biased"), marker_color=BATCH,
                 legendgroup="b", showlegend=False, row=2, col=1)
-    fig.add_bar(x=ch, y=s.batch_var_unbiased[:k], name="unbiased var ÷(n−1), fed to running_var",
+    fig.add_bar(x=ch, y=s.batch_var_unbiased[:k], name=_("unbiased var ÷(n−1), fed to running_var"),
                 marker_color=UNBIASED, row=2, col=1)
-    fig.add_bar(x=ch, y=s.running_var_after[:k], name="running_var after 1 pass",
+    fig.add_bar(x=ch, y=s.running_var_after[:k], name=_("running_var after 1 pass"),
                 marker_color=RUNNING, legendgroup="r", showlegend=False, row=2, col=1)
     fig.update_layout(barmode="group", height=480, **{**_LAYOUT, "margin": dict(l=10, r=10,
                                                                                  t=80, b=10)})
     fig.update_layout(legend=dict(y=1.08))
-    fig.update_xaxes(title_text="channel", row=2, col=1, dtick=1 if k <= 32 else None)
+    fig.update_xaxes(title_text=_("channel"), row=2, col=1, dtick=1 if k <= 32 else None)
     return fig
 
 
@@ -50,15 +54,15 @@ def output_stats(s, max_channels: int = 32) -> go.Figure:
     k = min(max_channels, s.num_features)
     ch = list(range(k))
     fig = go.Figure()
-    fig.add_scatter(x=ch, y=s.out_mean[:k], mode="markers", name="output mean",
+    fig.add_scatter(x=ch, y=s.out_mean[:k], mode="markers", name=_("output mean"),
                     marker=dict(color=OUTPUT, size=9))
     fig.add_scatter(x=ch, y=s.bias[:k], mode="lines", name="β", line=dict(color=OUTPUT,
                                                                            dash="dot"))
-    fig.add_scatter(x=ch, y=s.out_std[:k], mode="markers", name="output std",
+    fig.add_scatter(x=ch, y=s.out_std[:k], mode="markers", name=_("output std"),
                     marker=dict(color=BATCH, size=9, symbol="diamond"))
     fig.add_scatter(x=ch, y=[abs(v) for v in s.weight[:k]], mode="lines", name="|γ|",
                     line=dict(color=BATCH, dash="dot"))
-    fig.update_layout(height=300, xaxis_title="channel", **_LAYOUT)
+    fig.update_layout(height=300, xaxis_title=_("channel"), **_LAYOUT)
     return fig
 
 
@@ -66,12 +70,14 @@ def distribution(s, channel: int = 0) -> go.Figure:
     """Histogram of one channel's values before and after the layer (train mode)."""
     channel = min(channel, len(s.sample_in) - 1)
     fig = make_subplots(rows=1, cols=2, subplot_titles=(
-        f"input, channel {channel}: mean {s.batch_mean[channel]:.3g}, "
-        f"std {math.sqrt(max(s.batch_var_biased[channel], 0)):.3g}",
-        f"output: mean {s.out_mean[channel]:.2g}, std {s.out_std[channel]:.3g}"))
-    fig.add_histogram(x=s.sample_in[channel], nbinsx=40, marker_color=BATCH, name="input",
+        _("input, channel {c}: mean {m}, std {s}").format(
+            c=channel, m=f"{s.batch_mean[channel]:.3g}",
+            s=f"{math.sqrt(max(s.batch_var_biased[channel], 0)):.3g}"),
+        _("output: mean {m}, std {s}").format(m=f"{s.out_mean[channel]:.2g}",
+                                              s=f"{s.out_std[channel]:.3g}")))
+    fig.add_histogram(x=s.sample_in[channel], nbinsx=40, marker_color=BATCH, name=_("input"),
                       row=1, col=1)
-    fig.add_histogram(x=s.sample_out[channel], nbinsx=40, marker_color=OUTPUT, name="output",
+    fig.add_histogram(x=s.sample_out[channel], nbinsx=40, marker_color=OUTPUT, name=_("output"),
                       row=1, col=2)
     fig.update_layout(height=280, showlegend=False, bargap=0.02, **_LAYOUT)
     fig.update_annotations(font_size=12)
@@ -90,16 +96,16 @@ def evolution(evos: Sequence, channel: int = 0, stat: str = "mean") -> go.Figure
     batch = e0.batch_mean if stat == "mean" else e0.batch_var_unbiased
     cum = e0.cumulative_mean if stat == "mean" else e0.cumulative_var
     fig.add_scatter(x=steps[1:], y=[r[channel] for r in batch], mode="markers",
-                    name="this batch's " + ("mean" if stat == "mean" else "unbiased var"),
+                    name=_("this batch's ") + ("mean" if stat == "mean" else "unbiased var"),
                     marker=dict(color="#94a3b8", size=8))
     fig.add_scatter(x=steps[1:], y=[r[channel] for r in cum], mode="lines",
-                    name="average of the batches so far", line=dict(color="#0f172a", dash="dash"))
+                    name=_("average of the batches so far"), line=dict(color="#0f172a", dash="dash"))
     for e in evos:
         rows = e.running_mean if stat == "mean" else e.running_var
         fig.add_scatter(x=steps, y=[r[channel] for r in rows], mode="lines+markers",
                         name=f"running_{stat}, momentum {e.label}",
                         line=dict(color=_color(e.momentum), width=2), marker=dict(size=5))
-    fig.update_layout(height=440, xaxis_title="training-mode forward passes",
+    fig.update_layout(height=440, xaxis_title=_("training-mode forward passes"),
                       yaxis_title=f"running_{stat}[{channel}]", **{
                           **_LAYOUT, "margin": dict(l=10, r=10, t=90, b=10)})
     return fig
@@ -112,13 +118,13 @@ def depth_profile(report) -> go.Figure:
     mean_abs = [p[1] for p in report.profile]
     std = [p[2] for p in report.profile]
     fig = go.Figure()
-    fig.add_scatter(x=names, y=mean_abs, mode="lines+markers", name="mean |batch mean|",
+    fig.add_scatter(x=names, y=mean_abs, mode="lines+markers", name=_("mean |batch mean|"),
                     line=dict(color=BATCH))
-    fig.add_scatter(x=names, y=std, mode="lines+markers", name="mean batch std",
+    fig.add_scatter(x=names, y=std, mode="lines+markers", name=_("mean batch std"),
                     line=dict(color=UNBIASED))
     fig.add_hline(y=1.0, line=dict(color="#94a3b8", dash="dot"))
-    fig.update_layout(height=320, xaxis_title="BN layer (execution order)",
-                      yaxis_title="input statistic (average over channels)", **_LAYOUT)
+    fig.update_layout(height=320, xaxis_title=_("BN layer (execution order)"),
+                      yaxis_title=_("input statistic (average over channels)"), **_LAYOUT)
     fig.update_xaxes(tickangle=-45 if len(names) > 8 else 0)
     return fig
 

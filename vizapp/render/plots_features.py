@@ -7,6 +7,10 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from vizapp.i18n import _
+from vizapp.render.fonts import use_cjk_in_plotly_templates
+
+use_cjk_in_plotly_templates()
 
 
 def input_image(image: np.ndarray, title: str = "input") -> go.Figure:
@@ -66,10 +70,10 @@ def channel_ranges(fm) -> go.Figure:
     fig.add_scatter(x=ch, y=fm.ch_max, mode="lines", line=dict(width=0), showlegend=False,
                     hoverinfo="skip")
     fig.add_scatter(x=ch, y=fm.ch_min, mode="lines", fill="tonexty", line=dict(width=0),
-                    fillcolor="rgba(37,99,235,0.2)", name="min … max")
-    fig.add_scatter(x=ch, y=fm.ch_mean, mode="lines+markers", name="mean",
+                    fillcolor="rgba(37,99,235,0.2)", name=_("min … max"))
+    fig.add_scatter(x=ch, y=fm.ch_mean, mode="lines+markers", name=_("mean"),
                     line=dict(color="#2563eb"))
-    fig.update_layout(height=240, xaxis_title="channel", template="plotly_white",
+    fig.update_layout(height=240, xaxis_title=_("channel"), template="plotly_white",
                       margin=dict(l=10, r=10, t=10, b=10),
                       legend=dict(orientation="h", y=1.1, x=0))
     return fig

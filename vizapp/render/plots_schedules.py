@@ -6,6 +6,10 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from vizapp.i18n import _
+from vizapp.render.fonts import use_cjk_in_plotly_templates
+
+use_cjk_in_plotly_templates()
 
 PALETTE = ("#2563eb", "#dc2626", "#10b981", "#f59e0b", "#7c3aed", "#0891b2", "#db2777",
            "#65a30d")
@@ -25,16 +29,16 @@ def lr_curves(curves: Sequence, log_y: bool = False, title: str = "",
                         hovertemplate="epoch %{x}: lr %{y:.3g}<extra>" + c.schedule + "</extra>",
                         secondary_y=False)
         if c.loss and with_loss:
-            fig.add_scatter(x=c.epochs, y=c.loss, mode="lines", name="synthetic val loss",
+            fig.add_scatter(x=c.epochs, y=c.loss, mode="lines", name=_("synthetic val loss"),
                             line=dict(color="#94a3b8", width=1.5, dash="dot"), secondary_y=True)
         for e in c.events if detail else ():
             fig.add_vline(x=e, line=dict(color=color, width=1, dash="dot"), opacity=0.5)
-    fig.update_yaxes(title_text="learning rate", type="log" if log_y else "linear",
+    fig.update_yaxes(title_text=_("learning rate"), type="log" if log_y else "linear",
                      secondary_y=False)
     if with_loss:
-        fig.update_yaxes(title_text="loss", secondary_y=True, showgrid=False, tickformat=".2f")
+        fig.update_yaxes(title_text=_("loss"), secondary_y=True, showgrid=False, tickformat=".2f")
     legend = (dict(orientation="h", yanchor="bottom", y=1.02, x=0) if detail else
               dict(orientation="v", yanchor="top", y=1, x=1.02))
-    fig.update_layout(height=440, xaxis_title="epoch", template="plotly_white", title=title,
+    fig.update_layout(height=440, xaxis_title=_("epoch"), template="plotly_white", title=title,
                       margin=dict(l=10, r=10, t=60 if title else 40, b=10), legend=legend)
     return fig

@@ -11,6 +11,10 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from vizapp.i18n import _
+from vizapp.render.fonts import use_cjk_in_plotly_templates
+
+use_cjk_in_plotly_templates()
 
 PALETTE = ("#2563eb", "#dc2626", "#10b981", "#f59e0b", "#7c3aed", "#0891b2")
 _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10),
@@ -20,7 +24,7 @@ _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10),
 def curves(runs: dict[str, dict], height: int = 520) -> go.Figure:
     """Loss, accuracy and lr against epochs (step records give the fine training line).
     ``runs``: {label: {"step": (StepRecord …), "epoch": (EpochRecord …)}}."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("loss", "accuracy", "learning rate"),
+    fig = make_subplots(rows=1, cols=3, subplot_titles=(_("loss"), _("accuracy"), _("learning rate")),
                         horizontal_spacing=0.07)
     for i, (label, v) in enumerate(runs.items()):
         color = PALETTE[i % len(PALETTE)]
@@ -40,7 +44,7 @@ def curves(runs: dict[str, dict], height: int = 520) -> go.Figure:
                         row=1, col=2, **kw)
         fig.add_scatter(x=sx, y=[s.lr for s in steps], mode="lines", showlegend=False,
                         line=dict(color=color, width=2, shape="hv"), row=1, col=3, **kw)
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text=_("epoch"))
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
     fig.update_layout(height=height, **_LAYOUT)
     return fig
@@ -50,7 +54,7 @@ def bn_stats(bn: Sequence, layer: str, max_channels: int = 16) -> go.Figure:
     """Running mean, running variance, γ and β of each channel of ``layer`` over steps."""
     recs = [b for b in bn if b.layer == layer]
     fig = make_subplots(rows=2, cols=2, shared_xaxes=True, vertical_spacing=0.1,
-                        subplot_titles=("running mean", "running variance", "γ (weight)",
+                        subplot_titles=(_("running mean"), _("running variance"), "γ (weight)",
                                         "β (bias)"))
     if recs:
         x = [r.step for r in recs]
@@ -64,7 +68,7 @@ def bn_stats(bn: Sequence, layer: str, max_channels: int = 16) -> go.Figure:
                                 name=f"channel {c}", legendgroup=str(c),
                                 showlegend=(row, col) == (1, 1), row=row, col=col,
                                 hovertemplate=f"ch {c} step %{{x}}: %{{y:.4g}}<extra></extra>")
-    fig.update_xaxes(title_text="step", row=2)
+    fig.update_xaxes(title_text=_("step"), row=2)
     fig.update_layout(height=520, **{**_LAYOUT, "legend": dict(orientation="v", x=1.02, y=1)})
     return fig
 
@@ -83,7 +87,7 @@ def percentiles(runs: dict[str, Sequence]) -> go.Figure:
             fig.add_scatter(x=x, y=[getattr(r, q) for r in recs], mode="lines",
                             name=f"{label} {q[1:]}th", line=dict(color=color, width=width,
                                                                  dash=dash), row=1, col=i + 1)
-    fig.update_xaxes(title_text="step")
+    fig.update_xaxes(title_text=_("step"))
     fig.update_layout(height=380, **_LAYOUT)
     return fig
 
@@ -102,7 +106,7 @@ def gap(runs: dict[str, Sequence]) -> go.Figure:
         fig.add_scatter(x=[e.epoch for e in epochs], y=[e.gap for e in epochs],
                         mode="lines+markers", name=label,
                         line=dict(color=PALETTE[i % len(PALETTE)], width=2))
-    fig.update_layout(height=320, xaxis_title="epoch", yaxis_title="mean |Δ logit|", **_LAYOUT)
+    fig.update_layout(height=320, xaxis_title=_("epoch"), yaxis_title=_("mean |Δ logit|"), **_LAYOUT)
     return fig
 
 
@@ -113,8 +117,8 @@ def confusion(cm: Sequence[Sequence[int]], classes: Sequence[str]) -> go.Figure:
                                texttemplate="%{text}", showscale=False,
                                hovertemplate="true %{y}, predicted %{x}: %{z:.0f}"
                                              "<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", title_text="true class", type="category")
-    fig.update_xaxes(title_text="predicted class", type="category")
+    fig.update_yaxes(autorange="reversed", title_text=_("true class"), type="category")
+    fig.update_xaxes(title_text=_("predicted class"), type="category")
     fig.update_layout(height=max(300, 28 * len(names) + 120), template="plotly_white",
                       margin=dict(l=10, r=10, t=30, b=10))
     return fig
