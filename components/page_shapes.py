@@ -14,7 +14,7 @@ from vizapp.fmt import human, shape_text
 from vizapp.render.plots import shape_profile
 from vizapp.zoo import ModelSpec
 
-from . import sidebar, state
+from . import exercise, sidebar, state
 
 DEPTH_KEY = "vz.shapes.depth"
 
@@ -87,6 +87,7 @@ def render(spec: ModelSpec) -> None:
     if a is None:
         return
     show_failure(a)
+    ex = exercise.toggle()
 
     max_depth = max(a.max_depth, 1)
     if DEPTH_KEY not in st.session_state:  # seed-style depth 1 unless the link says otherwise
@@ -121,6 +122,9 @@ def render(spec: ModelSpec) -> None:
                        icon=":material/download:", width="stretch")
 
     recs = table_records(rows)
+    if ex:  # predict, then reveal: unsolved output shapes hidden, the question above the table
+        recs = exercise.mask(recs, rows, exercise.key_of(spec))
+        exercise.panel(exercise.key_of(spec), rows)
     event = st.dataframe(
         recs, hide_index=True, width="stretch", key="vz.shapes.table",
         on_select="rerun", selection_mode="single-row",
@@ -141,7 +145,8 @@ def render(spec: ModelSpec) -> None:
         st.caption(f":material/info: {note}")
 
     selected = list(getattr(getattr(event, "selection", None), "rows", []) or [])
-    if selected and 0 <= selected[0] < len(rows):
+    if selected and 0 <= selected[0] < len(rows) and not (
+            ex and exercise.hidden(exercise.key_of(spec), rows[selected[0]].name)):
         r = rows[selected[0]]
         with st.container(border=True):
             st.markdown(f"**{r.name}** · {r.type} · "
@@ -149,6 +154,8 @@ def render(spec: ModelSpec) -> None:
                         f"{shape_text(r.output_shape)}")
             st.code(r.explanation or "(no arithmetic recorded)", language=None, wrap_lines=True)
 
+    if ex:  # the chart and the worked rows would give the answers away
+        return
     st.subheader("Channels and spatial size along the network")
     st.plotly_chart(shape_profile(rows, a.input_shape), width="stretch",
                     key="vz.shapes.chart")

@@ -1,0 +1,94 @@
+"""Predict, then reveal (components/exercise.py): the pure parsing/checking/scoring, and the
+Shapes page in exercise mode through AppTest (a wrong then a right answer, the score, the link)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from components import exercise as ex
+from vizapp.analysis.core import analyze_spec
+from vizapp.zoo import resolve
+
+MAIN = str(Path(__file__).resolve().parents[1] / "vizapp" / "main.py")
+
+
+@pytest.mark.parametrize("text, dims", [
+    ("6×28×28", (6, 28, 28)), ("6x28x28", (6, 28, 28)), (" 6, 28 ,28 ", (6, 28, 28)),
+    ("(6 28 28)", (6, 28, 28)), ("[16X5X5]", (16, 5, 5)), ("120", (120,)), ("6*14*14", (6, 14, 14)),
+    ("", None), ("six", None), ("6×0×28", None), ("-6×28×28", None), ("1x2x3x4x5", None),
+    ("6.5×28×28", None), (None, None)])
+def test_parse_shape(text, dims) -> None:
+    assert ex.parse_shape(text) == dims
+
+
+def test_check_against_the_analysis_rows() -> None:
+    """Every LeNet row: its own shape typed three ways is right; one dim off names that dim."""
+    rows = analyze_spec(resolve("lenet")).rows(1)
+    assert [r.name for r in rows][:3] == ["conv1", "act1", "pool1"]
+    for r in rows:
+        dims = r.output_shape[1:]
+        for text in ("×".join(map(str, dims)), "x".join(map(str, dims)), ", ".join(map(str, dims))):
+            assert ex.check(text, r.output_shape).right, (r.name, text)
+        wrong = (dims[0] + 1,) + tuple(dims[1:])
+        v = ex.check("x".join(map(str, wrong)), r.output_shape)
+        assert not v.right
+        assert ("check C" in v.message) if len(dims) == 3 else ("check W" in v.message)
+    conv1 = rows[0]  # 1×28×28 → 6×28×28 (padding 2 keeps 28)
+    assert not ex.check("6x24x24", conv1.output_shape).right
+    assert "check H, W" in ex.check("6x24x24", conv1.output_shape).message
+    assert "flat" in ex.check("6x28", rows[-1].output_shape).message  # fc3 → 10
+    assert not ex.check("hello", conv1.output_shape).right
+
+
+def test_score_counts_first_tries() -> None:
+    results: dict = {}
+    ex.record(results, "a", ex.Verdict(False, ""))
+    ex.record(results, "a", ex.Verdict(True, ""))
+    ex.record(results, "b", ex.Verdict(True, ""))
+    ex.record(results, "c", None)  # revealed: done, not right
+    ex.record(results, "c", ex.Verdict(True, ""))  # too late: stays revealed
+    assert ex.score(results, ["a", "b", "c", "d"]) == (2, 1, 4)
+    assert ex.score_text(2, 1, 4) == "2/4 right (1 on the first try)"
+    assert ex.done(results["c"]) and not ex.done(results.get("d"))
+
+
+def _texts(at, kind: str) -> list[str]:
+    return [e.value for e in getattr(at, kind)]
+
+
+def test_shapes_page_exercise_wrong_then_right() -> None:
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.query_params["model"] = "lenet"
+    at.query_params["exercise"] = "1"
+    at.run()
+    at.switch_page("app_pages/shapes.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.toggle(key=ex.KEY).value is True
+    md = " ".join(_texts(at, "markdown"))
+    assert "0/12 right" in md and "Layer 1 of 12: conv1" in md
+    shapes = list(at.dataframe[0].value["output shape"])
+    assert shapes == ["?"] * 12  # nothing revealed yet
+    assert not at.get("plotly_chart")  # the chart would give it away
+
+    at.text_input(key=ex.ANSWER_KEY).input("6x24x24")
+    at.button(key="vz.exercise.check").click().run()
+    assert not at.exception
+    assert any("Not quite" in t and "check H, W" in t for t in _texts(at, "error"))
+    assert "0/12 right" in " ".join(_texts(at, "markdown"))
+
+    at.text_input(key=ex.ANSWER_KEY).input("6×28×28")
+    at.button(key="vz.exercise.check").click().run()
+    assert not at.exception
+    assert any("Right: 6×28×28" in t for t in _texts(at, "success"))
+    md = " ".join(_texts(at, "markdown"))
+    assert "1/12 right (0 on the first try)" in md and "Layer 2 of 12: act1" in md
+    assert any("⌊(28 + 2·2 − (5−1) − 1)/1⌋ + 1 = 28" in c.value for c in at.code)  # the arithmetic
+    assert list(at.dataframe[0].value["output shape"])[:2] == ["6×28×28", "?"]
+    assert at.query_params["exercise"] == ["1"] or at.query_params["exercise"] == "1"
+
+    at.toggle(key=ex.KEY).set_value(False).run()  # off: the link drops it, shapes are back
+    assert "exercise" not in at.query_params
+    assert "?" not in list(at.dataframe[0].value["output shape"])
