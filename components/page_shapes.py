@@ -14,7 +14,7 @@ from vizapp.fmt import human, shape_text
 from vizapp.render.plots import shape_profile
 from vizapp.zoo import ModelSpec
 
-from . import exercise, sidebar, state
+from . import exercise, formula, sidebar, state
 
 DEPTH_KEY = "vz.shapes.depth"
 
@@ -143,6 +143,7 @@ def render(spec: ModelSpec) -> None:
                f"{shape_text(a.output_shape, batch=True)}. Select a row for its arithmetic.")
     for note in a.notes:
         st.caption(f":material/info: {note}")
+    formula.panel(a, example=not ex)
 
     selected = list(getattr(getattr(event, "selection", None), "rows", []) or [])
     if selected and 0 <= selected[0] < len(rows) and not (
