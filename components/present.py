@@ -16,7 +16,7 @@ CSS = """<style>
 html { font-size: 20px; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 [data-testid="stExpandSidebarButton"] { display: none !important; }
-[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding-top: 3.2rem !important;
+[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding-top: 4.2rem !important;
   padding-left: 1.5rem !important; padding-right: 1.5rem !important; }
 [data-testid="stMainBlockContainer"] h2 { padding-top: 0.2rem !important; padding-bottom: 0.2rem; }
 [data-testid="stCaptionContainer"] { font-size: 0.95rem !important; }
