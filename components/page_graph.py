@@ -14,7 +14,7 @@ from vizapp.render.dot import block_id, build_view, fold_id, node_id, parse_id, 
 from vizapp.render.layout import LayoutError, LayoutTimeout, engine_name, layout
 from vizapp.runtime.cache import SharedCache
 
-from . import present, state, text
+from . import png_export, present, state, text
 from .graph_viewer import details_panel, graph_viewer
 
 LAYOUT_TIMEOUT = 12.0  # seconds for one layout in the app
@@ -254,15 +254,7 @@ def render(spec) -> None:
     d1, d2, d3 = st.columns(3)
     d1.download_button("SVG", data=svg or "", file_name=f"{stem}.svg", mime="image/svg+xml",
                        disabled=svg is None, icon=":material/download:", key="vz_g_dl_svg")
-    d2.download_button("PNG", data=lambda: _png(dot), file_name=f"{stem}.png",
-                       mime="image/png", disabled=svg is None, icon=":material/download:",
-                       key="vz_g_dl_png")
+    png_export.button(d2, dot, svg, stem)  # eager bytes (works on the first click), slide dpi
     d3.download_button("DOT", data=dot, file_name=f"{stem}.dot", mime="text/vnd.graphviz",
                        icon=":material/download:", key="vz_g_dl_dot")
 
-
-def _png(dot: str) -> bytes:
-    out, err, _ = cached_layout(dot, "png")
-    if out is None:
-        raise LayoutError(err or "PNG layout failed")
-    return out
