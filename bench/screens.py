@@ -45,6 +45,15 @@ def shoot(browser, server: str, out: Path, pages, size: tuple[int, int], scheme:
     return paths
 
 
+def to_docs(path: Path) -> Path:
+    """A 256-colour copy of a screenshot in docs/present/ (a third of the bytes, still sharp)."""
+    from PIL import Image
+    dest = ROOT / "docs" / "present" / path.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    Image.open(path).convert("RGB").quantize(256).save(dest, optimize=True)
+    return dest
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "artifacts" / "screenshots"))
@@ -52,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1280x720,1440x900")
     ap.add_argument("--schemes", default="light,dark")
     ap.add_argument("--model", default="resnet18")
+    ap.add_argument("--docs", action="store_true",
+                    help="also write 256-colour copies to docs/present/ (for the README)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -68,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                                   args.pages.split(","), (w, h), scheme, args.model)
                     print(f"{w}x{h} {scheme}: {len(paths)} shots in {time.time() - t:.0f} s",
                           flush=True)
+                    if args.docs:
+                        for path in paths:
+                            to_docs(path)
             browser.close()
     finally:
         stop_streamlit(proc)

@@ -22,6 +22,8 @@ html { font-size: 20px; }
 [data-testid="stCaptionContainer"] { font-size: 0.95rem !important; }
 [data-testid="stDataFrame"] { font-size: 1rem; }
 [data-testid="stCode"] code { font-size: 0.95rem !important; }
+[data-testid="stButtonGroup"] > div { flex-wrap: wrap; overflow: visible !important; }
+[data-testid="stButtonGroup"] button { padding-left: 0.6rem; padding-right: 0.6rem; }
 </style>"""
 
 
