@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from vizapp.render.branch_order import cat_order
 from vizapp.analysis.records import CATEGORIES, Analysis, Block, Node, Shape
 from vizapp.fmt import human, shape_text
 
@@ -473,6 +474,7 @@ def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
            f"color={_q(t['edge'])}, arrowsize=0.6, penwidth=0.9];"]
     _emit_units(out, a, view, t, tooltips)
     out += [_edge_stmt(e, t) for e in view.edges]
+    out += cat_order(a, view)  # Inception's p1…p4 in torch.cat order
     out.append("}")
     return "\n".join(out) + "\n"
 
