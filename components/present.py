@@ -22,6 +22,9 @@ html { font-size: 20px; }
 [data-testid="stCaptionContainer"] { font-size: 0.95rem !important; }
 [data-testid="stDataFrame"] { font-size: 1rem; }
 [data-testid="stCode"] code { font-size: 0.95rem !important; }
+.js-plotly-plot .xtick text, .js-plotly-plot .ytick text { font-size: 14px !important; }
+.js-plotly-plot .g-xtitle text, .js-plotly-plot .g-ytitle text,
+.js-plotly-plot .legend text { font-size: 15px !important; }
 [data-testid="stButtonGroup"] > div { flex-wrap: wrap; overflow: visible !important; }
 [data-testid="stButtonGroup"] button { padding-left: 0.6rem; padding-right: 0.6rem; }
 </style>"""
