@@ -23,7 +23,7 @@ from vizapp.fmt import shape_text
 from . import state
 from .text import md
 
-KEY = "vz.exercise"  # the toggle
+KEY = "vz.exercise"  # on or off (the toggles on each page are f"{KEY}.{page}")
 ANSWER_KEY = "vz.exercise.answer"  # the text box
 SCORES_KEY = "vz.exercise.scores"  # {spec key: {row name: {"tries": n, "right": bool, ...}}}
 LAST_KEY = "vz.exercise.last"  # the verdict to show after the last check
@@ -114,15 +114,22 @@ def done(rec: dict | None) -> bool:
 
 # ------------------------------------------------------------------------------------ Streamlit
 def on() -> bool:
-    """Whether exercise mode is on (the link's ``exercise=1`` the first time)."""
+    """Whether exercise mode is on: the session's choice, else the link's ``exercise=1``."""
     state.bind_widget("exercise", KEY, False, lambda v: v in ("1", "true", "on"))
     return bool(st.session_state[KEY])
 
 
-def toggle(where: Any = None) -> bool:
-    on()
+def _keep(wkey: str) -> None:
+    st.session_state[KEY] = st.session_state[wkey]
+
+
+def toggle(page: str = "shapes", where: Any = None) -> bool:
+    """The switch on ``page``. Each page has its own widget (a widget's state does not survive
+    a page switch); the choice itself lives in :data:`KEY`, which is not a widget's."""
+    wkey = f"{KEY}.{page}"
+    st.session_state[wkey] = on()
     value = (where or st).toggle(
-        "Exercise: predict the shapes", key=KEY,
+        "Exercise: predict the shapes", key=wkey, on_change=_keep, args=(wkey,),
         help="Output shapes hidden: type C×H×W for each layer, then see the arithmetic. "
              "The link keeps it (exercise=1).")
     state.set_view_param("exercise", "1" if value else None)
@@ -219,3 +226,72 @@ def panel(spec_key: str, rows: Sequence[Any]) -> None:
                                   on_click=_on_check, args=(spec_key, r.name, r.output_shape))
             b2.form_submit_button("Show me", key="vz.exercise.reveal", on_click=_on_reveal,
                                   args=(spec_key, r.name, r.output_shape))
+
+
+# ------------------------------------------------------------------------------- the Graph page
+_EDGE_LABEL = re.compile(r'\blabel="(?:[^"\\]|\\.)*"(, )?')
+_TOOLTIP = re.compile(r',? ?\btooltip="(?:[^"\\]|\\.)*"')
+
+
+def strip_shapes(dot: str) -> str:
+    """The DOT without what gives the shapes away: edge labels (C×H×W) and tooltips (the
+    worked arithmetic). Node labels (layer types, kernels, channels in→out) stay."""
+    out = []
+    for line in dot.splitlines():
+        line = _TOOLTIP.sub("", line)
+        if " -> " in line:
+            line = _EDGE_LABEL.sub("", line)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True)
+class Question:
+    """A clicked graph node or block, as the exercise asks about it."""
+
+    name: str
+    type: str
+    input_shapes: tuple
+    output_shape: Any
+    explanation: str
+
+
+def graph_question(analysis: Any, kind: str, key: str) -> Question | None:
+    try:
+        if kind == "node":
+            n = analysis.node(key)
+            return Question(n.module_path or n.id, n.label, n.input_shapes, n.output_shape,
+                            n.explanation)
+        if kind == "block":
+            b = analysis.block(key)
+            return Question(b.path or b.name, b.type, b.input_shapes, b.output_shape,
+                            b.explanation)
+    except KeyError:
+        return None
+    return None
+
+
+def graph_panel(spec_key: str, analysis: Any, clicked_id: str | None) -> None:
+    """Instead of the Details panel in exercise mode: predict the clicked unit's output."""
+    from vizapp.render.dot import parse_id
+    results = _results("graph:" + spec_key)
+    right, first, total = score(results, list(results))
+    st.markdown(f"**Predict, then reveal** — {score_text(right, first, total)}")
+    parsed = parse_id(clicked_id)
+    q = graph_question(analysis, *parsed) if parsed else None
+    if q is None or expected(q.output_shape) is None:
+        st.caption("Click a node or a block: predict its output shape, then see the arithmetic.")
+        return
+    key = "graph:" + spec_key
+    _feedback(key, {q.name: q})
+    if not hidden(key, q.name):
+        return
+    ins = " + ".join(shape_text(s) for s in q.input_shapes) or "—"
+    st.markdown(md("**{}** ({}) receives **{}**. What comes out?", q.name, q.type, ins))
+    with st.form("vz.exercise.gform", border=False, enter_to_submit=True):
+        st.text_input("Output shape (C×H×W)", key=ANSWER_KEY, placeholder="e.g. 64×56×56")
+        b1, b2 = st.columns(2)
+        b1.form_submit_button("Check", key="vz.exercise.gcheck", type="primary",
+                              on_click=_on_check, args=(key, q.name, q.output_shape))
+        b2.form_submit_button("Show me", key="vz.exercise.greveal", on_click=_on_reveal,
+                              args=(key, q.name, q.output_shape))

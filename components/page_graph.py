@@ -14,7 +14,7 @@ from vizapp.render.dot import block_id, build_view, fold_id, node_id, parse_id, 
 from vizapp.render.layout import LayoutError, LayoutTimeout, engine_name, layout
 from vizapp.runtime.cache import SharedCache
 
-from . import png_export, present, state, text
+from . import exercise, png_export, present, state, text
 from .graph_viewer import details_panel, graph_viewer
 
 LAYOUT_TIMEOUT = 12.0  # seconds for one layout in the app
@@ -213,6 +213,9 @@ def render(spec) -> None:
     view = build_view(a, depth, exp, col, fold)
     too_big = len(view.units) > MAX_UNITS
     dot = to_dot(a, theme=theme, view=view, direction=direction)
+    ex = exercise.toggle("graph")
+    if ex:  # predict, then reveal: no shapes on the edges, no arithmetic in the tooltips
+        dot = exercise.strip_shapes(dot)
     svg = err = None
     timed_out = False
     if not too_big:
@@ -245,7 +248,10 @@ def render(spec) -> None:
     with dcol:
         st.subheader("Details")
         sel = ss.get(SEL_KEY)
-        details_panel(a, sel)
+        if ex:
+            exercise.graph_panel(exercise.key_of(spec), a, sel)
+        else:
+            details_panel(a, sel)
         _view_buttons(a, sel, view)
     _to_url()
 

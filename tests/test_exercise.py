@@ -64,9 +64,10 @@ def test_shapes_page_exercise_wrong_then_right() -> None:
     at.query_params["model"] = "lenet"
     at.query_params["exercise"] = "1"
     at.run()
+    assert at.toggle(key=ex.KEY + ".graph").value is True
     at.switch_page("app_pages/shapes.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.toggle(key=ex.KEY).value is True
+    assert at.toggle(key=ex.KEY + ".shapes").value is True  # kept across the page switch
     md = " ".join(_texts(at, "markdown"))
     assert "0/12 right" in md and "Layer 1 of 12: conv1" in md
     shapes = list(at.dataframe[0].value["output shape"])
@@ -89,6 +90,45 @@ def test_shapes_page_exercise_wrong_then_right() -> None:
     assert list(at.dataframe[0].value["output shape"])[:2] == ["6×28×28", "?"]
     assert at.query_params["exercise"] == ["1"] or at.query_params["exercise"] == "1"
 
-    at.toggle(key=ex.KEY).set_value(False).run()  # off: the link drops it, shapes are back
+    at.toggle(key=ex.KEY + ".shapes").set_value(False).run()  # off: the link drops it, shapes are back
     assert "exercise" not in at.query_params
     assert "?" not in list(at.dataframe[0].value["output shape"])
+    at.switch_page("app_pages/graph.py").run()  # off stays off on the next page
+    assert at.toggle(key=ex.KEY + ".graph").value is False
+
+
+def test_strip_shapes_keeps_the_graph_drawable() -> None:
+    from vizapp.render.dot import to_dot
+    from vizapp.render.layout import layout
+    dot = to_dot(analyze_spec(resolve("lenet")), depth=1)
+    assert "6×28×28" in dot and "tooltip=" in dot
+    bare = ex.strip_shapes(dot)
+    edges = [ln for ln in bare.splitlines() if " -> " in ln]
+    assert len(edges) == len([ln for ln in dot.splitlines() if " -> " in ln]) >= 10
+    assert not any("×" in ln for ln in edges) and "tooltip=" not in bare
+    assert b"<svg" in layout(bare, "svg")
+
+
+def test_graph_page_exercise_on_a_clicked_node() -> None:
+    from streamlit.testing.v1 import AppTest
+    from components import page_graph
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.query_params["model"] = "lenet"
+    at.query_params["exercise"] = "1"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.toggle(key=ex.KEY + ".graph").value is True
+    assert any("Click a node or a block" in c.value for c in at.caption)
+    at.session_state[page_graph.SEL_KEY] = "n-conv2"  # as if clicked: 6×14×14 → 16×10×10
+    at.run()
+    md = " ".join(_texts(at, "markdown"))
+    assert "conv2" in md and "6×14×14" in md and "16×10×10" not in md
+    at.text_input(key=ex.ANSWER_KEY).input("16x14x14")
+    at.button(key="vz.exercise.gcheck").click().run()
+    assert any("check H, W" in t for t in _texts(at, "error"))
+    at.text_input(key=ex.ANSWER_KEY).input("16x10x10")
+    at.button(key="vz.exercise.gcheck").click().run()
+    assert not at.exception
+    assert any("Right: 16×10×10" in t for t in _texts(at, "success"))
+    assert "1/1 right (0 on the first try)" in " ".join(_texts(at, "markdown"))
+    assert any("⌊(14 + 2·0 − (5−1) − 1)/1⌋ + 1 = 10" in c.value for c in at.code)
