@@ -221,7 +221,7 @@ def panel(spec_key: str, rows: Sequence[Any]) -> None:
         with st.form("vz.exercise.form", border=False, enter_to_submit=True):
             st.text_input("Output shape (C×H×W, or one number for a flat vector)",
                           key=ANSWER_KEY, placeholder="e.g. 6×28×28")
-            b1, b2 = st.columns(2)
+            b1, b2, _ = st.columns([1, 1.4, 4])
             b1.form_submit_button("Check", key="vz.exercise.check", type="primary",
                                   on_click=_on_check, args=(spec_key, r.name, r.output_shape))
             b2.form_submit_button("Show me", key="vz.exercise.reveal", on_click=_on_reveal,
@@ -290,7 +290,7 @@ def graph_panel(spec_key: str, analysis: Any, clicked_id: str | None) -> None:
     st.markdown(md("**{}** ({}) receives **{}**. What comes out?", q.name, q.type, ins))
     with st.form("vz.exercise.gform", border=False, enter_to_submit=True):
         st.text_input("Output shape (C×H×W)", key=ANSWER_KEY, placeholder="e.g. 64×56×56")
-        b1, b2 = st.columns(2)
+        b1, b2, _ = st.columns([1, 1.4, 3])
         b1.form_submit_button("Check", key="vz.exercise.gcheck", type="primary",
                               on_click=_on_check, args=(key, q.name, q.output_shape))
         b2.form_submit_button("Show me", key="vz.exercise.greveal", on_click=_on_reveal,
