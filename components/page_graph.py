@@ -213,7 +213,7 @@ def render(spec) -> None:
     view = build_view(a, depth, exp, col, fold)
     too_big = len(view.units) > MAX_UNITS
     dot = to_dot(a, theme=theme, view=view, direction=direction)
-    ex = exercise.toggle("graph")
+    ex = exercise.on()  # (its switch is drawn above Details)
     if ex:  # predict, then reveal: no shapes on the edges, no arithmetic in the tooltips
         dot = exercise.strip_shapes(dot)
     svg = err = None
@@ -246,6 +246,7 @@ def render(spec) -> None:
                    f"{' · repeats folded' if fold else ''} · laid out by {engine_name()} · "
                    "edge labels are C×H×W (batch dropped)")
     with dcol:
+        exercise.toggle("graph")
         st.subheader("Details")
         sel = ss.get(SEL_KEY)
         if ex:
