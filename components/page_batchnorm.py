@@ -240,7 +240,7 @@ def _render_demo() -> None:
     st.code(f"torch.manual_seed({d.seed})\nx = torch.randn(4, 3, 2, 2)\nm = nn.BatchNorm2d(3)"
             f"  # momentum 0.1, then 1.0, fresh buffers each\ny = m(x)  # training mode",
             language="python")
-    left, right = st.columns([3, 2])
+    left, right = st.container(), st.container()  # stacked: the table needs the width for 3 ch
     with left:
         st.plotly_chart(plots_bn.demo_tensor(d), width="stretch", theme=None,
                         key=KEY + "fig_demo")
@@ -254,7 +254,9 @@ def _render_demo() -> None:
                 ("running_var, momentum 1.0", d.running_var["1.0"]),
                 ("output mean", d.output_mean), ("output std", d.output_std)]
         st.dataframe([{"": name, **{f"ch {j}": v[j] for j in range(3)}} for name, v in rows],
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch", key=KEY + "demo_table",
+                     column_config={f"ch {j}": st.column_config.NumberColumn(format="%.4f")
+                                    for j in range(3)})
         st.metric("max |manual − module|", f"{d.max_abs_diff_manual_vs_module:.2e}")
     st.markdown(
         _("With momentum 0.1 the running mean is a tenth of the batch mean — the seed's "

@@ -15,7 +15,7 @@ from vizapp.render.dot import block_id, build_view, fold_id, node_id, parse_id, 
 from vizapp.render.layout import LayoutError, LayoutTimeout, engine_name, layout
 from vizapp.runtime.cache import SharedCache
 
-from . import present, state, text
+from . import exercise, png_export, present, state, text
 from .graph_viewer import details_panel, graph_viewer
 
 LAYOUT_TIMEOUT = 12.0  # seconds for one layout in the app
@@ -214,6 +214,9 @@ def render(spec) -> None:
     view = build_view(a, depth, exp, col, fold)
     too_big = len(view.units) > MAX_UNITS
     dot = to_dot(a, theme=theme, view=view, direction=direction)
+    ex = exercise.on()  # (its switch is drawn above Details)
+    if ex:  # predict, then reveal: no shapes on the edges, no arithmetic in the tooltips
+        dot = exercise.strip_shapes(dot)
     svg = err = None
     timed_out = False
     if not too_big:
@@ -246,9 +249,13 @@ def render(spec) -> None:
                    + _(" · laid out by {engine} · edge labels are C×H×W (batch dropped)").format(
                        engine=engine_name()))
     with dcol:
+        exercise.toggle("graph")
         st.subheader(_("Details"))
         sel = ss.get(SEL_KEY)
-        details_panel(a, sel)
+        if ex:
+            exercise.graph_panel(exercise.key_of(spec), a, sel)
+        else:
+            details_panel(a, sel)
         _view_buttons(a, sel, view)
     _to_url()
 
@@ -257,15 +264,7 @@ def render(spec) -> None:
     d1, d2, d3 = st.columns(3)
     d1.download_button("SVG", data=svg or "", file_name=f"{stem}.svg", mime="image/svg+xml",
                        disabled=svg is None, icon=":material/download:", key="vz_g_dl_svg")
-    d2.download_button("PNG", data=lambda: _png(dot), file_name=f"{stem}.png",
-                       mime="image/png", disabled=svg is None, icon=":material/download:",
-                       key="vz_g_dl_png")
+    png_export.button(d2, dot, svg, stem)  # eager bytes (works on the first click), slide dpi
     d3.download_button("DOT", data=dot, file_name=f"{stem}.dot", mime="text/vnd.graphviz",
                        icon=":material/download:", key="vz_g_dl_dot")
 
-
-def _png(dot: str) -> bytes:
-    out, err, _timed_out = cached_layout(dot, "png")
-    if out is None:
-        raise LayoutError(err or "PNG layout failed")
-    return out

@@ -15,7 +15,7 @@ from vizapp.fmt import human, shape_text
 from vizapp.render.plots import shape_profile
 from vizapp.zoo import ModelSpec
 
-from . import sidebar, state
+from . import exercise, formula, sidebar, state
 
 DEPTH_KEY = "vz.shapes.depth"
 
@@ -89,6 +89,7 @@ def render(spec: ModelSpec) -> None:
     if a is None:
         return
     show_failure(a)
+    ex = exercise.toggle()
 
     max_depth = max(a.max_depth, 1)
     if DEPTH_KEY not in st.session_state:  # seed-style depth 1 unless the link says otherwise
@@ -125,6 +126,9 @@ def render(spec: ModelSpec) -> None:
                        icon=":material/download:", width="stretch")
 
     recs = table_records(rows)
+    if ex:  # predict, then reveal: unsolved output shapes hidden, the question above the table
+        recs = exercise.mask(recs, rows, exercise.key_of(spec))
+        exercise.panel(exercise.key_of(spec), rows)
     event = st.dataframe(
         recs, hide_index=True, width="stretch", key="vz.shapes.table",
         on_select="rerun", selection_mode="single-row",
@@ -144,9 +148,11 @@ def render(spec: ModelSpec) -> None:
         out=shape_text(a.output_shape, batch=True)))
     for note in a.notes:
         st.caption(f":material/info: {note}")
+    formula.panel(a, example=not ex)
 
     selected = list(getattr(getattr(event, "selection", None), "rows", []) or [])
-    if selected and 0 <= selected[0] < len(rows):
+    if selected and 0 <= selected[0] < len(rows) and not (
+            ex and exercise.hidden(exercise.key_of(spec), rows[selected[0]].name)):
         r = rows[selected[0]]
         with st.container(border=True):
             st.markdown(f"**{r.name}** · {r.type} · "
@@ -155,6 +161,8 @@ def render(spec: ModelSpec) -> None:
             st.code(r.explanation or _("(no arithmetic recorded)"), language=None,
                     wrap_lines=True)
 
+    if ex:  # the chart and the worked rows would give the answers away
+        return
     st.subheader(_("Channels and spatial size along the network"))
     st.plotly_chart(shape_profile(rows, a.input_shape), width="stretch",
                     key="vz.shapes.chart")

@@ -17,12 +17,17 @@ CSS = """<style>
 html { font-size: 20px; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 [data-testid="stExpandSidebarButton"] { display: none !important; }
-[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding-top: 3.2rem !important;
+[data-testid="stMainBlockContainer"] { max-width: 100% !important; padding-top: 4.2rem !important;
   padding-left: 1.5rem !important; padding-right: 1.5rem !important; }
 [data-testid="stMainBlockContainer"] h2 { padding-top: 0.2rem !important; padding-bottom: 0.2rem; }
 [data-testid="stCaptionContainer"] { font-size: 0.95rem !important; }
 [data-testid="stDataFrame"] { font-size: 1rem; }
 [data-testid="stCode"] code { font-size: 0.95rem !important; }
+.js-plotly-plot .xtick text, .js-plotly-plot .ytick text { font-size: 14px !important; }
+.js-plotly-plot .g-xtitle text, .js-plotly-plot .g-ytitle text,
+.js-plotly-plot .legend text { font-size: 15px !important; }
+[data-testid="stButtonGroup"] > div { flex-wrap: wrap; overflow: visible !important; }
+[data-testid="stButtonGroup"] button { padding-left: 0.6rem; padding-right: 0.6rem; }
 </style>"""
 
 

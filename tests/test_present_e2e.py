@@ -1,6 +1,8 @@
 """Presentation mode in a real browser (the whole app, ``present=1``): no sidebar, larger
 type, the graph left-to-right at a readable zoom. Screenshots of pages at 1280×720 and
-1440×900, light and dark, go to ``artifacts/screenshots/present_*.png``."""
+1440×900, light and dark, go to ``artifacts/screenshots/present_*.png``, each once the page's
+content is drawn (``vizapp.testing.wait_for_content``). This test shoots five pages; the rest
+(BatchNorm, Feature maps, Train, Run) by hand: ``python bench/screens.py``."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from vizapp.testing import (CHROMIUM, free_port, launch_chromium, start_streamlit,
-                            stop_streamlit)
+                            stop_streamlit, wait_for_content)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -39,9 +41,8 @@ def browser():
 
 
 def _settle(page) -> None:
-    page.wait_for_selector("[data-testid='stApp']", timeout=120_000)
-    page.wait_for_selector("[data-test-script-state='notRunning']", timeout=120_000)
-    page.wait_for_timeout(800)
+    """The page's content, not its loading placeholders (spinners, skeletons, undrawn charts)."""
+    wait_for_content(page)
 
 
 @pytest.mark.parametrize("w,h", [(1280, 720), (1440, 900)])
@@ -65,5 +66,8 @@ def test_presentation_mode_pages(server, browser, w, h, scheme):
             box = svg.bounding_box()
             assert box["width"] / vb[2] >= 1.5  # a readable zoom, not fit-all
             assert "present=1" in page.url
+        main = page.locator("[data-testid='stMain']")
+        assert main.locator("[data-testid='stSpinner'], [data-testid='stSkeleton']").count() == 0
+        assert main.locator("h2").first.is_visible()
         page.screenshot(path=str(SHOTS / f"present_{name}_{w}x{h}_{scheme}.png"))
     page.close()

@@ -64,3 +64,37 @@ def stop_streamlit(proc: subprocess.Popen) -> None:
 def launch_chromium(playwright):
     """Headless Debian Chromium with the flags this sandboxed, offline machine needs."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+# what "loaded" means in a page's main area: no spinner or skeleton left, every chart drawn
+_CONTENT_READY = """() => {
+  const main = document.querySelector("[data-testid='stMain']") || document;
+  if (!main.querySelector("h1, h2")) return false;
+  if (main.querySelector("[data-testid='stSkeleton'], [data-testid='stSpinner']")) return false;
+  for (const el of main.querySelectorAll("[data-testid='stPlotlyChart']"))
+    if (!el.querySelector(".main-svg")) return false;
+  const seen = (el) => {  // shown (not in a hidden tab) and in the viewport
+    const r = el.getBoundingClientRect();
+    return r.height > 0 && r.top < window.innerHeight && r.bottom > 0;
+  };
+  for (const el of main.querySelectorAll("[data-testid='stDataFrame']"))  // grids draw lazily
+    if (seen(el) && !el.querySelector("canvas")) return false;
+  for (const el of main.querySelectorAll("[data-testid='stGraphVizChart']"))
+    if (!el.querySelector("svg")) return false;
+  for (const el of main.querySelectorAll("[data-testid='vz-graph-viewer']"))
+    if (el.getAttribute("data-ready") !== "true") return false;
+  for (const el of main.querySelectorAll("[data-testid='stImage'] img"))
+    if (!el.complete) return false;
+  return true;
+}"""
+
+
+def wait_for_content(page, timeout: int = 120_000, settle_ms: int = 600) -> None:
+    """Wait until the app has finished its run and the main area shows content, not loading
+    placeholders (spinners, skeletons, charts not yet drawn), then a moment for fonts/layout."""
+    page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
+    page.wait_for_selector("[data-test-script-state='notRunning']", timeout=timeout)
+    page.wait_for_function(_CONTENT_READY, timeout=timeout)
+    page.wait_for_timeout(settle_ms)
+    page.wait_for_selector("[data-test-script-state='notRunning']", timeout=timeout)
+    page.wait_for_function(_CONTENT_READY, timeout=timeout)

@@ -57,24 +57,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_text(a, depth: int, explain: bool = False) -> str:
-    """Like the seeds' ``print(name, 'output shape:\\t', X.shape)`` loop, with costs."""
+    """Like the seeds' ``print(name, 'output shape:\\t', X.shape)`` loop, with costs; every
+    column as wide as its widest cell, so each starts at the same offset on every line."""
     rows = a.rows(depth)
-    width = max([len(r.name) + 2 * (r.depth - 1) for r in rows] + [4])
-    twidth = max([len(r.type) for r in rows] + [4])
     head = [_("name"), _("type"), _("output shape"), _("params"), _("MACs"), _("RF")]
-    lines = [f"{a.model}  " + _("input {shape}").format(shape=list(a.input_shape)),
-             f"{_pad(head[0], width)}  {_pad(head[1], twidth)}  {_pad(head[2], 22)}"
-             f"{_pad(head[3], 12, True)}  {_pad(head[4], 15, True)}  {head[5]}"]
-    for r in rows:
-        shape = f"torch.Size({list(r.output_shape)})" if r.output_shape is not None else "—"
-        rf = str(r.receptive_field.size[0]) if r.receptive_field else ""
-        name = "  " * (r.depth - 1) + r.name
-        macs = ("≥ " if r.macs_note else "") + f"{r.macs:,}"
-        lines.append(f"{name.ljust(width)}  {r.type.ljust(twidth)}  {shape:<22}"
-                     f"{r.params:>12,}  {macs:>15}  {rf}")
-        if explain and r.explanation:
+    cells = [head] + [_cells(r) for r in rows]
+    widths = [max(_cols(c[i]) for c in cells) for i in range(len(head))]
+    right = (False, False, False, True, True, False)
+    lines = [f"{a.model}  " + _("input {shape}").format(shape=list(a.input_shape))]
+    for r, row in zip([None] + list(rows), cells):
+        lines.append("  ".join(_pad(c, w, rt) for c, w, rt in zip(row, widths, right)).rstrip())
+        if explain and r is not None and r.explanation:
             for line in r.explanation.splitlines():
-                lines.append(" " * (width + 2) + "│ " + line)
+                lines.append(" " * (widths[0] + 2) + "│ " + line)
     lines.append(_("total params: {params}   MACs: {macs} (FLOPs ≈ 2×MACs = {flops})").format(
         params=f"{a.total_params:,}", macs=a.macs_text(f"{a.total_macs:,}"),
         flops=f"{2 * a.total_macs:,}"))
@@ -85,8 +80,19 @@ def format_text(a, depth: int, explain: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _cells(r) -> list[str]:
+    shape = f"torch.Size({list(r.output_shape)})" if r.output_shape is not None else "—"
+    rf = str(r.receptive_field.size[0]) if r.receptive_field else ""
+    macs = ("≥ " if r.macs_note else "") + f"{r.macs:,}"
+    return ["  " * (r.depth - 1) + r.name, r.type, shape, f"{r.params:,}", macs, rf]
+
+
+def _cols(text: str) -> int:
+    """Terminal columns of ``text`` (a CJK character takes two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _pad(text: str, width: int, right: bool = False) -> str:
     """``text`` padded to ``width`` terminal columns (a CJK character takes two)."""
-    cols = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    fill = " " * max(width - cols, 0)
+    fill = " " * max(width - _cols(text), 0)
     return fill + text if right else text + fill

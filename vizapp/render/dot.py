@@ -32,6 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from vizapp.render.branch_order import cat_order
 from vizapp.render.fonts import DOT_FONT_CJK
 from vizapp.i18n import N_, _, get_lang, tr
 from vizapp.analysis.records import CATEGORIES, Analysis, Block, Node, Shape
@@ -509,6 +510,7 @@ def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
            f"color={_q(t['edge'])}, arrowsize=0.6, penwidth=0.9];"]
     _emit_units(out, a, view, t, tooltips)
     out += [_edge_stmt(e, t) for e in view.edges]
+    out += cat_order(a, view)  # Inception's p1…p4 in torch.cat order
     out.append("}")
     return "\n".join(out) + "\n"
 

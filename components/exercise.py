@@ -1,0 +1,297 @@
+"""Predict, then reveal: an exercise mode on the Shapes page (a toggle, and ``exercise=1`` in the
+URL, so a teacher's link opens the exercise).
+
+The output shapes are hidden; for the next unsolved row the student types C×H×W (or the one
+width of a flat tensor), is told right or wrong — and which dimension is off — and, once right
+(or after "Show me"), sees the row's worked arithmetic. A score per network ("4/7 right, 3 on
+the first try") is kept in the session, per model spec.
+
+The pure half (:func:`parse_shape`, :func:`expected`, :func:`check`, :func:`score`) has no
+Streamlit in it and is unit-tested in ``tests/test_exercise.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import streamlit as st
+
+from vizapp.fmt import shape_text
+
+from . import state
+from .text import md
+
+KEY = "vz.exercise"  # on or off (the toggles on each page are f"{KEY}.{page}")
+ANSWER_KEY = "vz.exercise.answer"  # the text box
+SCORES_KEY = "vz.exercise.scores"  # {spec key: {row name: {"tries": n, "right": bool, ...}}}
+LAST_KEY = "vz.exercise.last"  # the verdict to show after the last check
+DIM_NAMES = ("C", "H", "W")
+_SEP = re.compile(r"[×xX*,;\s]+")
+
+
+# ------------------------------------------------------------------------------ pure functions
+def parse_shape(text: Any) -> tuple[int, ...] | None:
+    """``"6×28×28"``, ``"6x28x28"``, ``"6, 28, 28"``, ``"(6 28 28)"``, ``"120"`` → a tuple of
+    positive ints; None for anything else (empty, words, zero, negative, more than 4 dims)."""
+    body = str(text or "").strip().strip("()[]").strip()
+    parts = [p for p in _SEP.split(body) if p]
+    if not parts or len(parts) > 4 or not all(p.isdigit() for p in parts):
+        return None
+    dims = tuple(int(p) for p in parts)
+    return dims if all(d > 0 for d in dims) else None
+
+
+def expected(output_shape: Sequence[int] | None) -> tuple[int, ...] | None:
+    """What the student must type: the output shape without the batch dimension."""
+    if not output_shape:
+        return None
+    dims = tuple(int(d) for d in output_shape)
+    return dims if len(dims) == 1 else dims[1:]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    right: bool
+    message: str
+
+
+def _names(n: int) -> tuple[str, ...]:
+    return DIM_NAMES[-n:] if n <= 3 else tuple(f"dim {i + 1}" for i in range(n))
+
+
+def check(answer: Any, output_shape: Sequence[int] | None) -> Verdict:
+    """Compare the typed answer with the row's real output shape; say what is off."""
+    want = expected(output_shape)
+    got = parse_shape(answer)
+    if want is None:
+        return Verdict(False, "This row has no output shape to predict.")
+    if got is None:
+        return Verdict(False, "Type the shape as numbers, e.g. 6×28×28 (or 6x28x28, or 120 for a "
+                              "flat vector).")
+    if got == want:
+        return Verdict(True, f"Right: {shape_text(want, batch=True)}.")
+    if len(got) != len(want):
+        kind = "a flat vector of one number" if len(want) == 1 else \
+            f"{len(want)} numbers ({'×'.join(_names(len(want)))})"
+        return Verdict(False, f"Not quite: {shape_text(got, batch=True)} has {len(got)} "
+                              f"number(s); this layer outputs {kind}.")
+    off = [name for name, g, w in zip(_names(len(want)), got, want) if g != w]
+    return Verdict(False, f"Not quite: {shape_text(got, batch=True)} — check "
+                          f"{', '.join(off)}. Try again, or press “Show me”.")
+
+
+def score(results: dict[str, dict], row_names: Sequence[str]) -> tuple[int, int, int]:
+    """(right, first-try right, total) over the given rows."""
+    recs = [results.get(n) or {} for n in row_names]
+    right = sum(1 for r in recs if r.get("right"))
+    first = sum(1 for r in recs if r.get("right") and r.get("tries") == 1)
+    return right, first, len(row_names)
+
+
+def score_text(right: int, first: int, total: int) -> str:
+    return f"{right}/{total} right ({first} on the first try)"
+
+
+def record(results: dict[str, dict], name: str, verdict: Verdict | None) -> dict:
+    """Note one try (``verdict``) or a reveal (``None``) of row ``name``; returns its record.
+    A row once right or revealed stays so."""
+    rec = results.setdefault(name, {"tries": 0, "right": False, "revealed": False})
+    if rec["right"] or rec["revealed"]:
+        return rec
+    if verdict is None:
+        rec["revealed"] = True
+    else:
+        rec["tries"] += 1
+        rec["right"] = verdict.right
+    return rec
+
+
+def done(rec: dict | None) -> bool:
+    return bool(rec and (rec.get("right") or rec.get("revealed")))
+
+
+# ------------------------------------------------------------------------------------ Streamlit
+def on() -> bool:
+    """Whether exercise mode is on: the session's choice, else the link's ``exercise=1``."""
+    state.bind_widget("exercise", KEY, False, lambda v: v in ("1", "true", "on"))
+    return bool(st.session_state[KEY])
+
+
+def _keep(wkey: str) -> None:
+    st.session_state[KEY] = st.session_state[wkey]
+
+
+def toggle(page: str = "shapes", where: Any = None) -> bool:
+    """The switch on ``page``. Each page has its own widget (a widget's state does not survive
+    a page switch); the choice itself lives in :data:`KEY`, which is not a widget's."""
+    wkey = f"{KEY}.{page}"
+    st.session_state[wkey] = on()
+    value = (where or st).toggle(
+        "Exercise: predict the shapes", key=wkey, on_change=_keep, args=(wkey,),
+        help="Output shapes hidden: type C×H×W for each layer, then see the arithmetic. "
+             "The link keeps it (exercise=1).")
+    state.set_view_param("exercise", "1" if value else None)
+    return value
+
+
+def _results(spec_key: str) -> dict[str, dict]:
+    return st.session_state.setdefault(SCORES_KEY, {}).setdefault(spec_key, {})
+
+
+def _on_check(spec_key: str, name: str, output_shape: Any) -> None:
+    verdict = check(st.session_state.get(ANSWER_KEY, ""), output_shape)
+    record(_results(spec_key), name, verdict)
+    st.session_state[LAST_KEY] = {"row": name, "right": verdict.right, "message": verdict.message}
+    if verdict.right:
+        st.session_state[ANSWER_KEY] = ""
+
+
+def _on_reveal(spec_key: str, name: str, output_shape: Any) -> None:
+    record(_results(spec_key), name, None)
+    st.session_state[LAST_KEY] = {"row": name, "right": False, "message":
+                                  f"The answer: {shape_text(expected(output_shape), batch=True)}."}
+    st.session_state[ANSWER_KEY] = ""
+
+
+def hidden(spec_key: str, name: str) -> bool:
+    """Whether a row's output shape is still hidden."""
+    return not done(_results(spec_key).get(name))
+
+
+def _on_restart(spec_key: str) -> None:
+    st.session_state.setdefault(SCORES_KEY, {})[spec_key] = {}
+    st.session_state.pop(LAST_KEY, None)
+    st.session_state[ANSWER_KEY] = ""
+
+
+def _feedback(spec_key: str, rows_by_name: dict[str, Any]) -> None:
+    last = st.session_state.get(LAST_KEY)
+    if not last or last["row"] not in rows_by_name:
+        return
+    r = rows_by_name[last["row"]]
+    if last["right"]:
+        st.success(last["message"], icon=":material/check_circle:")
+    elif hidden(spec_key, r.name):
+        st.error(last["message"], icon=":material/cancel:")
+    else:
+        st.info(last["message"], icon=":material/visibility:")
+    if not hidden(spec_key, r.name):
+        st.markdown(md("**How {} gets there:**", r.name))
+        st.code(r.explanation or "(no arithmetic recorded)", language=None, wrap_lines=True)
+
+
+def key_of(spec: Any) -> str:
+    """The score is kept per model spec (preset, knobs and input)."""
+    return repr(spec)
+
+
+def mask(records: list[dict], rows: Sequence[Any], spec_key: str) -> list[dict]:
+    """The table's records with the output shape (and the MACs, which give it away) of every
+    row not yet solved replaced by "?"."""
+    out = []
+    for rec, r in zip(records, rows):
+        if hidden(spec_key, r.name):
+            rec = {**rec, "output shape": "?", "MACs": None}
+        out.append(rec)
+    return out
+
+
+def panel(spec_key: str, rows: Sequence[Any]) -> None:
+    """The question for the next unsolved row, the verdict of the last answer and the score."""
+    rows = [r for r in rows if expected(r.output_shape) is not None]
+    results = _results(spec_key)
+    right, first, total = score(results, [r.name for r in rows])
+    with st.container(border=True, key="vz-exercise"):
+        c1, c2 = st.columns([3, 1], vertical_alignment="center")
+        c1.markdown(f"#### :material/school: Predict, then reveal — score: "
+                    f"{score_text(right, first, total)}")
+        c2.button("Start over", key="vz.exercise.restart", on_click=_on_restart,
+                  args=(spec_key,), icon=":material/restart_alt:")
+        _feedback(spec_key, {r.name: r for r in rows})
+        todo = [(i, r) for i, r in enumerate(rows) if not done(results.get(r.name))]
+        if not todo:
+            st.markdown(f"**All {total} layers done.** {score_text(right, first, total)}.")
+            return
+        i, r = todo[0]
+        ins = " + ".join(shape_text(s) for s in r.input_shapes) or "—"
+        st.markdown(md("**Layer {} of {}: {}** ({}) receives **{}**. What shape comes out?",
+                       i + 1, total, r.name, r.type, ins))
+        with st.form("vz.exercise.form", border=False, enter_to_submit=True):
+            st.text_input("Output shape (C×H×W, or one number for a flat vector)",
+                          key=ANSWER_KEY, placeholder="e.g. 6×28×28")
+            b1, b2, _ = st.columns([1, 1.4, 4])
+            b1.form_submit_button("Check", key="vz.exercise.check", type="primary",
+                                  on_click=_on_check, args=(spec_key, r.name, r.output_shape))
+            b2.form_submit_button("Show me", key="vz.exercise.reveal", on_click=_on_reveal,
+                                  args=(spec_key, r.name, r.output_shape))
+
+
+# ------------------------------------------------------------------------------- the Graph page
+_EDGE_LABEL = re.compile(r'\blabel="(?:[^"\\]|\\.)*"(, )?')
+_TOOLTIP = re.compile(r',? ?\btooltip="(?:[^"\\]|\\.)*"')
+
+
+def strip_shapes(dot: str) -> str:
+    """The DOT without what gives the shapes away: edge labels (C×H×W) and tooltips (the
+    worked arithmetic). Node labels (layer types, kernels, channels in→out) stay."""
+    out = []
+    for line in dot.splitlines():
+        line = _TOOLTIP.sub("", line)
+        if " -> " in line:
+            line = _EDGE_LABEL.sub("", line)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True)
+class Question:
+    """A clicked graph node or block, as the exercise asks about it."""
+
+    name: str
+    type: str
+    input_shapes: tuple
+    output_shape: Any
+    explanation: str
+
+
+def graph_question(analysis: Any, kind: str, key: str) -> Question | None:
+    try:
+        if kind == "node":
+            n = analysis.node(key)
+            return Question(n.module_path or n.id, n.label, n.input_shapes, n.output_shape,
+                            n.explanation)
+        if kind == "block":
+            b = analysis.block(key)
+            return Question(b.path or b.name, b.type, b.input_shapes, b.output_shape,
+                            b.explanation)
+    except KeyError:
+        return None
+    return None
+
+
+def graph_panel(spec_key: str, analysis: Any, clicked_id: str | None) -> None:
+    """Instead of the Details panel in exercise mode: predict the clicked unit's output."""
+    from vizapp.render.dot import parse_id
+    results = _results("graph:" + spec_key)
+    right, first, total = score(results, list(results))
+    st.markdown(f"**Predict, then reveal** — {score_text(right, first, total)}")
+    parsed = parse_id(clicked_id)
+    q = graph_question(analysis, *parsed) if parsed else None
+    if q is None or expected(q.output_shape) is None:
+        st.caption("Click a node or a block: predict its output shape, then see the arithmetic.")
+        return
+    key = "graph:" + spec_key
+    _feedback(key, {q.name: q})
+    if not hidden(key, q.name):
+        return
+    ins = " + ".join(shape_text(s) for s in q.input_shapes) or "—"
+    st.markdown(md("**{}** ({}) receives **{}**. What comes out?", q.name, q.type, ins))
+    with st.form("vz.exercise.gform", border=False, enter_to_submit=True):
+        st.text_input("Output shape (C×H×W)", key=ANSWER_KEY, placeholder="e.g. 64×56×56")
+        b1, b2, _ = st.columns([1, 1.4, 3])
+        b1.form_submit_button("Check", key="vz.exercise.gcheck", type="primary",
+                              on_click=_on_check, args=(key, q.name, q.output_shape))
+        b2.form_submit_button("Show me", key="vz.exercise.greveal", on_click=_on_reveal,
+                              args=(key, q.name, q.output_shape))
