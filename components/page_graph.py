@@ -12,7 +12,7 @@ import streamlit as st
 
 from vizapp.i18n import N_, _, tr
 from vizapp.render.dot import block_id, build_view, fold_id, node_id, parse_id, to_dot
-from vizapp.render.layout import LayoutError, LayoutTimeout, engine_name, layout
+from vizapp.render.layout import engine_name, layout_result
 from vizapp.runtime.cache import SharedCache
 
 from . import exercise, png_export, present, state, text
@@ -42,12 +42,11 @@ cached_layout.clear = LAYOUTS.clear  # type: ignore[attr-defined]
 
 
 def _layout(dot: str, fmt: str) -> tuple[bytes | None, str | None, bool]:
-    try:
-        return layout(dot, fmt, timeout=LAYOUT_TIMEOUT), None, False
-    except LayoutTimeout as exc:
-        return None, str(exc), True
-    except LayoutError as exc:
-        return None, str(exc), False
+    """In the worker process: a layout is CPU work the server's own process (which runs every
+    session's reruns) should not do."""
+    from vizapp.runtime import workers
+
+    return workers.call(layout_result, dot, fmt, LAYOUT_TIMEOUT, timeout=LAYOUT_TIMEOUT + 30)
 
 
 def _theme() -> str:

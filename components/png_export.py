@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from vizapp.render.layout import LayoutError, layout
+from vizapp.render.layout import layout_result
 from vizapp.runtime.cache import SharedCache
 
 from .text import esc
@@ -43,10 +43,12 @@ def slide_dpi(svg: str | None) -> int:
 
 
 def _render(dot: str, dpi: int) -> bytes | str:
-    try:
-        return layout(dot, "png", timeout=TIMEOUT, dpi=dpi)
-    except LayoutError as exc:  # timeouts, engine errors, too big: a message, cached too
-        return f"PNG export failed: {exc}"
+    """In the worker process (CPU work kept out of the server's own process); timeouts,
+    engine errors, too big: a message, cached too."""
+    from vizapp.runtime import workers
+
+    out, err, _ = workers.call(layout_result, dot, "png", TIMEOUT, dpi, timeout=TIMEOUT + 30)
+    return out if out is not None else f"PNG export failed: {err}"
 
 
 def png(dot: str, svg: str | None) -> tuple[bytes | None, str, int]:

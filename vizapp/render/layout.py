@@ -104,3 +104,16 @@ def layout(dot: str, fmt: str = "svg", timeout: float = DEFAULT_TIMEOUT,
         raise LayoutError(f"{name} failed (exit {proc.returncode}): "
                           + (msg[0] if msg else "no output"))
     return proc.stdout
+
+
+def layout_result(dot: str, fmt: str = "svg", timeout: float = DEFAULT_TIMEOUT,
+                  dpi: int | None = None) -> tuple[bytes | None, str | None, bool]:
+    """:func:`layout` as plain values that cross a process boundary: (output or None, the
+    error message or None, whether it timed out) — for the app's worker processes."""
+    try:
+        kw = {"dpi": dpi} if dpi is not None else {}
+        return layout(dot, fmt, timeout=timeout, **kw), None, False
+    except LayoutTimeout as exc:
+        return None, str(exc), True
+    except LayoutError as exc:
+        return None, str(exc), False

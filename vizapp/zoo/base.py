@@ -10,6 +10,7 @@ metadata from here, so a new knob needs no UI code.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import typing
@@ -93,9 +94,11 @@ class KnobInfo:
         return self.knob.label or self.name.replace("_", " ")
 
 
+@functools.lru_cache(maxsize=256)
 def knob_infos(cls: type) -> tuple[KnobInfo, ...]:
     """The :class:`KnobInfo` of every :func:`knob` field of any dataclass ``cls`` (a model
-    config, a learning-rate schedule's parameters, the training settings)."""
+    config, a learning-rate schedule's parameters, the training settings). Computed once per
+    class (``typing.get_type_hints`` is slow, and every rerun of every session asks)."""
     hints = typing.get_type_hints(cls)
     return tuple(KnobInfo(f.name, hints[f.name], f.default, f.metadata["knob"])
                  for f in dataclasses.fields(cls) if "knob" in f.metadata)
