@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from vizapp.testing import (CHROMIUM, free_port, launch_chromium, start_streamlit,
-                            stop_streamlit)
+from vizapp.testing import CHROMIUM
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -70,20 +69,7 @@ def no_traceback(page) -> None:
     assert "Traceback" not in body and "Exception:" not in body, body[-1500:]
 
 
-@pytest.fixture(scope="module")
-def server():
-    proc = start_streamlit(ROOT / "vizapp" / "main.py", port := free_port())
-    yield f"http://127.0.0.1:{port}"
-    stop_streamlit(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
+SHOTS.mkdir(parents=True, exist_ok=True)
 
 
 def test_default_page_shows_the_graph(server, browser):

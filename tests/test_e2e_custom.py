@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vizapp.testing import CHROMIUM, free_port, launch_chromium, start_streamlit, stop_streamlit
+from vizapp.testing import CHROMIUM, free_port, start_streamlit, stop_streamlit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,13 +18,7 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
+SHOTS.mkdir(parents=True, exist_ok=True)
 
 
 def test_report_opens_offline_and_click_shows_details(tmp_path, browser):

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vizapp.testing import (CHROMIUM, free_port, launch_chromium, start_streamlit,
-                            stop_streamlit)
+from vizapp.testing import CHROMIUM
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -53,20 +52,7 @@ def wait_until(fn, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture(scope="module")
-def server():
-    proc = start_streamlit(ROOT / "vizapp" / "main.py", port := free_port())
-    yield f"http://127.0.0.1:{port}"
-    stop_streamlit(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
+SHOTS.mkdir(parents=True, exist_ok=True)
 
 
 def test_train_start_watch_stop(server, browser):

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vizapp.testing import (CHROMIUM, free_port, launch_chromium, start_streamlit,
-                            stop_streamlit, wait_for_content)
+from vizapp.testing import CHROMIUM, wait_for_content
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -23,21 +22,6 @@ PAGES = ["graph", "shapes", "code", "compare", "schedules"]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def server():
-    proc = start_streamlit(ROOT / "vizapp" / "main.py", port := free_port())
-    yield f"http://127.0.0.1:{port}"
-    stop_streamlit(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 def _settle(page) -> None:

@@ -12,8 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from vizapp.testing import (CHROMIUM, free_port, launch_chromium, start_streamlit,
-                            stop_streamlit)
+from vizapp.testing import CHROMIUM
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -26,19 +25,7 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def server():
-    proc = start_streamlit(ROOT / "tests" / "graph_app.py", port := free_port())
-    yield f"http://127.0.0.1:{port}"
-    stop_streamlit(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
+SERVER_SCRIPT = ROOT / "tests" / "graph_app.py"  # the server fixture (tests/conftest.py) runs it
 
 
 def _settle(page, timeout: int = 90_000) -> None:
