@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vizapp.i18n import N_, _, tr
-from vizapp.render.dot import block_id, build_view, fold_id, node_id, parse_id, to_dot
+from vizapp.render.dot import THEMES, block_id, build_view, fold_id, node_id, parse_id, to_dot
 from vizapp.render.layout import engine_name, layout_result
 from vizapp.runtime.cache import SharedCache
 
@@ -263,7 +263,7 @@ def render(spec) -> None:
     d1, d2, d3 = st.columns(3)
     d1.download_button("SVG", data=svg or "", file_name=f"{stem}.svg", mime="image/svg+xml",
                        disabled=svg is None, icon=":material/download:", key="vz_g_dl_svg")
-    png_export.button(d2, dot, svg, stem)  # eager bytes (works on the first click), slide dpi
+    png_export.button(d2, svg, stem, background=THEMES[theme]["bg"])  # drawn by the browser
     d3.download_button("DOT", data=dot, file_name=f"{stem}.dot", mime="text/vnd.graphviz",
                        icon=":material/download:", key="vz_g_dl_dot")
 

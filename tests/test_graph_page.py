@@ -33,12 +33,40 @@ def test_controls_and_downloads():
     assert at.toggle(key=pg.FOLD_KEY).value is True
     assert "repeats folded" in texts(at)
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["SVG", "PNG", "DOT"]
+    assert labels == ["SVG", "DOT"]  # the PNG is drawn by the browser (components/png_export.py)
     at.slider(key=pg.DEPTH_KEY).set_value(99 if at.slider(key=pg.DEPTH_KEY).max >= 99
                                           else at.slider(key=pg.DEPTH_KEY).max).run()
     assert not at.exception
     at.toggle(key=pg.FOLD_KEY).set_value(False).run()
     assert "repeats folded" not in texts(at)
+
+
+def _component(at: AppTest, name: str) -> dict:
+    import json
+
+    return json.loads(next(b.proto.json for b in at.get("bidi_component")
+                           if b.proto.component_name == name))
+
+
+def test_png_button_gets_the_viewers_svg_at_slide_size():
+    """The PNG is drawn in the browser from the very SVG the viewer shows, at the SVG's points
+    × 200/72 (ResNet-50 unfolded at full depth is tall enough to need a lower dpi)."""
+    from components import png_export
+    from components.graph_viewer import COMPONENT_NAME
+
+    at = app("resnet50")
+    viewer, button = _component(at, COMPONENT_NAME), _component(at, png_export.COMPONENT_NAME)
+    assert button["svg"] == viewer["svg"] and button["svg"].lstrip().startswith(("<?xml", "<svg"))
+    w_pt, h_pt = png_export.svg_points(viewer["svg"])
+    assert (button["width"], button["height"]) == (round(w_pt * 200 / 72), round(h_pt * 200 / 72))
+    assert button["fileName"].endswith("_depth2.png") and button["fileName"].startswith("resnet50")
+    at.slider(key=pg.DEPTH_KEY).set_value(at.slider(key=pg.DEPTH_KEY).max).run()
+    at.toggle(key=pg.FOLD_KEY).set_value(False).run()
+    button = _component(at, png_export.COMPONENT_NAME)
+    assert max(button["width"], button["height"]) <= png_export.MAX_SIDE_PX
+    w_pt, h_pt = png_export.svg_points(button["svg"])
+    dpi = png_export.slide_dpi(button["svg"])
+    assert dpi < 200 and button["height"] == round(h_pt * dpi / 72)
 
 
 def test_too_big_offers_collapsed_view(monkeypatch):

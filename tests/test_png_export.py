@@ -1,5 +1,5 @@
-"""PNG export (components/png_export.py): slide resolution, and the download works on the first
-click in fresh browser sessions (the deferred-callable button failed in 6 of 15)."""
+"""PNG export (components/png_export.py): drawn by the browser from the viewer's SVG at slide
+resolution; the download works on the first click in fresh browser sessions."""
 
 from __future__ import annotations
 
@@ -18,6 +18,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
     return struct.unpack(">II", data[16:24])
+
+
+def _drawn(data: bytes) -> float:
+    """The share of pixels that are not the background colour."""
+    import io
+
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(data)).convert("L")
+    hist = im.histogram()
+    return 1 - max(hist) / sum(hist)
 
 
 def test_slide_dpi_from_the_svg_size() -> None:
@@ -59,6 +70,7 @@ def test_png_downloads_on_the_first_click_at_slide_resolution() -> None:
                 assert dpi == 200 or max(w, h) <= png_export.MAX_SIDE_PX
                 assert w == pytest.approx(w_pt * dpi / 72, rel=0.03, abs=3), (model, w, w_pt)
                 assert h == pytest.approx(h_pt * dpi / 72, rel=0.03, abs=3), (model, h, h_pt)
+                assert _drawn(data) > 0.02, model  # the graph, not an empty canvas
                 ctx.close()
             browser.close()
     finally:
