@@ -25,9 +25,15 @@ SAFE: dict[str, Any] = {
     "browser.gatherUsageStats": False,
     "client.showErrorDetails": "none",  # no traceback, message or type in the browser
     "client.toolbarMode": "minimal",
+    # not a safety setting but the server's biggest cost under a class: Streamlit runs a full
+    # gc.collect(2) after every script run, 0.2 s with torch, torchvision and plotly loaded
+    # (385,000 objects) -- half the server's CPU with 30 sessions (py-spy, bench/load.py).
+    # Reference counting frees what a rerun leaves; Python's own generational GC still runs.
+    "runner.postScriptGC": False,
 }
 # options Streamlit reads while serving, so setting them in the running server takes effect
-RUNTIME = ("client.showErrorDetails", "server.maxUploadSize", "browser.gatherUsageStats")
+RUNTIME = ("client.showErrorDetails", "server.maxUploadSize", "browser.gatherUsageStats",
+           "runner.postScriptGC")
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
