@@ -33,6 +33,11 @@ _HTML = """<div class="vz-viewer" data-testid="vz-graph-viewer">
     <button type="button" data-act="top" title="Fit the width, back to the top">top</button>
     <span class="vz-hint">scroll to zoom · drag to pan · click a node</span>
   </div>
+  <div class="vz-tools vz-exports">
+    <button type="button" class="vz-dl" data-act="svg" title="Download this view as SVG"
+      hidden>&#x2913; SVG</button>
+    <button type="button" class="vz-dl" data-act="png" hidden>&#x2913; PNG</button>
+  </div>
   <div class="vz-stage"></div>
 </div>"""
 
@@ -48,6 +53,9 @@ _CSS = """
 .vz-tools button { font: 600 13px/1 sans-serif; min-width: 2rem; height: 1.8rem;
   border-radius: .35rem; border: 1px solid rgba(128,128,128,.5); cursor: pointer;
   background: var(--st-secondary-background-color, #f0f2f6); color: var(--st-text-color, #111); }
+.vz-tools.vz-exports { top: .4rem; bottom: auto; }  /* at hand without scrolling */
+.vz-tools button.vz-dl { font-weight: 600; padding: 0 .5rem; opacity: .92; }
+.vz-tools button.vz-dl:disabled { opacity: .45; cursor: not-allowed; }
 .vz-hint { font: 11px sans-serif; opacity: .6; margin-left: .3rem;
   color: var(--st-text-color, #111); }
 .vz-stage g.node, .vz-stage g.cluster { cursor: pointer; }
@@ -59,6 +67,58 @@ _CSS = """
 """
 
 _JS = r"""
+// The downloads are made here, from the SVG text the viewer already has: the server neither
+// sends the SVG twice nor lays out a PNG (components/png_export.py says why).
+const save = (blob, name) => {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+};
+const saveSvg = (d) => {
+  if (!d || !d.svg || !d.export) return;
+  save(new Blob([d.svg], { type: 'image/svg+xml;charset=utf-8' }), d.export.stem + '.svg');
+};
+// The SVG's size is rewritten from points to the target pixels before it is drawn, so the
+// browser rasterises the vectors at that size (no upscaled bitmap); the canvas is filled with
+// the page colour first.
+const savePng = (d, btn) => {
+  const ex = d && d.export;
+  if (!d || !d.svg || !ex || !ex.width || !ex.height) return;
+  btn.setAttribute('data-state', 'drawing');
+  const sized = d.svg
+    .replace(/(<svg[^>]*?\bwidth=")[\d.]+pt(")/, `$1${ex.width}px$2`)
+    .replace(/(<svg[^>]*?\bheight=")[\d.]+pt(")/, `$1${ex.height}px$2`);
+  const url = URL.createObjectURL(new Blob([sized], { type: 'image/svg+xml;charset=utf-8' }));
+  const img = new Image();
+  const fail = (why) => {
+    URL.revokeObjectURL(url);
+    btn.setAttribute('data-state', 'failed');
+    btn.title = (ex.failed || 'PNG export failed: ') + why;
+  };
+  img.onerror = () => fail('the browser could not draw the SVG');
+  img.onload = () => {
+    try {
+      const canvas = document.createElement('canvas');
+      canvas.width = ex.width; canvas.height = ex.height;
+      const ctx = canvas.getContext('2d');
+      ctx.fillStyle = ex.background || '#ffffff';
+      ctx.fillRect(0, 0, ex.width, ex.height);
+      ctx.drawImage(img, 0, 0, ex.width, ex.height);
+      URL.revokeObjectURL(url);
+      canvas.toBlob((png) => {
+        if (!png) { fail('the canvas is too big for this browser'); return; }
+        save(png, ex.stem + '.png');
+        btn.setAttribute('data-state', 'saved');
+      }, 'image/png');
+    } catch (e) { fail(String((e && e.message) || e)); }
+  };
+  img.src = url;
+};
+
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
   const root = parentElement.querySelector('.vz-viewer');
@@ -182,12 +242,25 @@ export default function (component) {
       apply();
       root.setAttribute('data-anchor', el.id);
     };
-    root.querySelector('.vz-tools').addEventListener('click', (e) => {
-      const act = e.target.getAttribute && e.target.getAttribute('data-act');
+    root.querySelectorAll('.vz-tools').forEach((bar) => bar.addEventListener('click', (e) => {
+      const b = e.target.closest && e.target.closest('button');
+      const act = b && b.getAttribute('data-act');
       if (act === 'in') zoom(1.4); else if (act === 'out') zoom(1 / 1.4);
       else if (act === 'fit') fit('all'); else if (act === 'top') fit('top');
-    });
+      else if (act === 'svg') saveSvg(st.data);
+      else if (act === 'png') savePng(st.data, b);
+    }));
   }
+  st.data = d;
+  const ex = d.export || null;
+  root.querySelectorAll('button.vz-dl').forEach((b) => {
+    b.hidden = !ex;
+    if (ex && b.getAttribute('data-act') === 'png') {
+      b.title = ex.pngTitle || '';
+      b.disabled = !(ex.width && ex.height);
+      b.setAttribute('data-state', b.getAttribute('data-state') || 'idle');
+    }
+  });
   if (d.svg !== st.svgText) {
     const keep = st.anchorOf(d.anchor);  // where the clicked thing is now, and the zoom
     st.svgText = d.svg;
@@ -222,16 +295,18 @@ def _noop() -> None:
 
 def graph_viewer(svg: str, key: str, height: int = 640, selected: str | None = None,
                  background: str | None = None, anchor: list[str] | None = None,
-                 start: str = "auto") -> str | None:
+                 start: str = "auto", export: dict | None = None) -> str | None:
     """Show ``svg`` with zoom and pan; return the id of the last clicked node or block
     (``"n-conv1"``, ``"b-layer1.0"``, ``"f-layer3.1"``) or None. ``selected`` highlights an
     id (e.g. the one restored from the URL) until the user clicks another. ``anchor``: ids
     (first found wins) whose screen position and zoom the new ``svg`` keeps, e.g. the block
     just expanded. ``start``: ``"auto"`` (fit all, or the width of a tall graph) or
-    ``"first"`` (a readable zoom at the start of the graph, for presenting)."""
+    ``"first"`` (a readable zoom at the start of the graph, for presenting). ``export``: the
+    SVG/PNG download buttons' settings (:func:`components.png_export.export_settings`), None
+    for no buttons."""
     res = _viewer(key=key, data={"svg": svg, "height": int(height), "selected": selected,
                                  "background": background, "anchor": anchor or [],
-                                 "start": start},
+                                 "start": start, "export": export},
                   default={"selected": selected}, height=int(height) + 2,
                   on_selected_change=_noop)
     value = res.get("selected") if hasattr(res, "get") else getattr(res, "selected", None)

@@ -239,7 +239,9 @@ def render(spec) -> None:
         if svg is not None:
             sel = graph_viewer(svg, key="vz_graph_viewer", height=560 if presenting else 680,
                                selected=ss.get(SEL_KEY), anchor=ss.pop(ANCHOR_KEY, None),
-                               start="first" if presenting else "auto")
+                               start="first" if presenting else "auto",
+                               export=png_export.export_settings(svg, _stem(spec, a, depth),
+                                                                 THEMES[theme]["bg"]))
             if sel:
                 ss[SEL_KEY] = sel
         st.caption(_("{n} nodes · {e} edges · depth {d}").format(
@@ -258,12 +260,12 @@ def render(spec) -> None:
         _view_buttons(a, sel, view)
     _to_url()
 
-    stem = (getattr(spec, "label", None) or a.model).replace(" ", "_").replace("/", "_")
-    stem = "".join(ch for ch in stem if ch.isalnum() or ch in "._-=,()") + f"_depth{depth}"
-    d1, d2, d3 = st.columns(3)
-    d1.download_button("SVG", data=svg or "", file_name=f"{stem}.svg", mime="image/svg+xml",
-                       disabled=svg is None, icon=":material/download:", key="vz_g_dl_svg")
-    png_export.button(d2, svg, stem, background=THEMES[theme]["bg"])  # drawn by the browser
-    d3.download_button("DOT", data=dot, file_name=f"{stem}.dot", mime="text/vnd.graphviz",
-                       icon=":material/download:", key="vz_g_dl_dot")
+    st.download_button("DOT", data=dot, file_name=f"{_stem(spec, a, depth)}.dot",
+                       mime="text/vnd.graphviz", icon=":material/download:", key="vz_g_dl_dot",
+                       help=_("SVG and PNG: the buttons at the top right of the graph."))
 
+
+def _stem(spec, a, depth: int) -> str:
+    """The downloads' file name without extension, e.g. ``ResNet-18_depth2``."""
+    stem = (getattr(spec, "label", None) or a.model).replace(" ", "_").replace("/", "_")
+    return "".join(ch for ch in stem if ch.isalnum() or ch in "._-=,()") + f"_depth{depth}"

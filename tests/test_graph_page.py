@@ -33,7 +33,7 @@ def test_controls_and_downloads():
     assert at.toggle(key=pg.FOLD_KEY).value is True
     assert "repeats folded" in texts(at)
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["SVG", "DOT"]  # the PNG is drawn by the browser (components/png_export.py)
+    assert labels == ["DOT"]  # SVG and PNG are made by the browser (components/png_export.py)
     at.slider(key=pg.DEPTH_KEY).set_value(99 if at.slider(key=pg.DEPTH_KEY).max >= 99
                                           else at.slider(key=pg.DEPTH_KEY).max).run()
     assert not at.exception
@@ -48,25 +48,28 @@ def _component(at: AppTest, name: str) -> dict:
                            if b.proto.component_name == name))
 
 
-def test_png_button_gets_the_viewers_svg_at_slide_size():
-    """The PNG is drawn in the browser from the very SVG the viewer shows, at the SVG's points
+def test_svg_and_png_downloads_are_made_from_the_viewers_svg_at_slide_size():
+    """The viewer gets the SVG once and the export settings: the PNG at the SVG's points
     × 200/72 (ResNet-50 unfolded at full depth is tall enough to need a lower dpi)."""
     from components import png_export
     from components.graph_viewer import COMPONENT_NAME
 
     at = app("resnet50")
-    viewer, button = _component(at, COMPONENT_NAME), _component(at, png_export.COMPONENT_NAME)
-    assert button["svg"] == viewer["svg"] and button["svg"].lstrip().startswith(("<?xml", "<svg"))
+    assert [b.proto.component_name for b in at.get("bidi_component")] == [COMPONENT_NAME]
+    viewer = _component(at, COMPONENT_NAME)
+    ex = viewer["export"]
     w_pt, h_pt = png_export.svg_points(viewer["svg"])
-    assert (button["width"], button["height"]) == (round(w_pt * 200 / 72), round(h_pt * 200 / 72))
-    assert button["fileName"].endswith("_depth2.png") and button["fileName"].startswith("resnet50")
+    assert (ex["width"], ex["height"]) == (round(w_pt * 200 / 72), round(h_pt * 200 / 72))
+    assert ex["stem"] == "resnet50_depth2" and "200 dpi" in ex["pngTitle"]
     at.slider(key=pg.DEPTH_KEY).set_value(at.slider(key=pg.DEPTH_KEY).max).run()
     at.toggle(key=pg.FOLD_KEY).set_value(False).run()
-    button = _component(at, png_export.COMPONENT_NAME)
-    assert max(button["width"], button["height"]) <= png_export.MAX_SIDE_PX
-    w_pt, h_pt = png_export.svg_points(button["svg"])
-    dpi = png_export.slide_dpi(button["svg"])
-    assert dpi < 200 and button["height"] == round(h_pt * dpi / 72)
+    viewer = _component(at, COMPONENT_NAME)
+    ex = viewer["export"]
+    assert max(ex["width"], ex["height"]) <= png_export.MAX_SIDE_PX
+    w_pt, h_pt = png_export.svg_points(viewer["svg"])
+    dpi = png_export.slide_dpi(viewer["svg"])
+    assert dpi < 200 and ex["height"] == round(h_pt * dpi / 72)
+    assert ex["stem"].endswith(f"_depth{at.slider(key=pg.DEPTH_KEY).value}")
 
 
 def test_too_big_offers_collapsed_view(monkeypatch):

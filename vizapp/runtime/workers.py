@@ -95,8 +95,11 @@ def warm() -> None:
     if WORKERS <= 0:
         return
     pool = _get()
-    for _ in range(WORKERS):
-        pool.submit(_ready)
+    try:
+        for _ in range(WORKERS):
+            pool.submit(_ready)
+    except RuntimeError:  # the server is stopping (the pool was shut down): nothing to warm
+        pass
 
 
 def shutdown() -> None:
