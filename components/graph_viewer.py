@@ -255,6 +255,7 @@ export default function (component) {
   const ex = d.export || null;
   root.querySelectorAll('button.vz-dl').forEach((b) => {
     b.hidden = !ex;
+    if (ex && b.getAttribute('data-act') === 'svg') b.title = ex.svgTitle || b.title;
     if (ex && b.getAttribute('data-act') === 'png') {
       b.title = ex.pngTitle || '';
       b.disabled = !(ex.width && ex.height);

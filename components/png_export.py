@@ -58,4 +58,5 @@ def export_settings(svg: str | None, stem: str, background: str = "#ffffff") -> 
     return {"stem": stem, "width": size[0], "height": size[1], "background": background,
             "pngTitle": _("Download this view as PNG: {dpi} dpi, {w}×{h} px, for slides"
                           ).format(dpi=slide_dpi(svg), w=size[0], h=size[1]),
+            "svgTitle": _("Download this view as SVG"),
             "failed": _("PNG export failed: ")}

@@ -130,13 +130,17 @@ class Msg(str):
     parts: tuple
 
     def __new__(cls, parts: tuple) -> "Msg":
-        with using(SOURCE_LANG):
-            obj = super().__new__(cls, _render(parts))
+        if _LANG.get() == SOURCE_LANG:  # the usual case (analyses build in English): no switch
+            text = _render(parts)
+        else:
+            with using(SOURCE_LANG):
+                text = _render(parts)
+        obj = super().__new__(cls, text)
         obj.parts = parts
         return obj
 
-    def __reduce__(self):  # pickles (worker processes → the app) as its parts
-        return (Msg, (self.parts,))
+    def __reduce__(self):  # pickles (worker processes → the app) as its text and parts
+        return (_restore, (str(self), self.parts))
 
     def __add__(self, other: Any) -> Any:
         if not isinstance(other, str):
@@ -151,6 +155,14 @@ class Msg(str):
     def render(self) -> str:
         """The message in the current language."""
         return _render(self.parts)
+
+
+def _restore(text: str, parts: tuple) -> Msg:
+    """Unpickle a :class:`Msg` without rendering it again (its English text came with it): an
+    analysis of DenseNet-121 holds ~1,500 of them and the app unpickles every analysis."""
+    obj = str.__new__(Msg, text)
+    obj.parts = parts
+    return obj
 
 
 def msg(template: str, **fields: Any) -> str:
