@@ -523,3 +523,82 @@ def test_train_page_trains_and_shows_results():
     assert sum("trained 2 epochs" in s.value for s in at.success) == 2
     assert [t.label for t in at.tabs] == ["BatchNorm", "Percentiles & train/eval gap",
                                           "Mistakes", "Filters", "Download"]
+
+
+def _train_page(state: dict, model: str = "lenet-bn"):
+    """AppTest of the Train page with ``state`` set, after one click on Train and the run's
+    end (the finished page rendered once more)."""
+    from streamlit.testing.v1 import AppTest
+
+    def script(model: str):
+        from components import page_train
+        from vizapp.zoo import resolve
+
+        page_train.render(resolve(model))
+
+    at = AppTest.from_function(script, args=(model,), default_timeout=120)
+    for k, v in {"vz.train.data": "shapes", "vz.train.n": 200, "vz.train.s.epochs": 4,
+                 **state}.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.button(key="vz.train.go").click().run()
+    run = at.session_state["vz.train.run"]
+    run.thread.join(120)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    return at, run
+
+
+def _curve_names(at) -> set[str]:
+    figs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+    return {t.get("name") for f in figs for t in f["data"] if t.get("name")}
+
+
+@pytest.mark.parametrize("mode,state,runs", [
+    ("lr", {"vz.train.s.lr": 0.9, "vz.train.lr2": 0.1, "vz.train.s.schedule": "ExponentialLR"},
+     {"lenet-bn, lr 0.9": ("ExponentialLR", 0.9, {}),
+      "lenet-bn, lr 0.1": ("ExponentialLR", 0.1, {})}),
+    ("schedule", {"vz.train.s.lr": 0.4, "vz.train.s.schedule": "StepLR",
+                  "vz.sched.StepLR.step_size": 1, "vz.sched.StepLR.gamma": 0.5,
+                  "vz.train.sched2": "CosineAnnealingLR",
+                  "vz.train.sched2.CosineAnnealingLR.T_max": 4},
+     {"lenet-bn, StepLR": ("StepLR", 0.4, {"step_size": 1, "gamma": 0.5}),
+      "lenet-bn, CosineAnnealingLR": ("CosineAnnealingLR", 0.4, {"T_max": 4})}),
+])
+def test_train_page_compares_two_lrs_or_two_schedules(mode, state, runs):
+    """The same model, data and seed twice; each run's lr per epoch is its own schedule's
+    sequence (the LR schedules page's), and the curves are named after what differs."""
+    at, run = _train_page({"vz.train.cmp": mode, **state})
+    view = run.view()
+    assert list(view) == list(runs)
+    for label, (name, lr, args) in runs.items():
+        assert view[label]["result"].status == "done", view[label]["result"].message
+        want = S.lr_curve(name, 4, lr, **args).lr
+        assert [e.lr for e in view[label]["epoch"]] == pytest.approx(list(want), rel=1e-12)
+        assert f"{label} train" in _curve_names(at)
+    a, b = (view[k]["epoch"] for k in runs)
+    assert [e.lr for e in a] != [e.lr for e in b]
+    # same seed, same data: the first steps start from the same weights and batches
+    assert view[list(runs)[0]]["result"].config["settings"]["seed"] == \
+        view[list(runs)[1]]["result"].config["settings"]["seed"]
+
+
+def test_train_page_refuses_an_lr_comparison_with_equal_rates():
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        from components import page_train
+        from vizapp.zoo import resolve
+
+        page_train.render(resolve("lenet"))
+
+    at = AppTest.from_function(script, default_timeout=120)
+    for k, v in {"vz.train.data": "shapes", "vz.train.n": 200, "vz.train.cmp": "lr",
+                 "vz.train.s.lr": 0.5, "vz.train.lr2": 0.5}.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception
+    assert any("second learning rate equals the first (0.5)" in e.value.replace("\\", "")
+               for e in at.error)  # shown Markdown-escaped
+    assert at.button(key="vz.train.go").disabled
