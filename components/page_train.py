@@ -21,6 +21,7 @@ from vizapp.i18n import N_, _, tr
 from vizapp.labs import data as D
 from vizapp.labs import schedules as S
 from vizapp.labs import train as T
+from vizapp.labs.features import first_filters
 from vizapp.render import plots_train as P
 from vizapp.runtime import available_devices, lock_for
 from vizapp.runtime.sessions import current_session_watch
@@ -28,6 +29,7 @@ from vizapp.zoo import (ConfigError, ModelSpec, build_model, format_value, prese
                         resolve)
 
 from . import widgets
+from .weights import TRAIN_RUN
 
 KEY = "vz.train."
 SOURCES = {"digits": N_("handwritten digits (sklearn, 1,797 real images)"),
@@ -260,7 +262,7 @@ def _start(jobs: list[tuple[str, ModelSpec, T.TrainSettings]], ds: D.DataSet,
                "knobs": {k.name: format_value(getattr(sp.config, k.name))
                          for k in sp.config.knobs()}}
         built.append(T.Job(label, build_model(sp, seed=js.seed), cfg, js, sp))
-    st.session_state[KEY + "run"] = T.TrainRun(built, ds, s,
+    st.session_state[TRAIN_RUN] = T.TrainRun(built, ds, s,
                                                 alive=current_session_watch()).start()
     st.session_state[KEY + "data_of_run"] = ds
 
@@ -271,7 +273,7 @@ def render(spec: ModelSpec) -> None:
                "with the app (nothing is downloaded), in the background: the curves update "
                "while it runs and other pages keep answering. One training at a time per "
                "device for the whole server; the others queue."))
-    run: T.TrainRun | None = st.session_state.get(KEY + "run")
+    run: T.TrainRun | None = st.session_state.get(TRAIN_RUN)
     busy = run is not None and run.running
     with st.expander(_("Data and training settings"), expanded=not busy,
                      icon=":material/tune:"):
@@ -421,19 +423,16 @@ def _mistakes(res: T.TrainResult, ds: D.DataSet | None) -> None:
 
 
 def _filters(res: T.TrainResult) -> None:
-    first = next(((k, v) for k, v in res.state_dict.items()
-                  if k.endswith("weight") and v.dim() == 4), None)
-    if first is None:
+    filters = first_filters(res.state_dict)
+    if filters is None:
         st.info(_("No convolution in the trained model."))
         return
-    name, w = first
-    w = w[:48].float().numpy()
-    if w.shape[1] not in (1, 3):
-        w = w.mean(1, keepdims=True)
-    st.plotly_chart(P.image_grid(w, [str(i) for i in range(len(w))], cols=12,
-                                 height_per_row=80), width="stretch", theme=None,
+    st.plotly_chart(P.image_grid(filters.images, [str(i) for i in range(len(filters.images))],
+                                 cols=12, height_per_row=80), width="stretch", theme=None,
                     key=KEY + "filters")
-    st.text(f"{name}: {tuple(res.state_dict[name].shape)} — " + _("the trained first-layer filters"))
+    st.text(f"{filters.layer}: {filters.shape} — " + _("the trained first-layer filters"))
+    st.caption(_("The Feature maps page shows them too, with the maps of validation images "
+                 "through the trained model (same configuration in the sidebar)."))
 
 
 def _check_file(res: T.TrainResult, ds: D.DataSet | None) -> None:

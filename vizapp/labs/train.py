@@ -801,13 +801,18 @@ class Trained:
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.result.state_dict
 
-    def summary(self) -> str:
-        """'lenet-bn: 3 epochs (69 steps) on shapes …, validation accuracy 87.5%'."""
+    @property
+    def val_acc(self) -> float | None:
         e = self.result.epochs
-        acc = f", validation accuracy {100 * e[-1].val_acc:.1f}%" if e else ""
-        how = "" if self.result.status == "done" else f" ({self.result.status} early)"
-        return (f"{self.label}: {len(e)} epoch(s), {self.result.steps} steps{how} on "
-                f"{self.data.summary()}{acc}")
+        return e[-1].val_acc if e else None
+
+    def validation(self, start: int, n: int = 1) -> tuple[torch.Tensor, tuple[int, ...]]:
+        """``n`` validation images from ``start`` (clamped to the split) as the model takes
+        them (N, C, H, W), and their true classes."""
+        total = len(self.data.y_val)
+        start = max(0, min(int(start), total - 1))
+        stop = min(total, start + max(1, int(n)))
+        return self.data.x_val[start:stop], tuple(int(y) for y in self.data.y_val[start:stop])
 
 
 def same_architecture(a: Any, b: Any) -> bool:
