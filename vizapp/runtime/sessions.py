@@ -13,10 +13,12 @@ Streamlit server (the CLI, AppTest, plain Python) there is no session to watch (
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable
 
-GRACE_S = 30.0  # inactive this long in a row: the session is gone
+# inactive this long in a row: the session is gone (the browser test sets a few seconds)
+GRACE_S = float(os.environ.get("VIZAPP_SESSION_GRACE_S", "30"))
 
 
 class SessionWatch:
@@ -46,7 +48,7 @@ class SessionWatch:
         return not self.gone
 
 
-def current_session_watch(grace_s: float = GRACE_S) -> SessionWatch | None:
+def current_session_watch(grace_s: float | None = None) -> SessionWatch | None:
     """A watch on the Streamlit session whose script is running in this thread, or None when
     there is no Streamlit runtime or no session (CLI, tests)."""
     try:
@@ -60,4 +62,4 @@ def current_session_watch(grace_s: float = GRACE_S) -> SessionWatch | None:
     if ctx is None:
         return None
     rt, sid = runtime.get_instance(), ctx.session_id
-    return SessionWatch(lambda: rt.is_active_session(sid), grace_s)
+    return SessionWatch(lambda: rt.is_active_session(sid), GRACE_S if grace_s is None else grace_s)
