@@ -24,7 +24,7 @@ from vizapp.labs import train as T
 from vizapp.labs.features import first_filters
 from vizapp.render import plots_train as P
 from vizapp.runtime import available_devices, lock_for
-from vizapp.runtime.sessions import current_session_watch
+from vizapp.runtime.sessions import GRACE_S, current_session_watch
 from vizapp.zoo import (ConfigError, ModelSpec, build_model, format_value, preset_names,
                         resolve)
 
@@ -273,6 +273,9 @@ def render(spec: ModelSpec) -> None:
                "with the app (nothing is downloaded), in the background: the curves update "
                "while it runs and other pages keep answering. One training at a time per "
                "device for the whole server; the others queue."))
+    st.caption(_("A training stops once its browser tab has been closed for {s} s; a finished "
+                 "one feeds the Feature maps and BatchNorm pages for the same "
+                 "configuration.").format(s=f"{GRACE_S:g}"))
     run: T.TrainRun | None = st.session_state.get(TRAIN_RUN)
     busy = run is not None and run.running
     with st.expander(_("Data and training settings"), expanded=not busy,
