@@ -181,7 +181,7 @@ def _render_layers(spec: ModelSpec, names: list[str], trained: T.Trained | None)
                   "normalises with), and γ, β are its learnt scale and shift — see "
                   "**Per-channel numbers**."), icon=":material/school:")
     digest = hashlib.sha1(b"".join(uploads)).hexdigest()[:8] if uploads else ""
-    st.caption(f"{report.source}{' ' + digest if digest else ''}: " + _(
+    st.caption(f"{text.esc(report.source)}{' ' + digest if digest else ''}: " + _(
         "model input {inp} → `{name}` input {shape}; each channel averages n = {n} values "
         "({dims}).").format(inp=tuple(report.input_shape), name=s.name, shape=s.input_shape,
                             n=f"{s.values_per_channel:,}",

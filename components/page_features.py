@@ -22,7 +22,8 @@ from vizapp.zoo import ConfigError, ModelSpec
 from . import state, text, weights
 
 KEY = "vz.feat."
-LABELS = {"val": N_("validation image (training data)"), "digit": N_("drawn digit"), "checkerboard": N_("checkerboard"),
+LABELS = {"val": N_("validation image (training data)"), "digit": N_("drawn digit"),
+          "checkerboard": N_("checkerboard"),
           "stripes": N_("diagonal stripes"), "gradient": N_("gradient"), "rings": N_("rings"),
           "noise": N_("noise"), "upload": N_("upload an image")}
 
@@ -128,6 +129,8 @@ def render(spec: ModelSpec) -> None:
             digit, seed, upload, index = 7, 0, b"", 0
             if kind == "val" and trained is not None:
                 n_val = len(trained.data.y_val)
+                if not 0 <= st.session_state.get(KEY + "val", 0) < n_val:  # another run's
+                    st.session_state.pop(KEY + "val", None)
                 index = st.number_input(_("validation image (0–{last})").format(last=n_val - 1),
                                         0, n_val - 1, 0, key=KEY + "val")
             elif kind == "digit":
