@@ -2,6 +2,10 @@
 averages over K training-mode passes for momentum 0.1 / 1.0 / None, the manual formula checked
 against the module, train vs eval — and seed 003's 4×3×2×2 example.
 
+With a model of the same configuration trained in this session's Train lab, its weights are
+the default (random weights stay choosable, :mod:`components.weights`): its running
+statistics and learnt γ, β, on a batch of validation images from its training data.
+
 Numbers come from :mod:`vizapp.labs.bn` (which works on deep copies: the cached model is
 never changed); figures from :mod:`vizapp.render.plots_bn`. This module only renders."""
 
@@ -13,12 +17,13 @@ import streamlit as st
 
 from vizapp.i18n import _
 from vizapp.labs import bn
+from vizapp.labs import train as T
 from vizapp.render import plots_bn
 from vizapp.labs.features import FeatureError
 from vizapp.runtime import RunError
 from vizapp.zoo import ConfigError, ModelSpec
 
-from . import state, text
+from . import state, text, weights
 
 KEY = "vz.bn."
 MOMENTA = {"0.1": 0.1, "1.0": 1.0, "None (cumulative average)": None}
@@ -33,11 +38,19 @@ def _model(spec: ModelSpec, batch: int = 2):
     return state.real_model(spec, batch)
 
 
+def _the_model(spec: ModelSpec, batch: int, token: str, trained: T.Trained | None):
+    """The random (seed-0) model, or the trained one when ``trained`` is given."""
+    return _model(spec, batch) if trained is None else weights.trained_model(token, trained)
+
+
 @st.cache_data(max_entries=32, show_spinner="Running one training-mode pass on a copy…")
-def _report(spec: ModelSpec, batch: int, seed: int, uploads: tuple[bytes, ...], layer: str):
+def _report(spec: ModelSpec, token: str, batch: int, seed: int, uploads: tuple[bytes, ...],
+            layer: str, _trained: T.Trained | None = None):
     """Full statistics of the chosen layer, and the input profile of every BN layer, from one
-    training-mode pass."""
-    model = _model(spec, max(batch, len(uploads)))
+    training-mode pass: on the uploads, else on validation images of the training data
+    (trained weights), else on a synthetic batch. ``token``: "random" or the trained
+    weights' key (``_trained`` is not hashed)."""
+    model = _the_model(spec, max(batch, len(uploads)), token, _trained)
     if uploads:
         import torch
 
@@ -45,13 +58,19 @@ def _report(spec: ModelSpec, batch: int, seed: int, uploads: tuple[bytes, ...], 
 
         x = torch.cat([image_to_input(_decode(b), spec.input_shape) for b in uploads])
         return bn.analyze_bn(model, x=x, layers=[layer], model_name=spec.label)
+    if _trained is not None:
+        x, _y = _trained.validation(0, batch)
+        return bn.analyze_bn(model, x=x, layers=[layer], model_name=spec.label,
+                             source=f"{len(x)} validation images of {_trained.data.name}")
     return bn.analyze_bn(model, spec.input_shape, batch=batch, seed=seed, layers=[layer],
                          model_name=spec.label)
 
 
 @st.cache_data(max_entries=32, show_spinner="Running K training-mode passes on a copy…")
-def _evolution(spec: ModelSpec, layer: str, batch: int, steps: int, seed: int):
-    return bn.running_evolution(_model(spec, batch), layer, spec.input_shape, batch=batch, steps=steps,
+def _evolution(spec: ModelSpec, token: str, layer: str, batch: int, steps: int, seed: int,
+               _trained: T.Trained | None = None):
+    return bn.running_evolution(_the_model(spec, batch, token, _trained), layer,
+                                spec.input_shape, batch=batch, steps=steps,
                                 momenta=tuple(MOMENTA.values()), seed=seed)
 
 
@@ -88,6 +107,7 @@ def render(spec: ModelSpec) -> None:
         "`BatchNorm1d`: `y = (x − mean) / sqrt(var + eps) · γ + β`. It normalises with the "
         "**biased** variance (÷ n) but stores the **unbiased** one (÷ (n − 1)) in "
         "`running_var`, and updates `running = (1 − momentum) · running + momentum · batch`."))
+    trained = weights.choose(spec, KEY + "weights")
     tab_model, tab_running, tab_demo = st.tabs([_("Layer statistics"), _("Running statistics"),
                                                 _("Seed demo 4×3×2×2")])
     try:
@@ -105,9 +125,9 @@ def render(spec: ModelSpec) -> None:
                 st.info(msg, icon=":material/info:")
             return
         with tab_model:
-            _render_layers(spec, names)
+            _render_layers(spec, names, trained)
         with tab_running:
-            _render_running(spec, names)
+            _render_running(spec, names, trained)
     except RunError as exc:
         _fail(exc.cause, exc.fix)
     except FeatureError as exc:
@@ -132,7 +152,7 @@ def _layer_picker(names: list[str], key: str) -> str:
     return layer
 
 
-def _render_layers(spec: ModelSpec, names: list[str]) -> None:
+def _render_layers(spec: ModelSpec, names: list[str], trained: T.Trained | None) -> None:
     c1, c2, c3, c4 = st.columns([3, 1, 1, 2])
     with c1:
         layer = _layer_picker(names, KEY + "layer_stats")
@@ -140,7 +160,11 @@ def _render_layers(spec: ModelSpec, names: list[str]) -> None:
         batch = st.number_input(_("batch N"), 1, MAX_BATCH, _default_batch(spec), key=KEY + "batch",
                                 help=_("Synthetic batch size (train-mode BN needs N·H·W ≥ 2)."))
     with c3:
-        seed = st.number_input(_("seed"), 0, 10_000, 0, key=KEY + "seed")
+        if trained is None:
+            seed = st.number_input(_("seed"), 0, 10_000, 0, key=KEY + "seed")
+        else:
+            seed = 0
+            st.caption(_("Batch: the first N validation images of the training data."))
     with c4:
         files = st.file_uploader(_("or upload images (one batch)"), type=["png", "jpg", "jpeg"],
                                  accept_multiple_files=True, key=KEY + "upload")
@@ -148,10 +172,16 @@ def _render_layers(spec: ModelSpec, names: list[str]) -> None:
     if len(uploads) == 1:
         st.caption(_("One uploaded image = batch 1: BatchNorm1d layers (after Linear) then see "
                      "one value per channel and cannot run in train mode."))
-    report = _report(spec, int(batch), int(seed), uploads, layer)
+    token = trained.key if trained is not None else weights.RANDOM
+    report = _report(spec, token, int(batch), int(seed), uploads, layer, _trained=trained)
     s = report.layer(layer)
+    if trained is not None:
+        st.info(_("Trained weights: `running_mean`/`running_var` *before* this pass are the "
+                  "running statistics the model learnt in the Train lab (what eval mode "
+                  "normalises with), and γ, β are its learnt scale and shift — see "
+                  "**Per-channel numbers**."), icon=":material/school:")
     digest = hashlib.sha1(b"".join(uploads)).hexdigest()[:8] if uploads else ""
-    st.caption(f"{report.source}{' ' + digest if digest else ''}: " + _(
+    st.caption(f"{text.esc(report.source)}{' ' + digest if digest else ''}: " + _(
         "model input {inp} → `{name}` input {shape}; each channel averages n = {n} values "
         "({dims}).").format(inp=tuple(report.input_shape), name=s.name, shape=s.input_shape,
                             n=f"{s.values_per_channel:,}",
@@ -183,7 +213,7 @@ def _render_layers(spec: ModelSpec, names: list[str]) -> None:
             if len(s.sample_in) > 1 else 0
         st.plotly_chart(plots_bn.distribution(s, ch), width="stretch", theme=None,
                         key=KEY + "fig_hist")
-    with st.expander(_("Per-channel numbers")):
+    with st.expander(_("Per-channel numbers"), expanded=trained is not None):
         st.dataframe([{
             "channel": i, "batch mean": s.batch_mean[i], "var biased": s.batch_var_biased[i],
             "var unbiased": s.batch_var_unbiased[i], "running_mean before":
@@ -200,7 +230,7 @@ def _render_layers(spec: ModelSpec, names: list[str]) -> None:
                      "channels) — the scale BN removes before the next layer."))
 
 
-def _render_running(spec: ModelSpec, names: list[str]) -> None:
+def _render_running(spec: ModelSpec, names: list[str], trained: T.Trained | None) -> None:
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
     with c1:
         layer = _layer_picker(names, KEY + "layer_running")
@@ -213,7 +243,12 @@ def _render_running(spec: ModelSpec, names: list[str]) -> None:
         seed = st.number_input(_("first seed"), 0, 10_000, 0, key=KEY + "ev_seed",
                                help=_("Pass k uses a fresh randn batch with seed + k."))
     chosen = st.multiselect(_("momentum"), list(MOMENTA), list(MOMENTA), key=KEY + "momenta")
-    evos = _evolution(spec, layer, int(batch), int(steps), int(seed))
+    token = trained.key if trained is not None else weights.RANDOM
+    evos = _evolution(spec, token, layer, int(batch), int(steps), int(seed), _trained=trained)
+    if trained is not None:
+        st.caption(_("The passes start from the trained running statistics (the curves' first "
+                     "point) and feed fresh randn batches, so every momentum drifts away from "
+                     "what training stored."))
     shown = [e for e in evos if bn.momentum_label(e.momentum) in
              {bn.momentum_label(MOMENTA[c]) for c in chosen}]
     k = len(evos[0].channels)

@@ -1,6 +1,10 @@
 """Feature maps: the first channels of a chosen layer's output for an input picture — a drawn
 digit, a synthetic pattern or an uploaded image — so the Shapes page's numbers become images.
 
+With a model of the same configuration trained in this session's Train lab, its weights are
+the default (random weights stay choosable, :mod:`components.weights`): the maps of a
+validation image from the training data, and the trained first-layer filters.
+
 Numbers from :mod:`vizapp.labs.features` (eval mode, on a deep copy of the cached model);
 figures from :mod:`vizapp.render.plots_features`. This module only renders."""
 
@@ -10,14 +14,16 @@ import streamlit as st
 
 from vizapp.i18n import N_, _, tr
 from vizapp.labs import features as F
-from vizapp.render import plots_features
+from vizapp.labs import train as T
+from vizapp.render import plots_features, plots_train
 from vizapp.runtime import RunError
 from vizapp.zoo import ConfigError, ModelSpec
 
-from . import state, text
+from . import state, text, weights
 
 KEY = "vz.feat."
-LABELS = {"digit": N_("drawn digit"), "checkerboard": N_("checkerboard"),
+LABELS = {"val": N_("validation image (training data)"), "digit": N_("drawn digit"),
+          "checkerboard": N_("checkerboard"),
           "stripes": N_("diagonal stripes"), "gradient": N_("gradient"), "rings": N_("rings"),
           "noise": N_("noise"), "upload": N_("upload an image")}
 
@@ -33,14 +39,41 @@ def _layers(spec: ModelSpec) -> list[tuple[str, str]]:
     return F.feature_layers(_model(spec))
 
 
-@st.cache_data(max_entries=16, show_spinner="Running the model up to the layer…")
-def _maps(spec: ModelSpec, layer: str, kind: str, digit: int, seed: int, upload: bytes,
-          max_channels: int):
+def _weights(spec: ModelSpec, token: str, trained: T.Trained | None):
+    """The random (seed-0) model, or the trained one when ``trained`` is given."""
+    return _model(spec) if trained is None else weights.trained_model(token, trained)
+
+
+def _input(spec: ModelSpec, kind: str, digit: int, seed: int, upload: bytes, index: int,
+           trained: T.Trained | None):
+    if kind == "val" and trained is not None:
+        return trained.validation(index)[0]
     if kind == "upload":
-        x = F.image_to_input(F.decode_image(upload), spec.input_shape)
-    else:
-        x = F.make_input(kind, spec.input_shape, digit=digit, seed=seed)
-    return F.feature_maps(_model(spec), layer, x, max_channels=max_channels)
+        return F.image_to_input(F.decode_image(upload), spec.input_shape)
+    return F.make_input(kind, spec.input_shape, digit=digit, seed=seed)
+
+
+@st.cache_data(max_entries=16, show_spinner="Running the model up to the layer…")
+def _maps(spec: ModelSpec, token: str, layer: str, kind: str, digit: int, seed: int,
+          upload: bytes, index: int, max_channels: int, _trained: T.Trained | None = None):
+    """``token``: "random", or the key of the trained weights (``_trained``, not hashed)."""
+    x = _input(spec, kind, digit, seed, upload, index, _trained)
+    return F.feature_maps(_weights(spec, token, _trained), layer, x, max_channels=max_channels)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _prediction(token: str, index: int, _trained: T.Trained) -> tuple[str, str, float]:
+    """(true class, predicted class, its probability) of one validation image."""
+    x, (true,) = _trained.validation(index)
+    pred, p = T.predict(weights.trained_model(token, _trained), x)
+    names = _trained.data.classes
+    return names[true], names[pred] if pred < len(names) else str(pred), p
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _filters(spec: ModelSpec, token: str, _trained: T.Trained | None = None):
+    sd = _trained.state_dict if _trained is not None else _model(spec).state_dict()
+    return F.first_filters(sd)
 
 
 def _fail(cause: str, fix: str) -> None:
@@ -56,10 +89,19 @@ def _default_layer(layers: list[tuple[str, str]]) -> str:
 
 def render(spec: ModelSpec) -> None:
     st.header(_("Feature maps"))
-    st.caption(_("What one layer outputs for one picture: each tile is one channel (an H×W "
-               "plane of the N×C×H×W activation). Weights are vizapp's random initialisation "
-               "(nothing is downloaded), so the maps show what the shapes and receptive fields "
-               "do to the picture — edges and blobs from random filters — not learnt features."))
+    trained = weights.choose(spec, KEY + "weights")
+    token = trained.key if trained is not None else weights.RANDOM
+    if trained is None:
+        st.caption(_("What one layer outputs for one picture: each tile is one channel (an H×W "
+                   "plane of the N×C×H×W activation). Weights are vizapp's random "
+                   "initialisation (nothing is downloaded), so the maps show what the shapes "
+                   "and receptive fields do to the picture — edges and blobs from random "
+                   "filters — not learnt features."))
+    else:
+        st.caption(_("What one layer outputs for one picture: each tile is one channel (an H×W "
+                   "plane of the N×C×H×W activation). These weights were learnt in the Train "
+                   "lab, so the maps show the features the network learnt to pick out — try a "
+                   "validation image from its training data, then switch to random weights."))
     try:
         layers = _layers(spec)
         if not layers:
@@ -78,10 +120,20 @@ def render(spec: ModelSpec) -> None:
                                  format_func=lambda n: f"{n}  ({types[n]})", key=KEY + "layer")
             state.set_view_param("fm_layer", layer, default=_default_layer(layers))
         with c2:
-            kind = st.selectbox(_("input"), list(LABELS), format_func=lambda k: tr(LABELS[k]), key=KEY + "kind")
+            kinds = [k for k in LABELS if k != "val" or trained is not None]
+            if st.session_state.get(KEY + "kind") not in kinds:
+                st.session_state.pop(KEY + "kind", None)  # the first: "val" when trained
+            kind = st.selectbox(_("input"), kinds, format_func=lambda k: tr(LABELS[k]),
+                                key=KEY + "kind")
         with c3:
-            digit, seed, upload = 7, 0, b""
-            if kind == "digit":
+            digit, seed, upload, index = 7, 0, b"", 0
+            if kind == "val" and trained is not None:
+                n_val = len(trained.data.y_val)
+                if not 0 <= st.session_state.get(KEY + "val", 0) < n_val:  # another run's
+                    st.session_state.pop(KEY + "val", None)
+                index = st.number_input(_("validation image (0–{last})").format(last=n_val - 1),
+                                        0, n_val - 1, 0, key=KEY + "val")
+            elif kind == "digit":
                 digit = st.slider(_("digit"), 0, 9, 7, key=KEY + "digit")
             elif kind == "noise":
                 seed = st.number_input(_("seed"), 0, 10_000, 0, key=KEY + "seed")
@@ -106,7 +158,10 @@ def render(spec: ModelSpec) -> None:
             shared = st.toggle(_("one colour scale for all"), False, key=KEY + "shared",
                                help=_("Off: each tile stretches its own min…max (shapes are "
                                       "visible). On: one scale (strengths are comparable)."))
-        fm = _maps(spec, layer, kind, int(digit), int(seed), upload, int(k))
+        fm = _maps(spec, token, layer, kind, int(digit), int(seed), upload, int(index), int(k),
+                   _trained=trained)
+        pred = _prediction(token, int(index), trained) if kind == "val" and trained else None
+        filters = _filters(spec, token, _trained=trained)
     except RunError as exc:
         _fail(exc.cause, exc.fix)
         return
@@ -128,6 +183,9 @@ def render(spec: ModelSpec) -> None:
         st.markdown(f"**{fm.layer}** ({fm.type})  \n" + _("out **{shape}**").format(
             shape=tuple(fm.output_shape)) + "  \n" + _("showing {n} of {total} channels").format(
             n=len(fm.channels), total=fm.total_channels))
+        if pred is not None:
+            st.text(_("true class: {true}\npredicted: {pred} ({p}%)").format(
+                true=pred[0], pred=pred[1], p=f"{100 * pred[2]:.0f}"))
         if fm.note:
             st.caption(fm.note)
     with right:
@@ -137,3 +195,19 @@ def render(spec: ModelSpec) -> None:
         st.plotly_chart(plots_features.channel_ranges(fm), width="stretch", theme=None,
                         key=KEY + "fig_ranges")
         st.caption(_("A channel stuck at 0 after a ReLU is 'dead' for this input."))
+    _render_filters(filters, trained)
+
+
+def _render_filters(filters: F.Filters | None, trained: T.Trained | None) -> None:
+    st.subheader(_("First-layer filters"))
+    if filters is None:
+        st.info(_("No convolution in this model."), icon=":material/info:")
+        return
+    which = _("trained") if trained is not None else _("random (seed 0)")
+    st.plotly_chart(plots_train.image_grid(filters.images, [str(i) for i in range(
+        len(filters.images))], cols=12, height_per_row=80), width="stretch", theme=None,
+        key=KEY + "fig_filters")
+    st.text(_("{name} {shape}, {which} weights: each kernel is drawn on its own grey scale "
+              "(black = its smallest weight, white = its largest)").format(
+        name=filters.layer, shape=filters.shape, which=which)
+        + (_("; averaged over the input channels") if filters.averaged else ""))

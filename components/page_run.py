@@ -20,7 +20,7 @@ from vizapp.runtime import (DTYPES, RunError, RunOptions, available_devices, est
 from vizapp.runtime import cached_model, check_build, spec_profile, suggest_batch
 from vizapp.zoo import ConfigError, ModelSpec
 
-from . import text
+from . import text, weights
 
 KEY = "vz.run."
 MAX_SECONDS = 60.0  # a timed loop on the page never runs longer than this
@@ -50,6 +50,13 @@ def render(spec: ModelSpec) -> None:
                "passes, then timed ones — CUDA events on a GPU, perf_counter on the CPU — under "
                "`torch.inference_mode()`. One run at a time per device for the whole server; "
                "batches the memory estimate says cannot fit are refused before anything runs."))
+    trained = weights.trained_runs(spec)
+    if trained:
+        st.info(text.md(_("A model of this configuration was trained in the Train lab "
+                          "({labels}). Its timings are these: a forward pass costs the same "
+                          "with trained or random weights (the same layers and shapes), so "
+                          "this page times the random ones."),
+                        labels=", ".join(t.label for t in trained)), icon=":material/school:")
     devices = available_devices()
     labels = {d.name: d.label for d in devices}
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])

@@ -10,6 +10,7 @@ is shown escaped or as plain text."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from typing import Any
@@ -20,12 +21,15 @@ from vizapp.i18n import N_, _, tr
 from vizapp.labs import data as D
 from vizapp.labs import schedules as S
 from vizapp.labs import train as T
+from vizapp.labs.features import first_filters
 from vizapp.render import plots_train as P
 from vizapp.runtime import available_devices, lock_for
+from vizapp.runtime.sessions import GRACE_S, current_session_watch
 from vizapp.zoo import (ConfigError, ModelSpec, build_model, format_value, preset_names,
                         resolve)
 
 from . import widgets
+from .weights import TRAIN_RUN
 
 KEY = "vz.train."
 SOURCES = {"digits": N_("handwritten digits (sklearn, 1,797 real images)"),
@@ -153,8 +157,21 @@ def _settings(model_layers: list[str], default_watch: str | None) -> T.TrainSett
     return s
 
 
-def _partner(spec: ModelSpec) -> ModelSpec | None:
-    """The comparison configuration: another preset at the same input and classes."""
+COMPARE = {"model": N_("another configuration"), "lr": N_("another learning rate"),
+           "schedule": N_("another lr schedule")}
+
+
+def _partner() -> str:
+    """What the second run changes: the model (another preset), the learning rate or the LR
+    schedule (same model, data and seed)."""
+    return st.selectbox(_("comparison run changes"), list(COMPARE),
+                        format_func=lambda k: tr(COMPARE[k]), key=KEY + "cmp",
+                        help=_("A second run trained after the first on the same data and "
+                               "seed; the curves are overlaid."))
+
+
+def _other_model(spec: ModelSpec) -> tuple[bool, ModelSpec | None]:
+    """(ok, the comparison configuration): another preset at the same input and classes."""
     names = ["none", *preset_names()]
     default = {"lenet-bn": "lenet", "lenet": "lenet-bn"}.get(spec.preset or "", "none")
     if KEY + "vs" not in st.session_state:
@@ -163,25 +180,90 @@ def _partner(spec: ModelSpec) -> ModelSpec | None:
                          help=_("Trained after the first one on the same data and seed; the "
                                 "curves are overlaid (LeNet vs LeNet-BN: the seed's experiment)."))
     if other == "none":
-        return None
+        return True, None
     c = spec.config
     try:
-        return resolve(other, {"in_channels": c.in_channels, "height": c.height,
-                               "width": c.width, "num_classes": c.num_classes})
+        return True, resolve(other, {"in_channels": c.in_channels, "height": c.height,
+                                     "width": c.width, "num_classes": c.num_classes})
     except ConfigError as exc:
         _fail(_("{other} cannot take this input: {error}").format(other=other, error=exc))
+        return False, None
+
+
+def _other_lr(s: T.TrainSettings) -> T.TrainSettings | None:
+    info = next(k for k in SETTINGS if k.name == "lr")
+    if KEY + "lr2" not in st.session_state:
+        st.session_state[KEY + "lr2"] = 0.1 if s.lr != 0.1 else 0.9
+    lr = st.number_input(_("second learning rate"), min_value=float(info.knob.min),
+                         max_value=float(info.knob.max), step=0.01, format="%g",
+                         key=KEY + "lr2", help=_("The same model, data, seed and schedule; "
+                                                 "only lr₀ differs."))
+    if f"{float(lr):g}" == f"{s.lr:g}":  # the labels would be the same too
+        _fail(_("The second learning rate equals the first ({lr}): pick another one.").format(
+            lr=f"{s.lr:g}"))
         return None
+    return dataclasses.replace(s, lr=float(lr))
 
 
-def _start(spec: ModelSpec, other: ModelSpec | None, ds: D.DataSet, s: T.TrainSettings) -> None:
-    jobs = []
-    for sp in (spec, other) if other is not None else (spec,):
-        label = sp.label if sp is spec or sp.label != spec.label else sp.label + " (2)"
+def _other_schedule(s: T.TrainSettings) -> T.TrainSettings | None:
+    names = ["none", *S.SCHEDULES]
+    if KEY + "sched2" not in st.session_state:
+        st.session_state[KEY + "sched2"] = "StepLR" if s.schedule != "StepLR" else \
+            "CosineAnnealingLR"
+    name = st.selectbox(_("second lr schedule"), names, key=KEY + "sched2",
+                        format_func=_schedule_name,
+                        help=_("The same model, data, seed and lr₀; only the schedule differs."))
+    if name == s.schedule:
+        _fail(_("The second schedule is the first one ({name}): pick another one.").format(
+            name=_schedule_name(name)))
+        return None
+    args: dict[str, Any] = {}
+    if name != "none":
+        sch = S.SCHEDULES[name]
+        with st.expander(_("{name} knobs — {formula}").format(name=sch.name,
+                                                              formula=sch.formula)):
+            args, errors = widgets.knob_form(st, sch.params, KEY + "sched2." + sch.name)
+        if errors:
+            knob, msg = next(iter(errors.items()))
+            _fail(_("{message} (change {name})").format(message=msg, name=knob))
+            return None
+    other = dataclasses.replace(s, schedule=name, schedule_args=tuple(sorted(args.items())))
+    try:
+        other.validate()
+    except T.TrainError as exc:
+        _fail(str(exc))
+        return None
+    return other
+
+
+def _schedule_name(name: str) -> str:
+    return _("constant lr") if name == "none" else name
+
+
+def _jobs(spec: ModelSpec, mode: str, other: ModelSpec | None, s: T.TrainSettings,
+          s2: T.TrainSettings | None) -> list[tuple[str, ModelSpec, T.TrainSettings]]:
+    """(label, spec, settings) of each run: the labels say what differs."""
+    if mode == "lr" and s2 is not None:
+        return [(f"{spec.label}, lr {s.lr:g}", spec, s), (f"{spec.label}, lr {s2.lr:g}", spec, s2)]
+    if mode == "schedule" and s2 is not None:
+        return [(f"{spec.label}, {_schedule_name(s.schedule)}", spec, s),
+                (f"{spec.label}, {_schedule_name(s2.schedule)}", spec, s2)]
+    if other is None:
+        return [(spec.label, spec, s)]
+    label2 = other.label if other.label != spec.label else other.label + " (2)"
+    return [(spec.label, spec, s), (label2, other, s)]
+
+
+def _start(jobs: list[tuple[str, ModelSpec, T.TrainSettings]], ds: D.DataSet,
+           s: T.TrainSettings) -> None:
+    built = []
+    for label, sp, js in jobs:
         cfg = {"model": sp.preset or sp.family, "family": sp.family,
                "knobs": {k.name: format_value(getattr(sp.config, k.name))
                          for k in sp.config.knobs()}}
-        jobs.append((label, build_model(sp, seed=s.seed), cfg))
-    st.session_state[KEY + "run"] = T.TrainRun(jobs, ds, s).start()
+        built.append(T.Job(label, build_model(sp, seed=js.seed), cfg, js, sp))
+    st.session_state[TRAIN_RUN] = T.TrainRun(built, ds, s,
+                                                alive=current_session_watch()).start()
     st.session_state[KEY + "data_of_run"] = ds
 
 
@@ -191,7 +273,10 @@ def render(spec: ModelSpec) -> None:
                "with the app (nothing is downloaded), in the background: the curves update "
                "while it runs and other pages keep answering. One training at a time per "
                "device for the whole server; the others queue."))
-    run: T.TrainRun | None = st.session_state.get(KEY + "run")
+    st.caption(_("A training stops once its browser tab has been closed for {s} s; a finished "
+                 "one feeds the Feature maps and BatchNorm pages for the same "
+                 "configuration.").format(s=f"{GRACE_S:g}"))
+    run: T.TrainRun | None = st.session_state.get(TRAIN_RUN)
     busy = run is not None and run.running
     with st.expander(_("Data and training settings"), expanded=not busy,
                      icon=":material/tune:"):
@@ -201,20 +286,29 @@ def render(spec: ModelSpec) -> None:
         except ConfigError as exc:
             _fail(_("{error}: fix the configuration in the sidebar").format(error=exc))
             return
-        other = _partner(spec)
+        c1, c2 = st.columns([1, 2])
+        with c1:
+            mode = _partner()
+        with c2:
+            ok, other = _other_model(spec) if mode == "model" else (True, None)
         s = _settings(layers, watch)
+        s2 = None
+        if s is not None and mode != "model":
+            with c2:
+                s2 = _other_lr(s) if mode == "lr" else _other_schedule(s)
+            ok = s2 is not None
         if s is not None:
             text, fits = _estimate(spec, s.device, s.batch_size, s.precision)
             (st.caption if fits else st.warning)(_("Memory estimate for training: {text}.").format(text=text))
     c1, c2 = st.columns([1, 5])
     go = c1.button("Train", type="primary", key=KEY + "go", icon=":material/play_arrow:",
-                   disabled=busy or ds is None or s is None)
+                   disabled=busy or ds is None or s is None or not ok)
     lk = lock_for(s.device if s else "cpu")
     if not busy and lk.busy:
         c2.caption(_("The device is busy now ({n} waiting); a new training queues "
                      "behind.").format(n=lk.waiting))
-    if go and ds is not None and s is not None:
-        _start(spec, other, ds, s)
+    if go and ds is not None and s is not None and ok:
+        _start(_jobs(spec, mode, other, s, s2), ds, s)
         st.rerun()
     if run is not None:
         _live(run, POLL_S if run.running else None)
@@ -332,19 +426,16 @@ def _mistakes(res: T.TrainResult, ds: D.DataSet | None) -> None:
 
 
 def _filters(res: T.TrainResult) -> None:
-    first = next(((k, v) for k, v in res.state_dict.items()
-                  if k.endswith("weight") and v.dim() == 4), None)
-    if first is None:
+    filters = first_filters(res.state_dict)
+    if filters is None:
         st.info(_("No convolution in the trained model."))
         return
-    name, w = first
-    w = w[:48].float().numpy()
-    if w.shape[1] not in (1, 3):
-        w = w.mean(1, keepdims=True)
-    st.plotly_chart(P.image_grid(w, [str(i) for i in range(len(w))], cols=12,
-                                 height_per_row=80), width="stretch", theme=None,
+    st.plotly_chart(P.image_grid(filters.images, [str(i) for i in range(len(filters.images))],
+                                 cols=12, height_per_row=80), width="stretch", theme=None,
                     key=KEY + "filters")
-    st.text(f"{name}: {tuple(res.state_dict[name].shape)} — " + _("the trained first-layer filters"))
+    st.text(f"{filters.layer}: {filters.shape} — " + _("the trained first-layer filters"))
+    st.caption(_("The Feature maps page shows them too, with the maps of validation images "
+                 "through the trained model (same configuration in the sidebar)."))
 
 
 def _check_file(res: T.TrainResult, ds: D.DataSet | None) -> None:

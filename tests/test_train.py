@@ -3,6 +3,7 @@ hand-written replay of the loop, the LR schedules page's curves, closed-form fac
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -193,6 +194,129 @@ def test_queued_run_shows_its_place_and_can_be_stopped(small):
     finally:
         release.set()
         t.join()
+
+
+def test_a_gone_session_stops_the_run_within_a_step(small):
+    """alive() is asked before every step: once it says the session is gone, the very next
+    step does not run, and the result says why."""
+    gone = threading.Event()
+
+    def emit(r):
+        if isinstance(r, T.StepRecord) and r.step == 3:
+            gone.set()
+
+    r = T.train(lenet_bn(), small, T.TrainSettings(epochs=5, batch_size=16, log_every=1),
+                emit=emit, alive=lambda: not gone.is_set())
+    assert r.status == "stopped" and r.steps == 3 and len(r.epochs) == 0
+    assert r.message == T.gone_message(3) and "session that started it is gone" in r.message
+    assert r.state_dict  # the weights of the 3 steps are still returned
+
+
+def test_a_gone_session_leaves_the_queue_and_skips_the_next_run(small):
+    lock = lock_for("cpu")
+    release, holding, gone = threading.Event(), threading.Event(), threading.Event()
+
+    def holder():
+        with lock.hold("test"):
+            holding.set()
+            release.wait(30)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    holding.wait(10)
+    try:
+        run = T.TrainRun([("a", lenet_bn(), {}), ("b", lenet_bn(), {})], small,
+                         T.TrainSettings(epochs=1), alive=lambda: not gone.is_set()).start()
+        deadline = time.time() + 30
+        while run.view()["a"]["progress"].phase != "queued" and time.time() < deadline:
+            time.sleep(0.05)
+        gone.set()
+        run.thread.join(30)
+        assert not run.running
+        v = run.view()
+        assert v["a"]["result"].status == "stopped" and v["a"]["result"].steps == 0
+        assert "session that started it is gone" in v["a"]["result"].message
+        assert v["b"]["result"] is None and v["b"]["progress"].phase == "stopped"
+    finally:
+        release.set()
+        t.join()
+
+
+def test_session_watch_allows_a_reconnect_within_the_grace_period():
+    from vizapp.runtime.sessions import SessionWatch, current_session_watch
+
+    now, active = [0.0], [True]
+    w = SessionWatch(lambda: active[0], grace_s=30, clock=lambda: now[0])
+    assert w()
+    active[0] = False
+    now[0] = 10.0
+    assert w()  # disconnected 0 s ago
+    now[0] = 35.0
+    assert w()  # 25 s: still within the grace period
+    active[0] = True
+    assert w()  # reconnected: the clock starts again next time
+    active[0], now[0] = False, 50.0
+    assert w()
+    now[0] = 79.0
+    assert w()
+    now[0] = 80.0
+    assert not w()  # 30 s in a row
+    active[0] = True
+    assert not w()  # gone stays gone
+    assert current_session_watch() is None  # no Streamlit server here
+
+
+# ----------------------------------------------------------------------------- random state
+def test_training_does_not_seed_or_rewind_the_global_rng(small):
+    """Other sessions' threads share torch's global RNG: during and after a training its
+    sequence goes on exactly as if no training had run."""
+    g = torch.Generator().manual_seed(1234)
+    first, second = torch.rand(2, generator=g), torch.rand(2, generator=g)
+    torch.manual_seed(1234)
+    during = []
+
+    def emit(r):
+        if isinstance(r, T.StepRecord) and not during:
+            during.append(torch.rand(2))
+
+    T.train(lenet_bn(), small, T.TrainSettings(epochs=1, batch_size=32, seed=7), emit=emit)
+    assert torch.equal(during[0], first)  # not re-seeded with the training's seed
+    assert torch.equal(torch.rand(2), second)  # not rewound afterwards
+
+
+def dropout_net():
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 64), nn.ReLU(), nn.Dropout(0.5),
+                             nn.Linear(64, 10))
+
+
+def test_dropout_curves_depend_on_the_seed_only(small):
+    s = T.TrainSettings(lr=0.3, epochs=2, batch_size=32, seed=3)
+    torch.manual_seed(1)
+    a = T.train(dropout_net(), small, s)
+    torch.manual_seed(2)  # another global state: the masks must not change
+    torch.rand(17)
+    b = T.train(dropout_net(), small, s)
+    assert curves(a) == curves(b)
+    assert all(e.gap > 0 for e in a.epochs)  # dropout is on in train mode
+    c = T.train(dropout_net(), small, dataclasses.replace(s, seed=4))
+    assert curves(c) != curves(a)
+
+
+def test_seeded_dropout_is_dropout_with_its_own_generator():
+    x = torch.ones(4, 8, 5, 5)
+    d2 = T.SeededDropout(0.5, 2, torch.Generator().manual_seed(0))
+    out = d2(x)
+    planes = out.flatten(2)
+    assert torch.all((planes == 0).all(2) | (planes == 2).all(2))  # whole channels dropped
+    want = torch.empty(4, 8, 1, 1).bernoulli_(0.5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, x * want / 0.5)
+    d = T.SeededDropout(0.25, 0, torch.Generator().manual_seed(1))
+    y = d(torch.ones(1000))
+    assert y.unique().tolist() == [0.0, pytest.approx(1 / 0.75)]
+    assert 0.15 < float((y == 0).float().mean()) < 0.35
+    assert torch.equal(d.eval()(x), x)
 
 
 class Exploding(nn.Module):
@@ -399,3 +523,82 @@ def test_train_page_trains_and_shows_results():
     assert sum("trained 2 epochs" in s.value for s in at.success) == 2
     assert [t.label for t in at.tabs] == ["BatchNorm", "Percentiles & train/eval gap",
                                           "Mistakes", "Filters", "Download"]
+
+
+def _train_page(state: dict, model: str = "lenet-bn"):
+    """AppTest of the Train page with ``state`` set, after one click on Train and the run's
+    end (the finished page rendered once more)."""
+    from streamlit.testing.v1 import AppTest
+
+    def script(model: str):
+        from components import page_train
+        from vizapp.zoo import resolve
+
+        page_train.render(resolve(model))
+
+    at = AppTest.from_function(script, args=(model,), default_timeout=120)
+    for k, v in {"vz.train.data": "shapes", "vz.train.n": 200, "vz.train.s.epochs": 4,
+                 **state}.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.button(key="vz.train.go").click().run()
+    run = at.session_state["vz.train.run"]
+    run.thread.join(120)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    return at, run
+
+
+def _curve_names(at) -> set[str]:
+    figs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+    return {t.get("name") for f in figs for t in f["data"] if t.get("name")}
+
+
+@pytest.mark.parametrize("mode,state,runs", [
+    ("lr", {"vz.train.s.lr": 0.9, "vz.train.lr2": 0.1, "vz.train.s.schedule": "ExponentialLR"},
+     {"lenet-bn, lr 0.9": ("ExponentialLR", 0.9, {}),
+      "lenet-bn, lr 0.1": ("ExponentialLR", 0.1, {})}),
+    ("schedule", {"vz.train.s.lr": 0.4, "vz.train.s.schedule": "StepLR",
+                  "vz.sched.StepLR.step_size": 1, "vz.sched.StepLR.gamma": 0.5,
+                  "vz.train.sched2": "CosineAnnealingLR",
+                  "vz.train.sched2.CosineAnnealingLR.T_max": 4},
+     {"lenet-bn, StepLR": ("StepLR", 0.4, {"step_size": 1, "gamma": 0.5}),
+      "lenet-bn, CosineAnnealingLR": ("CosineAnnealingLR", 0.4, {"T_max": 4})}),
+])
+def test_train_page_compares_two_lrs_or_two_schedules(mode, state, runs):
+    """The same model, data and seed twice; each run's lr per epoch is its own schedule's
+    sequence (the LR schedules page's), and the curves are named after what differs."""
+    at, run = _train_page({"vz.train.cmp": mode, **state})
+    view = run.view()
+    assert list(view) == list(runs)
+    for label, (name, lr, args) in runs.items():
+        assert view[label]["result"].status == "done", view[label]["result"].message
+        want = S.lr_curve(name, 4, lr, **args).lr
+        assert [e.lr for e in view[label]["epoch"]] == pytest.approx(list(want), rel=1e-12)
+        assert f"{label} train" in _curve_names(at)
+    a, b = (view[k]["epoch"] for k in runs)
+    assert [e.lr for e in a] != [e.lr for e in b]
+    # same seed, same data: the first steps start from the same weights and batches
+    assert view[list(runs)[0]]["result"].config["settings"]["seed"] == \
+        view[list(runs)[1]]["result"].config["settings"]["seed"]
+
+
+def test_train_page_refuses_an_lr_comparison_with_equal_rates():
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        from components import page_train
+        from vizapp.zoo import resolve
+
+        page_train.render(resolve("lenet"))
+
+    at = AppTest.from_function(script, default_timeout=120)
+    for k, v in {"vz.train.data": "shapes", "vz.train.n": 200, "vz.train.cmp": "lr",
+                 "vz.train.s.lr": 0.5, "vz.train.lr2": 0.5}.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception
+    assert any("second learning rate equals the first (0.5)" in e.value.replace("\\", "")
+               for e in at.error)  # shown Markdown-escaped
+    assert at.button(key="vz.train.go").disabled

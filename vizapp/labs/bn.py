@@ -362,7 +362,7 @@ def layer_stats(name: str, layer: _BatchNorm, x: torch.Tensor) -> BNLayerStats:
 # ----------------------------------------------------------------------------- a model
 def analyze_bn(model: nn.Module, input_shape: Sequence[int] | None = None, *, batch: int = 4,
                seed: int = 0, x: torch.Tensor | None = None, layers: Sequence[str] | None = None,
-               model_name: str | None = None) -> BNReport:
+               model_name: str | None = None, source: str | None = None) -> BNReport:
     """BN statistics of every (or the named) BN layer of ``model`` for one train-mode pass.
 
     The batch is ``x`` if given, else ``synthetic_batch(input_shape, batch, seed)``. The model
@@ -371,10 +371,10 @@ def analyze_bn(model: nn.Module, input_shape: Sequence[int] | None = None, *, ba
         if input_shape is None:
             raise BNError("give an input tensor x or an input_shape (C, H, W)")
         x = synthetic_batch(input_shape, batch, seed)
-        source = f"synthetic randn batch (seed {seed})"
+        source = source or f"synthetic randn batch (seed {seed})"
     else:
         x = x.detach().float().cpu()
-        source = "given tensor"
+        source = source or "given tensor"
     all_names = [n for n, _ in bn_layers(model)]
     if not all_names:
         raise BNError(f"{model_name or type(model).__name__} has no BatchNorm layer; pick a "

@@ -287,3 +287,32 @@ def feature_maps(model: nn.Module, layer: str, x: torch.Tensor, *, max_channels:
         ch_min=tuple(float(m.min()) for m in full), ch_max=tuple(float(m.max()) for m in full),
         ch_mean=tuple(float(m.mean()) for m in full),
         maps=small.numpy().astype(np.float32), image=display_image(x), note=note)
+
+
+# ----------------------------------------------------------------------------- filters
+@dataclass(frozen=True)
+class Filters:
+    """The first convolution's kernels as small images: ``images`` is ``(K, 1 | 3, kh, kw)``
+    float32 — the kernels themselves for 1 or 3 input channels, else their mean over the
+    input channels (``averaged`` says so)."""
+
+    layer: str  # the weight's state_dict key, e.g. "conv1.weight"
+    shape: tuple[int, ...]  # the full weight's shape
+    images: np.ndarray = field(compare=False, repr=False)
+    averaged: bool = False
+
+
+def first_filters(state_dict: dict[str, torch.Tensor], max_filters: int = 48
+                  ) -> Filters | None:
+    """The first 4-D ``*weight`` of ``state_dict`` (the first convolution in definition
+    order), first ``max_filters`` kernels; None without a convolution."""
+    first = next(((k, v) for k, v in state_dict.items()
+                  if k.endswith("weight") and v.dim() == 4), None)
+    if first is None:
+        return None
+    name, w = first
+    w = w.detach()[:max_filters].float().cpu()
+    averaged = w.shape[1] not in (1, 3)
+    if averaged:
+        w = w.mean(1, keepdim=True)
+    return Filters(name, tuple(first[1].shape), w.numpy().astype(np.float32), averaged)

@@ -14,6 +14,16 @@ Batch order: epoch ``e`` visits the training images in the order
 ``torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1009 + e))`` (a last batch
 of one image is dropped: BatchNorm cannot normalise it), so a hand-written loop can replay a
 run exactly.
+
+No global random state is touched: the batch order comes from its own generator (above), the
+initial weights come with the model (build it seeded, e.g. ``build_model(spec, seed=s)``), and
+the masks of dropout modules (``nn.Dropout``, ``Dropout1d/2d/3d``) come from a generator seeded
+with ``seed`` on the training device, so identical seeds give identical curves whatever other
+threads do with ``torch``'s global RNG (a model that calls ``F.dropout`` itself draws from the
+global RNG and is not reproducible).
+
+A run can be told to stop by an ``alive()`` callback (checked before every step and while it
+waits for the device): when the browser session that started it is gone, it stops.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import json
 import math
 import threading
 import time
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -235,6 +246,58 @@ def batches(n: int, batch_size: int) -> list[tuple[int, int]]:
     return [b for b in out if b[1] - b[0] > 1] or out
 
 
+GONE = ("stopped: the browser session that started it is gone (after {steps} steps); train "
+        "again from an open page")
+
+
+def gone_message(steps: int) -> str:
+    return GONE.format(steps=steps)
+
+
+class SeededDropout(nn.Module):
+    """``nn.Dropout`` (``spatial == 0``) or ``Dropout{spatial}d`` with its masks drawn from
+    ``generator`` instead of torch's global RNG (same maths: keep with 1 − p, scale by
+    1/(1 − p); channel-wise for the spatial variants)."""
+
+    def __init__(self, p: float, spatial: int, generator: torch.Generator):
+        super().__init__()
+        self.p, self.spatial, self.generator = float(p), spatial, generator
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, spatial={self.spatial}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p >= 1.0:
+            return x * 0.0
+        shape = x.shape
+        if self.spatial:  # one draw per channel: (N, C, 1, …) or (C, 1, …) without a batch
+            lead = 2 if x.dim() == self.spatial + 2 else 1
+            shape = x.shape[:lead] + (1,) * (x.dim() - lead)
+        keep = 1.0 - self.p
+        mask = torch.empty(shape, device=x.device, dtype=x.dtype).bernoulli_(
+            keep, generator=self.generator)
+        return x * mask / keep
+
+
+_DROPOUTS = {nn.Dropout: 0, nn.Dropout1d: 1, nn.Dropout2d: 2, nn.Dropout3d: 3}
+
+
+def seeded_dropout(model: nn.Module, seed: int, device: torch.device) -> torch.Generator:
+    """Replace ``model``'s dropout modules (in place: call it on a copy) by
+    :class:`SeededDropout` sharing one generator seeded with ``seed`` on ``device``."""
+    gen = torch.Generator(device=device).manual_seed(int(seed))
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            spatial = _DROPOUTS.get(type(child))
+            if spatial is not None:
+                new = SeededDropout(child.p, spatial, gen)
+                new.train(child.training)
+                setattr(parent, name, new)
+    return gen
+
+
 def _tup(t: torch.Tensor | None) -> tuple[float, ...]:
     if t is None:
         return ()
@@ -259,9 +322,12 @@ class _Loop:
     """One training run's state; :func:`train` drives it."""
 
     def __init__(self, model: nn.Module, data: DataSet, s: TrainSettings, label: str,
-                 stop: threading.Event | None, emit: Callable[[Any], None]):
+                 stop: threading.Event | None, emit: Callable[[Any], None],
+                 alive: Callable[[], bool] | None = None):
         self.s, self.data, self.label, self.emit = s, data, label, emit
         self.stop = stop or threading.Event()
+        self.alive = alive
+        self.gone = False  # set when alive() said the session is gone
         self.device = devices.resolve_device(s.device)
         self.amp = amp_dtype(self.device, s.precision)
         self.model = model
@@ -289,6 +355,7 @@ class _Loop:
         if self.cl:
             self.x = self.x.contiguous(memory_format=torch.channels_last)
             self.xv = self.xv.contiguous(memory_format=torch.channels_last)
+        self.gen = seeded_dropout(self.model, self.s.seed, dev)
         self.opt = make_optimizer(self.model, self.s)
         self.sched = None
         if self.s.schedule != "none":
@@ -332,6 +399,7 @@ class _Loop:
         losses, correct, seen, t0 = [], [], 0, time.perf_counter()
         mark = 0
         for i, (a, b) in enumerate(self.ranges):
+            self.check_stop()
             idx = order[a:b]
             xb, yb = self.x[idx], self.y[idx]
             due = (self.step + 1) % self.log_every == 0 and (
@@ -356,6 +424,16 @@ class _Loop:
         dt = time.perf_counter() - t0
         total_loss = float(torch.stack(losses).sum()) / seen
         return total_loss, float(torch.stack(correct).sum()) / seen, dt
+
+    def check_stop(self) -> None:
+        """Before every step: the user's Stop, and whether the session that started the run
+        is still there."""
+        if self.alive is not None and not self.alive():
+            self.gone = True
+            self.stop.set()  # the runs queued behind this one in the same TrainRun stop too
+            raise _Stop("stopped", gone_message(self.step))
+        if self.stop.is_set():
+            raise _Stop("stopped", f"stopped by the user after {self.step} steps")
 
     def log(self, epoch: int, losses: list, correct: list, ranges: list) -> None:
         """Check the loss, emit a step record and BatchNorm snapshots, honour stop and cap."""
@@ -482,11 +560,13 @@ def _finish(loop: _Loop, status: str, message: str, config: dict[str, Any]) -> T
 
 def train(model: nn.Module, data: DataSet, settings: TrainSettings, *, label: str = "model",
           stop: threading.Event | None = None, emit: Callable[[Any], None] | None = None,
-          config: dict[str, Any] | None = None, lock_timeout: float | None = None
-          ) -> TrainResult:
+          config: dict[str, Any] | None = None, lock_timeout: float | None = None,
+          alive: Callable[[], bool] | None = None) -> TrainResult:
     """Train a copy of ``model`` on ``data``; never raises for what happens during training
     (NaN loss, OOM, stop, time cap: the result's status and message say so). Raises
-    :class:`TrainError` for settings or data that cannot start."""
+    :class:`TrainError` for settings or data that cannot start. ``alive()`` is asked before
+    every step and while queued for the device; when it says False the run stops (the
+    session that wanted it is gone)."""
     settings.validate()
     emit = emit or (lambda _r: None)
     try:
@@ -495,22 +575,29 @@ def train(model: nn.Module, data: DataSet, settings: TrainSettings, *, label: st
         raise TrainError(str(exc)) from None
     model = copy.deepcopy(model)
     check_fit(model, data, settings, dev)
-    loop = _Loop(model, data, dataclasses.replace(settings, device=str(dev)), label, stop, emit)
+    loop = _Loop(model, data, dataclasses.replace(settings, device=str(dev)), label, stop, emit,
+                 alive)
     cfg = dict(config or {}, settings=settings_dict(settings), data=data.name,
                input_shape=list(data.input_shape), classes=list(data.classes))
     lock = lock_for(str(dev))
+
+    def on_wait(k: int) -> None:
+        if alive is not None and not alive():
+            loop.gone = True
+            loop.stop.set()  # hold() gives the place in the queue up
+        emit(Progress("queued", queue_position=k, message=f"{k} run(s) ahead"))
+
     try:
         with lock.hold(f"training {label}", timeout=lock_timeout, cancel=loop.stop,
-                       on_wait=lambda k: emit(Progress("queued", queue_position=k,
-                                                       message=f"{k} run(s) ahead"))):
+                       on_wait=on_wait):
             return _run_locked(loop, cfg)
     except BusyError as exc:
-        return TrainResult("stopped", str(exc), label, str(dev), "", (), 0, 0.0, data.classes)
+        msg = gone_message(0) if loop.gone else str(exc)
+        return TrainResult("stopped", msg, label, str(dev), "", (), 0, 0.0, data.classes)
 
 
 def _run_locked(loop: _Loop, cfg: dict[str, Any]) -> TrainResult:
-    with torch.random.fork_rng(devices=[]), timing._cudnn_benchmark(loop.device):
-        torch.manual_seed(loop.s.seed)
+    with timing._cudnn_benchmark(loop.device):  # no global seeding: see the module's doc
         try:
             loop.prepare()
             loop.emit(Progress("running", 0, loop.total))
@@ -598,21 +685,39 @@ def evaluate(model: nn.Module, state_dict: dict[str, torch.Tensor], data: DataSe
 
 
 # ----------------------------------------------------------------------------- background
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One training of a :class:`TrainRun`."""
+
+    label: str  # the name of its curves (unique within the run)
+    model: nn.Module  # trained as a copy
+    config: dict[str, Any] = field(default_factory=dict)  # saved with the weights
+    settings: TrainSettings | None = None  # None: the run's settings (an lr comparison differs)
+    spec: Any = None  # the ModelSpec it was built from: other pages find its weights by it
+
+
 class TrainRun:
     """One or more trainings in a background thread (one after the other, same data and
-    seed); the records are kept for a UI to poll with :meth:`view`."""
+    seed; each may have its own settings); the records are kept for a UI to poll with
+    :meth:`view`. ``alive()`` (optional) says whether whoever started it is still there: the
+    run stops within a step once it says False."""
 
-    def __init__(self, jobs: list[tuple[str, nn.Module, dict[str, Any]]], data: DataSet,
-                 settings: TrainSettings):
-        self.jobs, self.data, self.settings = jobs, data, settings
+    def __init__(self, jobs: list[Job | tuple], data: DataSet, settings: TrainSettings, *,
+                 alive: Callable[[], bool] | None = None):
+        self.jobs = [j if isinstance(j, Job) else Job(*j) for j in jobs]
+        labels = [j.label for j in self.jobs]
+        if len(set(labels)) != len(labels):
+            raise TrainError(f"two runs are both called '{labels[0]}': give each its own label")
+        self.data, self.settings, self.alive = data, settings, alive
+        self.id = uuid.uuid4().hex  # a cache key for its trained weights
         self.stop_event = threading.Event()
         self._lock = threading.Lock()
         self.records: dict[str, dict[str, list]] = {
-            label: {"step": [], "epoch": [], "bn": [], "watch": []} for label, _, _ in jobs}
+            j.label: {"step": [], "epoch": [], "bn": [], "watch": []} for j in self.jobs}
         self.progress: dict[str, Progress] = {
-            label: Progress("pending", message=f"next, after {jobs[i - 1][0]}" if i else
-                            "starting")
-            for i, (label, _, _) in enumerate(jobs)}
+            j.label: Progress("pending", message=f"next, after {labels[i - 1]}" if i else
+                              "starting")
+            for i, j in enumerate(self.jobs)}
         self.results: dict[str, TrainResult] = {}
         self.error: str | None = None
         self.thread = threading.Thread(target=self._work, daemon=True, name="vizapp-train")
@@ -628,6 +733,10 @@ class TrainRun:
     def running(self) -> bool:
         return self.thread.is_alive()
 
+    def settings_of(self, label: str) -> TrainSettings:
+        job = next(j for j in self.jobs if j.label == label)
+        return job.settings or self.settings
+
     def _emitter(self, label: str) -> Callable[[Any], None]:
         kinds = {StepRecord: "step", EpochRecord: "epoch", BNRecord: "bn", WatchRecord: "watch"}
 
@@ -640,14 +749,21 @@ class TrainRun:
         return emit
 
     def _work(self) -> None:
-        for label, model, cfg in self.jobs:
+        for job in self.jobs:
+            label = job.label
+            if self.alive is not None and not self.stop_event.is_set() and not self.alive():
+                self.stop_event.set()
+                with self._lock:
+                    self.progress[label] = Progress("stopped", message=gone_message(0))
+                continue
             if self.stop_event.is_set():
                 with self._lock:
                     self.progress[label] = Progress("stopped", message="not run (stopped)")
                 continue
             try:
-                res = train(model, self.data, self.settings, label=label, stop=self.stop_event,
-                            emit=self._emitter(label), config=cfg)
+                res = train(job.model, self.data, job.settings or self.settings, label=label,
+                            stop=self.stop_event, emit=self._emitter(label),
+                            config=job.config, alive=self.alive)
             except TrainError as exc:
                 res = TrainResult("failed", str(exc), label, "", "", (), 0, 0.0)
             except Exception as exc:  # noqa: BLE001 - a thread must not die silently
@@ -668,3 +784,78 @@ class TrainRun:
                             "progress": self.progress[label],
                             "result": self.results.get(label)}
                     for label, recs in self.records.items()}
+
+
+# ----------------------------------------------------------------------------- for other pages
+@dataclass(frozen=True, eq=False)
+class Trained:
+    """A finished training's weights, as the Feature maps and BatchNorm pages use them."""
+
+    key: str  # unique per run and label (a cache key; weights never change under it)
+    label: str
+    spec: Any  # the ModelSpec it was built from
+    result: TrainResult
+    data: DataSet  # what it was trained on (its validation images are the pages' inputs)
+
+    @property
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.result.state_dict
+
+    @property
+    def val_acc(self) -> float | None:
+        e = self.result.epochs
+        return e[-1].val_acc if e else None
+
+    def validation(self, start: int, n: int = 1) -> tuple[torch.Tensor, tuple[int, ...]]:
+        """``n`` validation images from ``start`` (clamped to the split) as the model takes
+        them (N, C, H, W), and their true classes."""
+        total = len(self.data.y_val)
+        start = max(0, min(int(start), total - 1))
+        stop = min(total, start + max(1, int(n)))
+        return self.data.x_val[start:stop], tuple(int(y) for y in self.data.y_val[start:stop])
+
+
+def same_architecture(a: Any, b: Any) -> bool:
+    """Whether two ModelSpecs build the same modules with the same tensor shapes: the same
+    family and the same configuration (every knob and the input), the batch aside."""
+    if a is None or b is None or a.family != b.family or type(a.config) is not type(b.config):
+        return False
+    ca, cb = a.config, b.config
+    if any(f.name == "batch" for f in dataclasses.fields(ca)):
+        ca, cb = dataclasses.replace(ca, batch=1), dataclasses.replace(cb, batch=1)
+    return ca == cb
+
+
+def trained_for(run: "TrainRun | None", spec: Any) -> list[Trained]:
+    """The runs of ``run`` that ended with usable weights (done, stopped or at the time cap,
+    after at least one step) for the configuration ``spec``; [] when there are none."""
+    if run is None:
+        return []
+    with run._lock:
+        results = dict(run.results)
+    out = []
+    for job in run.jobs:
+        res = results.get(job.label)
+        if (res is not None and res.ok and res.steps > 0 and res.state_dict
+                and same_architecture(job.spec, spec)):
+            out.append(Trained(f"{run.id}:{job.label}", job.label, job.spec, res, run.data))
+    return out
+
+
+def trained_model(t: Trained) -> nn.Module:
+    """A fresh model of ``t``'s configuration with its trained weights, in eval mode on the
+    CPU (the caller may share it read-only: the labs deep-copy before any pass)."""
+    from vizapp.zoo import build_model
+
+    model = build_model(t.spec)
+    model.load_state_dict(t.state_dict)
+    return model.eval()
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor) -> tuple[int, float]:
+    """The class ``model`` (eval mode) gives the one image ``x`` (1, C, H, W), with its
+    softmax probability."""
+    p = model(x).float().softmax(1)[0]
+    k = int(p.argmax())
+    return k, float(p[k])
