@@ -126,7 +126,7 @@ def _settings(model_layers: list[str], default_watch: str | None) -> T.TrainSett
     sargs: dict[str, Any] = {}
     if values["schedule"] != "none":
         sch = S.SCHEDULES[values["schedule"]]
-        with st.expander(_("{name} knobs — {formula}").format(name=sch.name, formula=sch.formula), expanded=False):
+        with st.expander(_("{name} knobs — {formula}").format(name=sch.name, formula=tr(sch.formula)), expanded=False):
             sargs, e = widgets.knob_form(st, sch.params, "vz.sched." + sch.name)
             errors.update(e)
     c1, c2, c3 = st.columns([2, 2, 1])
@@ -240,7 +240,7 @@ def _live(run: T.TrainRun, every: float | None) -> None:
 def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
     name = _escape(label)  # progress text is Markdown
     if p.phase in ("pending", "stopped") and not p.total_steps:
-        st.progress(0.0, text=f"{name}: {p.message or p.phase}")
+        st.progress(0.0, text=f"{name}: {tr(p.message) or p.phase}")
         return
     if p.phase == "queued":
         st.progress(0.0, text=f"{name}: " + _("waiting for the device — {n} run(s) "
@@ -253,7 +253,7 @@ def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
         e=p.epoch, s=p.step, t=p.total_steps, r=f"{p.images_per_s:,.0f}") + eta)
     if res is not None:
         (st.success if res.status == "done" else st.warning if res.ok else st.error)(
-            _escape(f"{label}: {res.message}"))
+            _escape(f"{label}: {tr(res.message)}"))
 
 
 def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from vizapp.i18n import _
 from vizapp.render.layout import layout_result
 from vizapp.runtime.cache import SharedCache
 
@@ -64,4 +65,4 @@ def button(where: Any, dot: str, svg: str | None, stem: str) -> None:
     data, err, dpi = png(dot, svg) if svg is not None else (None, "", SLIDE_DPI)
     where.download_button("PNG", data=data or b"", file_name=f"{stem}.png", mime="image/png",
                           disabled=data is None, icon=":material/download:", key="vz_g_dl_png",
-                          help=esc(err, 500) if err else f"{dpi} dpi, for slides")
+                          help=esc(err, 500) if err else _("{dpi} dpi, for slides").format(dpi=dpi))
