@@ -10,6 +10,7 @@ import pickle
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -351,3 +352,33 @@ def test_no_english_sentence_left_in_chinese(page: str, query: str) -> None:
     assert sum(len(t) for t in texts) > 500 and any(HAN.search(t) for t in texts)  # it read the page
     left = {t[:200]: runs for t in texts if (runs := english_runs(t))}
     assert not left, left
+
+
+def _bold_marks_work(text: str) -> bool:
+    """Whether every ``**`` of ``text`` can open/close bold by CommonMark's flanking rules (a
+    closing ``**`` after Chinese punctuation must be followed by a space or punctuation:
+    ``**合计：**11`` shows its asterisks; ``**合计**：11`` is bold). Placeholders stand for a
+    value such as a number or a name."""
+    text = _CODE_SPAN.sub("`c`", re.sub(r"\{[^{}]*\}", "x", text))
+
+    def punct(c: str) -> bool:
+        return unicodedata.category(c).startswith(("P", "S"))
+
+    marks = [m.start() for m in re.finditer(r"(?<!\*)\*\*(?!\*)", text)]
+    for k, i in enumerate(marks):
+        before = text[i - 1] if i else " "
+        after = text[i + 2] if i + 2 < len(text) else " "
+        if k % 2 == 0:  # opens
+            ok = not after.isspace() and (not punct(after) or before.isspace() or punct(before))
+        else:  # closes
+            ok = not before.isspace() and (not punct(before) or after.isspace() or punct(after))
+        if not ok:
+            return False
+    return True
+
+
+def test_bold_survives_in_both_languages(catalog) -> None:
+    assert not _bold_marks_work("**合计：**{p} 个参数") and _bold_marks_work("**合计**：{p} 个参数")
+    bad = [(mid, tr) for mid, tr in catalog.items() if isinstance(tr, str) and "**" in tr
+           and _bold_marks_work(mid) and not _bold_marks_work(tr)]
+    assert not bad, bad
