@@ -33,7 +33,7 @@ def _model(spec: ModelSpec, batch: int = 2):
     return state.real_model(spec, batch)
 
 
-@st.cache_data(max_entries=32, show_spinner="Running one training-mode pass on a copy…")
+@st.cache_data(max_entries=32, show_spinner=False)
 def _report(spec: ModelSpec, batch: int, seed: int, uploads: tuple[bytes, ...], layer: str):
     """Full statistics of the chosen layer, and the input profile of every BN layer, from one
     training-mode pass."""
@@ -49,7 +49,7 @@ def _report(spec: ModelSpec, batch: int, seed: int, uploads: tuple[bytes, ...], 
                          model_name=spec.label)
 
 
-@st.cache_data(max_entries=32, show_spinner="Running K training-mode passes on a copy…")
+@st.cache_data(max_entries=32, show_spinner=False)
 def _evolution(spec: ModelSpec, layer: str, batch: int, steps: int, seed: int):
     return bn.running_evolution(_model(spec, batch), layer, spec.input_shape, batch=batch, steps=steps,
                                 momenta=tuple(MOMENTA.values()), seed=seed)
@@ -148,7 +148,8 @@ def _render_layers(spec: ModelSpec, names: list[str]) -> None:
     if len(uploads) == 1:
         st.caption(_("One uploaded image = batch 1: BatchNorm1d layers (after Linear) then see "
                      "one value per channel and cannot run in train mode."))
-    report = _report(spec, int(batch), int(seed), uploads, layer)
+    with st.spinner(_("Running one training-mode pass on a copy…")):
+        report = _report(spec, int(batch), int(seed), uploads, layer)
     s = report.layer(layer)
     digest = hashlib.sha1(b"".join(uploads)).hexdigest()[:8] if uploads else ""
     st.caption(f"{tr(report.source)}{' ' + digest if digest else ''}: " + _(
@@ -215,7 +216,8 @@ def _render_running(spec: ModelSpec, names: list[str]) -> None:
                                help=_("Pass k uses a fresh randn batch with seed + k."))
     chosen = st.multiselect(_("momentum"), list(MOMENTA), list(MOMENTA), key=KEY + "momenta",
                             format_func=tr)
-    evos = _evolution(spec, layer, int(batch), int(steps), int(seed))
+    with st.spinner(_("Running K training-mode passes on a copy…")):
+        evos = _evolution(spec, layer, int(batch), int(steps), int(seed))
     shown = [e for e in evos if bn.momentum_label(e.momentum) in
              {bn.momentum_label(MOMENTA[c]) for c in chosen}]
     k = len(evos[0].channels)

@@ -28,12 +28,12 @@ def _model(spec: ModelSpec):
     return state.real_model(spec, batch=1)
 
 
-@st.cache_data(max_entries=8, show_spinner="Building the model…")
+@st.cache_data(max_entries=8, show_spinner=False)
 def _layers(spec: ModelSpec) -> list[tuple[str, str]]:
     return F.feature_layers(_model(spec))
 
 
-@st.cache_data(max_entries=16, show_spinner="Running the model up to the layer…")
+@st.cache_data(max_entries=16, show_spinner=False)
 def _maps(spec: ModelSpec, layer: str, kind: str, digit: int, seed: int, upload: bytes,
           max_channels: int):
     if kind == "upload":
@@ -61,7 +61,8 @@ def render(spec: ModelSpec) -> None:
                "(nothing is downloaded), so the maps show what the shapes and receptive fields "
                "do to the picture — edges and blobs from random filters — not learnt features."))
     try:
-        layers = _layers(spec)
+        with st.spinner(_("Building the model…")):
+            layers = _layers(spec)
         if not layers:
             _fail(_("{label} has no sub-modules to look inside.").format(label=spec.label),
                   _("pick another model."))
@@ -106,7 +107,8 @@ def render(spec: ModelSpec) -> None:
             shared = st.toggle(_("one colour scale for all"), False, key=KEY + "shared",
                                help=_("Off: each tile stretches its own min…max (shapes are "
                                       "visible). On: one scale (strengths are comparable)."))
-        fm = _maps(spec, layer, kind, int(digit), int(seed), upload, int(k))
+        with st.spinner(_("Running the model up to the layer…")):
+            fm = _maps(spec, layer, kind, int(digit), int(seed), upload, int(k))
     except RunError as exc:
         _fail(exc.cause, exc.fix)
         return

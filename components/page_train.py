@@ -45,7 +45,7 @@ def _fail(text: str) -> None:
     st.error(_escape(text), icon=":material/error:")
 
 
-@st.cache_resource(max_entries=6, show_spinner="Preparing the data…")
+@st.cache_resource(max_entries=6, show_spinner=False)
 def _data(choice: D.DataChoice, shape: tuple[int, int, int], classes: int,
           upload: bytes | None) -> D.DataSet:
     """Shared between sessions and only read (training copies batches out of it)."""
@@ -102,7 +102,8 @@ def _pick_data(spec: ModelSpec) -> D.DataSet | None:
             return None
         upload, choice = f.getvalue(), D.DataChoice("zip", path=f.name)
     try:
-        ds = _data(choice, tuple(spec.input_shape), spec.config.num_classes, upload)
+        with st.spinner(_("Preparing the data…")):
+            ds = _data(choice, tuple(spec.input_shape), spec.config.num_classes, upload)
     except D.DataError as exc:
         if kind in ("digits", "shapes"):  # the configuration is too big for this server
             st.warning(_escape(_("Cannot train this configuration on {kind}: {error}").format(kind=kind, error=exc)),
@@ -207,7 +208,7 @@ def render(spec: ModelSpec) -> None:
             text, fits = _estimate(spec, s.device, s.batch_size, s.precision)
             (st.caption if fits else st.warning)(_("Memory estimate for training: {text}.").format(text=text))
     c1, c2 = st.columns([1, 5])
-    go = c1.button("Train", type="primary", key=KEY + "go", icon=":material/play_arrow:",
+    go = c1.button(_("Train"), type="primary", key=KEY + "go", icon=":material/play_arrow:",
                    disabled=busy or ds is None or s is None)
     lk = lock_for(s.device if s else "cpu")
     if not busy and lk.busy:
@@ -227,7 +228,7 @@ def _live(run: T.TrainRun, every: float | None) -> None:
     def live() -> None:
         view = run.view()
         if run.running:
-            st.button("Stop", key=KEY + "stop", icon=":material/stop:", on_click=run.stop)
+            st.button(_("Stop"), key=KEY + "stop", icon=":material/stop:", on_click=run.stop)
         for label, v in view.items():
             _progress(label, v["progress"], v["result"])
         st.plotly_chart(P.curves({k: v for k, v in view.items()}), width="stretch",

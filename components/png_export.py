@@ -55,7 +55,7 @@ def _render(dot: str, dpi: int) -> bytes | str:
 def png(dot: str, svg: str | None) -> tuple[bytes | None, str, int]:
     """(PNG bytes or None, error message, dpi)."""
     dpi = slide_dpi(svg)
-    with st.spinner("Rendering the PNG…"):
+    with st.spinner(_("Rendering the PNG…")):
         out = PNGS.get((dot, dpi), lambda: _render(dot, dpi))
     return (out, "", dpi) if isinstance(out, bytes) else (None, str(out), dpi)
 

@@ -102,8 +102,9 @@ def render() -> ModelSpec:
     fam_names = list(fams)
     if ss[FAMILY_KEY] not in fam_names:
         fam_names.append(ss[FAMILY_KEY])
+    titles = {n: tr(f.title) for n, f in fams.items()}  # in this run's language, once
     sb.selectbox(_("Family"), fam_names, key=FAMILY_KEY, on_change=_on_family,
-                 format_func=lambda n: tr(fams[n].title) if n in fams else n,
+                 format_func=lambda n: titles.get(n, n),
                  help=_("The architecture family; each has its own knobs below."))
     fam = ss[FAMILY_KEY]
     options = _model_options(fam, ss[MODEL_KEY])

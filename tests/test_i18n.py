@@ -329,6 +329,7 @@ ZH_CASES = [(p, "model=resnet18") for p in PAGES] + [
     ("shapes", "model=lenet&exercise=1"), ("graph", "model=googlenet&exercise=1"),
     ("graph", "model=densenet121"), ("shapes", "model=googlenet"),
     ("batchnorm", "model=lenet-bn"), ("train", "model=lenet"),
+    ("shapes", "model=custom"), ("graph", "model=torchvision:resnet18"),  # translated titles
     ("shapes", "model=lenet&fit_input=false&input=1,32,32"),  # the shapes fail at fc1
     ("train", "model=lenet&fit_input=false&input=1,32,32"),
     ("shapes", "model=resnet18&blocks=2,2,2,2,2&widths=64,128"),  # validate() refuses
