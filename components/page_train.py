@@ -25,7 +25,7 @@ from vizapp.runtime import available_devices, lock_for
 from vizapp.zoo import (ConfigError, ModelSpec, build_model, format_value, preset_names,
                         resolve)
 
-from . import widgets
+from . import lang, widgets
 
 KEY = "vz.train."
 SOURCES = {"digits": N_("handwritten digits (sklearn, 1,797 real images)"),
@@ -226,6 +226,7 @@ def render(spec: ModelSpec) -> None:
 def _live(run: T.TrainRun, every: float | None) -> None:
     @st.fragment(run_every=every)
     def live() -> None:
+        lang.restore()  # a fragment rerun starts in the default language
         view = run.view()
         if run.running:
             st.button(_("Stop"), key=KEY + "stop", icon=":material/stop:", on_click=run.stop)

@@ -383,3 +383,36 @@ def test_bold_survives_in_both_languages(catalog) -> None:
     bad = [(mid, tr) for mid, tr in catalog.items() if isinstance(tr, str) and "**" in tr
            and _bold_marks_work(mid) and not _bold_marks_work(tr)]
     assert not bad, bad
+
+
+def test_train_page_live_in_chinese(server, browser) -> None:
+    """The live part of the Train page reruns as a fragment, which skips the script's top where
+    the language is set: its progress, chart and the worker thread's stop message must still
+    be Chinese while training runs."""
+    import time
+
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{server}/train?model=lenet-bn&lang=zh", wait_until="domcontentloaded")
+    page.wait_for_selector("[data-test-script-state='notRunning']", timeout=120_000)
+    main = page.locator("[data-testid='stMain']")
+    page.locator("[data-testid='stBaseButton-primary']").filter(has_text="训练").click()
+    stop = page.get_by_role("button", name=re.compile("停止"))
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    t0, seen = time.time(), ""
+    while time.time() - t0 < 120:  # several fragment reruns, while the run goes on
+        progress = page.locator("[data-testid='stProgress']").first
+        seen = chart.inner_text() if chart.count() else seen
+        if stop.count() and progress.count() and re.search(r"第 \d+/\d+ 步", progress.inner_text()) \
+                and "lenet-bn 训练" in seen:
+            break
+        time.sleep(0.5)
+    assert "lenet-bn 训练" in seen and "轮次" in seen and "损失" in seen, seen
+    assert not english_runs(seen) and "epoch" not in seen and "train" not in seen, seen
+    stop.click()
+    t0 = time.time()
+    while time.time() - t0 < 120 and "用户在" not in main.inner_text():
+        time.sleep(0.5)
+    text = main.inner_text()
+    assert re.search(r"用户在 \d+ 步后停止", text), text[-800:]
+    assert "stopped by the user" not in text and "not run (stopped)" not in text
+    page.close()
