@@ -10,6 +10,8 @@ from typing import Any
 
 import streamlit as st
 
+from vizapp.i18n import _, tr
+
 from vizapp.zoo import ModelSpec
 
 FAMILY = "custom"
@@ -32,12 +34,13 @@ def draw(info, wkey: str) -> Slots:
     from vizapp.custom import allow_code
 
     if allow_code():
-        st.warning("Arbitrary Python is on (started with --allow-code): classes with forward() "
-                   "run as written. Use this only on your own computer.", icon=":material/warning:")
+        st.warning(_("Arbitrary Python is on (started with --allow-code): classes with forward() "
+                     "run as written. Use this only on your own computer."),
+                   icon=":material/warning:")
     st.html(CSS)
-    st.text_area("Code", key=wkey, height=HEIGHT, help=info.knob.help,
+    st.text_area(_("Code"), key=wkey, height=HEIGHT, help=tr(info.knob.help),
                  placeholder="net = nn.Sequential(...)")
-    st.caption("Ctrl+Enter (or click outside the box) applies the code.")
+    st.caption(_("Ctrl+Enter (or click outside the box) applies the code."))
     return Slots(st.empty(), st.container())
 
 

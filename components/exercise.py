@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import streamlit as st
 
 from vizapp.fmt import shape_text
+from vizapp.i18n import _, msg, tr
 
 from . import state
 from .text import md
@@ -58,7 +59,7 @@ class Verdict:
 
 
 def _names(n: int) -> tuple[str, ...]:
-    return DIM_NAMES[-n:] if n <= 3 else tuple(f"dim {i + 1}" for i in range(n))
+    return DIM_NAMES[-n:] if n <= 3 else tuple(msg("dim {i}", i=i + 1) for i in range(n))
 
 
 def check(answer: Any, output_shape: Sequence[int] | None) -> Verdict:
@@ -66,20 +67,21 @@ def check(answer: Any, output_shape: Sequence[int] | None) -> Verdict:
     want = expected(output_shape)
     got = parse_shape(answer)
     if want is None:
-        return Verdict(False, "This row has no output shape to predict.")
+        return Verdict(False, msg("This row has no output shape to predict."))
     if got is None:
-        return Verdict(False, "Type the shape as numbers, e.g. 6×28×28 (or 6x28x28, or 120 for a "
-                              "flat vector).")
+        return Verdict(False, msg("Type the shape as numbers, e.g. 6×28×28 (or 6x28x28, or 120 "
+                                  "for a flat vector)."))
     if got == want:
-        return Verdict(True, f"Right: {shape_text(want, batch=True)}.")
+        return Verdict(True, msg("Right: {shape}.", shape=shape_text(want, batch=True)))
     if len(got) != len(want):
-        kind = "a flat vector of one number" if len(want) == 1 else \
-            f"{len(want)} numbers ({'×'.join(_names(len(want)))})"
-        return Verdict(False, f"Not quite: {shape_text(got, batch=True)} has {len(got)} "
-                              f"number(s); this layer outputs {kind}.")
+        kind = msg("a flat vector of one number") if len(want) == 1 else \
+            msg("{n} numbers ({names})", n=len(want), names="×".join(_names(len(want))))
+        return Verdict(False, msg("Not quite: {shape} has {n} number(s); this layer outputs "
+                                  "{kind}.", shape=shape_text(got, batch=True), n=len(got),
+                                  kind=kind))
     off = [name for name, g, w in zip(_names(len(want)), got, want) if g != w]
-    return Verdict(False, f"Not quite: {shape_text(got, batch=True)} — check "
-                          f"{', '.join(off)}. Try again, or press “Show me”.")
+    return Verdict(False, msg("Not quite: {shape} — check {dims}. Try again, or press “Show "
+                              "me”.", shape=shape_text(got, batch=True), dims=", ".join(off)))
 
 
 def score(results: dict[str, dict], row_names: Sequence[str]) -> tuple[int, int, int]:
@@ -91,7 +93,8 @@ def score(results: dict[str, dict], row_names: Sequence[str]) -> tuple[int, int,
 
 
 def score_text(right: int, first: int, total: int) -> str:
-    return f"{right}/{total} right ({first} on the first try)"
+    return _("{right}/{total} right ({first} on the first try)").format(
+        right=right, total=total, first=first)
 
 
 def record(results: dict[str, dict], name: str, verdict: Verdict | None) -> dict:
@@ -129,9 +132,9 @@ def toggle(page: str = "shapes", where: Any = None) -> bool:
     wkey = f"{KEY}.{page}"
     st.session_state[wkey] = on()
     value = (where or st).toggle(
-        "Exercise: predict the shapes", key=wkey, on_change=_keep, args=(wkey,),
-        help="Output shapes hidden: type C×H×W for each layer, then see the arithmetic. "
-             "The link keeps it (exercise=1).")
+        _("Exercise: predict the shapes"), key=wkey, on_change=_keep, args=(wkey,),
+        help=_("Output shapes hidden: type C×H×W for each layer, then see the arithmetic. "
+               "The link keeps it (exercise=1)."))
     state.set_view_param("exercise", "1" if value else None)
     return value
 
@@ -150,8 +153,8 @@ def _on_check(spec_key: str, name: str, output_shape: Any) -> None:
 
 def _on_reveal(spec_key: str, name: str, output_shape: Any) -> None:
     record(_results(spec_key), name, None)
-    st.session_state[LAST_KEY] = {"row": name, "right": False, "message":
-                                  f"The answer: {shape_text(expected(output_shape), batch=True)}."}
+    st.session_state[LAST_KEY] = {"row": name, "right": False, "message": msg(
+        "The answer: {shape}.", shape=shape_text(expected(output_shape), batch=True))}
     st.session_state[ANSWER_KEY] = ""
 
 
@@ -171,15 +174,17 @@ def _feedback(spec_key: str, rows_by_name: dict[str, Any]) -> None:
     if not last or last["row"] not in rows_by_name:
         return
     r = rows_by_name[last["row"]]
+    message = tr(last["message"])  # a lazy message: shown in the language of this run
     if last["right"]:
-        st.success(last["message"], icon=":material/check_circle:")
+        st.success(message, icon=":material/check_circle:")
     elif hidden(spec_key, r.name):
-        st.error(last["message"], icon=":material/cancel:")
+        st.error(message, icon=":material/cancel:")
     else:
-        st.info(last["message"], icon=":material/visibility:")
+        st.info(message, icon=":material/visibility:")
     if not hidden(spec_key, r.name):
-        st.markdown(md("**How {} gets there:**", r.name))
-        st.code(r.explanation or "(no arithmetic recorded)", language=None, wrap_lines=True)
+        st.markdown(md(_("**How {} gets there:**"), r.name))
+        st.code(tr(r.explanation) or _("(no arithmetic recorded)"), language=None,
+                wrap_lines=True)
 
 
 def key_of(spec: Any) -> str:
@@ -205,26 +210,27 @@ def panel(spec_key: str, rows: Sequence[Any]) -> None:
     right, first, total = score(results, [r.name for r in rows])
     with st.container(border=True, key="vz-exercise"):
         c1, c2 = st.columns([3, 1], vertical_alignment="center")
-        c1.markdown(f"#### :material/school: Predict, then reveal — score: "
-                    f"{score_text(right, first, total)}")
-        c2.button("Start over", key="vz.exercise.restart", on_click=_on_restart,
+        c1.markdown(_("#### :material/school: Predict, then reveal — score: {score}").format(
+            score=score_text(right, first, total)))
+        c2.button(_("Start over"), key="vz.exercise.restart", on_click=_on_restart,
                   args=(spec_key,), icon=":material/restart_alt:")
         _feedback(spec_key, {r.name: r for r in rows})
         todo = [(i, r) for i, r in enumerate(rows) if not done(results.get(r.name))]
         if not todo:
-            st.markdown(f"**All {total} layers done.** {score_text(right, first, total)}.")
+            st.markdown(_("**All {total} layers done.** {score}.").format(
+                total=total, score=score_text(right, first, total)))
             return
         i, r = todo[0]
         ins = " + ".join(shape_text(s) for s in r.input_shapes) or "—"
-        st.markdown(md("**Layer {} of {}: {}** ({}) receives **{}**. What shape comes out?",
+        st.markdown(md(_("**Layer {} of {}: {}** ({}) receives **{}**. What shape comes out?"),
                        i + 1, total, r.name, r.type, ins))
         with st.form("vz.exercise.form", border=False, enter_to_submit=True):
-            st.text_input("Output shape (C×H×W, or one number for a flat vector)",
-                          key=ANSWER_KEY, placeholder="e.g. 6×28×28")
-            b1, b2, _ = st.columns([1, 1.4, 4])
-            b1.form_submit_button("Check", key="vz.exercise.check", type="primary",
+            st.text_input(_("Output shape (C×H×W, or one number for a flat vector)"),
+                          key=ANSWER_KEY, placeholder=_("e.g. 6×28×28"))
+            b1, b2, _rest = st.columns([1, 1.4, 4])
+            b1.form_submit_button(_("Check"), key="vz.exercise.check", type="primary",
                                   on_click=_on_check, args=(spec_key, r.name, r.output_shape))
-            b2.form_submit_button("Show me", key="vz.exercise.reveal", on_click=_on_reveal,
+            b2.form_submit_button(_("Show me"), key="vz.exercise.reveal", on_click=_on_reveal,
                                   args=(spec_key, r.name, r.output_shape))
 
 
@@ -276,22 +282,25 @@ def graph_panel(spec_key: str, analysis: Any, clicked_id: str | None) -> None:
     from vizapp.render.dot import parse_id
     results = _results("graph:" + spec_key)
     right, first, total = score(results, list(results))
-    st.markdown(f"**Predict, then reveal** — {score_text(right, first, total)}")
+    st.markdown(_("**Predict, then reveal** — {score}").format(
+        score=score_text(right, first, total)))
     parsed = parse_id(clicked_id)
     q = graph_question(analysis, *parsed) if parsed else None
     if q is None or expected(q.output_shape) is None:
-        st.caption("Click a node or a block: predict its output shape, then see the arithmetic.")
+        st.caption(_("Click a node or a block: predict its output shape, then see the "
+                     "arithmetic."))
         return
     key = "graph:" + spec_key
     _feedback(key, {q.name: q})
     if not hidden(key, q.name):
         return
     ins = " + ".join(shape_text(s) for s in q.input_shapes) or "—"
-    st.markdown(md("**{}** ({}) receives **{}**. What comes out?", q.name, q.type, ins))
+    st.markdown(md(_("**{}** ({}) receives **{}**. What comes out?"), q.name, tr(q.type), ins))
     with st.form("vz.exercise.gform", border=False, enter_to_submit=True):
-        st.text_input("Output shape (C×H×W)", key=ANSWER_KEY, placeholder="e.g. 64×56×56")
-        b1, b2, _ = st.columns([1, 1.4, 3])
-        b1.form_submit_button("Check", key="vz.exercise.gcheck", type="primary",
+        st.text_input(_("Output shape (C×H×W)"), key=ANSWER_KEY,
+                      placeholder=_("e.g. 64×56×56"))
+        b1, b2, _rest = st.columns([1, 1.4, 3])
+        b1.form_submit_button(_("Check"), key="vz.exercise.gcheck", type="primary",
                               on_click=_on_check, args=(key, q.name, q.output_shape))
-        b2.form_submit_button("Show me", key="vz.exercise.greveal", on_click=_on_reveal,
+        b2.form_submit_button(_("Show me"), key="vz.exercise.greveal", on_click=_on_reveal,
                               args=(key, q.name, q.output_shape))

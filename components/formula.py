@@ -14,6 +14,8 @@ from typing import Any
 
 import streamlit as st
 
+from vizapp.i18n import N_, _, tr
+
 from .text import md
 
 WINDOW_OPS = ("conv2d", "max_pool2d", "avg_pool2d")
@@ -95,7 +97,7 @@ def first_conv(analysis: Any) -> Any:
     return next((n for n in analysis.nodes if n.op == "conv2d" and worked(n)), None)
 
 
-WHY = """\
+WHY = N_("""\
 **Why they agree when D = 1.** A dilated kernel of size K spans D·(K−1) + 1 input pixels; with
 D = 1 that is K. So H + 2P − D·(K−1) − 1 = H + 2P − K: PyTorch's numerator *is* the seed's
 H − K + 2P. The seed's form is the special case; PyTorch's also covers dilation (and `ceil_mode`
@@ -105,23 +107,23 @@ for pools, ⌈…⌉ instead of ⌊…⌋).
 step, and a step that would leave the window hanging over the edge is not taken — an output
 pixel exists only where the whole window fits. So the division rounds down, then + 1 for the
 window's first position: 7 − 3 with S = 2 gives 4/2 + 1 = 3 positions (0, 2, 4); with 8 − 3 it
-is ⌊5/2⌋ + 1 = 3 as well, the last pixel is never reached."""
+is ⌊5/2⌋ + 1 = 3 as well, the last pixel is never reached.""")
 
-TERMS = """\
+TERMS = N_("""\
 **Words in the labels and tables**
 - **/2** in a label (`Conv2d 7 /2`, `MaxPool 3 /2`): the stride, S = 2 — the layer keeps every
   second window position, so H and W are halved (rounded as above).
 - **RF** (receptive field): how many input pixels, per side, one output pixel of this layer sees.
   Each layer adds (K − 1)·jump to it.
 - **jump**: how many input pixels apart two neighbouring output pixels of this layer are — the
-  product of the strides so far. After ResNet's stem (stride 2, then a stride-2 pool) it is 4."""
+  product of the strides so far. After ResNet's stem (stride 2, then a stride-2 pool) it is 4.""")
 
 
 def _example(node: Any) -> None:
     ws = worked(node)
     attrs = dict(node.attrs)
-    st.markdown(md("**The first convolution of this model, {}**: input {}×{}, kernel {}, "
-                   "stride {}, padding {}, dilation {} → output {}×{}.",
+    st.markdown(md(_("**The first convolution of this model, {}**: input {}×{}, kernel {}, "
+                     "stride {}, padding {}, dilation {} → output {}×{}."),
                    node.module_path or node.id, ws[0].h, ws[1].h, attrs.get("kernel"),
                    attrs.get("stride"), attrs.get("padding"), attrs.get("dilation"),
                    node.output_shape[2], node.output_shape[3]))
@@ -129,24 +131,25 @@ def _example(node: Any) -> None:
         (ws[1].h, ws[1].k, ws[1].s, ws[1].p, ws[1].d) else ws[:1]
     lines = []
     for w in axes:
-        lines += [f"seed 004: {w.seed_text()}", f"PyTorch:  {w.pytorch_text()}"]
+        lines += [_("seed 004: {text}").format(text=w.seed_text()),
+                  f"PyTorch:  {w.pytorch_text()}"]
     st.code("\n".join(lines), language=None, wrap_lines=True)
 
 
 def panel(analysis: Any, example: bool = True) -> None:
     """The expander on the Shapes page (``example=False`` in exercise mode: the worked first
     convolution would give its answer away)."""
-    with st.expander("Two ways to write the formula — and what /2, jump and RF mean",
+    with st.expander(_("Two ways to write the formula — and what /2, jump and RF mean"),
                      icon=":material/function:"):
         c1, c2 = st.columns(2)
-        c1.markdown("**Seed 004** (the textbook)")
+        c1.markdown(_("**Seed 004** (the textbook)"))
         c1.code("H_out = (H − K + 2P)/S + 1", language=None)
-        c2.markdown("**PyTorch** (the docs, and this app)")
+        c2.markdown(_("**PyTorch** (the docs, and this app)"))
         c2.code("H_out = ⌊(H + 2P − D·(K−1) − 1)/S⌋ + 1", language=None)
-        st.caption("H: input height (W the same), K: kernel, P: padding, S: stride, "
-                   "D: dilation (1 unless set).")
+        st.caption(_("H: input height (W the same), K: kernel, P: padding, S: stride, "
+                     "D: dilation (1 unless set)."))
         node = first_conv(analysis)
         if node is not None and example:
             _example(node)
-        st.markdown(WHY)
-        st.markdown(TERMS)
+        st.markdown(tr(WHY))
+        st.markdown(tr(TERMS))

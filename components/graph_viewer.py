@@ -27,15 +27,14 @@ COMPONENT_NAME = "vizapp_graph_viewer"
 
 _HTML = """<div class="vz-viewer" data-testid="vz-graph-viewer">
   <div class="vz-tools">
-    <button type="button" data-act="in" title="Zoom in">+</button>
-    <button type="button" data-act="out" title="Zoom out">&minus;</button>
-    <button type="button" data-act="fit" title="Fit the whole graph">fit</button>
-    <button type="button" data-act="top" title="Fit the width, back to the top">top</button>
-    <span class="vz-hint">scroll to zoom · drag to pan · click a node</span>
+    <button type="button" data-act="in">+</button>
+    <button type="button" data-act="out">&minus;</button>
+    <button type="button" data-act="fit"></button>
+    <button type="button" data-act="top"></button>
+    <span class="vz-hint"></span>
   </div>
   <div class="vz-tools vz-exports">
-    <button type="button" class="vz-dl" data-act="svg" title="Download this view as SVG"
-      hidden>&#x2913; SVG</button>
+    <button type="button" class="vz-dl" data-act="svg" hidden>&#x2913; SVG</button>
     <button type="button" class="vz-dl" data-act="png" hidden>&#x2913; PNG</button>
   </div>
   <div class="vz-stage"></div>
@@ -124,6 +123,15 @@ export default function (component) {
   const root = parentElement.querySelector('.vz-viewer');
   const stage = root.querySelector('.vz-stage');
   const d = data || {};
+  const words = d.text || {};  // the buttons' words and tooltips and the hint, in the app's language
+  root.querySelectorAll('button[data-act]').forEach((b) => {
+    const w = words[b.getAttribute('data-act')];
+    if (!w) return;
+    b.title = w.title;
+    if (w.label) b.textContent = w.label;
+  });
+  const hint = root.querySelector('.vz-hint');
+  if (hint && words.hint) hint.textContent = words.hint;
   root.style.setProperty('--vz-height', (d.height || 640) + 'px');
   if (d.background) root.style.setProperty('--vz-bg', d.background);
   let st = root.__vz;
@@ -294,6 +302,15 @@ def _noop() -> None:
     pass
 
 
+def viewer_text() -> dict:
+    """The viewer's own words (button tooltips and labels, the hint) in the current language;
+    its HTML holds none, the script puts these in."""
+    return {"in": {"title": _("Zoom in")}, "out": {"title": _("Zoom out")},
+            "fit": {"title": _("Fit the whole graph"), "label": _("fit")},
+            "top": {"title": _("Fit the width, back to the top"), "label": _("top")},
+            "hint": _("scroll to zoom · drag to pan · click a node")}
+
+
 def graph_viewer(svg: str, key: str, height: int = 640, selected: str | None = None,
                  background: str | None = None, anchor: list[str] | None = None,
                  start: str = "auto", export: dict | None = None) -> str | None:
@@ -307,7 +324,7 @@ def graph_viewer(svg: str, key: str, height: int = 640, selected: str | None = N
     for no buttons."""
     res = _viewer(key=key, data={"svg": svg, "height": int(height), "selected": selected,
                                  "background": background, "anchor": anchor or [],
-                                 "start": start, "export": export},
+                                 "start": start, "export": export, "text": viewer_text()},
                   default={"selected": selected}, height=int(height) + 2,
                   on_selected_change=_noop)
     value = res.get("selected") if hasattr(res, "get") else getattr(res, "selected", None)

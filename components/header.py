@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vizapp.fmt import human, shape_text
-from vizapp.i18n import _
+from vizapp.i18n import _, tr
 from vizapp.zoo import ModelSpec
 
 from . import present, sidebar, state
@@ -37,7 +37,7 @@ def render(spec: ModelSpec, page: str = "") -> None:
             st.session_state["vz.url_spec"] = spec
         if st.session_state["vz.url_spec"] == spec:
             st.warning(_("Some of the link's settings could not be used:") + "\n\n"
-                       + "\n".join(f"- {esc(m)}" for m in msgs), icon=":material/link_off:")
+                       + "\n".join(f"- {esc(tr(m))}" for m in msgs), icon=":material/link_off:")
         else:
             st.session_state[state.URL_MESSAGES_KEY] = []
     a = state.get_analysis(spec)

@@ -39,6 +39,12 @@ def apply() -> str:
     return lang
 
 
+def restore() -> str:
+    """This session's language again, in a fragment's rerun (it skips the script's top, where
+    :func:`apply` runs, and starts with the default language)."""
+    return i18n.set_lang(st.session_state.get(LANG_KEY) or i18n.DEFAULT)
+
+
 def _on_switch() -> None:
     lang = i18n.normalize(st.session_state.get(SWITCH_KEY)) or i18n.DEFAULT
     st.session_state[LANG_KEY] = lang

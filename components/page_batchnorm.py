@@ -15,7 +15,7 @@ import hashlib
 
 import streamlit as st
 
-from vizapp.i18n import _
+from vizapp.i18n import N_, _, deferred, tr
 from vizapp.labs import bn
 from vizapp.labs import train as T
 from vizapp.render import plots_bn
@@ -26,7 +26,7 @@ from vizapp.zoo import ConfigError, ModelSpec
 from . import state, text, weights
 
 KEY = "vz.bn."
-MOMENTA = {"0.1": 0.1, "1.0": 1.0, "None (cumulative average)": None}
+MOMENTA = {"0.1": 0.1, "1.0": 1.0, N_("None (cumulative average)"): None}
 
 
 MAX_BATCH = 256  # the page's batch inputs; a larger ?batch= is clamped with a note
@@ -43,7 +43,7 @@ def _the_model(spec: ModelSpec, batch: int, token: str, trained: T.Trained | Non
     return _model(spec, batch) if trained is None else weights.trained_model(token, trained)
 
 
-@st.cache_data(max_entries=32, show_spinner="Running one training-mode pass on a copy…")
+@st.cache_data(max_entries=32, show_spinner=False)
 def _report(spec: ModelSpec, token: str, batch: int, seed: int, uploads: tuple[bytes, ...],
             layer: str, _trained: T.Trained | None = None):
     """Full statistics of the chosen layer, and the input profile of every BN layer, from one
@@ -61,12 +61,13 @@ def _report(spec: ModelSpec, token: str, batch: int, seed: int, uploads: tuple[b
     if _trained is not None:
         x, _y = _trained.validation(0, batch)
         return bn.analyze_bn(model, x=x, layers=[layer], model_name=spec.label,
-                             source=f"{len(x)} validation images of {_trained.data.name}")
+                             source=deferred("{n} validation images of {data}", n=len(x),
+                                             data=_trained.data.name))
     return bn.analyze_bn(model, spec.input_shape, batch=batch, seed=seed, layers=[layer],
                          model_name=spec.label)
 
 
-@st.cache_data(max_entries=32, show_spinner="Running K training-mode passes on a copy…")
+@st.cache_data(max_entries=32, show_spinner=False)
 def _evolution(spec: ModelSpec, token: str, layer: str, batch: int, steps: int, seed: int,
                _trained: T.Trained | None = None):
     return bn.running_evolution(_the_model(spec, batch, token, _trained), layer,
@@ -173,7 +174,8 @@ def _render_layers(spec: ModelSpec, names: list[str], trained: T.Trained | None)
         st.caption(_("One uploaded image = batch 1: BatchNorm1d layers (after Linear) then see "
                      "one value per channel and cannot run in train mode."))
     token = trained.key if trained is not None else weights.RANDOM
-    report = _report(spec, token, int(batch), int(seed), uploads, layer, _trained=trained)
+    with st.spinner(_("Running one training-mode pass on a copy…")):
+        report = _report(spec, token, int(batch), int(seed), uploads, layer, _trained=trained)
     s = report.layer(layer)
     if trained is not None:
         st.info(_("Trained weights: `running_mean`/`running_var` *before* this pass are the "
@@ -181,17 +183,17 @@ def _render_layers(spec: ModelSpec, names: list[str], trained: T.Trained | None)
                   "normalises with), and γ, β are its learnt scale and shift — see "
                   "**Per-channel numbers**."), icon=":material/school:")
     digest = hashlib.sha1(b"".join(uploads)).hexdigest()[:8] if uploads else ""
-    st.caption(f"{text.esc(report.source)}{' ' + digest if digest else ''}: " + _(
+    st.caption(f"{text.esc(tr(report.source))}{' ' + digest if digest else ''}: " + _(
         "model input {inp} → `{name}` input {shape}; each channel averages n = {n} values "
         "({dims}).").format(inp=tuple(report.input_shape), name=s.name, shape=s.input_shape,
                             n=f"{s.values_per_channel:,}",
                             dims=' · '.join(str(d) for i, d in enumerate(s.input_shape) if i != 1)))
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(_("channels"), s.num_features)
-    m2.metric("max |manual − module|", f"{s.max_abs_diff_manual:.2e}",
+    m2.metric(_("max |manual − module|"), f"{s.max_abs_diff_manual:.2e}",
               help=_("(x − mean)/sqrt(var_biased + eps)·γ + β computed by hand in float64 vs "
                      "the module's train-mode output."))
-    m3.metric("max |train − eval|", f"{s.max_abs_diff_train_eval:.3g}",
+    m3.metric(_("max |train − eval|"), f"{s.max_abs_diff_train_eval:.3g}",
               help=_("Train mode uses this batch's statistics; eval mode uses running_mean/var "
                      "(fresh buffers 0 and 1 normalise almost nothing, hence the difference)."))
     m4.metric("eps / momentum", f"{s.eps:g} / {s.momentum if s.momentum is not None else 'None'}")
@@ -215,12 +217,13 @@ def _render_layers(spec: ModelSpec, names: list[str], trained: T.Trained | None)
                         key=KEY + "fig_hist")
     with st.expander(_("Per-channel numbers"), expanded=trained is not None):
         st.dataframe([{
-            "channel": i, "batch mean": s.batch_mean[i], "var biased": s.batch_var_biased[i],
-            "var unbiased": s.batch_var_unbiased[i], "running_mean before":
-                s.running_mean_before[i], "running_mean after": s.running_mean_after[i],
-            "running_var before": s.running_var_before[i],
-            "running_var after": s.running_var_after[i], "γ": s.weight[i], "β": s.bias[i],
-            "out mean": s.out_mean[i], "out std": s.out_std[i]}
+            _("channel"): i, _("batch mean"): s.batch_mean[i],
+            _("var biased"): s.batch_var_biased[i], _("var unbiased"): s.batch_var_unbiased[i],
+            _("running_mean before"): s.running_mean_before[i],
+            _("running_mean after"): s.running_mean_after[i],
+            _("running_var before"): s.running_var_before[i],
+            _("running_var after"): s.running_var_after[i], "γ": s.weight[i], "β": s.bias[i],
+            _("out mean"): s.out_mean[i], _("out std"): s.out_std[i]}
             for i in range(s.num_features)], hide_index=True, width="stretch")
     if len(report.profile) > 1:
         st.subheader(_("Through the network"))
@@ -242,9 +245,12 @@ def _render_running(spec: ModelSpec, names: list[str], trained: T.Trained | None
     with c4:
         seed = st.number_input(_("first seed"), 0, 10_000, 0, key=KEY + "ev_seed",
                                help=_("Pass k uses a fresh randn batch with seed + k."))
-    chosen = st.multiselect(_("momentum"), list(MOMENTA), list(MOMENTA), key=KEY + "momenta")
+    chosen = st.multiselect(_("momentum"), list(MOMENTA), list(MOMENTA), key=KEY + "momenta",
+                            format_func=tr)
     token = trained.key if trained is not None else weights.RANDOM
-    evos = _evolution(spec, token, layer, int(batch), int(steps), int(seed), _trained=trained)
+    with st.spinner(_("Running K training-mode passes on a copy…")):
+        evos = _evolution(spec, token, layer, int(batch), int(steps), int(seed),
+                          _trained=trained)
     if trained is not None:
         st.caption(_("The passes start from the trained running statistics (the curves' first "
                      "point) and feed fresh randn batches, so every momentum drifts away from "
@@ -281,18 +287,18 @@ def _render_demo() -> None:
                         key=KEY + "fig_demo")
         st.caption(_("Each column is one channel: BN averages its 4 samples × 2 × 2 = 16 numbers."))
     with right:
-        rows = [("batch mean", d.batch_mean), ("var biased (÷16)", d.batch_var_biased),
-                ("var unbiased (÷15)", d.batch_var_unbiased),
+        rows = [(_("batch mean"), d.batch_mean), (_("var biased (÷16)"), d.batch_var_biased),
+                (_("var unbiased (÷15)"), d.batch_var_unbiased),
                 ("running_mean, momentum 0.1", d.running_mean["0.1"]),
                 ("running_mean, momentum 1.0", d.running_mean["1.0"]),
                 ("running_var, momentum 0.1", d.running_var["0.1"]),
                 ("running_var, momentum 1.0", d.running_var["1.0"]),
-                ("output mean", d.output_mean), ("output std", d.output_std)]
+                (_("output mean"), d.output_mean), (_("output std"), d.output_std)]
         st.dataframe([{"": name, **{f"ch {j}": v[j] for j in range(3)}} for name, v in rows],
                      hide_index=True, width="stretch", key=KEY + "demo_table",
                      column_config={f"ch {j}": st.column_config.NumberColumn(format="%.4f")
                                     for j in range(3)})
-        st.metric("max |manual − module|", f"{d.max_abs_diff_manual_vs_module:.2e}")
+        st.metric(_("max |manual − module|"), f"{d.max_abs_diff_manual_vs_module:.2e}")
     st.markdown(
         _("With momentum 0.1 the running mean is a tenth of the batch mean — the seed's "
         "\"differs by a decimal point\" — and with `m.momentum = 1` it equals it. running_var "

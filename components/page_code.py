@@ -39,7 +39,7 @@ def _styles(spec: ModelSpec) -> tuple[str, ...]:
     return available_styles(spec)
 
 
-@st.cache_data(max_entries=64, show_spinner="Writing the code…", hash_funcs={ModelSpec: repr})
+@st.cache_data(max_entries=64, show_spinner=False, hash_funcs={ModelSpec: repr})
 def _code(spec: ModelSpec, style: str, form: str = "flat") -> str:
     """In a worker process: the class style's forward is written by torch.fx (a trace)."""
     from vizapp.runtime import workers
@@ -84,7 +84,8 @@ def render(spec: ModelSpec) -> None:
                   "nn.Sequential styles cannot express it.")
     st.caption(note)
     try:
-        code = _code(spec, style, form)
+        with st.spinner(_("Writing the code…")):
+            code = _code(spec, style, form)
     except CodegenError as exc:
         text.show_warning(exc, icon=":material/code_off:")
         return

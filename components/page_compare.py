@@ -118,7 +118,7 @@ def _b_controls(a: ModelSpec) -> ModelSpec:
         errors[""] = err
     if errors:
         for name, msg in errors.items():
-            (slots.get(name) or st).error(esc(msg), icon="⚠️")
+            (slots.get(name) or st).error(esc(tr(msg)), icon="⚠️")
         st.caption(md(_("B keeps its last valid configuration: {}"), good.label))
         return good
     b = dataclasses.replace(good, config=cfg)

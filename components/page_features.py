@@ -34,7 +34,7 @@ def _model(spec: ModelSpec):
     return state.real_model(spec, batch=1)
 
 
-@st.cache_data(max_entries=8, show_spinner="Building the model…")
+@st.cache_data(max_entries=8, show_spinner=False)
 def _layers(spec: ModelSpec) -> list[tuple[str, str]]:
     return F.feature_layers(_model(spec))
 
@@ -53,7 +53,7 @@ def _input(spec: ModelSpec, kind: str, digit: int, seed: int, upload: bytes, ind
     return F.make_input(kind, spec.input_shape, digit=digit, seed=seed)
 
 
-@st.cache_data(max_entries=16, show_spinner="Running the model up to the layer…")
+@st.cache_data(max_entries=16, show_spinner=False)
 def _maps(spec: ModelSpec, token: str, layer: str, kind: str, digit: int, seed: int,
           upload: bytes, index: int, max_channels: int, _trained: T.Trained | None = None):
     """``token``: "random", or the key of the trained weights (``_trained``, not hashed)."""
@@ -103,7 +103,8 @@ def render(spec: ModelSpec) -> None:
                    "lab, so the maps show the features the network learnt to pick out — try a "
                    "validation image from its training data, then switch to random weights."))
     try:
-        layers = _layers(spec)
+        with st.spinner(_("Building the model…")):
+            layers = _layers(spec)
         if not layers:
             _fail(_("{label} has no sub-modules to look inside.").format(label=spec.label),
                   _("pick another model."))
@@ -158,10 +159,11 @@ def render(spec: ModelSpec) -> None:
             shared = st.toggle(_("one colour scale for all"), False, key=KEY + "shared",
                                help=_("Off: each tile stretches its own min…max (shapes are "
                                       "visible). On: one scale (strengths are comparable)."))
-        fm = _maps(spec, token, layer, kind, int(digit), int(seed), upload, int(index), int(k),
-                   _trained=trained)
-        pred = _prediction(token, int(index), trained) if kind == "val" and trained else None
-        filters = _filters(spec, token, _trained=trained)
+        with st.spinner(_("Running the model up to the layer…")):
+            fm = _maps(spec, token, layer, kind, int(digit), int(seed), upload, int(index),
+                       int(k), _trained=trained)
+            pred = _prediction(token, int(index), trained) if kind == "val" and trained else None
+            filters = _filters(spec, token, _trained=trained)
     except RunError as exc:
         _fail(exc.cause, exc.fix)
         return

@@ -62,7 +62,7 @@ def render(spec: ModelSpec) -> None:
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
     with c1:
         device = st.selectbox(_("device"), list(labels), format_func=labels.get,
-                              key=KEY + "device", help="The best available is first.")
+                              key=KEY + "device", help=_("The best available is first."))
     with c2:
         batch = int(st.number_input(_("batch"), 1, 65536, max(1, spec.batch), key=KEY + "batch"))
     with c3:

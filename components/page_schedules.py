@@ -79,7 +79,7 @@ def render(spec: ModelSpec | None = None) -> None:
         with c4:
             log_y = st.toggle(_("log scale"), False, key=KEY + "log")
         sch = S.SCHEDULES[name]
-        st.markdown(f"**{tr(sch.title)}**: `{sch.formula}` — {tr(sch.help)}")
+        st.markdown(f"**{tr(sch.title)}**: `{tr(sch.formula)}` — {tr(sch.help)}")
         knobs, plot = st.columns([1, 3])
         with knobs:
             if (state.view_param("sched", None) or names[0]) == name:  # the link's schedule
@@ -128,7 +128,7 @@ def render(spec: ModelSpec | None = None) -> None:
             return
         st.plotly_chart(plots_schedules.lr_curves(curves, log_all, detail=False), width="stretch",
                         theme=None, key=KEY + "fig_all")
-        st.dataframe([{"scheduler": n, "rule": s.formula, "defaults": ", ".join(
+        st.dataframe([{"scheduler": n, "rule": tr(s.formula), "defaults": ", ".join(
             f"{p.name}={format_value(p.default)}" for p in s.params)} for n, s in S.SCHEDULES.items()],
             hide_index=True, width="stretch", column_config={
                 "scheduler": _("scheduler"), "rule": _("rule"), "defaults": _("defaults")})

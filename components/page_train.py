@@ -28,7 +28,7 @@ from vizapp.runtime.sessions import GRACE_S, current_session_watch
 from vizapp.zoo import (ConfigError, ModelSpec, build_model, format_value, preset_names,
                         resolve)
 
-from . import widgets
+from . import lang, widgets
 from .weights import TRAIN_RUN
 
 KEY = "vz.train."
@@ -49,7 +49,7 @@ def _fail(text: str) -> None:
     st.error(_escape(text), icon=":material/error:")
 
 
-@st.cache_resource(max_entries=6, show_spinner="Preparing the data…")
+@st.cache_resource(max_entries=6, show_spinner=False)
 def _data(choice: D.DataChoice, shape: tuple[int, int, int], classes: int,
           upload: bytes | None) -> D.DataSet:
     """Shared between sessions and only read (training copies batches out of it)."""
@@ -106,7 +106,8 @@ def _pick_data(spec: ModelSpec) -> D.DataSet | None:
             return None
         upload, choice = f.getvalue(), D.DataChoice("zip", path=f.name)
     try:
-        ds = _data(choice, tuple(spec.input_shape), spec.config.num_classes, upload)
+        with st.spinner(_("Preparing the data…")):
+            ds = _data(choice, tuple(spec.input_shape), spec.config.num_classes, upload)
     except D.DataError as exc:
         if kind in ("digits", "shapes"):  # the configuration is too big for this server
             st.warning(_escape(_("Cannot train this configuration on {kind}: {error}").format(kind=kind, error=exc)),
@@ -130,7 +131,7 @@ def _settings(model_layers: list[str], default_watch: str | None) -> T.TrainSett
     sargs: dict[str, Any] = {}
     if values["schedule"] != "none":
         sch = S.SCHEDULES[values["schedule"]]
-        with st.expander(_("{name} knobs — {formula}").format(name=sch.name, formula=sch.formula), expanded=False):
+        with st.expander(_("{name} knobs — {formula}").format(name=sch.name, formula=tr(sch.formula)), expanded=False):
             sargs, e = widgets.knob_form(st, sch.params, "vz.sched." + sch.name)
             errors.update(e)
     c1, c2, c3 = st.columns([2, 2, 1])
@@ -301,7 +302,7 @@ def render(spec: ModelSpec) -> None:
             text, fits = _estimate(spec, s.device, s.batch_size, s.precision)
             (st.caption if fits else st.warning)(_("Memory estimate for training: {text}.").format(text=text))
     c1, c2 = st.columns([1, 5])
-    go = c1.button("Train", type="primary", key=KEY + "go", icon=":material/play_arrow:",
+    go = c1.button(_("Train"), type="primary", key=KEY + "go", icon=":material/play_arrow:",
                    disabled=busy or ds is None or s is None or not ok)
     lk = lock_for(s.device if s else "cpu")
     if not busy and lk.busy:
@@ -319,9 +320,10 @@ def render(spec: ModelSpec) -> None:
 def _live(run: T.TrainRun, every: float | None) -> None:
     @st.fragment(run_every=every)
     def live() -> None:
+        lang.restore()  # a fragment rerun starts in the default language
         view = run.view()
         if run.running:
-            st.button("Stop", key=KEY + "stop", icon=":material/stop:", on_click=run.stop)
+            st.button(_("Stop"), key=KEY + "stop", icon=":material/stop:", on_click=run.stop)
         for label, v in view.items():
             _progress(label, v["progress"], v["result"])
         st.plotly_chart(P.curves({k: v for k, v in view.items()}), width="stretch",
@@ -334,7 +336,7 @@ def _live(run: T.TrainRun, every: float | None) -> None:
 def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
     name = _escape(label)  # progress text is Markdown
     if p.phase in ("pending", "stopped") and not p.total_steps:
-        st.progress(0.0, text=f"{name}: {p.message or p.phase}")
+        st.progress(0.0, text=f"{name}: {tr(p.message) or p.phase}")
         return
     if p.phase == "queued":
         st.progress(0.0, text=f"{name}: " + _("waiting for the device — {n} run(s) "
@@ -347,7 +349,7 @@ def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
         e=p.epoch, s=p.step, t=p.total_steps, r=f"{p.images_per_s:,.0f}") + eta)
     if res is not None:
         (st.success if res.status == "done" else st.warning if res.ok else st.error)(
-            _escape(f"{label}: {res.message}"))
+            _escape(f"{label}: {tr(res.message)}"))
 
 
 def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:

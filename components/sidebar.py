@@ -102,8 +102,9 @@ def render() -> ModelSpec:
     fam_names = list(fams)
     if ss[FAMILY_KEY] not in fam_names:
         fam_names.append(ss[FAMILY_KEY])
+    titles = {n: tr(f.title) for n, f in fams.items()}  # in this run's language, once
     sb.selectbox(_("Family"), fam_names, key=FAMILY_KEY, on_change=_on_family,
-                 format_func=lambda n: fams[n].title if n in fams else n,
+                 format_func=lambda n: titles.get(n, n),
                  help=_("The architecture family; each has its own knobs below."))
     fam = ss[FAMILY_KEY]
     options = _model_options(fam, ss[MODEL_KEY])
@@ -169,6 +170,7 @@ def render() -> ModelSpec:
             if fam == code_box.FAMILY and name == "code":
                 code_box.show_error(slot, message)
                 continue
+            message = tr(message)  # a lazy message from an earlier run: in this run's language
             text = md("**{}**: {}", _md(name), _md(message)) if slot is top_error and name \
                 else esc(_md(message))
             slot.markdown(f":red[:material/error: {text}]")

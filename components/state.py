@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 import streamlit as st
 
-from vizapp.i18n import _, localize
+from vizapp.i18n import _, localize, msg
 from vizapp.runtime.cache import SharedCache
 from vizapp.zoo.base import parse_input
 from vizapp.zoo import (ConfigError, ModelSpec, families, format_value, parse_value, presets,
@@ -86,10 +86,12 @@ def spec_from_query(params: Mapping[str, Any]) -> tuple[ModelSpec, list[str]]:
     try:
         base = resolve(name)
     except ConfigError as exc:
-        messages.append(f"model: {exc.message} Showing {default_model()} instead.")
+        messages.append(msg("model: {message} Showing {model} instead.", message=exc.message,
+                            model=default_model()))
         base = resolve(default_model())
     except Exception as exc:  # noqa: BLE001 - a broken family must not take the app down
-        messages.append(f"model: cannot load '{name}' ({exc}). Showing {default_model()}.")
+        messages.append(msg("model: cannot load '{name}' ({error}). Showing {model}.",
+                            name=name, error=str(exc), model=default_model()))
         base = resolve(default_model())
     cls = type(base.config)
     knob_names = {k.name for k in cls.knobs()}
@@ -106,8 +108,9 @@ def spec_from_query(params: Mapping[str, Any]) -> tuple[ModelSpec, list[str]]:
         elif key in SPEC_PARAMS or key in VIEW_PARAMS or "." in key or key.startswith("vs_"):
             continue
         else:
-            messages.append(f"'{key}' is not a knob of {base.family} and was ignored "
-                            f"(knobs: {', '.join(sorted(knob_names))}).")
+            messages.append(msg("'{key}' is not a knob of {family} and was ignored (knobs: "
+                                "{knobs}).", key=key, family=base.family,
+                                knobs=", ".join(sorted(knob_names))))
     if "batch" in q:
         overrides["batch"] = q["batch"]
 
@@ -122,7 +125,8 @@ def spec_from_query(params: Mapping[str, Any]) -> tuple[ModelSpec, list[str]]:
             cfg.validate()
             break
         except ConfigError as exc:
-            messages.append(f"{exc.message} — kept the preset's {exc.knob or 'values'}.")
+            messages.append(msg("{message} — kept the preset's {knob}.", message=exc.message,
+                                knob=exc.knob or msg("values")))
             if exc.knob and hasattr(base.config, exc.knob) and \
                     getattr(cfg, exc.knob) != getattr(base.config, exc.knob):
                 cfg = dataclasses.replace(cfg, **{exc.knob: getattr(base.config, exc.knob)})

@@ -4,10 +4,13 @@ per language from one cached (English) analysis, the CLI and the app speak Chine
 from __future__ import annotations
 
 import ast
+import html
+import json
 import pickle
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -54,7 +57,7 @@ def test_markers_take_literal_text_only() -> None:
         if path.name == "i18n.py":  # the machinery itself passes variables through
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("_", "N_", "msg")
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("_", "N_", "msg", "deferred")
                     and node.args and not (isinstance(node.args[0], ast.Constant)
                                            and isinstance(node.args[0].value, str))):
                 bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
@@ -204,3 +207,212 @@ def test_browser_opens_lang_zh_on_every_page() -> None:
             browser.close()
     finally:
         stop_streamlit(proc)
+
+
+# ------------------------------------------------------------------------------ nothing left in English
+# An English sentence: three or more English words in a row (a word: letters, at most an initial
+# capital — so Conv2d, BatchNorm2d, ReLU, running_mean, nn.Linear, b1.conv are not words).
+_ENGLISH_RUN = re.compile(r"(?<![\w.\-/'])[A-Za-z][a-z]*(?:[ ]+[A-Za-z][a-z]*){2,}(?![\w/])")
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
+_TAG = re.compile(r"<[^>]*>")
+_STYLE = re.compile(r"<(style|script)\b.*?</\1>", re.S)
+_PLOTLY_FIELD = re.compile(r"%\{[^}]*\}")
+# quoted on purpose: PyTorch's own error text, shown beside its Chinese explanation
+QUOTED = ("mat1 and mat2 shapes cannot be multiplied",)
+# the proto fields a person reads (ids, urls, css, icons, types are not text)
+_READ_FIELDS = {"body", "label", "help", "options", "placeholder", "content", "text", "caption",
+                "code_text"}
+
+
+def english_runs(text: str) -> list[str]:
+    """The English sentences (3+ English words in a row) of ``text``, outside `code`, HTML tags
+    and plotly's %{…} fields; runs of single capitals (N C H W) are symbols, not words."""
+    for quoted in QUOTED:
+        text = text.replace(quoted, " ")
+    text = _PLOTLY_FIELD.sub(" ", _TAG.sub(" ", _CODE_SPAN.sub(" ", _STYLE.sub(" ", text))))
+    return [r for r in (m.group(0) for m in _ENGLISH_RUN.finditer(text))
+            if not all(len(w) == 1 and w.isupper() for w in r.split())]
+
+
+def _plotly_texts(spec: str) -> list[str]:
+    out: list[str] = []
+
+    def walk(o, key=""):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k in ("text", "hovertemplate", "name", "ticktext", "texttemplate") or \
+                        key == "title":
+                    out.extend([v] if isinstance(v, str) else
+                               [x for x in v if isinstance(x, str)] if isinstance(v, list) else [])
+                walk(v, k)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v, key)
+
+    walk(json.loads(spec))
+    return out
+
+
+def _component_texts(data: str) -> list[str]:
+    """The graph viewer's data: the words its script puts in, and the SVG's <text> elements."""
+    d = json.loads(data)
+    words = d.get("text") or {}
+    out = [words.get("hint", "")] + [v for w in words.values() if isinstance(w, dict)
+                                     for v in w.values()]
+    out += [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", d.get("svg") or "")]
+    return out
+
+
+def visible_texts(at) -> list[str]:
+    """Every text of an AppTest run that a person reads: markdown, labels, help, options,
+    alerts, plain-text code (not Python), table headers and cells, chart titles, axes, legends
+    and hover templates, the graph viewer's buttons, hint and SVG labels."""
+    from google.protobuf.message import Message
+
+    out: list[str] = []
+
+    def proto(m, python=False):
+        python = python or getattr(m, "language", None) == "python"
+        for fd, val in m.ListFields():
+            vals = val if isinstance(val, (list, tuple)) or type(val).__name__.startswith(
+                "Repeated") else [val]
+            for v in vals:
+                if isinstance(v, Message):
+                    proto(v, python)
+                elif fd.name == "spec" and isinstance(v, str):
+                    out.extend(_plotly_texts(v))
+                elif fd.name == "json" and isinstance(v, str) and v.startswith("{"):
+                    out.extend(_component_texts(v))
+                elif fd.name == "html_content":
+                    out.append(v)
+                elif fd.name == "columns" and isinstance(v, str) and v.startswith("{"):
+                    out.extend(c.get("label", "") for c in json.loads(v).values()
+                               if isinstance(c, dict))
+                elif fd.name == "data" and isinstance(v, bytes):
+                    import pyarrow as pa
+                    table = pa.ipc.open_stream(v).read_all()
+                    out.extend(map(str, table.column_names))
+                    out.extend(x for col in table.columns for x in col.to_pylist()
+                               if isinstance(x, str))
+                elif fd.name in _READ_FIELDS and isinstance(v, str) and not \
+                        (fd.name == "code_text" and python):
+                    out.append(v)
+
+    def walk(node):
+        p = getattr(node, "proto", None)
+        if isinstance(p, Message):
+            proto(p)
+        children = getattr(node, "children", None)
+        for child in (children.values() if isinstance(children, dict) else []):
+            walk(child)
+
+    walk(at._tree)
+    return out
+
+
+def test_english_run_finds_sentences_not_symbols() -> None:
+    assert english_runs("Output shapes hidden: type C×H×W for each layer") == [
+        "Output shapes hidden", "W for each layer"]
+    assert english_runs("Exercise: predict the shapes") == ["predict the shapes"]
+    assert english_runs("scroll to zoom · drag to pan") == ["scroll to zoom", "drag to pan"]
+    assert english_runs("%{hovertext}<br>%{y:,} channels of the map") == ["channels of the map"]
+    assert english_runs("<style>/* less space at the top */ .a { b: 1 }</style><b>a b</b>") == []
+    for symbols in ("卷积层 Conv2d 1→6，卷积核 5", "N C H W", "H_out = ⌊(H + 2P − D·(K−1) − 1)/S⌋ + 1",
+                    "`Conv2d 7 /2` 中的 **/2**", "nn.Linear(576, 120)", "running_mean, momentum",
+                    "lenet (fit_input=false)", "PyTorch 报错：mat1 and mat2 shapes cannot be "
+                    "multiplied (1x576 and 400x120)", "BatchNorm2d ReLU MaxPool2d"):
+        assert english_runs(symbols) == [], symbols
+
+
+# pages in Chinese with several models, exercise mode, and impossible configurations
+ZH_CASES = [(p, "model=resnet18") for p in PAGES] + [
+    ("shapes", "model=lenet&exercise=1"), ("graph", "model=googlenet&exercise=1"),
+    ("graph", "model=densenet121"), ("shapes", "model=googlenet"),
+    ("batchnorm", "model=lenet-bn"), ("train", "model=lenet"),
+    ("shapes", "model=custom"), ("graph", "model=torchvision:resnet18"),  # translated titles
+    ("shapes", "model=lenet&fit_input=false&input=1,32,32"),  # the shapes fail at fc1
+    ("train", "model=lenet&fit_input=false&input=1,32,32"),
+    ("shapes", "model=resnet18&blocks=2,2,2,2,2&widths=64,128"),  # validate() refuses
+    ("shapes", "model=densenet121&compression=1.5&kernel=3&input=1,x,2"),  # bounds, knob, input
+]
+
+
+@pytest.mark.parametrize("page,query", ZH_CASES, ids=[f"{p}-{q}" for p, q in ZH_CASES])
+def test_no_english_sentence_left_in_chinese(page: str, query: str) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "vizapp" / "main.py"), default_timeout=180)
+    at.query_params["lang"] = "zh"
+    for key, value in (kv.split("=", 1) for kv in query.split("&")):
+        at.query_params[key] = value
+    at.run()
+    if page != "graph":
+        at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    texts = visible_texts(at)
+    assert sum(len(t) for t in texts) > 500 and any(HAN.search(t) for t in texts)  # it read the page
+    left = {t[:200]: runs for t in texts if (runs := english_runs(t))}
+    assert not left, left
+
+
+def _bold_marks_work(text: str) -> bool:
+    """Whether every ``**`` of ``text`` can open/close bold by CommonMark's flanking rules (a
+    closing ``**`` after Chinese punctuation must be followed by a space or punctuation:
+    ``**合计：**11`` shows its asterisks; ``**合计**：11`` is bold). Placeholders stand for a
+    value such as a number or a name."""
+    text = _CODE_SPAN.sub("`c`", re.sub(r"\{[^{}]*\}", "x", text))
+
+    def punct(c: str) -> bool:
+        return unicodedata.category(c).startswith(("P", "S"))
+
+    marks = [m.start() for m in re.finditer(r"(?<!\*)\*\*(?!\*)", text)]
+    for k, i in enumerate(marks):
+        before = text[i - 1] if i else " "
+        after = text[i + 2] if i + 2 < len(text) else " "
+        if k % 2 == 0:  # opens
+            ok = not after.isspace() and (not punct(after) or before.isspace() or punct(before))
+        else:  # closes
+            ok = not before.isspace() and (not punct(before) or after.isspace() or punct(after))
+        if not ok:
+            return False
+    return True
+
+
+def test_bold_survives_in_both_languages(catalog) -> None:
+    assert not _bold_marks_work("**合计：**{p} 个参数") and _bold_marks_work("**合计**：{p} 个参数")
+    bad = [(mid, tr) for mid, tr in catalog.items() if isinstance(tr, str) and "**" in tr
+           and _bold_marks_work(mid) and not _bold_marks_work(tr)]
+    assert not bad, bad
+
+
+def test_train_page_live_in_chinese(server, browser) -> None:
+    """The live part of the Train page reruns as a fragment, which skips the script's top where
+    the language is set: its progress, chart and the worker thread's stop message must still
+    be Chinese while training runs."""
+    import time
+
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{server}/train?model=lenet-bn&lang=zh", wait_until="domcontentloaded")
+    page.wait_for_selector("[data-test-script-state='notRunning']", timeout=120_000)
+    main = page.locator("[data-testid='stMain']")
+    page.locator("[data-testid='stBaseButton-primary']").filter(has_text="训练").click()
+    stop = page.get_by_role("button", name=re.compile("停止"))
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    t0, seen = time.time(), ""
+    while time.time() - t0 < 120:  # several fragment reruns, while the run goes on
+        progress = page.locator("[data-testid='stProgress']").first
+        seen = chart.inner_text() if chart.count() else seen
+        if stop.count() and progress.count() and re.search(r"第 \d+/\d+ 步", progress.inner_text()) \
+                and "lenet-bn 训练" in seen:
+            break
+        time.sleep(0.5)
+    assert "lenet-bn 训练" in seen and "轮次" in seen and "损失" in seen, seen
+    assert not english_runs(seen) and "epoch" not in seen and "train" not in seen, seen
+    stop.click()
+    t0 = time.time()
+    while time.time() - t0 < 120 and "用户在" not in main.inner_text():
+        time.sleep(0.5)
+    text = main.inner_text()
+    assert re.search(r"用户在 \d+ 步后停止", text), text[-800:]
+    assert "stopped by the user" not in text and "not run (stopped)" not in text
+    page.close()

@@ -175,6 +175,20 @@ def msg(template: str, **fields: Any) -> str:
     return Msg(((template, tuple(fields.items())),))
 
 
+def lazy(text: str) -> str:
+    """A string of data marked for translation elsewhere (a knob's label, a family's title) as a
+    field of a message: English now (a :class:`Msg`), translated where the message is shown."""
+    if _LANG.get() != SOURCE_LANG:
+        return _(text)
+    return Msg(((text.replace("{", "{{").replace("}", "}}"), ()),)) if text else text
+
+
+def deferred(template: str, **fields: Any) -> str:
+    """Like :func:`msg` but lazy in every language: for a record cached across sessions (e.g.
+    by ``st.cache_data``) whatever language it was made in; show it with :func:`tr`."""
+    return Msg(((template, tuple(fields.items())),))
+
+
 def join(sep: str, items: Iterable[Any]) -> str:
     """``sep.join(items)`` that keeps messages lazy (``sep`` itself is literal text)."""
     items = list(items)
@@ -316,7 +330,7 @@ def compile_catalogs() -> list[Path]:
 
 
 # ----------------------------------------------------------------------------- extraction
-MARKERS = {"_", "N_", "msg", "ngettext"}
+MARKERS = {"_", "N_", "msg", "deferred", "ngettext"}
 
 
 def extract_file(path: Path) -> dict[str, tuple[str, int]]:
@@ -356,7 +370,7 @@ def registry_msgids() -> dict[str, str]:
 
     found: dict[str, str] = {}
     for fam in families().values():
-        found[fam.description] = f"family {fam.name}"
+        found[fam.description] = found[fam.title] = f"family {fam.name}"
         for info in fam.config_cls.knobs():
             found[info.label] = found[info.knob.help] = f"knob {fam.name}.{info.name}"
     for p in presets().values():

@@ -73,7 +73,7 @@ def nodes_from(traced: Traced, prop: Propagated, rfs: dict[str, ReceptiveField |
                 id=name, op=op_name(st).lower(), category=_category(st), label=op_name(st),
                 module_path=st.module_path, module_type=op_name(st), inputs=ins,
                 input_shapes=in_shapes, output_shape=None, params=params(st), macs=0, rf=None,
-                explanation=f"✗ {prop.failure[1].message}", source="failed"))
+                explanation="✗ " + prop.failure[1].message, source="failed"))
             break
         res = prop.results.get(name)
         out = first_tensor(res.value) if res is not None else None

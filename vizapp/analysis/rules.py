@@ -134,9 +134,9 @@ def _window_rule(c: Call, x: TMeta, k, s, p, d, ceil: bool, what: str, cout: int
     if len(x.shape) != 4:
         if len(x.shape) == 3:  # unbatched C×H×W
             raise NoRule()
-        raise ShapeError(f"{what} needs a 4-D input N×C×H×W but got {len(x.shape)}-D "
-                         f"{fmt_shape(x.shape, True)}",
-                         "flatten/reshape earlier, or feed an image tensor")
+        raise ShapeError(msg("{what} needs a 4-D input N×C×H×W but got {n}-D {shape}",
+                             what=what, n=len(x.shape), shape=fmt_shape(x.shape, True)),
+                         msg("flatten/reshape earlier, or feed an image tensor"))
     n, _, h, w = x.shape
     kh, kw = _pair(k)
     sh, sw = _pair(s)
@@ -391,8 +391,8 @@ def adaptive_pool(c: Call, out_size: Any = None, is_max: bool | None = None) -> 
     oh = h if oh is None else oh
     ow = w if ow is None else ow
     if h == 0 or w == 0:
-        raise ShapeError(f"adaptive pooling gets an empty {h}×{w} map", "use a larger input",
-                         spatial=True)
+        raise ShapeError(msg("adaptive pooling gets an empty {hw} map", hw=f"{h}×{w}"),
+                         msg("use a larger input"), spatial=True)
     out = (n, ch, oh, ow)
     kh = max(math.ceil((i + 1) * h / oh) - (i * h) // oh for i in range(oh))
     kw = max(math.ceil((i + 1) * w / ow) - (i * w) // ow for i in range(ow))
@@ -422,17 +422,17 @@ def linear(c: Call) -> OpResult:
         got = x.shape[-1] if x.shape else 0
         hint = ""
         if len(x.shape) > 2:
-            hint = " (flatten the feature map first)"
+            hint = msg(" (flatten the feature map first)")
         elif c.pre_flatten is not None and len(c.pre_flatten) > 2:
             hint = (" = " + "·".join(map(str, c.pre_flatten[1:])) + f" ≠ {m.in_features}")
         rows = math.prod(x.shape[:-1]) if x.shape else 0
         raise ShapeError(
-            f"Linear expects {m.in_features} input features but gets {got}{hint} — PyTorch "
-            f"says: mat1 and mat2 shapes cannot be multiplied ({rows}x{got} and "
-            f"{m.in_features}x{m.out_features})",
-            f"build it as nn.Linear({got}, {m.out_features}) — in_features must equal the "
-            f"flattened size — or change the input size so that {m.in_features} features "
-            f"arrive", features=(m.in_features, got))
+            msg("Linear expects {want} input features but gets {got}{hint} — PyTorch says: "
+                "mat1 and mat2 shapes cannot be multiplied ({rows}x{got} and {want}x{out})",
+                want=m.in_features, got=got, hint=hint, rows=rows, out=m.out_features),
+            msg("build it as nn.Linear({got}, {out}) — in_features must equal the flattened "
+                "size — or change the input size so that {want} features arrive", got=got,
+                out=m.out_features, want=m.in_features), features=(m.in_features, got))
     out = x.shape[:-1] + (m.out_features,)
     rows = math.prod(x.shape[:-1])
     macs = rows * m.in_features * m.out_features
@@ -470,15 +470,18 @@ def batchnorm(c: Call) -> OpResult:
     name = type(m).__name__
     if len(x.shape) < 2 or x.shape[1] != m.num_features:
         got = x.shape[1] if len(x.shape) > 1 else "?"
-        raise ShapeError(f"{name} expects {m.num_features} channels but gets {got} "
-                         f"({fmt_shape(x.shape, True)})",
-                         f"build it as {name}({got})")
+        raise ShapeError(msg("{name} expects {want} channels but gets {got} ({shape})",
+                             name=name, want=m.num_features, got=got,
+                             shape=fmt_shape(x.shape, True)),
+                         msg("build it as {name}({got})", name=name, got=got))
     if name == "BatchNorm1d" and len(x.shape) not in (2, 3):
-        raise ShapeError(f"BatchNorm1d needs a 2-D or 3-D input, got {fmt_shape(x.shape, True)}",
-                         "use BatchNorm2d for N×C×H×W feature maps")
+        raise ShapeError(msg("BatchNorm1d needs a 2-D or 3-D input, got {shape}",
+                             shape=fmt_shape(x.shape, True)),
+                         msg("use BatchNorm2d for N×C×H×W feature maps"))
     if name == "BatchNorm2d" and len(x.shape) != 4:
-        raise ShapeError(f"BatchNorm2d needs a 4-D input N×C×H×W, got {fmt_shape(x.shape, True)}",
-                         "use BatchNorm1d after a Linear layer")
+        raise ShapeError(msg("BatchNorm2d needs a 4-D input N×C×H×W, got {shape}",
+                             shape=fmt_shape(x.shape, True)),
+                         msg("use BatchNorm1d after a Linear layer"))
     C = m.num_features
     text = pexpl = ""
     if c.explain:
@@ -594,11 +597,11 @@ def add_rule(c: Call) -> OpResult:
                 out = tuple(torch.broadcast_shapes(a.shape, b.shape))
             except RuntimeError:
                 raise ShapeError(
-                    f"cannot add {fmt_shape(a.shape)} and {fmt_shape(b.shape)}: an addition "
-                    f"(residual connection) needs equal shapes",
-                    "make both branches output the same channels and size — e.g. a 1×1 "
-                    "convolution with the same stride on the shortcut (use_1x1conv / "
-                    "a projection) when the block changes channels or halves H×W") from None
+                    msg("cannot add {a} and {b}: an addition (residual connection) needs equal "
+                        "shapes", a=fmt_shape(a.shape), b=fmt_shape(b.shape)),
+                    msg("make both branches output the same channels and size — e.g. a 1×1 "
+                        "convolution with the same stride on the shortcut (use_1x1conv / "
+                        "a projection) when the block changes channels or halves H×W")) from None
         else:
             out = a.shape
         text = ""
@@ -625,10 +628,10 @@ def cat_rule(c: Call) -> OpResult:
         if len(t.shape) != nd or any(t.shape[i] != tensors[0].shape[i]
                                      for i in range(nd) if i != d):
             shapes = ", ".join(fmt_shape(t.shape, True) for t in tensors)
-            raise ShapeError(f"cannot concatenate {shapes} along dim {d}: all other dims must "
-                             f"be equal",
-                             "give every branch the same H×W (same strides and padding) — "
-                             "padding k//2 keeps the size for odd kernels",
+            raise ShapeError(msg("cannot concatenate {shapes} along dim {d}: all other dims "
+                                 "must be equal", shapes=shapes, d=d),
+                             msg("give every branch the same H×W (same strides and padding) — "
+                                 "padding k//2 keeps the size for odd kernels"),
                              spatial=False)
     parts = [t.shape[d] for t in tensors]
     total = sum(parts)

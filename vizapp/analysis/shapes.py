@@ -19,6 +19,7 @@ from torch import fx
 from torch.fx.node import map_aggregate
 from torch.utils.flop_counter import FlopCounterMode
 
+from vizapp import i18n
 from vizapp.fmt import shape_text
 from vizapp.meta import meta_state
 
@@ -119,8 +120,10 @@ def execute_meta(step: Step, args: Any, kwargs: Any, explain: bool) -> OpResult:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         shapes = [shape_text(a.shape, True) for a in args if isinstance(a, TMeta)]
         small = any(w in msg.lower() for w in ("too small", "output size", "kernel size can't"))
-        raise ShapeError(f"{op_name(step)} failed on input {', '.join(shapes) or '—'}: {msg}",
-                         "check the shapes entering this layer", spatial=small) from None
+        raise ShapeError(i18n.msg("{op} failed on input {shapes}: {error}", op=op_name(step),
+                                  shapes=", ".join(shapes) or "—", error=msg),
+                         i18n.msg("check the shapes entering this layer"),
+                         spatial=small) from None
     value = to_tmeta(out)
     name = op_name(step)
     if first_tensor(value) is None:

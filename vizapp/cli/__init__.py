@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (UserError, ConfigError) as exc:
-        print(f"vizapp {args.command}: error: {exc}", file=sys.stderr)
+        print(i18n._("vizapp {command}: error: {message}").format(
+            command=args.command, message=i18n.tr(getattr(exc, "message", None) or str(exc))),
+            file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

@@ -12,8 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vizapp.i18n import tr
     from vizapp.zoo import presets
 
     for name, p in presets().items():
-        print(f"{name}\t{p.family}\t{p.description}" if args.verbose else name)
+        print(f"{name}\t{p.family}\t{tr(p.description)}" if args.verbose else name)
     return 0

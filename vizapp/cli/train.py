@@ -6,7 +6,13 @@ import argparse
 import json
 import sys
 
+from vizapp.i18n import N_, _, tr
+
 from .common import add_model_args, spec_from_args
+
+# a run's status as its text line starts (JSON keeps the status itself)
+STATUS = {"done": N_("done"), "stopped": N_("stopped"), "timeout": N_("timeout"),
+          "nan": N_("nan"), "oom": N_("oom")}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -80,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     except (T.TrainError, D.DataError) as exc:
         raise UserError(str(exc)) from None
     if args.format == "text":
-        print(f"{spec.label} on {ds.summary()}", flush=True)
+        print(_("{label} on {data}").format(label=spec.label, data=ds.summary()), flush=True)
 
     def emit(r) -> None:
         if isinstance(r, T.EpochRecord):
@@ -99,10 +105,12 @@ def run(args: argparse.Namespace) -> int:
         with open(args.save, "wb") as f:
             f.write(T.save_bytes(res))
     if args.format == "text":
-        print(f"{res.status}: {res.message} in {res.seconds:.1f} s on {res.device} "
-              f"({res.precision})" + (f"; saved to {args.save}" if args.save else ""))
+        print(_("{status}: {message} in {seconds} s on {device} ({precision})").format(
+            status=tr(STATUS.get(res.status, res.status)), message=tr(res.message),
+            seconds=f"{res.seconds:.1f}", device=res.device, precision=res.precision)
+            + (_("; saved to {path}").format(path=args.save) if args.save else ""))
     elif res.status != "done":
-        print(f"vizapp train: {res.message}", file=sys.stderr)
+        print(f"vizapp train: {tr(res.message)}", file=sys.stderr)
     return 0
 
 
@@ -113,6 +121,9 @@ def _knobs(spec) -> dict:
 
 
 def format_epoch(r, s) -> str:
-    return (f"epoch {r.epoch:>3}/{s.epochs}  train loss {r.train_loss:.4f} acc "
-            f"{100 * r.train_acc:5.1f}%   val loss {r.val_loss:.4f} acc {100 * r.val_acc:5.1f}%"
-            f"   lr {r.lr:.4g}   {r.seconds:.2f} s  {r.images_per_s:,.0f} img/s")
+    return _("epoch {epoch}/{epochs}  train loss {train_loss} acc {train_acc}%   val loss "
+             "{val_loss} acc {val_acc}%   lr {lr}   {seconds} s  {rate} img/s").format(
+        epoch=f"{r.epoch:>3}", epochs=s.epochs, train_loss=f"{r.train_loss:.4f}",
+        train_acc=f"{100 * r.train_acc:5.1f}", val_loss=f"{r.val_loss:.4f}",
+        val_acc=f"{100 * r.val_acc:5.1f}", lr=f"{r.lr:.4g}", seconds=f"{r.seconds:.2f}",
+        rate=f"{r.images_per_s:,.0f}")

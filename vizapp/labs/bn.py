@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from vizapp.i18n import N_, deferred
+
 Floats = tuple[float, ...]
 
 # how many raw values per channel a record keeps for histograms (records stay small)
@@ -167,7 +169,7 @@ class BNDemo:
 
 # ----------------------------------------------------------------------------- helpers
 def momentum_label(m: float | None) -> str:
-    return "None (cumulative average)" if m is None else f"{m:g}"
+    return N_("None (cumulative average)") if m is None else f"{m:g}"
 
 
 def parse_momentum(text: str | float | None) -> float | None:
@@ -371,10 +373,10 @@ def analyze_bn(model: nn.Module, input_shape: Sequence[int] | None = None, *, ba
         if input_shape is None:
             raise BNError("give an input tensor x or an input_shape (C, H, W)")
         x = synthetic_batch(input_shape, batch, seed)
-        source = source or f"synthetic randn batch (seed {seed})"
+        source = source or deferred("synthetic randn batch (seed {seed})", seed=seed)
     else:
         x = x.detach().float().cpu()
-        source = source or "given tensor"
+        source = source or deferred("given tensor")
     all_names = [n for n, _ in bn_layers(model)]
     if not all_names:
         raise BNError(f"{model_name or type(model).__name__} has no BatchNorm layer; pick a "

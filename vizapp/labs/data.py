@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vizapp.i18n import _
+
 MAX_IMAGES = 20_000  # train + validation images kept from any source
 MAX_TENSOR_BYTES = 400 * 2**20  # all images as float32 on the host
 MAX_ZIP_BYTES = 50 * 2**20
@@ -85,8 +87,10 @@ class DataSet:
 
     def summary(self) -> str:
         c, h, w = self.input_shape
-        return (f"{self.name}: {len(self.y_train)} training + {len(self.y_val)} validation "
-                f"images of {c}×{h}×{w}, {len(self.classes)} classes")
+        return _("{name}: {train} training + {val} validation images of {shape}, {classes} "
+                 "classes").format(name=self.name, train=len(self.y_train),
+                                   val=len(self.y_val), shape=f"{c}×{h}×{w}",
+                                   classes=len(self.classes))
 
 
 # ----------------------------------------------------------------------------- checks

@@ -34,7 +34,7 @@ class ScheduleError(ValueError):
 class Schedule:
     name: str  # the torch class name
     title: str
-    formula: str  # the rule in one line
+    formula: str  # the rule in one line (marked N_ where it has words)
     help: str
     knobs: type  # a frozen dataclass whose fields are zoo knobs (bounds, step, help)
 
@@ -154,7 +154,7 @@ class CosineAnnealingWarmRestartsKnobs:
 SCHEDULES: dict[str, Schedule] = {s.name: s for s in (
     Schedule("StepLR", N_("Step decay"), "lr = lr₀·γ^⌊e / step_size⌋",
              N_("Multiply the lr by γ every step_size epochs."), StepLRKnobs),
-    Schedule("MultiStepLR", N_("Multi-step decay"), "lr = lr₀·γ^(number of milestones ≤ e)",
+    Schedule("MultiStepLR", N_("Multi-step decay"), N_("lr = lr₀·γ^(number of milestones ≤ e)"),
              N_("Multiply the lr by γ at each milestone epoch."), MultiStepLRKnobs),
     Schedule("ExponentialLR", N_("Exponential decay"), "lr = lr₀·γ^e",
              N_("Multiply the lr by γ every epoch."), ExponentialLRKnobs),
@@ -163,18 +163,19 @@ SCHEDULES: dict[str, Schedule] = {s.name: s for s in (
              N_("Half a cosine from lr₀ down to η_min over T_max epochs (then back up: the cosine "
                 "continues)."), CosineAnnealingLRKnobs),
     Schedule("ReduceLROnPlateau", N_("Reduce on plateau"),
-             "lr ← max(lr·factor, min_lr) when the loss has not improved for patience epochs",
+             N_("lr ← max(lr·factor, min_lr) when the loss has not improved for patience "
+                "epochs"),
              N_("Watches a validation loss (here a synthetic curve that flattens out, with noise) "
                 "and cuts the lr when it stops improving."), ReduceLROnPlateauKnobs),
     Schedule("LambdaLR", N_("Lambda (any function)"), "lr = lr₀·f(e)",
              N_("Multiply lr₀ by a function of the epoch; the offered functions are below."),
              LambdaLRKnobs),
-    Schedule("OneCycleLR", N_("One cycle"), "warm up to max_lr, then anneal far below lr₀",
+    Schedule("OneCycleLR", N_("One cycle"), N_("warm up to max_lr, then anneal far below lr₀"),
              N_("Rise from max_lr/div_factor to max_lr over pct_start of the run, then anneal to "
                 "max_lr/(div_factor·final_div_factor). Ignores lr₀ (it sets its own)."),
              OneCycleLRKnobs),
     Schedule("CosineAnnealingWarmRestarts", N_("Cosine with warm restarts (SGDR)"),
-             "cosine from lr₀ to η_min over T_i epochs, then restart with T_i ← T_i·T_mult",
+             N_("cosine from lr₀ to η_min over T_i epochs, then restart with T_i ← T_i·T_mult"),
              N_("Cosine annealing that jumps back to lr₀ at every restart; each period is T_mult "
                 "times longer than the last."), CosineAnnealingWarmRestartsKnobs),
 )}

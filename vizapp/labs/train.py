@@ -43,6 +43,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from vizapp.i18n import msg
 from vizapp.labs import schedules
 from vizapp.labs.data import DataSet
 from vizapp.runtime import devices, memory, model_cache, records, timing
@@ -102,14 +103,16 @@ class TrainSettings:
             for info in self.knobs():
                 check_value(info, getattr(self, info.name))
         except ConfigError as exc:
-            raise TrainError(f"{exc.message}: change {exc.knob}") from None
+            raise TrainError(msg("{message}: change {knob}", message=exc.message,
+                                 knob=exc.knob)) from None
         if self.schedule != "none":
             try:
                 schedules.check_params(self.schedule, dict(self.schedule_args))
             except schedules.ScheduleError as exc:
                 raise TrainError(f"{self.schedule}: {exc}") from None
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
-            raise TrainError(f"precision '{self.precision}': use auto, fp32, bf16 or fp16")
+            raise TrainError(msg("precision '{p}': use auto, fp32, bf16 or fp16",
+                                 p=self.precision))
 
 
 # ----------------------------------------------------------------------------- records
@@ -251,7 +254,7 @@ GONE = ("stopped: the browser session that started it is gone (after {steps} ste
 
 
 def gone_message(steps: int) -> str:
-    return GONE.format(steps=steps)
+    return msg(GONE, steps=steps)
 
 
 class SeededDropout(nn.Module):
@@ -368,8 +371,8 @@ class _Loop:
         if self.watch:
             mod = dict(self.model.named_modules()).get(self.watch)
             if mod is None:
-                raise TrainError(f"the model has no layer '{self.watch}': pick one of its "
-                                 f"module names")
+                raise TrainError(msg("the model has no layer '{name}': pick one of its "
+                                     "module names", name=self.watch))
             self.hooks.append(mod.register_forward_pre_hook(self._watch_hook))
 
     def _watch_hook(self, _m: nn.Module, args: tuple) -> None:
@@ -442,8 +445,9 @@ class _Loop:
         bad = (~torch.isfinite(per_step)).nonzero()
         if len(bad):
             k = self.step - len(losses) + int(bad[0]) + 1
-            what = "NaN" if math.isnan(float(per_step[int(bad[0])])) else "infinite"
-            raise _Stop("nan", f"loss became {what} at step {k}: lower the learning rate")
+            what = "NaN" if math.isnan(float(per_step[int(bad[0])])) else msg("infinite")
+            raise _Stop("nan", msg("loss became {what} at step {k}: lower the learning rate",
+                                   what=what, k=k))
         lr = float(self.opt.param_groups[0]["lr"])
         self.last_log = time.perf_counter()
         elapsed = self.last_log - self.t0
@@ -458,10 +462,11 @@ class _Loop:
                            rate * self.s.batch_size,
                            (self.total - self.step) / rate if rate else None))
         if self.stop.is_set():
-            raise _Stop("stopped", f"stopped by the user after {self.step} steps")
+            raise _Stop("stopped", msg("stopped by the user after {n} steps", n=self.step))
         if elapsed > self.s.max_seconds:
-            raise _Stop("timeout", f"stopped at the time cap of {self.s.max_seconds:g} s per "
-                        f"run after {self.step} steps: train fewer epochs or a smaller model")
+            raise _Stop("timeout", msg("stopped at the time cap of {cap} s per run after {n} "
+                                       "steps: train fewer epochs or a smaller model",
+                                       cap=f"{self.s.max_seconds:g}", n=self.step))
 
     # -- validation
     @torch.no_grad()
@@ -519,7 +524,8 @@ class _Loop:
             if epoch < self.s.epochs - 1:
                 self.step_schedule(vl)
                 if self.stop.is_set():
-                    raise _Stop("stopped", f"stopped by the user after {self.step} steps")
+                    raise _Stop("stopped", msg("stopped by the user after {n} steps",
+                                               n=self.step))
 
 
 # ----------------------------------------------------------------------------- results
@@ -585,15 +591,15 @@ def train(model: nn.Module, data: DataSet, settings: TrainSettings, *, label: st
         if alive is not None and not alive():
             loop.gone = True
             loop.stop.set()  # hold() gives the place in the queue up
-        emit(Progress("queued", queue_position=k, message=f"{k} run(s) ahead"))
+        emit(Progress("queued", queue_position=k, message=msg("{k} run(s) ahead", k=k)))
 
     try:
         with lock.hold(f"training {label}", timeout=lock_timeout, cancel=loop.stop,
                        on_wait=on_wait):
             return _run_locked(loop, cfg)
     except BusyError as exc:
-        msg = gone_message(0) if loop.gone else str(exc)
-        return TrainResult("stopped", msg, label, str(dev), "", (), 0, 0.0, data.classes)
+        why = gone_message(0) if loop.gone else str(exc)
+        return TrainResult("stopped", why, label, str(dev), "", (), 0, 0.0, data.classes)
 
 
 def _run_locked(loop: _Loop, cfg: dict[str, Any]) -> TrainResult:
@@ -602,19 +608,21 @@ def _run_locked(loop: _Loop, cfg: dict[str, Any]) -> TrainResult:
             loop.prepare()
             loop.emit(Progress("running", 0, loop.total))
             loop.run()
-            status, msg = "done", f"trained {len(loop.epochs)} epochs ({loop.step} steps)"
+            status, text = "done", msg("trained {e} epochs ({n} steps)", e=len(loop.epochs),
+                                       n=loop.step)
         except _Stop as st:
-            status, msg = st.status, st.message
+            status, text = st.status, st.message
         except Exception as exc:  # noqa: BLE001 - OOM and friends end the run, not the app
             if not timing._is_oom(exc):
                 raise
             loop.model.to("cpu")
             loop.x = loop.y = loop.xv = loop.yv = None  # type: ignore[assignment]
             model_cache.release_memory(loop.device)
-            return TrainResult("oom", f"{loop.device} ran out of memory at step {loop.step + 1}: "
-                               f"use a smaller batch or input (memory released)", loop.label,
+            return TrainResult("oom", msg("{device} ran out of memory at step {n}: use a smaller "
+                                          "batch or input (memory released)", device=loop.device,
+                                          n=loop.step + 1), loop.label,
                                str(loop.device), "", tuple(loop.epochs), loop.step, 0.0)
-        return _finish(loop, status, msg, cfg)
+        return _finish(loop, status, text, cfg)
 
 
 def check_fit(model: nn.Module, data: DataSet, s: TrainSettings, dev: torch.device) -> None:
@@ -624,19 +632,21 @@ def check_fit(model: nn.Module, data: DataSet, s: TrainSettings, dev: torch.devi
         with torch.no_grad():
             out = copy.deepcopy(model).eval()(data.x_val[:2])
     except Exception as exc:  # noqa: BLE001 - the user's model says why
-        raise TrainError(f"the model cannot take the {data.summary()} ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0][:160]}): change the input size") from None
+        raise TrainError(msg("the model cannot take the {data} ({error}): change the input "
+                             "size", data=data.summary(), error=f"{type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0][:160]}")) from None
     if out.dim() != 2 or out.shape[1] < len(data.classes):
-        raise TrainError(f"the model outputs {tuple(out.shape[1:])} per image but {data.name} "
-                         f"has {len(data.classes)} classes: set num_classes to "
-                         f"{len(data.classes)}")
+        raise TrainError(msg("the model outputs {shape} per image but {data} has {n} classes: "
+                             "set num_classes to {n}", shape=str(tuple(out.shape[1:])),
+                             data=data.name, n=len(data.classes)))
     dtype = "fp32" if amp_dtype(dev, s.precision) is None else "bf16"
     est = estimate_training(model, data.input_shape, s.batch_size, dev, dtype)
     try:
         memory.check_fits(est)
     except records.MemoryRefused as exc:
-        raise TrainError(f"{exc.cause.replace('not run: ', 'not trained: ')} Fix: "
-                         f"{exc.fix}") from None
+        raise TrainError(msg("{cause} Fix: {fix}", cause=msg("not trained: {text}.",
+                                                             text=est.text()),
+                             fix=exc.fix)) from None
 
 
 def settings_dict(s: TrainSettings) -> dict[str, Any]:
@@ -715,8 +725,8 @@ class TrainRun:
         self.records: dict[str, dict[str, list]] = {
             j.label: {"step": [], "epoch": [], "bn": [], "watch": []} for j in self.jobs}
         self.progress: dict[str, Progress] = {
-            j.label: Progress("pending", message=f"next, after {labels[i - 1]}" if i else
-                              "starting")
+            j.label: Progress("pending", message=msg("next, after {label}", label=labels[i - 1])
+                              if i else msg("starting"))
             for i, j in enumerate(self.jobs)}
         self.results: dict[str, TrainResult] = {}
         self.error: str | None = None
@@ -758,7 +768,7 @@ class TrainRun:
                 continue
             if self.stop_event.is_set():
                 with self._lock:
-                    self.progress[label] = Progress("stopped", message="not run (stopped)")
+                    self.progress[label] = Progress("stopped", message=msg("not run (stopped)"))
                 continue
             try:
                 res = train(job.model, self.data, job.settings or self.settings, label=label,

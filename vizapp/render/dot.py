@@ -468,9 +468,9 @@ def _out_text(shape: Shape | None) -> str:
     if shape is None:
         return "?"
     if len(shape) == 4:
-        return f"{shape[1]} ch · {shape[2]}×{shape[3]}"
+        return _("{c} ch · {h}×{w}").format(c=shape[1], h=shape[2], w=shape[3])
     if len(shape) == 2:
-        return f"{shape[1]} features"
+        return _("{n} features").format(n=shape[1])
     return shape_text(shape)
 
 

@@ -33,7 +33,7 @@ def _channels_spatial(shape: Sequence[int] | None) -> tuple[int | None, int | No
         return shape[1], h * w, f"{h}×{w}"
     if len(shape) == 3:
         return shape[1], shape[2], f"{shape[2]}"
-    return shape[1], 1, "1×1 (flat)"
+    return shape[1], 1, _("1×1 (flat)")
 
 
 def shape_profile(rows: Sequence, input_shape: Sequence[int] | None = None,
@@ -68,14 +68,14 @@ def shape_profile(rows: Sequence, input_shape: Sequence[int] | None = None,
                         subplot_titles=(_("Channels (features after flattening)"),
                                         _("Spatial size H×W (log scale)")))
     fig.add_trace(go.Bar(x=xs, y=chans, marker_color=colors, name=_("channels"),
-                         hovertext=hover, hovertemplate="%{hovertext}<br>%{y:,} channels"
-                                                        "<extra></extra>"), row=1, col=1)
+                         hovertext=hover, hovertemplate=_("%{hovertext}<br>%{y:,} channels")
+                         + "<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Scatter(x=xs, y=spatial, mode="lines+markers", name="H×W",
                              line=dict(color=SPATIAL_COLOR, width=2, shape="hv"),
                              marker=dict(size=7), text=labels, connectgaps=False,
                              hovertext=hover,
-                             hovertemplate="%{hovertext}<br>%{text} = %{y:,} positions"
-                                           "<extra></extra>"), row=2, col=1)
+                             hovertemplate=_("%{hovertext}<br>%{text} = %{y:,} positions")
+                             + "<extra></extra>"), row=2, col=1)
     vals = [v for v in spatial if v]
     if vals:
         ticks = sorted({v for v in vals})

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from vizapp.i18n import _
+from vizapp.i18n import _, tr
 from vizapp.render.fonts import use_cjk_in_plotly_templates
 
 use_cjk_in_plotly_templates()
@@ -103,7 +103,7 @@ def evolution(evos: Sequence, channel: int = 0, stat: str = "mean") -> go.Figure
     for e in evos:
         rows = e.running_mean if stat == "mean" else e.running_var
         fig.add_scatter(x=steps, y=[r[channel] for r in rows], mode="lines+markers",
-                        name=f"running_{stat}, momentum {e.label}",
+                        name=_("running_{stat}, momentum {m}").format(stat=stat, m=tr(e.label)),
                         line=dict(color=_color(e.momentum), width=2), marker=dict(size=5))
     fig.update_layout(height=440, xaxis_title=_("training-mode forward passes"),
                       yaxis_title=f"running_{stat}[{channel}]", **{

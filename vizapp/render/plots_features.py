@@ -45,8 +45,8 @@ def feature_grid(fm, cols: int = 4, colorscale: str = "Viridis",
         z = fm.maps[i]
         fig.add_heatmap(z=z, colorscale=colorscale, showscale=shared_scale and i == 0,
                         zmin=lo if shared_scale else None, zmax=hi if shared_scale else None,
-                        hovertemplate=f"ch {fm.channels[i]} "
-                                      "(%{y}, %{x}): %{z:.4f}<extra></extra>",
+                        hovertemplate=_("ch {c}").format(c=fm.channels[i])
+                        + " (%{y}, %{x}): %{z:.4f}<extra></extra>",
                         row=r + 1, col=c + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")

@@ -26,7 +26,7 @@ def lr_curves(curves: Sequence, log_y: bool = False, title: str = "",
         color = PALETTE[i % len(PALETTE)]
         fig.add_scatter(x=c.epochs, y=c.lr, mode="lines", name=c.schedule,
                         line=dict(color=color, width=2, shape="hv"),
-                        hovertemplate="epoch %{x}: lr %{y:.3g}<extra>" + c.schedule + "</extra>",
+                        hovertemplate=_("epoch %{x}: lr %{y:.3g}") + "<extra>" + c.schedule + "</extra>",
                         secondary_y=False)
         if c.loss and with_loss:
             fig.add_scatter(x=c.epochs, y=c.loss, mode="lines", name=_("synthetic val loss"),

@@ -32,10 +32,10 @@ def curves(runs: dict[str, dict], height: int = 520) -> go.Figure:
         sx = [s.epochs_done for s in steps]
         ex = [e.epoch for e in epochs]
         kw = dict(legendgroup=label)
-        fig.add_scatter(x=sx, y=[s.loss for s in steps], mode="lines", name=f"{label} train",
+        fig.add_scatter(x=sx, y=[s.loss for s in steps], mode="lines", name=_("{label} train").format(label=label),
                         line=dict(color=color, width=1.5), row=1, col=1, **kw)
         fig.add_scatter(x=ex, y=[e.val_loss for e in epochs], mode="lines+markers",
-                        name=f"{label} val", line=dict(color=color, width=2, dash="dash"),
+                        name=_("{label} val").format(label=label), line=dict(color=color, width=2, dash="dash"),
                         row=1, col=1, **kw)
         fig.add_scatter(x=sx, y=[s.acc for s in steps], mode="lines", showlegend=False,
                         line=dict(color=color, width=1.5), row=1, col=2, **kw)
@@ -65,9 +65,10 @@ def bn_stats(bn: Sequence, layer: str, max_channels: int = 16) -> go.Figure:
                                          ("running_mean", "running_var", "weight", "bias")):
                 y = [getattr(r, field)[c] if c < len(getattr(r, field)) else None for r in recs]
                 fig.add_scatter(x=x, y=y, mode="lines", line=dict(color=color, width=1.2),
-                                name=f"channel {c}", legendgroup=str(c),
+                                name=_("channel {c}").format(c=c), legendgroup=str(c),
                                 showlegend=(row, col) == (1, 1), row=row, col=col,
-                                hovertemplate=f"ch {c} step %{{x}}: %{{y:.4g}}<extra></extra>")
+                                hovertemplate=_("ch {c} step").format(c=c)
+                                + " %{x}: %{y:.4g}<extra></extra>")
     fig.update_xaxes(title_text=_("step"), row=2)
     fig.update_layout(height=520, **{**_LAYOUT, "legend": dict(orientation="v", x=1.02, y=1)})
     return fig
@@ -85,7 +86,7 @@ def percentiles(runs: dict[str, Sequence]) -> go.Figure:
         color = PALETTE[i % len(PALETTE)]
         for q, width, dash in (("p15", 1.2, "dot"), ("p50", 2.2, "solid"), ("p85", 1.2, "dot")):
             fig.add_scatter(x=x, y=[getattr(r, q) for r in recs], mode="lines",
-                            name=f"{label} {q[1:]}th", line=dict(color=color, width=width,
+                            name=_("{label} {q}th").format(label=label, q=q[1:]), line=dict(color=color, width=width,
                                                                  dash=dash), row=1, col=i + 1)
     fig.update_xaxes(title_text=_("step"))
     fig.update_layout(height=380, **_LAYOUT)
@@ -94,9 +95,10 @@ def percentiles(runs: dict[str, Sequence]) -> go.Figure:
 
 def _watch_title(label: str, recs: Sequence) -> str:
     if not recs:
-        return f"{label}: no records"
+        return _("{label}: no records").format(label=label)
     r = recs[0]
-    return f"{label}: input of {r.layer}, unit {r.unit}"
+    return _("{label}: input of {layer}, unit {unit}").format(label=label, layer=r.layer,
+                                                             unit=r.unit)
 
 
 def gap(runs: dict[str, Sequence]) -> go.Figure:
@@ -115,8 +117,8 @@ def confusion(cm: Sequence[Sequence[int]], classes: Sequence[str]) -> go.Figure:
     names = [str(c) for c in classes][: z.shape[0]]
     fig = go.Figure(go.Heatmap(z=z, x=names, y=names, colorscale="Blues", text=z.astype(int),
                                texttemplate="%{text}", showscale=False,
-                               hovertemplate="true %{y}, predicted %{x}: %{z:.0f}"
-                                             "<extra></extra>"))
+                               hovertemplate=_("true %{y}, predicted %{x}: %{z:.0f}")
+                               + "<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title_text=_("true class"), type="category")
     fig.update_xaxes(title_text=_("predicted class"), type="category")
     fig.update_layout(height=max(300, 28 * len(names) + 120), template="plotly_white",

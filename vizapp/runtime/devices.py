@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+from vizapp.i18n import _
+
 
 class DeviceError(ValueError):
     """A device that does not exist here; the message lists the ones that do."""
@@ -52,11 +54,11 @@ def available_devices() -> tuple[DeviceInfo, ...]:
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         out.append(DeviceInfo("mps", "mps", "mps — Apple GPU", None))
-    total, _ = cpu_memory()
+    total, _free = cpu_memory()
     cores = os.cpu_count() or 1
     threads = torch.get_num_threads()
-    out.append(DeviceInfo("cpu", "cpu", f"cpu — {cores} cores, {threads} torch threads"
-                          + (f", {_gib(total)} RAM" if total else ""), total))
+    out.append(DeviceInfo("cpu", "cpu", _("cpu — {cores} cores, {threads} torch threads").format(
+        cores=cores, threads=threads) + (f", {_gib(total)} RAM" if total else ""), total))
     return tuple(out)
 
 

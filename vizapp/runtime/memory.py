@@ -13,6 +13,8 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from vizapp.i18n import msg
+
 from .devices import cpu_memory
 from .records import DTYPES, BuildEstimate, BuildRefused, MemoryEstimate, MemoryRefused
 
@@ -145,9 +147,10 @@ def check_fits(estimate: MemoryEstimate) -> None:
     if estimate.fits:
         return
     fits = suggest_batch(estimate.max_batch)
-    fix = (f"use a batch of {fits} or less (the estimate allows up to {estimate.max_batch})."
-           if fits else "even batch 1 does not fit: use a smaller input or another device.")
-    raise MemoryRefused(f"not run: {estimate.text()}.", fix)
+    fix = (msg("use a batch of {fits} or less (the estimate allows up to {max}).", fits=fits,
+               max=estimate.max_batch)
+           if fits else msg("even batch 1 does not fit: use a smaller input or another device."))
+    raise MemoryRefused(msg("not run: {text}.", text=estimate.text()), fix)
 
 
 # ----------------------------------------------------------------------------- real-weight builds
@@ -184,8 +187,8 @@ def check_build(spec: Any, batch: int = 1, budget: int | None = None,
     if est.fits:
         return est
     if est.param_bytes * est.weight_copies > est.budget_bytes:
-        fix = "pick a smaller model, fewer classes or a smaller input (Linear layers sized " \
-              "from the input grow with it)."
+        fix = msg("pick a smaller model, fewer classes or a smaller input (Linear layers sized "
+                  "from the input grow with it).")
     else:
-        fix = "use a smaller batch or input."
-    raise BuildRefused(f"not built: {est.text()}.", fix)
+        fix = msg("use a smaller batch or input.")
+    raise BuildRefused(msg("not built: {text}.", text=est.text()), fix)

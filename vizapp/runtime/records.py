@@ -9,6 +9,8 @@ from typing import Any, Sequence
 
 import torch
 
+from vizapp.i18n import msg
+
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16,
                                   "fp16": torch.float16}
 
@@ -62,12 +64,14 @@ class MemoryEstimate:
         return self.budget_bytes is None or self.total_bytes <= self.budget_bytes
 
     def text(self) -> str:
-        s = (f"batch {self.batch} needs about {fmt_bytes(self.total_bytes)} (weights "
-             f"{fmt_bytes(self.param_bytes)}, activations ≈ "
-             f"{fmt_bytes(self.activation_bytes_per_sample)}/sample, largest at "
-             f"{self.largest_layer or '?'})")
+        s = msg("batch {batch} needs about {total} (weights {weights}, activations ≈ "
+                "{per_sample}/sample, largest at {layer})", batch=self.batch,
+                total=fmt_bytes(self.total_bytes), weights=fmt_bytes(self.param_bytes),
+                per_sample=fmt_bytes(self.activation_bytes_per_sample),
+                layer=self.largest_layer or "?")
         if self.budget_bytes is not None:
-            s += f"; {self.device} can give about {fmt_bytes(self.budget_bytes)}"
+            s += msg("; {device} can give about {budget}", device=self.device,
+                     budget=fmt_bytes(self.budget_bytes))
         return s
 
 
@@ -95,12 +99,14 @@ class BuildEstimate:
         return self.total_bytes <= self.budget_bytes
 
     def text(self) -> str:
-        return (f"{self.label or 'the model'} at batch {self.batch} needs about "
-                f"{fmt_bytes(self.total_bytes)} (weights "
-                f"{'' if self.weight_copies == 1 else f'{self.weight_copies} × '}"
-                f"{fmt_bytes(self.param_bytes)}, "
-                f"activations {fmt_bytes(self.activation_bytes)}); the budget for one "
-                f"visitor is {fmt_bytes(self.budget_bytes)}")
+        copies = "" if self.weight_copies == 1 else f"{self.weight_copies} × "
+        return msg("{model} at batch {batch} needs about {total} (weights {copies}{weights}, "
+                   "activations {activations}); the budget for one visitor is {budget}",
+                   model=self.label or msg("the model"), batch=self.batch,
+                   total=fmt_bytes(self.total_bytes), copies=copies,
+                   weights=fmt_bytes(self.param_bytes),
+                   activations=fmt_bytes(self.activation_bytes),
+                   budget=fmt_bytes(self.budget_bytes))
 
 
 @dataclass(frozen=True)

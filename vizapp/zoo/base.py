@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from vizapp.i18n import lazy, msg
+
 
 class ConfigError(ValueError):
     """An impossible configuration. ``knob`` names the field at fault (or None)."""
@@ -134,7 +136,8 @@ class BaseConfig:
             if k.name == name:
                 return k
         names = ", ".join(k.name for k in cls.knobs())
-        raise ConfigError(f"unknown knob '{name}' for {cls.__name__}; knobs are: {names}", name)
+        raise ConfigError(msg("unknown knob '{name}' for {cls}; knobs are: {names}", name=name,
+                              cls=cls.__name__, names=names), name)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -169,12 +172,14 @@ class BaseConfig:
         if values <= MAX_INPUT_VALUES:
             return
         fits = MAX_INPUT_VALUES // per_image
-        fix = (f"use a batch of {1 << (fits.bit_length() - 1)} or less" if fits >= 1 else
-               "use a smaller image")
-        raise ConfigError(
-            f"the input {self.batch}×{self.in_channels}×{self.height}×{self.width} holds "
-            f"{values:,} values, more than the {MAX_INPUT_VALUES:,} (4 GiB of float32) this lab "
-            f"works with; {fix}", "batch" if fits >= 1 else "height")
+        fix = (msg("use a batch of {n} or less", n=1 << (fits.bit_length() - 1)) if fits >= 1
+               else msg("use a smaller image"))
+        raise ConfigError(msg(
+            "the input {shape} holds {values} values, more than the {limit} (4 GiB of float32) "
+            "this lab works with; {fix}",
+            shape=f"{self.batch}×{self.in_channels}×{self.height}×{self.width}",
+            values=f"{values:,}", limit=f"{MAX_INPUT_VALUES:,}", fix=fix),
+            "batch" if fits >= 1 else "height")
 
 
 # the knobs of the input image C, H, W (found through their group, in this order)
@@ -188,8 +193,8 @@ def parse_input(text: str, what: str = "input") -> dict[str, str]:
     parts = [p for p in text.replace("x", ",").replace("×", ",").replace(" ", "").split(",")
              if p]
     if len(parts) != 3 or not all(p.isdigit() for p in parts):
-        raise ConfigError(f"{what} takes C,H,W (three positive integers like 1,28,28), got "
-                          f"'{text[:40]}'", "height")
+        raise ConfigError(msg("{what} takes C,H,W (three positive integers like 1,28,28), got "
+                              "'{text}'", what=what, text=text[:40]), "height")
     return dict(zip(INPUT_SHAPE_KNOBS, parts))
 
 
@@ -261,8 +266,9 @@ def parse_value(info: KnobInfo, value: Any) -> Any:
             return int(value)
         return value
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
-        raise ConfigError(f"{info.name}: cannot read '{_short(value)}' as "
-                          f"{format_type(info.type)} ({_short(exc)})", info.name) from None
+        raise ConfigError(msg("{name}: cannot read '{value}' as {type} ({error})",
+                              name=info.name, value=_short(value), type=format_type(info.type),
+                              error=_short(exc)), info.name) from None
 
 
 def _short(x: Any, limit: int = 60) -> str:
@@ -302,39 +308,40 @@ def format_value(value: Any) -> str:
 def format_type(tp: Any) -> str:
     outer, inner = _base_type(tp)
     if outer is tuple and inner is None:
-        return "a JSON list"
+        return msg("a JSON list")
     if outer is tuple and inner is tuple:
-        return "a list of (convs x channels) pairs like 1x64,1x128"
+        return msg("a list of (convs x channels) pairs like 1x64,1x128")
     if outer is tuple:
-        return "a comma list of integers like 2,2,2,2"
+        return msg("a comma list of integers like 2,2,2,2")
     return getattr(outer, "__name__", str(outer))
 
 
 def check_value(info: KnobInfo, value: Any) -> None:
     k = info.knob
-    name = info.label
+    name = lazy(info.label)
     outer, inner = _base_type(info.type)
     if value is None:
         if type(None) in typing.get_args(info.type):
             return
-        raise ConfigError(f"{name} must be set", info.name)
+        raise ConfigError(msg("{name} must be set", name=name), info.name)
     if k.choices is not None and (not isinstance(value, str if outer is str else object)
                                   or value not in k.choices):
         opts = ", ".join(str(c) for c in k.choices)
-        raise ConfigError(f"{name} must be one of {opts} (got '{_short(value)}')", info.name)
+        raise ConfigError(msg("{name} must be one of {opts} (got '{value}')", name=name,
+                              opts=opts, value=_short(value)), info.name)
     _check_type(info, value, outer, inner)
     if outer is tuple:
         if k.min_len is not None and len(value) < k.min_len:
-            raise ConfigError(f"{name} needs at least {k.min_len} entries (got {len(value)})",
-                              info.name)
+            raise ConfigError(msg("{name} needs at least {n} entries (got {got})", name=name,
+                                  n=k.min_len, got=len(value)), info.name)
         if k.max_len is not None and len(value) > k.max_len:
-            raise ConfigError(f"{name} takes at most {k.max_len} entries (got {len(value)})",
-                              info.name)
+            raise ConfigError(msg("{name} takes at most {n} entries (got {got})", name=name,
+                                  n=k.max_len, got=len(value)), info.name)
         if inner is None:
             return  # nested structures are checked by the family's validate()
         flat = [x for pair in value for x in pair] if inner is tuple else list(value)
         for x in flat:
-            _check_range(info, x, f"each entry of {name}")
+            _check_range(info, x, msg("each entry of {name}", name=name))
         return
     if outer in (int, float) and not isinstance(value, bool):
         _check_range(info, value, name)
@@ -349,8 +356,8 @@ def _is_number(x: Any, outer: Any) -> bool:
 def _check_type(info: KnobInfo, value: Any, outer: Any, inner: Any) -> None:
     """Values from the Python API arrive unparsed: wrong types are a ConfigError, not a
     TypeError three calls later."""
-    want = {int: "an integer", float: "a number", bool: "true or false",
-            str: "text"}.get(outer) or format_type(info.type)
+    want = {int: msg("an integer"), float: msg("a number"), bool: msg("true or false"),
+            str: msg("text")}.get(outer) or format_type(info.type)
     if outer in (int, float):
         ok = _is_number(value, outer)
     elif outer is bool:
@@ -366,17 +373,21 @@ def _check_type(info: KnobInfo, value: Any, outer: Any, inner: Any) -> None:
     else:
         ok = isinstance(value, tuple)
     if not ok:
-        raise ConfigError(f"{info.label} must be {want} (got '{_short(value)}')", info.name)
+        raise ConfigError(msg("{name} must be {want} (got '{value}')", name=lazy(info.label),
+                              want=want, value=_short(value)), info.name)
 
 
 def _check_range(info: KnobInfo, x: float, what: str) -> None:
     k = info.knob
     if isinstance(x, float) and not math.isfinite(x):
-        raise ConfigError(f"{what} must be a finite number (got {x})", info.name)
+        raise ConfigError(msg("{what} must be a finite number (got {x})", what=what, x=x),
+                          info.name)
     if k.min is not None and x < k.min:
-        raise ConfigError(f"{what} must be at least {_num(k.min)} (got {_num(x)})", info.name)
+        raise ConfigError(msg("{what} must be at least {min} (got {x})", what=what,
+                              min=_num(k.min), x=_num(x)), info.name)
     if k.max is not None and x > k.max:
-        raise ConfigError(f"{what} must be at most {_num(k.max)} (got {_num(x)})", info.name)
+        raise ConfigError(msg("{what} must be at most {max} (got {x})", what=what,
+                              max=_num(k.max), x=_num(x)), info.name)
 
 
 def _num(x: float) -> str:

@@ -16,6 +16,7 @@ from torch import nn
 from .base import BaseConfig, ConfigError, knob
 from .layers import seq
 from .registry import Family, Preset, register_family, register_preset
+from vizapp.i18n import msg
 
 
 def conv_block(in_channels: int, growth: int, bottleneck: bool, bias: bool) -> nn.Sequential:
@@ -80,11 +81,12 @@ class DenseNetConfig(BaseConfig):
     def validate(self) -> None:
         super().validate()
         if sum(self.blocks) > MAX_TOTAL_LAYERS:
-            raise ConfigError(f"blocks adds up to {sum(self.blocks)} dense layers; use at most "
-                              f"{MAX_TOTAL_LAYERS} (DenseNet-264 has 130)", "blocks")
+            raise ConfigError(msg("blocks adds up to {n} dense layers; use at most {max} "
+                                  "(DenseNet-264 has 130)", n=sum(self.blocks),
+                                  max=MAX_TOTAL_LAYERS), "blocks")
         if not 0 < self.compression <= 1:
-            raise ConfigError(f"compression must be in (0, 1], got {self.compression}",
-                              "compression")
+            raise ConfigError(msg("compression must be in (0, 1], got {value}",
+                                  value=self.compression), "compression")
 
 
 MAX_TOTAL_LAYERS = 200

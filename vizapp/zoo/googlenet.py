@@ -14,6 +14,7 @@ from torch import nn
 from .base import BaseConfig, ConfigError, knob
 from .layers import seq
 from .registry import Family, Preset, register_family, register_preset
+from vizapp.i18n import msg
 
 # (c1, (c2a, c2b), (c3a, c3b), c4) per Inception block, grouped by stage (b3, b4, b5)
 D2L_INCEPTION = (
@@ -69,11 +70,12 @@ class GoogLeNetConfig(BaseConfig):
         stages = self.inception
         if not (isinstance(stages, tuple) and len(stages) == 3 and all(
                 isinstance(st, tuple) and 1 <= len(st) <= MAX_BLOCKS for st in stages)):
-            raise ConfigError(f"inception needs three stages (b3, b4, b5) of 1 to {MAX_BLOCKS} "
-                              f"blocks each, e.g. {_EXAMPLE}", "inception")
+            raise ConfigError(msg("inception needs three stages (b3, b4, b5) of 1 to {max} "
+                                  "blocks each, e.g. {example}", max=MAX_BLOCKS,
+                                  example=_EXAMPLE), "inception")
         for s, stage in enumerate(stages, 3):
             for j, blk in enumerate(stage, 1):
-                _check_block(blk, f"inception block {j} of b{s}")
+                _check_block(blk, msg("inception block {j} of b{s}", j=j, s=s))
 
 
 MAX_BLOCKS = 16  # Inception blocks per stage (d2l's GoogLeNet has 2, 5, 2)
@@ -93,11 +95,12 @@ def _check_block(blk: object, where: str) -> None:
     if not ok or not all(_is_width(c) for c in widths):
         text = str(blk)
         text = text if len(text) <= 60 else text[:59] + "…"
-        raise ConfigError(f"{where} must look like [c1, [c2 reduce, c2], [c3 reduce, c3], c4] "
-                          f"of whole numbers, e.g. {_EXAMPLE} (got {text})", "inception")
+        raise ConfigError(msg("{where} must look like [c1, [c2 reduce, c2], [c3 reduce, c3], "
+                              "c4] of whole numbers, e.g. {example} (got {text})", where=where,
+                              example=_EXAMPLE, text=text), "inception")
     if min(widths) < 1 or max(widths) > MAX_WIDTH:
-        raise ConfigError(f"every branch of {where} needs 1 to {MAX_WIDTH} channels "
-                          f"(got {blk})", "inception")
+        raise ConfigError(msg("every branch of {where} needs 1 to {max} channels (got {blk})",
+                              where=where, max=MAX_WIDTH, blk=str(blk)), "inception")
 
 
 def build(cfg: GoogLeNetConfig) -> nn.Sequential:

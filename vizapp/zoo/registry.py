@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 from torch import nn
 
 from .base import BaseConfig, ConfigError
+from vizapp.i18n import msg
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def resolve(name: str, overrides: dict[str, Any] | None = None) -> ModelSpec:
     _load()
     overrides = dict(overrides or {})
     if not isinstance(name, str):
-        raise ConfigError(f"a model name is text, got {type(name).__name__}")
+        raise ConfigError(msg("a model name is text, got {type}", type=type(name).__name__))
     spec = _named_spec(name)
     if overrides:
         spec = dataclasses.replace(spec, config=spec.config.with_overrides(overrides))
@@ -191,9 +192,9 @@ def _named_spec(name: str) -> ModelSpec:
         p = PRESETS[fam.default_preset] if fam.default_preset in PRESETS else None
         return ModelSpec(fam.name, p.config if p else fam.config_cls(), p.name if p else None)
     close = [n for n in PRESETS if name.lower() in n or n in name.lower()]
-    hint = f" Did you mean {', '.join(close[:3])}?" if close else ""
-    raise ConfigError(f"unknown model '{name[:80]}'. Presets: {', '.join(PRESETS)}; or "
-                      f"torchvision:NAME.{hint}")
+    hint = msg(" Did you mean {names}?", names=", ".join(close[:3])) if close else ""
+    raise ConfigError(msg("unknown model '{name}'. Presets: {presets}; or torchvision:NAME."
+                          "{hint}", name=name[:80], presets=", ".join(PRESETS), hint=hint))
 
 
 def model_names(family: str) -> list[str]:
@@ -231,4 +232,4 @@ def family_of(cfg: BaseConfig) -> str:
     for fam in FAMILIES.values():
         if type(cfg) is fam.config_cls:
             return fam.name
-    raise ConfigError(f"no family uses {type(cfg).__name__}")
+    raise ConfigError(msg("no family uses {type}", type=type(cfg).__name__))

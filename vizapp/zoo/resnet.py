@@ -18,6 +18,7 @@ from torch import nn
 from .base import BaseConfig, ConfigError, knob
 from .layers import seq
 from .registry import Family, Preset, register_family, register_preset
+from vizapp.i18n import msg
 
 
 def _bn(c: int, on: bool) -> nn.Module:
@@ -110,11 +111,12 @@ class ResNetConfig(BaseConfig):
     def validate(self) -> None:
         super().validate()
         if sum(self.blocks) > MAX_TOTAL_BLOCKS:
-            raise ConfigError(f"blocks adds up to {sum(self.blocks)} residual blocks; use at most "
-                              f"{MAX_TOTAL_BLOCKS} (ResNet-152 has 50)", "blocks")
+            raise ConfigError(msg("blocks adds up to {n} residual blocks; use at most {max} "
+                                  "(ResNet-152 has 50)", n=sum(self.blocks),
+                                  max=MAX_TOTAL_BLOCKS), "blocks")
         if len(self.widths) != len(self.blocks):
-            raise ConfigError(f"widths needs one entry per stage: blocks has "
-                              f"{len(self.blocks)} stages, widths has {len(self.widths)}",
+            raise ConfigError(msg("widths needs one entry per stage: blocks has {b} stages, "
+                                  "widths has {w}", b=len(self.blocks), w=len(self.widths)),
                               "widths")
 
 

@@ -11,6 +11,7 @@ from torch import nn
 
 from .base import BaseConfig, ConfigError, LazyChoices, knob
 from .registry import Family, ModelSpec, register_family
+from vizapp.i18n import msg
 
 
 @lru_cache(maxsize=1)
@@ -60,17 +61,17 @@ class TorchvisionConfig(BaseConfig):
         # the name first: a close-match hint beats the bounds check's list of 80 choices
         if self.name not in builder_names():
             close = difflib.get_close_matches(self.name, builder_names(), n=3)
-            hint = (f" Did you mean {', '.join(close)}?" if close else
-                    " Try e.g. resnet18, vgg16, densenet121, mobilenet_v2.")
-            raise ConfigError(f"torchvision has no classification model '{self.name}'.{hint}",
-                              "name")
+            hint = (msg(" Did you mean {names}?", names=", ".join(close)) if close else
+                    msg(" Try e.g. resnet18, vgg16, densenet121, mobilenet_v2."))
+            raise ConfigError(msg("torchvision has no classification model '{name}'.{hint}",
+                                  name=self.name, hint=hint), "name")
         super().validate()
         patch = _vit_patch(self.name)
         if patch and (self.height != self.width or self.height % patch):
-            raise ConfigError(f"{self.name} takes a square image whose side is a multiple of "
-                              f"its {patch}-pixel patches (got {self.height}×{self.width}); "
-                              f"try {_input_size(self.name)}×{_input_size(self.name)}",
-                              "height")
+            raise ConfigError(msg("{name} takes a square image whose side is a multiple of its "
+                                  "{patch}-pixel patches (got {h}×{w}); try {s}×{s}",
+                                  name=self.name, patch=patch, h=self.height, w=self.width,
+                                  s=_input_size(self.name)), "height")
 
 
 # builders whose weights-free default differs from the published (inference) architecture:

@@ -14,6 +14,7 @@ from torch import nn
 from .base import BaseConfig, ConfigError, knob
 from .layers import first_linear, fit_input_knob, seq
 from .registry import Family, Preset, register_family, register_preset
+from vizapp.i18n import msg
 
 VGG11 = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
 VGG16 = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
@@ -35,8 +36,8 @@ class VGGConfig(BaseConfig):
         super().validate()
         for i, (convs, ch) in enumerate(self.conv_arch, 1):
             if convs > 8:
-                raise ConfigError(f"conv_arch block {i} has {convs} convolutions; use at most 8 "
-                                  f"per block", "conv_arch")
+                raise ConfigError(msg("conv_arch block {i} has {n} convolutions; use at most 8 "
+                                      "per block", i=i, n=convs), "conv_arch")
     fit_input: bool = fit_input_knob()
 
 
