@@ -61,6 +61,10 @@ def test_train_start_watch_stop(server, browser):
     settle(page)
     main = page.locator("[data-testid='stMain']")
     assert "digits: 1438 training + 359 validation" in main.inner_text()
+    slider = page.get_by_role("slider", name="epochs")  # long enough to stop the first run
+    slider.focus()
+    slider.press("End")
+    settle(page)
     page.get_by_role("button", name=re.compile("Train")).click()
     wait_until(lambda: step_of(page) > 0, 120, "the first step record")
     s1, n1 = step_of(page), curve_points(page)
