@@ -395,6 +395,11 @@ def test_train_page_live_in_chinese(server, browser) -> None:
     page.goto(f"{server}/train?model=lenet-bn&lang=zh", wait_until="domcontentloaded")
     page.wait_for_selector("[data-test-script-state='notRunning']", timeout=120_000)
     main = page.locator("[data-testid='stMain']")
+    slider = page.get_by_role("slider", name="轮数")  # epochs: long enough to stop mid-run
+    slider.focus()
+    slider.press("End")
+    page.wait_for_timeout(500)
+    page.wait_for_selector("[data-test-script-state='notRunning']", timeout=120_000)
     page.locator("[data-testid='stBaseButton-primary']").filter(has_text="训练").click()
     stop = page.get_by_role("button", name=re.compile("停止"))
     chart = page.locator("[data-testid='stPlotlyChart']").first

@@ -249,12 +249,9 @@ def batches(n: int, batch_size: int) -> list[tuple[int, int]]:
     return [b for b in out if b[1] - b[0] > 1] or out
 
 
-GONE = ("stopped: the browser session that started it is gone (after {steps} steps); train "
-        "again from an open page")
-
-
 def gone_message(steps: int) -> str:
-    return msg(GONE, steps=steps)
+    return msg("stopped: the browser session that started it is gone (after {steps} steps); "
+               "train again from an open page", steps=steps)
 
 
 class SeededDropout(nn.Module):
