@@ -93,10 +93,9 @@ def render(spec: ModelSpec) -> None:
     token = trained.key if trained is not None else weights.RANDOM
     if trained is None:
         st.caption(_("What one layer outputs for one picture: each tile is one channel (an H×W "
-                   "plane of the N×C×H×W activation). Weights are vizapp's random "
-                   "initialisation (nothing is downloaded), so the maps show what the shapes "
-                   "and receptive fields do to the picture — edges and blobs from random "
-                   "filters — not learnt features."))
+                   "plane of the N×C×H×W activation). Random filters show what the shapes and "
+                   "receptive fields do to the picture — edges and blobs — not learnt "
+                   "features."))
     else:
         st.caption(_("What one layer outputs for one picture: each tile is one channel (an H×W "
                    "plane of the N×C×H×W activation). These weights were learnt in the Train "
