@@ -67,8 +67,9 @@ def _layers(spec: ModelSpec) -> tuple[list[str], str | None]:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _estimate(spec: ModelSpec, device: str, batch: int, precision: str) -> tuple[str, bool]:
-    """The training memory estimate as a sentence, and whether it fits."""
+def _estimate(spec: ModelSpec, device: str, batch: int, precision: str):
+    """The training memory estimate (a record, cached across sessions: its sentence is made
+    where it is shown, in that session's language)."""
     import torch
 
     from vizapp.runtime import resolve_device
@@ -78,7 +79,7 @@ def _estimate(spec: ModelSpec, device: str, batch: int, precision: str) -> tuple
         model = build_model(spec)
     dtype = "fp32" if T.amp_dtype(dev, precision) is None else "bf16"
     est = T.estimate_training(model, spec.input_shape, batch, dev, dtype)
-    return est.text(), est.fits
+    return est
 
 
 def _pick_data(spec: ModelSpec) -> D.DataSet | None:
@@ -299,7 +300,8 @@ def render(spec: ModelSpec) -> None:
                 s2 = _other_lr(s) if mode == "lr" else _other_schedule(s)
             ok = s2 is not None
         if s is not None:
-            text, fits = _estimate(spec, s.device, s.batch_size, s.precision)
+            est = _estimate(spec, s.device, s.batch_size, s.precision)
+            text, fits = est.text(), est.fits
             (st.caption if fits else st.warning)(_("Memory estimate for training: {text}.").format(text=text))
     c1, c2 = st.columns([1, 5])
     go = c1.button(_("Train"), type="primary", key=KEY + "go", icon=":material/play_arrow:",

@@ -339,16 +339,19 @@ ZH_CASES = [(p, "model=resnet18") for p in PAGES] + [
 
 @pytest.mark.parametrize("page,query", ZH_CASES, ids=[f"{p}-{q}" for p, q in ZH_CASES])
 def test_no_english_sentence_left_in_chinese(page: str, query: str) -> None:
+    """The page is first opened in English, then in Chinese: what the pages cache across
+    sessions (st.cache_data) must not carry the first visitor's language to the next."""
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "vizapp" / "main.py"), default_timeout=180)
-    at.query_params["lang"] = "zh"
-    for key, value in (kv.split("=", 1) for kv in query.split("&")):
-        at.query_params[key] = value
-    at.run()
-    if page != "graph":
-        at.switch_page(f"app_pages/{page}.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+    for lang in ("en", "zh"):
+        at = AppTest.from_file(str(ROOT / "vizapp" / "main.py"), default_timeout=180)
+        at.query_params["lang"] = lang
+        for key, value in (kv.split("=", 1) for kv in query.split("&")):
+            at.query_params[key] = value
+        at.run()
+        if page != "graph":
+            at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception, [e.value for e in at.exception]
     texts = visible_texts(at)
     assert sum(len(t) for t in texts) > 500 and any(HAN.search(t) for t in texts)  # it read the page
     left = {t[:200]: runs for t in texts if (runs := english_runs(t))}

@@ -433,7 +433,7 @@ class _Loop:
             self.stop.set()  # the runs queued behind this one in the same TrainRun stop too
             raise _Stop("stopped", gone_message(self.step))
         if self.stop.is_set():
-            raise _Stop("stopped", f"stopped by the user after {self.step} steps")
+            raise _Stop("stopped", msg("stopped by the user after {n} steps", n=self.step))
 
     def log(self, epoch: int, losses: list, correct: list, ranges: list) -> None:
         """Check the loss, emit a step record and BatchNorm snapshots, honour stop and cap."""
