@@ -178,7 +178,8 @@ def _decode_code(q: dict[str, str], messages: list[str]) -> None:
         try:
             q["code"] = url.decode(q["code"])
         except CodeError as exc:
-            messages.append(_("code: {reason}. Showing the example's code instead.").format(reason=tr(exc.reason)))
+            messages.append(_("code: {reason}. Showing the example's code instead.").format(
+                reason=tr(exc.reason)))
             del q["code"]
 
 

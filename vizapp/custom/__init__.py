@@ -54,7 +54,8 @@ def _pick(interp: Interpreter, last: object, tree: ast.Module) -> nn.Module:
     for name in MODEL_NAMES:
         if isinstance(interp.scope.get(name), nn.Module):
             return interp.scope[name]
-    raise CodeError(msg("the box must end with the model: an expression like nn.Sequential(...), or a variable named net or model"))
+    raise CodeError(msg("the box must end with the model: an expression like nn.Sequential(...), "
+                        "or a variable named net or model"))
 
 
 def _interpret(tree: ast.Module) -> Built:
@@ -90,7 +91,9 @@ def build(source: str) -> Built:
         built = _build_once(source)
     n = count_params(built.model)
     if n > limits.MAX_PARAMS:
-        raise CodeError(msg("the model has {n:,} parameters; the app builds at most {max_params:,} (make the layers smaller)", n=n, max_params=limits.MAX_PARAMS))
+        raise CodeError(msg("the model has {n:,} parameters; the app builds at most "
+                            "{max_params:,} (make the layers smaller)", n=n,
+                            max_params=limits.MAX_PARAMS))
     if torch.get_default_device().type == "meta":
         return built
     return _build_once(source)
@@ -115,5 +118,7 @@ def summary(source: str) -> Summary:
         built = _build_once(source)
     n = count_params(built.model)
     if n > limits.MAX_PARAMS:
-        raise CodeError(msg("the model has {n:,} parameters; the app builds at most {max_params:,} (make the layers smaller)", n=n, max_params=limits.MAX_PARAMS))
+        raise CodeError(msg("the model has {n:,} parameters; the app builds at most "
+                            "{max_params:,} (make the layers smaller)", n=n,
+                            max_params=limits.MAX_PARAMS))
     return Summary(n, sum(1 for _ in built.model.modules()), built.trusted)

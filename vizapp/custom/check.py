@@ -47,7 +47,8 @@ _REFUSALS = {
     ast.With: N_("with blocks are not allowed"), ast.Try: N_("try blocks are not allowed"),
     ast.Raise: N_("raise is not allowed"), ast.Delete: N_("del is not allowed"),
     ast.Assert: N_("assert is not allowed"), ast.Yield: N_("generators (yield) are not allowed"),
-    ast.Await: N_("async code is not allowed"), ast.AsyncFunctionDef: N_("async code is not allowed"),
+    ast.Await: N_("async code is not allowed"),
+    ast.AsyncFunctionDef: N_("async code is not allowed"),
     ast.NamedExpr: N_("the walrus operator := is not allowed"),
     ast.SetComp: N_("sets are not needed to describe a model"),
     ast.Set: N_("sets are not needed to describe a model"),
@@ -61,9 +62,12 @@ CLASS_REFUSAL = N_("classes with forward() run arbitrary Python, which this shar
 def parse(source: str) -> ast.Module:
     """Parse ``source``; CodeError for a syntax error (line and column) or the size caps."""
     if len(source) > limits.MAX_SOURCE_CHARS:
-        raise CodeError(msg("the code is {n:,} characters long; the box takes at most {max_source_chars:,}", n=len(source), max_source_chars=limits.MAX_SOURCE_CHARS))
+        raise CodeError(msg("the code is {n:,} characters long; the box takes at most "
+                            "{max_source_chars:,}", n=len(source),
+                            max_source_chars=limits.MAX_SOURCE_CHARS))
     if not source.strip():
-        raise CodeError(msg("the box is empty: write a model, e.g. net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))"))
+        raise CodeError(msg("the box is empty: write a model, e.g. net = "
+                            "nn.Sequential(nn.Flatten(), nn.Linear(784, 10))"))
     try:
         tree = ast.parse(source, mode="exec")
     except SyntaxError as exc:
@@ -72,7 +76,9 @@ def parse(source: str) -> ast.Module:
         raise CodeError(msg("cannot parse the code ({type})", type=type(exc).__name__)) from None
     n = sum(1 for _ in ast.walk(tree))
     if n > limits.MAX_AST_NODES:
-        raise CodeError(msg("the code has {n:,} syntax nodes; the box takes at most {max_ast_nodes:,} (write loops instead of long lists)", n=n, max_ast_nodes=limits.MAX_AST_NODES))
+        raise CodeError(msg("the code has {n:,} syntax nodes; the box takes at most "
+                            "{max_ast_nodes:,} (write loops instead of long lists)", n=n,
+                            max_ast_nodes=limits.MAX_AST_NODES))
     return tree
 
 
@@ -90,7 +96,9 @@ def check(tree: ast.Module) -> None:
             if isinstance(node, cls):
                 raise CodeError(lazy(why), line)
         if not isinstance(node, ALLOWED_NODES):
-            raise CodeError(msg("{type} is outside what the box accepts (nn layers, lists, for/if, def, OrderedDict, add_module)", type=type(node).__name__), line)
+            raise CodeError(msg("{type} is outside what the box accepts (nn layers, lists, "
+                                "for/if, def, OrderedDict, add_module)",
+                                type=type(node).__name__), line)
         _check_node(node, line)
 
 
@@ -115,24 +123,29 @@ def _check_node(node: ast.AST, line: int | None) -> None:
 
 def _check_name(name: str, line: int | None) -> None:
     if name.startswith("_") and name.endswith("_") and len(name) > 1:
-        raise CodeError(msg("names like {name} (double underscores) are not allowed", name=name), line)
+        raise CodeError(msg("names like {name} (double underscores) are not allowed", name=name),
+                        line)
     if name.startswith("__"):
         raise CodeError(msg("names starting with __ ({name}) are not allowed", name=name), line)
     if name in FORBIDDEN_NAMES:
-        raise CodeError(msg("{name}() is not available in the box: it only builds layers", name=name), line)
+        raise CodeError(msg("{name}() is not available in the box: it only builds layers",
+                            name=name), line)
 
 
 def _check_attribute(node: ast.Attribute, line: int | None) -> None:
     attr = node.attr
     if attr.startswith("_"):
-        raise CodeError(msg("attribute .{attr} is not allowed (no names starting with _)", attr=attr), line)
+        raise CodeError(msg("attribute .{attr} is not allowed (no names starting with _)",
+                            attr=attr), line)
     if attr == "functional" or getattr(node.value, "attr", None) == "functional":
-        raise CodeError(msg("nn.functional is not available in the box: use layers such as nn.ReLU() or nn.MaxPool2d(2) inside nn.Sequential"), line)
+        raise CodeError(msg("nn.functional is not available in the box: use layers such as "
+                            "nn.ReLU() or nn.MaxPool2d(2) inside nn.Sequential"), line)
     if _is_nn(node.value) or attr in METHODS:
         return
     if isinstance(node.value, ast.Name) and node.value.id == "torch" and attr == "nn":
         return
-    raise CodeError(msg(".{attr} is not allowed: the box only allows nn.<Layer>, torch.nn.<Layer>, .add_module, .append and .extend", attr=attr), line)
+    raise CodeError(msg(".{attr} is not allowed: the box only allows nn.<Layer>, "
+                        "torch.nn.<Layer>, .add_module, .append and .extend", attr=attr), line)
 
 
 def _is_nn(value: ast.expr) -> bool:

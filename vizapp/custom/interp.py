@@ -57,10 +57,12 @@ class Interpreter:
     def tick(self, node: ast.AST) -> None:
         self.steps += 1
         if self.steps > limits.MAX_STEPS:
-            raise CodeError(msg("the code takes more than {max_steps:,} steps to run", max_steps=limits.MAX_STEPS),
+            raise CodeError(msg("the code takes more than {max_steps:,} steps to run",
+                                max_steps=limits.MAX_STEPS),
                             getattr(node, "lineno", None))
         if self.steps % 256 == 0 and time.monotonic() - self.started > limits.MAX_SECONDS:
-            raise CodeError(msg("the code takes longer than {max_seconds:g} s to build", max_seconds=limits.MAX_SECONDS),
+            raise CodeError(msg("the code takes longer than {max_seconds:g} s to build",
+                                max_seconds=limits.MAX_SECONDS),
                             getattr(node, "lineno", None))
 
     def iterate(self, node: ast.AST, items: Any):
@@ -70,7 +72,8 @@ class Interpreter:
         for item in items:
             self.iterations += 1
             if self.iterations > limits.MAX_ITERATIONS:
-                raise CodeError(msg("the loops run more than {max_iterations:,} times in all", max_iterations=limits.MAX_ITERATIONS), node.lineno)
+                raise CodeError(msg("the loops run more than {max_iterations:,} times in all",
+                                    max_iterations=limits.MAX_ITERATIONS), node.lineno)
             yield item
 
     # ------------------------------------------------------------------ statements
@@ -129,7 +132,8 @@ class Interpreter:
         elif isinstance(target, (ast.Tuple, ast.List)):
             items = list(self.iterate(target, value))
             if len(items) != len(target.elts):
-                raise CodeError(msg("cannot unpack {n} values into {k} names", n=len(items), k=len(target.elts)), target.lineno)
+                raise CodeError(msg("cannot unpack {n} values into {k} names", n=len(items),
+                                    k=len(target.elts)), target.lineno)
             for t, v in zip(target.elts, items):
                 self.assign(t, v, env)
         elif isinstance(target, ast.Subscript):
@@ -140,7 +144,8 @@ class Interpreter:
             try:
                 obj[key] = value
             except (IndexError, TypeError, KeyError) as exc:
-                raise CodeError(msg("cannot assign item: {exc}", exc=str(exc)), target.lineno) from None
+                raise CodeError(msg("cannot assign item: {exc}", exc=str(exc)),
+                                target.lineno) from None
         else:
             raise CodeError(msg("you can assign to names only"), target.lineno)
 
@@ -149,7 +154,8 @@ class Interpreter:
         self.tick(e)
         if isinstance(e, ast.Constant):
             if isinstance(e.value, (bytes, complex)) or e.value is Ellipsis:
-                raise CodeError(msg("{type} literals are not needed", type=type(e.value).__name__), e.lineno)
+                raise CodeError(msg("{type} literals are not needed",
+                                    type=type(e.value).__name__), e.lineno)
             return e.value
         if isinstance(e, ast.Name):
             return self.name(e, env)
@@ -181,7 +187,8 @@ class Interpreter:
             return self.comprehension(e, env)
         if isinstance(e, ast.JoinedStr):
             return self.fstring(e, env)
-        raise CodeError(msg("{type} is outside what the box accepts", type=type(e).__name__), e.lineno)
+        raise CodeError(msg("{type} is outside what the box accepts", type=type(e).__name__),
+                        e.lineno)
 
     def name(self, e: ast.Name, env: dict[str, Any]) -> Any:
         for scope in (env, self.scope, BUILTINS):
@@ -202,7 +209,8 @@ class Interpreter:
                 e.attr in ("append", "extend") and isinstance(obj, (list, nn.Sequential,
                                                                      nn.ModuleList)):
             return Method(obj, e.attr)
-        raise CodeError(msg("{what} has no .{attr} the box allows", what=_kind(obj), attr=e.attr), e.lineno)
+        raise CodeError(msg("{what} has no .{attr} the box allows", what=_kind(obj),
+                            attr=e.attr), e.lineno)
 
     def elements(self, elts: list[ast.expr], env: dict[str, Any]) -> list[Any]:
         out: list[Any] = []
@@ -308,7 +316,8 @@ class Interpreter:
                 continue
             value = self.expr(v.value, env)
             if not isinstance(value, PLAIN):
-                raise CodeError(msg("f-strings may show numbers and text, not {what}", what=_kind(value)),
+                raise CodeError(msg("f-strings may show numbers and text, not {what}",
+                                    what=_kind(value)),
                                 e.lineno)
             spec = "".join(str(c.value) for c in getattr(v.format_spec, "values", []))
             try:
@@ -341,7 +350,8 @@ class Interpreter:
         if isinstance(fn, Builtin):
             return self.call_builtin(e, fn, args, kwargs)
         if isinstance(fn, nn.Module):
-            raise CodeError(msg("calling a layer runs it on data; the box only describes the model (the app runs it for you)"), e.lineno)
+            raise CodeError(msg("calling a layer runs it on data; the box only describes the "
+                                "model (the app runs it for you)"), e.lineno)
         raise CodeError(msg("{what} cannot be called", what=_kind(fn)), e.lineno)
 
     def make_layer(self, e: ast.Call, fn: Layer, args: list[Any], kwargs: dict[str, Any]):
@@ -349,7 +359,8 @@ class Interpreter:
             _check_layer_arg(v, fn.name, e.lineno)
         self.layers += 1
         if self.layers > limits.MAX_MODULES:
-            raise CodeError(msg("the code creates more than {max_modules:,} layers", max_modules=limits.MAX_MODULES),
+            raise CodeError(msg("the code creates more than {max_modules:,} layers",
+                                max_modules=limits.MAX_MODULES),
                             e.lineno)
         try:
             module = fn.cls(*args, **kwargs)
@@ -368,25 +379,30 @@ class Interpreter:
                       kwargs: dict[str, Any]) -> Any:
         a = fn.node.args
         if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs:
-            raise CodeError(msg("functions in the box take plain parameters only (no *args, **kwargs)"), fn.node.lineno)
+            raise CodeError(msg("functions in the box take plain parameters only (no *args, "
+                                "**kwargs)"), fn.node.lineno)
         names = [p.arg for p in a.args]
         if len(args) > len(names):
-            raise CodeError(msg("{name}() takes {n} arguments but {k} were given", name=fn.node.name, n=len(names), k=len(args)), e.lineno)
+            raise CodeError(msg("{name}() takes {n} arguments but {k} were given",
+                                name=fn.node.name, n=len(names), k=len(args)), e.lineno)
         local = dict(zip(names, args))
         defaults = dict(zip(names[len(names) - len(a.defaults):], a.defaults))
         for k, v in kwargs.items():
             if k not in names or k in local:
-                raise CodeError(msg("{name}() got an unexpected or repeated argument '{arg}'", name=fn.node.name, arg=k), e.lineno)
+                raise CodeError(msg("{name}() got an unexpected or repeated argument '{arg}'",
+                                    name=fn.node.name, arg=k), e.lineno)
             local[k] = v
         for n in names:
             if n not in local:
                 if n not in defaults:
-                    raise CodeError(msg("{name}() is missing the argument '{arg}'", name=fn.node.name, arg=n), e.lineno)
+                    raise CodeError(msg("{name}() is missing the argument '{arg}'",
+                                        name=fn.node.name, arg=n), e.lineno)
                 local[n] = self.expr(defaults[n], self.scope)
         self.depth += 1
         try:
             if self.depth > limits.MAX_DEPTH:
-                raise CodeError(msg("functions call each other more than {max_depth} deep", max_depth=limits.MAX_DEPTH),
+                raise CodeError(msg("functions call each other more than {max_depth} deep",
+                                    max_depth=limits.MAX_DEPTH),
                                 e.lineno)
             self.body(fn.node.body, local)
         except _Return as r:
@@ -399,7 +415,8 @@ class Interpreter:
         if m.name == "add_module":
             if len(args) != 2 or kwargs or not isinstance(args[0], str) or \
                     not isinstance(args[1], nn.Module):
-                raise CodeError(msg("add_module takes a name and a layer: add_module(\"conv1\", nn.Conv2d(...))"), e.lineno)
+                raise CodeError(msg("add_module takes a name and a layer: add_module(\"conv1\", "
+                                    "nn.Conv2d(...))"), e.lineno)
         elif m.name == "append" and (len(args) != 1 or kwargs):
             raise CodeError(msg("append takes one value"), e.lineno)
         elif m.name == "extend" and (len(args) != 1 or kwargs):
@@ -407,7 +424,8 @@ class Interpreter:
         if isinstance(m.obj, nn.Module) and m.name != "add_module":
             items = args if m.name == "append" else list(self.iterate(e, args[0]))
             if not all(isinstance(x, nn.Module) for x in items):
-                raise CodeError(msg("{cls}.{method} takes layers", cls=type(m.obj).__name__, method=m.name), e.lineno)
+                raise CodeError(msg("{cls}.{method} takes layers", cls=type(m.obj).__name__,
+                                    method=m.name), e.lineno)
         if m.name == "extend":
             args = [list(self.iterate(e, args[0]))]
         try:
@@ -462,7 +480,8 @@ def _check_operands(op: ast.operator, a: Any, b: Any, line: int | None) -> None:
             or isinstance(op, ast.Mult) and isinstance(b, (str, list, tuple)) and isinstance(a, int):
         seq, n = (a, b) if isinstance(b, int) else (b, a)
         if len(seq) * max(n, 0) > limits.MAX_SEQUENCE:
-            raise CodeError(msg("that repetition makes more than {max_sequence:,} items", max_sequence=limits.MAX_SEQUENCE),
+            raise CodeError(msg("that repetition makes more than {max_sequence:,} items",
+                                max_sequence=limits.MAX_SEQUENCE),
                             line)
         return
     if isinstance(op, ast.Add) and type(a) is type(b) and isinstance(a, (str, list, tuple)):
@@ -470,15 +489,18 @@ def _check_operands(op: ast.operator, a: Any, b: Any, line: int | None) -> None:
     if isinstance(op, ast.Mod) and isinstance(a, str) and (
             isinstance(b, PLAIN) or isinstance(b, tuple) and all(isinstance(x, PLAIN) for x in b)):
         return
-    raise CodeError(msg("unsupported operation {op} between {a} and {b}", op=type(op).__name__, a=_kind(a), b=_kind(b)), line)
+    raise CodeError(msg("unsupported operation {op} between {a} and {b}", op=type(op).__name__,
+                        a=_kind(a), b=_kind(b)), line)
 
 
 def _check_size(v: Any, e: ast.AST) -> None:
     line = getattr(e, "lineno", None)
     if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > limits.MAX_INT_BITS:
-        raise CodeError(msg("the number is larger than 2**{max_int_bits}", max_int_bits=limits.MAX_INT_BITS), line)
+        raise CodeError(msg("the number is larger than 2**{max_int_bits}",
+                            max_int_bits=limits.MAX_INT_BITS), line)
     if isinstance(v, (str, list, tuple, dict)) and len(v) > limits.MAX_SEQUENCE:
-        raise CodeError(msg("more than {max_sequence:,} items in one list or text", max_sequence=limits.MAX_SEQUENCE), line)
+        raise CodeError(msg("more than {max_sequence:,} items in one list or text",
+                            max_sequence=limits.MAX_SEQUENCE), line)
 
 
 def _check_layer_arg(v: Any, name: str, line: int) -> None:
@@ -493,7 +515,8 @@ def _check_layer_arg(v: Any, name: str, line: int) -> None:
             _check_layer_arg(k, name, line)
             _check_layer_arg(x, name, line)
         return
-    raise CodeError(msg("nn.{name}(...) takes numbers, text, tuples and layers, not {what}", name=name, what=_kind(v)),
+    raise CodeError(msg("nn.{name}(...) takes numbers, text, tuples and layers, not {what}",
+                        name=name, what=_kind(v)),
                     line)
 
 

@@ -37,5 +37,6 @@ def run_trusted(source: str) -> nn.Module:
         try:
             return classes[-1]()
         except Exception as exc:  # noqa: BLE001
-            raise CodeError(msg("{cls}() failed: {type}: {exc}", cls=classes[-1].__name__, type=type(exc).__name__, exc=str(exc)))
+            raise CodeError(msg("{cls}() failed: {type}: {exc}", cls=classes[-1].__name__,
+                                type=type(exc).__name__, exc=str(exc)))
     raise CodeError(msg("define net = Net() (or model = ...) so the app knows which model to show"))

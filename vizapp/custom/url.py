@@ -21,7 +21,9 @@ def encode(code: str) -> str:
     raw = zlib.compress(code.encode("utf-8"), 9)
     text = PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
     if len(text) > MAX_URL_CHARS:
-        raise CodeError(msg("the code is too long for a link ({n:,} characters compressed; a link holds {max_url_chars:,}): share the file instead, or shorten it with loops and helper functions", n=len(text), max_url_chars=MAX_URL_CHARS))
+        raise CodeError(msg("the code is too long for a link ({n:,} characters compressed; a link "
+                            "holds {max_url_chars:,}): share the file instead, or shorten it with "
+                            "loops and helper functions", n=len(text), max_url_chars=MAX_URL_CHARS))
     return text
 
 
@@ -29,9 +31,11 @@ def decode(text: str) -> str:
     """Inverse of :func:`encode`; CodeError naming what is wrong (never a zip bomb: the output
     is capped at the box's size)."""
     if len(text) > MAX_URL_CHARS:
-        raise CodeError(msg("the link's code parameter is {n:,} characters long; at most {max_url_chars:,} are read", n=len(text), max_url_chars=MAX_URL_CHARS))
+        raise CodeError(msg("the link's code parameter is {n:,} characters long; at most "
+                            "{max_url_chars:,} are read", n=len(text), max_url_chars=MAX_URL_CHARS))
     if not text.startswith(PREFIX):
-        raise CodeError(msg("the link's code parameter is not in vizapp's format (it starts with z1.)"))
+        raise CodeError(msg("the link's code parameter is not in vizapp's format (it starts with "
+                            "z1.)"))
     body = text[len(PREFIX):]
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
@@ -43,4 +47,5 @@ def decode(text: str) -> str:
     except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, CodeError):
             raise
-        raise CodeError(msg("the link's code parameter is damaged (was the link cut short?)")) from None
+        raise CodeError(msg("the link's code parameter is damaged (was the link cut short?)")
+                        ) from None

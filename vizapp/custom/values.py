@@ -87,7 +87,8 @@ def _range(*args: int) -> range:
         raise CodeError(msg("range() takes integers"))
     r = range(*args)
     if len(r) > limits.MAX_RANGE:
-        raise CodeError(msg("range(...) has {n:,} steps; the box allows at most {max_range:,}", n=len(r), max_range=limits.MAX_RANGE))
+        raise CodeError(msg("range(...) has {n:,} steps; the box allows at most {max_range:,}",
+                            n=len(r), max_range=limits.MAX_RANGE))
     return r
 
 

@@ -182,9 +182,11 @@ def parse_momentum(text: str | float | None) -> float | None:
     try:
         m = float(s)
     except ValueError:
-        raise BNError(msg("momentum must be a number in (0, 1] or 'none', got '{text}'", text=text)) from None
+        raise BNError(msg("momentum must be a number in (0, 1] or 'none', got '{text}'",
+                          text=text)) from None
     if not 0.0 < m <= 1.0:
-        raise BNError(msg("momentum must be in (0, 1] (or 'none' for the cumulative average), got {m:g}", m=m))
+        raise BNError(msg("momentum must be in (0, 1] (or 'none' for the cumulative average), got "
+                          "{m:g}", m=m))
     return m
 
 
@@ -204,7 +206,8 @@ def unknown_layer_message(name: str, names: Sequence[str]) -> str:
 def channel_values(x: torch.Tensor) -> torch.Tensor:
     """``(C, n)``: every value of each channel (axis 1) in one row — the values BN averages."""
     if x.dim() < 2:
-        raise BNError(msg("a BN input needs a batch and a channel axis, got shape {shape}", shape=tuple(x.shape)))
+        raise BNError(msg("a BN input needs a batch and a channel axis, got shape {shape}",
+                          shape=tuple(x.shape)))
     return x.detach().transpose(0, 1).reshape(x.shape[1], -1)
 
 
@@ -256,7 +259,9 @@ class _Stop(Exception):
 def _check_values(name: str, x: torch.Tensor) -> None:
     n = x.numel() // max(1, x.shape[1])
     if n <= 1:
-        raise BNError(msg("BN layer '{name}' sees only {n} value per channel (input {shape}): train mode needs at least 2. Use a batch of 2 or more, or a larger input.", name=name, n=n, shape=tuple(x.shape)))
+        raise BNError(msg("BN layer '{name}' sees only {n} value per channel (input {shape}): "
+                          "train mode needs at least 2. Use a batch of 2 or more, or a larger "
+                          "input.", name=name, n=n, shape=tuple(x.shape)))
 
 
 def capture_bn_inputs(model: nn.Module, xs: torch.Tensor | Sequence[torch.Tensor],
@@ -306,7 +311,9 @@ def capture_bn_inputs(model: nn.Module, xs: torch.Tensor | Sequence[torch.Tensor
                 out.append(seen)
     except ValueError as exc:
         if "more than 1 value per channel" in str(exc):
-            raise BNError(msg("a BN layer sees only 1 value per channel for input {shape}: train mode needs a batch of 2 or more", shape=tuple(batches[0].shape))) from None
+            raise BNError(msg("a BN layer sees only 1 value per channel for input {shape}: train "
+                              "mode needs a batch of 2 or more",
+                              shape=tuple(batches[0].shape))) from None
         raise
     finally:
         for h in handles:
@@ -320,7 +327,8 @@ def layer_stats(name: str, layer: _BatchNorm, x: torch.Tensor) -> BNLayerStats:
     _check_values(name, x)
     c = layer.num_features
     if x.shape[1] != c:
-        raise BNError(msg("BN layer '{name}' expects {c} channels, its input has {got}", name=name, c=c, got=x.shape[1]))
+        raise BNError(msg("BN layer '{name}' expects {c} channels, its input has {got}", name=name,
+                          c=c, got=x.shape[1]))
     mean, var_b, var_u = batch_stats(x)
     trained = copy.deepcopy(layer).train()
     evaluated = copy.deepcopy(layer).eval()
@@ -375,7 +383,8 @@ def analyze_bn(model: nn.Module, input_shape: Sequence[int] | None = None, *, ba
         source = source or deferred("given tensor")
     all_names = [n for n, _ in bn_layers(model)]
     if not all_names:
-        raise BNError(msg("{model} has no BatchNorm layer; pick a model with BN (lenet-bn, resnet18, densenet …)", model=model_name or type(model).__name__))
+        raise BNError(msg("{model} has no BatchNorm layer; pick a model with BN (lenet-bn, "
+                          "resnet18, densenet …)", model=model_name or type(model).__name__))
     if layers is not None:
         missing = sorted(set(layers) - set(all_names))
         if missing:
@@ -429,7 +438,8 @@ def running_evolution(model: nn.Module, layer: str, input_shape: Sequence[int], 
         raise BNError(msg("BN layer '{layer}' did not run in the forward pass", layer=layer))
     _check_values(layer, xs[0])
     if not base.track_running_stats:
-        raise BNError(msg("BN layer '{layer}' has track_running_stats=False: it keeps no running statistics", layer=layer))
+        raise BNError(msg("BN layer '{layer}' has track_running_stats=False: it keeps no running "
+                          "statistics", layer=layer))
     c = min(max_channels, base.num_features)
     stats = [batch_stats(x) for x in xs]
     bm = [s[0][:c] for s in stats]

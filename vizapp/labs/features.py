@@ -121,7 +121,8 @@ def pattern(kind: str, h: int, w: int, *, digit: int = 7, seed: int = 0) -> np.n
         return (0.5 + 0.5 * np.cos(2 * math.pi * r / period)).astype(np.float32)
     if kind == "noise":
         return np.random.default_rng(seed).random((h, w)).astype(np.float32)
-    raise FeatureError(msg("unknown input kind '{kind}'; choose one of {names}", kind=kind, names=', '.join(INPUT_KINDS)))
+    raise FeatureError(msg("unknown input kind '{kind}'; choose one of {names}", kind=kind,
+                           names=", ".join(INPUT_KINDS)))
 
 
 MAX_UPLOAD_PIXELS = 4096 * 4096  # far below PIL's bomb limit (~89 M): 64 MiB decoded as RGBA
@@ -146,18 +147,24 @@ def decode_image(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS,
             img = Image.open(io.BytesIO(data))  # lazy: reads the header only
             w, h = img.size
             if w * h > max_pixels:
-                raise FeatureError(msg("the image is {w}×{h} = {pixels:,} pixels, more than the {max_pixels:,} this page accepts; downscale it first", w=w, h=h, pixels=w * h, max_pixels=max_pixels))
+                raise FeatureError(msg("the image is {w}×{h} = {pixels:,} pixels, more than the "
+                                       "{max_pixels:,} this page accepts; downscale it first", w=w,
+                                       h=h, pixels=w * h, max_pixels=max_pixels))
             img.draft("RGB", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
             img.thumbnail((side, side))
             return np.asarray(img.convert("RGB"))
     except FeatureError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise FeatureError(msg("the image has more pixels than the {max_pixels:,} this page accepts; downscale it first", max_pixels=max_pixels)) from None
+        raise FeatureError(msg("the image has more pixels than the {max_pixels:,} this page "
+                               "accepts; downscale it first", max_pixels=max_pixels)) from None
     except UnidentifiedImageError:
-        raise FeatureError(msg("the file is not a PNG or JPEG image this page can read ({n:,} bytes)", n=len(data))) from None
+        raise FeatureError(msg("the file is not a PNG or JPEG image this page can read ({n:,} "
+                               "bytes)", n=len(data))) from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise FeatureError(msg("the image could not be decoded ({type}: {error}); it may be truncated or damaged", type=type(exc).__name__, error=str(exc)[:80])) from None
+        raise FeatureError(msg("the image could not be decoded ({type}: {error}); it may be "
+                               "truncated or damaged", type=type(exc).__name__,
+                               error=str(exc)[:80])) from None
 
 
 def image_to_input(img: np.ndarray, input_shape: Sequence[int]) -> torch.Tensor:
@@ -167,7 +174,8 @@ def image_to_input(img: np.ndarray, input_shape: Sequence[int]) -> torch.Tensor:
     c, h, w = (int(d) for d in input_shape)
     a = np.asarray(img)
     if a.ndim not in (2, 3) or a.size == 0:
-        raise FeatureError(msg("expected an image array (H, W) or (H, W, 3), got shape {shape}", shape=a.shape))
+        raise FeatureError(msg("expected an image array (H, W) or (H, W, 3), got shape {shape}",
+                               shape=a.shape))
     a = a.astype(np.float32)
     if a.max(initial=0) > 1.0:
         a = a / 255.0
@@ -252,7 +260,9 @@ def feature_maps(model: nn.Module, layer: str, x: torch.Tensor, *, max_channels:
     except _Stop:
         pass
     except Exception as exc:  # the input does not fit the model
-        raise FeatureError(msg("the model cannot run input {shape}: {exc}. Fix: use the input size the model expects.", shape=tuple(x.shape), exc=str(exc))) from None
+        raise FeatureError(msg("the model cannot run input {shape}: {exc}. Fix: use the input "
+                               "size the model expects.", shape=tuple(x.shape),
+                               exc=str(exc))) from None
     finally:
         h.remove()
     if "out" not in got:
@@ -261,7 +271,8 @@ def feature_maps(model: nn.Module, layer: str, x: torch.Tensor, *, max_channels:
     if isinstance(out, (tuple, list)):  # e.g. GoogLeNet aux outputs
         out = next((o for o in out if isinstance(o, torch.Tensor)), None)
     if not isinstance(out, torch.Tensor):
-        raise FeatureError(msg("layer '{layer}' returns {type}, not a tensor", layer=layer, type=type(out).__name__))
+        raise FeatureError(msg("layer '{layer}' returns {type}, not a tensor", layer=layer,
+                               type=type(out).__name__))
     y = out.detach().float().cpu()[0]
     note = ""
     if y.dim() == 0:

@@ -51,7 +51,9 @@ class Schedule:
         for p in self.params:
             if p.name == name:
                 return p
-        raise ScheduleError(msg("{name} has no parameter '{name2}'; parameters: {names}", name=self.name, name2=name, names=', '.join(p.name for p in self.params)))
+        raise ScheduleError(msg("{name} has no parameter '{param}'; parameters: {names}",
+                                name=self.name, param=name,
+                                names=", ".join(p.name for p in self.params)))
 
 
 @dataclass(frozen=True)
@@ -204,11 +206,14 @@ def _coerce(p: KnobInfo, v: Any) -> Any:
 def check_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     """Every parameter of schedule ``name``, typed and checked (missing ones at default)."""
     if name not in SCHEDULES:
-        raise ScheduleError(msg("unknown schedule '{name}'; schedules: {names}", name=name, names=', '.join(SCHEDULES)))
+        raise ScheduleError(msg("unknown schedule '{name}'; schedules: {names}", name=name,
+                                names=", ".join(SCHEDULES)))
     sch = SCHEDULES[name]
     unknown = set(params) - {p.name for p in sch.params}
     if unknown:
-        raise ScheduleError(msg("{name} has no parameter '{name2}'; parameters: {names}", name=name, name2=sorted(unknown)[0], names=', '.join(p.name for p in sch.params)))
+        raise ScheduleError(msg("{name} has no parameter '{param}'; parameters: {names}",
+                                name=name, param=sorted(unknown)[0],
+                                names=", ".join(p.name for p in sch.params)))
     return {q.name: _coerce(q, params.get(q.name, q.default)) for q in sch.params}
 
 
@@ -248,7 +253,8 @@ def lr_curve(name: str, epochs: int = 100, base_lr: float = 0.1,
     """The lr of every epoch ``0 … epochs−1`` under schedule ``name`` (missing parameters take
     their defaults), computed by stepping the real torch scheduler once per epoch."""
     if not 1 <= int(epochs) <= 100_000:
-        raise ScheduleError(msg("epochs must be between 1 and 100000 (got {epochs})", epochs=epochs))
+        raise ScheduleError(msg("epochs must be between 1 and 100000 (got {epochs})",
+                                epochs=epochs))
     if not base_lr > 0:
         raise ScheduleError(msg("the base lr must be positive (got {base_lr})", base_lr=base_lr))
     epochs = int(epochs)

@@ -71,7 +71,11 @@ class DeviceLock:
                     self._cond.notify_all()
                     if not expired:
                         raise BusyError(msg("cancelled while waiting for the device"))
-                    raise BusyError(msg("the {name} device is busy with {holder}; gave up after {timeout:g} s in a queue of {queue}. Try again in a moment.", name=self.name, holder=self.holder or msg("another run"), timeout=timeout, queue=ticket - self._serving))
+                    raise BusyError(msg("the {name} device is busy with {holder}; gave up after "
+                                        "{timeout:g} s in a queue of {queue}. Try again in a "
+                                        "moment.", name=self.name,
+                                        holder=self.holder or msg("another run"), timeout=timeout,
+                                        queue=ticket - self._serving))
                 wait = None if deadline is None else deadline - now
                 if cancel is not None or on_wait is not None:  # wake up to look again
                     wait = 0.25 if wait is None else min(wait, 0.25)

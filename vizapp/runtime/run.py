@@ -31,9 +31,12 @@ def run_model(model: nn.Module, input_shape: Sequence[int], options: RunOptions,
     random batch. Takes the device's lock; raises :class:`RunError` subclasses."""
     o = options
     if o.dtype not in DTYPES:
-        raise RunError(msg("unknown dtype '{dtype}'.", dtype=o.dtype), msg("use one of {dtypes}.", dtypes=', '.join(DTYPES)))
+        raise RunError(msg("unknown dtype '{dtype}'.", dtype=o.dtype),
+                       msg("use one of {dtypes}.", dtypes=", ".join(DTYPES)))
     if o.batch < 1 or o.iters < 1 or o.warmup < 0:
-        raise RunError(msg("batch and iters must be ≥ 1 and warmup ≥ 0 (got batch {batch}, iters {iters}, warmup {warmup}).", batch=o.batch, iters=o.iters, warmup=o.warmup), msg("use positive numbers."))
+        raise RunError(msg("batch and iters must be ≥ 1 and warmup ≥ 0 (got batch {batch}, iters "
+                           "{iters}, warmup {warmup}).", batch=o.batch, iters=o.iters,
+                           warmup=o.warmup), msg("use positive numbers."))
     device = resolve_device(o.device)
     if o.dtype == "fp16" and device.type == "cpu":
         notes = ["fp16 autocast on the CPU is slow on most CPUs; bf16 is the CPU's half type"]
@@ -109,7 +112,8 @@ def _warmup(model: nn.Module, x: torch.Tensor, o: RunOptions, device: torch.devi
         except Exception as exc:
             if o.compile and i == 0 and not _is_oom(exc):
                 first = str(exc).strip().splitlines()[0][:300] if str(exc) else ""
-                raise RunError(msg("torch.compile failed: {type}: {first}", type=type(exc).__name__, first=first),
+                raise RunError(msg("torch.compile failed: {type}: {first}",
+                                   type=type(exc).__name__, first=first),
                                "run without compile.") from None
             raise
         _sync(device)
