@@ -80,10 +80,11 @@ def offer_fix(spec: ModelSpec, wkey: str) -> None:
     if fx is None:
         return
     want, got = f.features
-    st.text(f"Line {fx.line}: this Linear expects {want} features but {got} arrive.")
+    st.text(_("Line {line}: this Linear expects {want} features but {got} arrive.").format(
+        line=fx.line, want=want, got=got))
     st.button(fx.label, key="vz.code_fix", type="primary", on_click=_apply,
               args=(wkey, fix.apply(spec.config.code, fx)),
-              help="Rewrites that number in the code above and rebuilds the model.")
+              help=_("Rewrites that number in the code above and rebuilds the model."))
 
 
 def url_note(spec: ModelSpec) -> None:
@@ -93,4 +94,4 @@ def url_note(spec: ModelSpec) -> None:
     try:
         url.encode(spec.config.code)
     except CodeError as exc:
-        st.text(exc.reason)
+        st.text(tr(exc.reason))

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 import streamlit as st
 
-from vizapp.i18n import _, localize, msg
+from vizapp.i18n import _, localize, msg, tr
 from vizapp.runtime.cache import SharedCache
 from vizapp.zoo.base import parse_input
 from vizapp.zoo import (ConfigError, ModelSpec, families, format_value, parse_value, presets,
@@ -178,7 +178,8 @@ def _decode_code(q: dict[str, str], messages: list[str]) -> None:
         try:
             q["code"] = url.decode(q["code"])
         except CodeError as exc:
-            messages.append(_("code: {reason}. Showing the example's code instead.").format(reason=exc.reason))
+            messages.append(_("code: {reason}. Showing the example's code instead.").format(
+                reason=tr(exc.reason)))
             del q["code"]
 
 

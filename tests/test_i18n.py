@@ -424,3 +424,83 @@ def test_train_page_live_in_chinese(server, browser) -> None:
     assert re.search(r"用户在 \d+ 步后停止", text), text[-800:]
     assert "stopped by the user" not in text and "not run (stopped)" not in text
     page.close()
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _bad_inputs():
+    """(what, call that raises, exception class, the English text users saw before)."""
+    from vizapp.custom import CodeError, evaluate, url
+    from vizapp.labs import bn, data, features, schedules
+
+    return [
+        ("import", lambda: evaluate("import os"), CodeError,
+         "line 1: imports are not needed: nn, torch.nn and OrderedDict are already there"),
+        ("dunder", lambda: evaluate("net = __import__('os')"), CodeError,
+         "line 1: names like __import__ (double underscores) are not allowed"),
+        ("class", lambda: evaluate("class Net(nn.Module):\n    pass\nnet = Net()"), CodeError,
+         "line 1: classes with forward() run arbitrary Python, which this shared app does not "
+         "do: write the model as nn.Sequential(...) (with OrderedDict or add_module for names), "
+         "or start the app on your own computer with `vizapp app --allow-code` to allow classes"),
+        ("loop", lambda: evaluate("layers = []\nfor i in 3:\n    layers.append(i)"), CodeError,
+         "line 2: cannot loop over a value of type int"),
+        ("typo", lambda: evaluate("net = nn.Conv2x(1, 2, 3)"), CodeError,
+         "line 1: torch.nn has no layer Conv2x: did you mean nn.Conv2d?"),
+        ("empty", lambda: evaluate("  "), CodeError,
+         "the box is empty: write a model, e.g. net = nn.Sequential(nn.Flatten(), "
+         "nn.Linear(784, 10))"),
+        ("link", lambda: url.decode("abc"), CodeError,
+         "the link's code parameter is not in vizapp's format (it starts with z1.)"),
+        ("not a zip", lambda: data.class_zip(b"not a zip", (1, 28, 28), 10), data.DataError,
+         "upload is not a zip file: upload a .zip of class folders (cat/1.png, dog/7.png …)"),
+        ("one folder", lambda: data.class_zip(_zip({f"cat/{i}.png": b"x" for i in range(12)}),
+                                              (1, 28, 28), 10),
+         data.DataError, "upload has 1 class folder(s): put images in at least 2 folders, one "
+                         "per class (cat/1.png, dog/7.png …)"),
+        ("few images", lambda: data.class_zip(_zip({"cat/1.png": b"x", "dog/1.png": b"x"}),
+                                              (1, 28, 28), 10),
+         data.DataError, "upload holds 2 images: give at least 10"),
+        ("not an image", lambda: data.class_zip(_zip({"cat/notes.txt": b"x"}), (1, 28, 28), 10),
+         data.DataError, "upload: 'cat/notes.txt' is not an image (.png, .jpg, .jpeg, .bmp, "
+                         ".gif, .webp, .tif, .tiff): remove it from the zip"),
+        ("epochs", lambda: schedules.lr_curve("StepLR", epochs=0), schedules.ScheduleError,
+         "epochs must be between 1 and 100000 (got 0)"),
+        ("param", lambda: schedules.lr_curve("ExponentialLR", step_size=3),
+         schedules.ScheduleError,
+         "ExponentialLR has no parameter 'step_size'; parameters: gamma"),
+        ("one cycle", lambda: schedules.lr_curve("OneCycleLR", epochs=1), schedules.ScheduleError,
+         "OneCycleLR needs at least 2 epochs"),
+        ("momentum", lambda: bn.parse_momentum("fast"), bn.BNError,
+         "momentum must be a number in (0, 1] or 'none', got 'fast'"),
+        ("image", lambda: features.decode_image(b"not an image"), features.FeatureError,
+         "the file is not a PNG or JPEG image this page can read (12 bytes)"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(16))
+def test_refusals_render_in_chinese(case: int) -> None:
+    """Errors a user meets with bad input (hostile code, a wrong zip, an impossible schedule
+    parameter …): raised in English they keep their English text (byte for byte) and render
+    in Chinese with tr(); raised while the session is in Chinese they are Chinese at once."""
+    what, call, exc_cls, english = _bad_inputs()[case]
+    with pytest.raises(exc_cls) as info:
+        call()
+    message = getattr(info.value, "message", None) or info.value.args[0]
+    assert str(info.value) == english and str(message) == english, what
+    assert isinstance(message, i18n.Msg), what  # lazy: renders in the session's language
+    with i18n.using("zh"):
+        zh = i18n.tr(message)
+        with pytest.raises(exc_cls) as direct:
+            call()
+    assert str(direct.value) == zh, what
+    assert re.search(r"[\u4e00-\u9fff]", zh), (what, zh)
+    assert not english_runs(zh), (what, zh, english_runs(zh))

@@ -22,6 +22,8 @@ from functools import lru_cache
 import torch
 from torch import nn
 
+from vizapp.i18n import msg
+
 from . import limits
 from .check import CodeError, check, has_class, parse
 from .interp import Interpreter
@@ -52,8 +54,8 @@ def _pick(interp: Interpreter, last: object, tree: ast.Module) -> nn.Module:
     for name in MODEL_NAMES:
         if isinstance(interp.scope.get(name), nn.Module):
             return interp.scope[name]
-    raise CodeError("the box must end with the model: an expression like nn.Sequential(...), "
-                    "or a variable named net or model")
+    raise CodeError(msg("the box must end with the model: an expression like nn.Sequential(...), "
+                        "or a variable named net or model"))
 
 
 def _interpret(tree: ast.Module) -> Built:
@@ -61,7 +63,7 @@ def _interpret(tree: ast.Module) -> Built:
     try:
         last = interp.run()
     except RecursionError:
-        raise CodeError("the code nests too deeply") from None
+        raise CodeError(msg("the code nests too deeply")) from None
     model = _pick(interp, last, tree)
     sites = {path: interp.sites[id(m)] for path, m in model.named_modules()
              if id(m) in interp.sites}
@@ -89,8 +91,9 @@ def build(source: str) -> Built:
         built = _build_once(source)
     n = count_params(built.model)
     if n > limits.MAX_PARAMS:
-        raise CodeError(f"the model has {n:,} parameters; the app builds at most "
-                        f"{limits.MAX_PARAMS:,} (make the layers smaller)")
+        raise CodeError(msg("the model has {n:,} parameters; the app builds at most "
+                            "{max_params:,} (make the layers smaller)", n=n,
+                            max_params=limits.MAX_PARAMS))
     if torch.get_default_device().type == "meta":
         return built
     return _build_once(source)
@@ -115,6 +118,7 @@ def summary(source: str) -> Summary:
         built = _build_once(source)
     n = count_params(built.model)
     if n > limits.MAX_PARAMS:
-        raise CodeError(f"the model has {n:,} parameters; the app builds at most "
-                        f"{limits.MAX_PARAMS:,} (make the layers smaller)")
+        raise CodeError(msg("the model has {n:,} parameters; the app builds at most "
+                            "{max_params:,} (make the layers smaller)", n=n,
+                            max_params=limits.MAX_PARAMS))
     return Summary(n, sum(1 for _ in built.model.modules()), built.trusted)

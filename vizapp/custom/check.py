@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 
+from vizapp.i18n import N_, lazy, msg
+
 from . import limits
 
 
@@ -15,9 +17,10 @@ class CodeError(ValueError):
         self.reason = reason
         self.line = line
         self.col = col
-        where = f"line {line}" + (f", column {col}" if col else "") + ": " if line else ""
-        super().__init__(where + reason)
-        self.message = str(self)
+        where = ((msg("line {line}, column {col}: ", line=line, col=col) if col else
+                  msg("line {line}: ", line=line)) if line else "")
+        self.message = where + reason  # a lazy message (shown with tr) when reason is one
+        super().__init__(self.message)
 
 
 ALLOWED_NODES = (
@@ -36,20 +39,21 @@ FORBIDDEN_NAMES = {"getattr", "setattr", "delattr", "open", "eval", "exec", "com
                    "hasattr", "isinstance", "issubclass", "id", "hash", "format", "repr",
                    "chr", "ord", "bytes", "bytearray", "exit", "quit"}
 _REFUSALS = {
-    ast.Import: "imports are not needed: nn, torch.nn and OrderedDict are already there",
-    ast.ImportFrom: "imports are not needed: nn, torch.nn and OrderedDict are already there",
-    ast.Lambda: "lambdas are not allowed: define a small function with def instead",
-    ast.While: "while loops are not allowed: use a for loop over range(...)",
-    ast.Global: "global is not allowed", ast.Nonlocal: "nonlocal is not allowed",
-    ast.With: "with blocks are not allowed", ast.Try: "try blocks are not allowed",
-    ast.Raise: "raise is not allowed", ast.Delete: "del is not allowed",
-    ast.Assert: "assert is not allowed", ast.Yield: "generators (yield) are not allowed",
-    ast.Await: "async code is not allowed", ast.AsyncFunctionDef: "async code is not allowed",
-    ast.NamedExpr: "the walrus operator := is not allowed",
-    ast.SetComp: "sets are not needed to describe a model", ast.Set: "sets are not needed to "
-                                                                     "describe a model",
+    ast.Import: N_("imports are not needed: nn, torch.nn and OrderedDict are already there"),
+    ast.ImportFrom: N_("imports are not needed: nn, torch.nn and OrderedDict are already there"),
+    ast.Lambda: N_("lambdas are not allowed: define a small function with def instead"),
+    ast.While: N_("while loops are not allowed: use a for loop over range(...)"),
+    ast.Global: N_("global is not allowed"), ast.Nonlocal: N_("nonlocal is not allowed"),
+    ast.With: N_("with blocks are not allowed"), ast.Try: N_("try blocks are not allowed"),
+    ast.Raise: N_("raise is not allowed"), ast.Delete: N_("del is not allowed"),
+    ast.Assert: N_("assert is not allowed"), ast.Yield: N_("generators (yield) are not allowed"),
+    ast.Await: N_("async code is not allowed"),
+    ast.AsyncFunctionDef: N_("async code is not allowed"),
+    ast.NamedExpr: N_("the walrus operator := is not allowed"),
+    ast.SetComp: N_("sets are not needed to describe a model"),
+    ast.Set: N_("sets are not needed to describe a model"),
 }
-CLASS_REFUSAL = ("classes with forward() run arbitrary Python, which this shared app does not "
+CLASS_REFUSAL = N_("classes with forward() run arbitrary Python, which this shared app does not "
                  "do: write the model as nn.Sequential(...) (with OrderedDict or add_module for "
                  "names), or start the app on your own computer with `vizapp app --allow-code` "
                  "to allow classes")
@@ -58,21 +62,23 @@ CLASS_REFUSAL = ("classes with forward() run arbitrary Python, which this shared
 def parse(source: str) -> ast.Module:
     """Parse ``source``; CodeError for a syntax error (line and column) or the size caps."""
     if len(source) > limits.MAX_SOURCE_CHARS:
-        raise CodeError(f"the code is {len(source):,} characters long; the box takes at most "
-                        f"{limits.MAX_SOURCE_CHARS:,}")
+        raise CodeError(msg("the code is {n:,} characters long; the box takes at most "
+                            "{max_source_chars:,}", n=len(source),
+                            max_source_chars=limits.MAX_SOURCE_CHARS))
     if not source.strip():
-        raise CodeError("the box is empty: write a model, e.g. net = nn.Sequential(nn.Flatten(), "
-                        "nn.Linear(784, 10))")
+        raise CodeError(msg("the box is empty: write a model, e.g. net = "
+                            "nn.Sequential(nn.Flatten(), nn.Linear(784, 10))"))
     try:
         tree = ast.parse(source, mode="exec")
     except SyntaxError as exc:
-        raise CodeError(f"syntax error: {exc.msg}", exc.lineno, exc.offset) from None
+        raise CodeError(msg("syntax error: {msg}", msg=exc.msg), exc.lineno, exc.offset) from None
     except (ValueError, MemoryError, RecursionError) as exc:
-        raise CodeError(f"cannot parse the code ({type(exc).__name__})") from None
+        raise CodeError(msg("cannot parse the code ({type})", type=type(exc).__name__)) from None
     n = sum(1 for _ in ast.walk(tree))
     if n > limits.MAX_AST_NODES:
-        raise CodeError(f"the code has {n:,} syntax nodes; the box takes at most "
-                        f"{limits.MAX_AST_NODES:,} (write loops instead of long lists)")
+        raise CodeError(msg("the code has {n:,} syntax nodes; the box takes at most "
+                            "{max_ast_nodes:,} (write loops instead of long lists)", n=n,
+                            max_ast_nodes=limits.MAX_AST_NODES))
     return tree
 
 
@@ -85,13 +91,14 @@ def check(tree: ast.Module) -> None:
     for node in ast.walk(tree):
         line = getattr(node, "lineno", None)
         if isinstance(node, ast.ClassDef):
-            raise CodeError(CLASS_REFUSAL, line)
+            raise CodeError(lazy(CLASS_REFUSAL), line)
         for cls, why in _REFUSALS.items():
             if isinstance(node, cls):
-                raise CodeError(why, line)
+                raise CodeError(lazy(why), line)
         if not isinstance(node, ALLOWED_NODES):
-            raise CodeError(f"{type(node).__name__} is outside what the box accepts (nn layers, "
-                            f"lists, for/if, def, OrderedDict, add_module)", line)
+            raise CodeError(msg("{type} is outside what the box accepts (nn layers, lists, "
+                                "for/if, def, OrderedDict, add_module)",
+                                type=type(node).__name__), line)
         _check_node(node, line)
 
 
@@ -105,37 +112,40 @@ def _check_node(node: ast.AST, line: int | None) -> None:
     elif isinstance(node, ast.FunctionDef):
         _check_name(node.name, line)
         if node.decorator_list:
-            raise CodeError("decorators are not allowed", line)
+            raise CodeError(msg("decorators are not allowed"), line)
     elif isinstance(node, ast.Attribute):
         _check_attribute(node, line)
     elif isinstance(node, ast.FormattedValue) and node.format_spec is not None:
         spec = node.format_spec
         if not all(isinstance(v, ast.Constant) for v in getattr(spec, "values", [spec])):
-            raise CodeError("f-string format specs must be plain text like {x:03d}", line)
+            raise CodeError(msg("f-string format specs must be plain text like {{x:03d}}"), line)
 
 
 def _check_name(name: str, line: int | None) -> None:
     if name.startswith("_") and name.endswith("_") and len(name) > 1:
-        raise CodeError(f"names like {name} (double underscores) are not allowed", line)
+        raise CodeError(msg("names like {name} (double underscores) are not allowed", name=name),
+                        line)
     if name.startswith("__"):
-        raise CodeError(f"names starting with __ ({name}) are not allowed", line)
+        raise CodeError(msg("names starting with __ ({name}) are not allowed", name=name), line)
     if name in FORBIDDEN_NAMES:
-        raise CodeError(f"{name}() is not available in the box: it only builds layers", line)
+        raise CodeError(msg("{name}() is not available in the box: it only builds layers",
+                            name=name), line)
 
 
 def _check_attribute(node: ast.Attribute, line: int | None) -> None:
     attr = node.attr
     if attr.startswith("_"):
-        raise CodeError(f"attribute .{attr} is not allowed (no names starting with _)", line)
+        raise CodeError(msg("attribute .{attr} is not allowed (no names starting with _)",
+                            attr=attr), line)
     if attr == "functional" or getattr(node.value, "attr", None) == "functional":
-        raise CodeError("nn.functional is not available in the box: use layers such as "
-                        "nn.ReLU() or nn.MaxPool2d(2) inside nn.Sequential", line)
+        raise CodeError(msg("nn.functional is not available in the box: use layers such as "
+                            "nn.ReLU() or nn.MaxPool2d(2) inside nn.Sequential"), line)
     if _is_nn(node.value) or attr in METHODS:
         return
     if isinstance(node.value, ast.Name) and node.value.id == "torch" and attr == "nn":
         return
-    raise CodeError(f".{attr} is not allowed: the box only allows nn.<Layer>, "
-                    f"torch.nn.<Layer>, .add_module, .append and .extend", line)
+    raise CodeError(msg(".{attr} is not allowed: the box only allows nn.<Layer>, "
+                        "torch.nn.<Layer>, .add_module, .append and .extend", attr=attr), line)
 
 
 def _is_nn(value: ast.expr) -> bool:

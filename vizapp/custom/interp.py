@@ -12,6 +12,8 @@ from typing import Any
 
 from torch import nn
 
+from vizapp.i18n import msg
+
 from . import limits
 from .check import CodeError
 from .values import BINOPS, BUILTINS, NN, TORCH, Builtin, Layer, Method, Namespace, layer
@@ -55,21 +57,23 @@ class Interpreter:
     def tick(self, node: ast.AST) -> None:
         self.steps += 1
         if self.steps > limits.MAX_STEPS:
-            raise CodeError(f"the code takes more than {limits.MAX_STEPS:,} steps to run",
+            raise CodeError(msg("the code takes more than {max_steps:,} steps to run",
+                                max_steps=limits.MAX_STEPS),
                             getattr(node, "lineno", None))
         if self.steps % 256 == 0 and time.monotonic() - self.started > limits.MAX_SECONDS:
-            raise CodeError(f"the code takes longer than {limits.MAX_SECONDS:g} s to build",
+            raise CodeError(msg("the code takes longer than {max_seconds:g} s to build",
+                                max_seconds=limits.MAX_SECONDS),
                             getattr(node, "lineno", None))
 
     def iterate(self, node: ast.AST, items: Any):
         if not isinstance(items, (list, tuple, range, dict, str, zip, enumerate, reversed,
                                   nn.Sequential, nn.ModuleList, type(iter([])))):
-            raise CodeError(f"cannot loop over {_kind(items)}", node.lineno)
+            raise CodeError(msg("cannot loop over {what}", what=_kind(items)), node.lineno)
         for item in items:
             self.iterations += 1
             if self.iterations > limits.MAX_ITERATIONS:
-                raise CodeError(f"the loops run more than {limits.MAX_ITERATIONS:,} times in "
-                                f"all", node.lineno)
+                raise CodeError(msg("the loops run more than {max_iterations:,} times in all",
+                                    max_iterations=limits.MAX_ITERATIONS), node.lineno)
             yield item
 
     # ------------------------------------------------------------------ statements
@@ -94,7 +98,7 @@ class Interpreter:
                 self.assign(t, value, env)
         elif isinstance(s, ast.AugAssign):
             if not isinstance(s.target, ast.Name):
-                raise CodeError("+= and friends work on plain names only", s.lineno)
+                raise CodeError(msg("+= and friends work on plain names only"), s.lineno)
             old = self.name(s.target, env)
             self.assign(s.target, self.binop(s, s.op, old, self.expr(s.value, env)), env)
         elif isinstance(s, ast.For):
@@ -128,28 +132,30 @@ class Interpreter:
         elif isinstance(target, (ast.Tuple, ast.List)):
             items = list(self.iterate(target, value))
             if len(items) != len(target.elts):
-                raise CodeError(f"cannot unpack {len(items)} values into {len(target.elts)} "
-                                f"names", target.lineno)
+                raise CodeError(msg("cannot unpack {n} values into {k} names", n=len(items),
+                                    k=len(target.elts)), target.lineno)
             for t, v in zip(target.elts, items):
                 self.assign(t, v, env)
         elif isinstance(target, ast.Subscript):
             obj = self.expr(target.value, env)
             if not isinstance(obj, (list, dict, OrderedDict)):
-                raise CodeError(f"cannot assign into {_kind(obj)}", target.lineno)
+                raise CodeError(msg("cannot assign into {what}", what=_kind(obj)), target.lineno)
             key = self.expr(target.slice, env)
             try:
                 obj[key] = value
             except (IndexError, TypeError, KeyError) as exc:
-                raise CodeError(f"cannot assign item: {exc}", target.lineno) from None
+                raise CodeError(msg("cannot assign item: {exc}", exc=str(exc)),
+                                target.lineno) from None
         else:
-            raise CodeError("you can assign to names only", target.lineno)
+            raise CodeError(msg("you can assign to names only"), target.lineno)
 
     # ------------------------------------------------------------------ expressions
     def expr(self, e: ast.expr, env: dict[str, Any]) -> Any:
         self.tick(e)
         if isinstance(e, ast.Constant):
             if isinstance(e.value, (bytes, complex)) or e.value is Ellipsis:
-                raise CodeError(f"{type(e.value).__name__} literals are not needed", e.lineno)
+                raise CodeError(msg("{type} literals are not needed",
+                                    type=type(e.value).__name__), e.lineno)
             return e.value
         if isinstance(e, ast.Name):
             return self.name(e, env)
@@ -181,13 +187,14 @@ class Interpreter:
             return self.comprehension(e, env)
         if isinstance(e, ast.JoinedStr):
             return self.fstring(e, env)
-        raise CodeError(f"{type(e).__name__} is outside what the box accepts", e.lineno)
+        raise CodeError(msg("{type} is outside what the box accepts", type=type(e).__name__),
+                        e.lineno)
 
     def name(self, e: ast.Name, env: dict[str, Any]) -> Any:
         for scope in (env, self.scope, BUILTINS):
             if e.id in scope:
                 return scope[e.id]
-        raise CodeError(f"name '{e.id}' is not defined", e.lineno)
+        raise CodeError(msg("name '{id}' is not defined", id=e.id), e.lineno)
 
     def attribute(self, e: ast.Attribute, env: dict[str, Any]) -> Any:
         obj = self.expr(e.value, env)
@@ -202,7 +209,8 @@ class Interpreter:
                 e.attr in ("append", "extend") and isinstance(obj, (list, nn.Sequential,
                                                                      nn.ModuleList)):
             return Method(obj, e.attr)
-        raise CodeError(f"{_kind(obj)} has no .{e.attr} the box allows", e.lineno)
+        raise CodeError(msg("{what} has no .{attr} the box allows", what=_kind(obj),
+                            attr=e.attr), e.lineno)
 
     def elements(self, elts: list[ast.expr], env: dict[str, Any]) -> list[Any]:
         out: list[Any] = []
@@ -218,7 +226,7 @@ class Interpreter:
         d: dict[Any, Any] = {}
         for k, v in zip(e.keys, e.values):
             if k is None:
-                raise CodeError("**mapping in a dict display is not allowed", e.lineno)
+                raise CodeError(msg("**mapping in a dict display is not allowed"), e.lineno)
             d[_hashable(self.expr(k, env), e)] = self.expr(v, env)
         return d
 
@@ -226,7 +234,7 @@ class Interpreter:
         fn = BINOPS.get(type(op))
         line = getattr(e, "lineno", None)
         if fn is None:
-            raise CodeError(f"operator {type(op).__name__} is not needed here", line)
+            raise CodeError(msg("operator {type} is not needed here", type=type(op).__name__), line)
         _check_operands(op, a, b, line)
         try:
             result = fn(a, b)
@@ -239,7 +247,7 @@ class Interpreter:
         if isinstance(e.op, ast.Not):
             return not v
         if not isinstance(v, (int, float)):
-            raise CodeError(f"unary {type(e.op).__name__} needs a number", e.lineno)
+            raise CodeError(msg("unary {type} needs a number", type=type(e.op).__name__), e.lineno)
         return {ast.USub: lambda x: -x, ast.UAdd: lambda x: +x,
                 ast.Invert: lambda x: ~x}[type(e.op)](v)
 
@@ -272,7 +280,7 @@ class Interpreter:
         key = self.expr(e.slice, env)
         if not isinstance(obj, (list, tuple, str, dict, range, nn.Sequential, nn.ModuleList,
                                 nn.ModuleDict)):
-            raise CodeError(f"cannot index {_kind(obj)}", e.lineno)
+            raise CodeError(msg("cannot index {what}", what=_kind(obj)), e.lineno)
         try:
             return obj[key]
         except (IndexError, KeyError, TypeError, ValueError) as exc:
@@ -294,7 +302,7 @@ class Interpreter:
             return
         g = gens[0]
         if g.is_async:
-            raise CodeError("async comprehensions are not allowed", e.lineno)
+            raise CodeError(msg("async comprehensions are not allowed"), e.lineno)
         for item in self.iterate(e, self.expr(g.iter, env)):
             self.assign(g.target, item, env)
             if all(self.expr(c, env) for c in g.ifs):
@@ -308,13 +316,14 @@ class Interpreter:
                 continue
             value = self.expr(v.value, env)
             if not isinstance(value, PLAIN):
-                raise CodeError(f"f-strings may show numbers and text, not {_kind(value)}",
+                raise CodeError(msg("f-strings may show numbers and text, not {what}",
+                                    what=_kind(value)),
                                 e.lineno)
             spec = "".join(str(c.value) for c in getattr(v.format_spec, "values", []))
             try:
                 parts.append(format(value, spec))
             except (ValueError, TypeError) as exc:
-                raise CodeError(f"f-string: {exc}", e.lineno) from None
+                raise CodeError(msg("f-string: {exc}", exc=str(exc)), e.lineno) from None
         text = "".join(parts)
         _check_size(text, e)
         return text
@@ -328,7 +337,7 @@ class Interpreter:
             value = self.expr(kw.value, env)
             if kw.arg is None:
                 if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-                    raise CodeError("**kwargs needs a dict with text keys", e.lineno)
+                    raise CodeError(msg("**kwargs needs a dict with text keys"), e.lineno)
                 kwargs.update(value)
             else:
                 kwargs[kw.arg] = value
@@ -341,16 +350,17 @@ class Interpreter:
         if isinstance(fn, Builtin):
             return self.call_builtin(e, fn, args, kwargs)
         if isinstance(fn, nn.Module):
-            raise CodeError("calling a layer runs it on data; the box only describes the model "
-                            "(the app runs it for you)", e.lineno)
-        raise CodeError(f"{_kind(fn)} cannot be called", e.lineno)
+            raise CodeError(msg("calling a layer runs it on data; the box only describes the "
+                                "model (the app runs it for you)"), e.lineno)
+        raise CodeError(msg("{what} cannot be called", what=_kind(fn)), e.lineno)
 
     def make_layer(self, e: ast.Call, fn: Layer, args: list[Any], kwargs: dict[str, Any]):
         for v in [*args, *kwargs.values()]:
             _check_layer_arg(v, fn.name, e.lineno)
         self.layers += 1
         if self.layers > limits.MAX_MODULES:
-            raise CodeError(f"the code creates more than {limits.MAX_MODULES:,} layers",
+            raise CodeError(msg("the code creates more than {max_modules:,} layers",
+                                max_modules=limits.MAX_MODULES),
                             e.lineno)
         try:
             module = fn.cls(*args, **kwargs)
@@ -369,28 +379,30 @@ class Interpreter:
                       kwargs: dict[str, Any]) -> Any:
         a = fn.node.args
         if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs:
-            raise CodeError("functions in the box take plain parameters only (no *args, "
-                            "**kwargs)", fn.node.lineno)
+            raise CodeError(msg("functions in the box take plain parameters only (no *args, "
+                                "**kwargs)"), fn.node.lineno)
         names = [p.arg for p in a.args]
         if len(args) > len(names):
-            raise CodeError(f"{fn.node.name}() takes {len(names)} arguments but {len(args)} "
-                            f"were given", e.lineno)
+            raise CodeError(msg("{name}() takes {n} arguments but {k} were given",
+                                name=fn.node.name, n=len(names), k=len(args)), e.lineno)
         local = dict(zip(names, args))
         defaults = dict(zip(names[len(names) - len(a.defaults):], a.defaults))
         for k, v in kwargs.items():
             if k not in names or k in local:
-                raise CodeError(f"{fn.node.name}() got an unexpected or repeated argument "
-                                f"'{k}'", e.lineno)
+                raise CodeError(msg("{name}() got an unexpected or repeated argument '{arg}'",
+                                    name=fn.node.name, arg=k), e.lineno)
             local[k] = v
         for n in names:
             if n not in local:
                 if n not in defaults:
-                    raise CodeError(f"{fn.node.name}() is missing the argument '{n}'", e.lineno)
+                    raise CodeError(msg("{name}() is missing the argument '{arg}'",
+                                        name=fn.node.name, arg=n), e.lineno)
                 local[n] = self.expr(defaults[n], self.scope)
         self.depth += 1
         try:
             if self.depth > limits.MAX_DEPTH:
-                raise CodeError(f"functions call each other more than {limits.MAX_DEPTH} deep",
+                raise CodeError(msg("functions call each other more than {max_depth} deep",
+                                    max_depth=limits.MAX_DEPTH),
                                 e.lineno)
             self.body(fn.node.body, local)
         except _Return as r:
@@ -403,16 +415,17 @@ class Interpreter:
         if m.name == "add_module":
             if len(args) != 2 or kwargs or not isinstance(args[0], str) or \
                     not isinstance(args[1], nn.Module):
-                raise CodeError("add_module takes a name and a layer: "
-                                "add_module(\"conv1\", nn.Conv2d(...))", e.lineno)
+                raise CodeError(msg("add_module takes a name and a layer: add_module(\"conv1\", "
+                                    "nn.Conv2d(...))"), e.lineno)
         elif m.name == "append" and (len(args) != 1 or kwargs):
-            raise CodeError("append takes one value", e.lineno)
+            raise CodeError(msg("append takes one value"), e.lineno)
         elif m.name == "extend" and (len(args) != 1 or kwargs):
-            raise CodeError("extend takes one list", e.lineno)
+            raise CodeError(msg("extend takes one list"), e.lineno)
         if isinstance(m.obj, nn.Module) and m.name != "add_module":
             items = args if m.name == "append" else list(self.iterate(e, args[0]))
             if not all(isinstance(x, nn.Module) for x in items):
-                raise CodeError(f"{type(m.obj).__name__}.{m.name} takes layers", e.lineno)
+                raise CodeError(msg("{cls}.{method} takes layers", cls=type(m.obj).__name__,
+                                    method=m.name), e.lineno)
         if m.name == "extend":
             args = [list(self.iterate(e, args[0]))]
         try:
@@ -439,19 +452,19 @@ class Interpreter:
 # ---------------------------------------------------------------------------- checks
 def _kind(v: Any) -> str:
     if isinstance(v, Namespace):
-        return f"the {v.name} namespace"
+        return msg("the {name} namespace", name=v.name)
     if isinstance(v, Layer):
         return f"nn.{v.name}"
     if isinstance(v, Function):
-        return f"the function {v.node.name}"
+        return msg("the function {name}", name=v.node.name)
     if isinstance(v, nn.Module):
-        return f"a {type(v).__name__} layer"
-    return f"a value of type {type(v).__name__}"
+        return msg("a {type} layer", type=type(v).__name__)
+    return msg("a value of type {type}", type=type(v).__name__)
 
 
 def _hashable(k: Any, e: ast.AST) -> Any:
     if not isinstance(k, (*PLAIN, tuple)):
-        raise CodeError(f"dictionary keys must be numbers or text, not {_kind(k)}",
+        raise CodeError(msg("dictionary keys must be numbers or text, not {what}", what=_kind(k)),
                         getattr(e, "lineno", None))
     return k
 
@@ -461,13 +474,14 @@ def _check_operands(op: ast.operator, a: Any, b: Any, line: int | None) -> None:
     if isinstance(a, nums) and isinstance(b, nums):
         if isinstance(op, ast.Pow) and (abs(b) > limits.MAX_INT_BITS
                                         or abs(a) > 2 ** limits.MAX_INT_BITS):
-            raise CodeError("that power is far too large for a layer size", line)
+            raise CodeError(msg("that power is far too large for a layer size"), line)
         return
     if isinstance(op, ast.Mult) and isinstance(a, (str, list, tuple)) and isinstance(b, int) \
             or isinstance(op, ast.Mult) and isinstance(b, (str, list, tuple)) and isinstance(a, int):
         seq, n = (a, b) if isinstance(b, int) else (b, a)
         if len(seq) * max(n, 0) > limits.MAX_SEQUENCE:
-            raise CodeError(f"that repetition makes more than {limits.MAX_SEQUENCE:,} items",
+            raise CodeError(msg("that repetition makes more than {max_sequence:,} items",
+                                max_sequence=limits.MAX_SEQUENCE),
                             line)
         return
     if isinstance(op, ast.Add) and type(a) is type(b) and isinstance(a, (str, list, tuple)):
@@ -475,16 +489,18 @@ def _check_operands(op: ast.operator, a: Any, b: Any, line: int | None) -> None:
     if isinstance(op, ast.Mod) and isinstance(a, str) and (
             isinstance(b, PLAIN) or isinstance(b, tuple) and all(isinstance(x, PLAIN) for x in b)):
         return
-    raise CodeError(f"unsupported operation {type(op).__name__} between {_kind(a)} and "
-                    f"{_kind(b)}", line)
+    raise CodeError(msg("unsupported operation {op} between {a} and {b}", op=type(op).__name__,
+                        a=_kind(a), b=_kind(b)), line)
 
 
 def _check_size(v: Any, e: ast.AST) -> None:
     line = getattr(e, "lineno", None)
     if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > limits.MAX_INT_BITS:
-        raise CodeError(f"the number is larger than 2**{limits.MAX_INT_BITS}", line)
+        raise CodeError(msg("the number is larger than 2**{max_int_bits}",
+                            max_int_bits=limits.MAX_INT_BITS), line)
     if isinstance(v, (str, list, tuple, dict)) and len(v) > limits.MAX_SEQUENCE:
-        raise CodeError(f"more than {limits.MAX_SEQUENCE:,} items in one list or text", line)
+        raise CodeError(msg("more than {max_sequence:,} items in one list or text",
+                            max_sequence=limits.MAX_SEQUENCE), line)
 
 
 def _check_layer_arg(v: Any, name: str, line: int) -> None:
@@ -499,7 +515,8 @@ def _check_layer_arg(v: Any, name: str, line: int) -> None:
             _check_layer_arg(k, name, line)
             _check_layer_arg(x, name, line)
         return
-    raise CodeError(f"nn.{name}(...) takes numbers, text, tuples and layers, not {_kind(v)}",
+    raise CodeError(msg("nn.{name}(...) takes numbers, text, tuples and layers, not {what}",
+                        name=name, what=_kind(v)),
                     line)
 
 

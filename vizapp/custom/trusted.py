@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vizapp.i18n import msg
+
 from .check import CodeError
 
 
@@ -35,5 +37,6 @@ def run_trusted(source: str) -> nn.Module:
         try:
             return classes[-1]()
         except Exception as exc:  # noqa: BLE001
-            raise CodeError(f"{classes[-1].__name__}() failed: {type(exc).__name__}: {exc}")
-    raise CodeError("define net = Net() (or model = ...) so the app knows which model to show")
+            raise CodeError(msg("{cls}() failed: {type}: {exc}", cls=classes[-1].__name__,
+                                type=type(exc).__name__, exc=str(exc)))
+    raise CodeError(msg("define net = Net() (or model = ...) so the app knows which model to show"))

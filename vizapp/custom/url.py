@@ -7,6 +7,8 @@ import base64
 import binascii
 import zlib
 
+from vizapp.i18n import msg
+
 from . import limits
 from .check import CodeError
 
@@ -19,9 +21,9 @@ def encode(code: str) -> str:
     raw = zlib.compress(code.encode("utf-8"), 9)
     text = PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
     if len(text) > MAX_URL_CHARS:
-        raise CodeError(f"the code is too long for a link ({len(text):,} characters compressed; "
-                        f"a link holds {MAX_URL_CHARS:,}): share the file instead, or shorten "
-                        f"it with loops and helper functions")
+        raise CodeError(msg("the code is too long for a link ({n:,} characters compressed; a link "
+                            "holds {max_url_chars:,}): share the file instead, or shorten it with "
+                            "loops and helper functions", n=len(text), max_url_chars=MAX_URL_CHARS))
     return text
 
 
@@ -29,19 +31,21 @@ def decode(text: str) -> str:
     """Inverse of :func:`encode`; CodeError naming what is wrong (never a zip bomb: the output
     is capped at the box's size)."""
     if len(text) > MAX_URL_CHARS:
-        raise CodeError(f"the link's code parameter is {len(text):,} characters long; at most "
-                        f"{MAX_URL_CHARS:,} are read")
+        raise CodeError(msg("the link's code parameter is {n:,} characters long; at most "
+                            "{max_url_chars:,} are read", n=len(text), max_url_chars=MAX_URL_CHARS))
     if not text.startswith(PREFIX):
-        raise CodeError("the link's code parameter is not in vizapp's format (it starts with z1.)")
+        raise CodeError(msg("the link's code parameter is not in vizapp's format (it starts with "
+                            "z1.)"))
     body = text[len(PREFIX):]
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         d = zlib.decompressobj()
         out = d.decompress(raw, limits.MAX_SOURCE_CHARS * 4 + 1)
         if len(out) > limits.MAX_SOURCE_CHARS * 4 or d.unconsumed_tail:
-            raise CodeError("the link's code is longer than the box takes")
+            raise CodeError(msg("the link's code is longer than the box takes"))
         return out.decode("utf-8")
     except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, CodeError):
             raise
-        raise CodeError("the link's code parameter is damaged (was the link cut short?)") from None
+        raise CodeError(msg("the link's code parameter is damaged (was the link cut short?)")
+                        ) from None

@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 from torch import nn
 
+from vizapp.i18n import msg
+
 from . import limits
 
 
@@ -56,10 +58,12 @@ def layer(name: str) -> Layer:
     close = difflib.get_close_matches(name, layer_names(), n=3, cutoff=0.6)
     lower = [n for n in layer_names() if n.lower() == name.lower()]
     hint = lower or close
-    raise CodeError(f"torch.nn has no layer {name}" +
-                    (f": did you mean nn.{hint[0]}?" if hint else
-                     " (the box builds torch.nn layers such as Conv2d, Linear, ReLU, "
-                     "MaxPool2d, BatchNorm2d, Flatten, Sequential)"))
+    if hint:
+        raise CodeError(msg("torch.nn has no layer {name}: did you mean nn.{hint}?", name=name,
+                            hint=hint[0]))
+    raise CodeError(msg("torch.nn has no layer {name} (the box builds torch.nn layers such as "
+                        "Conv2d, Linear, ReLU, MaxPool2d, BatchNorm2d, Flatten, Sequential)",
+                        name=name))
 
 
 @dataclass(frozen=True)
@@ -80,11 +84,11 @@ def _range(*args: int) -> range:
     from .check import CodeError
 
     if not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
-        raise CodeError("range() takes integers")
+        raise CodeError(msg("range() takes integers"))
     r = range(*args)
     if len(r) > limits.MAX_RANGE:
-        raise CodeError(f"range(...) has {len(r):,} steps; the box allows at most "
-                        f"{limits.MAX_RANGE:,}")
+        raise CodeError(msg("range(...) has {n:,} steps; the box allows at most {max_range:,}",
+                            n=len(r), max_range=limits.MAX_RANGE))
     return r
 
 
@@ -93,7 +97,7 @@ def _sum(items: Any, start: Any = 0) -> Any:
 
     items = list(items)
     if not all(isinstance(x, (int, float)) for x in [start, *items]):
-        raise CodeError("sum() adds numbers only")
+        raise CodeError(msg("sum() adds numbers only"))
     return sum(items, start)
 
 
@@ -101,7 +105,7 @@ def _str(x: Any = "") -> str:
     from .check import CodeError
 
     if not isinstance(x, (int, float, str, bool)) and x is not None:
-        raise CodeError("str() takes a number or text here")
+        raise CodeError(msg("str() takes a number or text here"))
     return str(x)
 
 

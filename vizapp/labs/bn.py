@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from vizapp.i18n import N_, deferred
+from vizapp.i18n import N_, deferred, msg
 
 Floats = tuple[float, ...]
 
@@ -182,10 +182,11 @@ def parse_momentum(text: str | float | None) -> float | None:
     try:
         m = float(s)
     except ValueError:
-        raise BNError(f"momentum must be a number in (0, 1] or 'none', got '{text}'") from None
+        raise BNError(msg("momentum must be a number in (0, 1] or 'none', got '{text}'",
+                          text=text)) from None
     if not 0.0 < m <= 1.0:
-        raise BNError(f"momentum must be in (0, 1] (or 'none' for the cumulative average), "
-                      f"got {m:g}")
+        raise BNError(msg("momentum must be in (0, 1] (or 'none' for the cumulative average), got "
+                          "{m:g}", m=m))
     return m
 
 
@@ -197,14 +198,16 @@ def bn_layers(model: nn.Module) -> list[tuple[str, _BatchNorm]]:
 
 def unknown_layer_message(name: str, names: Sequence[str]) -> str:
     if not names:
-        return f"this model has no BatchNorm layer (asked for '{name}')"
-    return f"no BatchNorm layer named '{name}'; BN layers: {', '.join(names)}"
+        return msg("this model has no BatchNorm layer (asked for '{name}')", name=name)
+    return msg("no BatchNorm layer named '{name}'; BN layers: {names}", name=name,
+               names=", ".join(names))
 
 
 def channel_values(x: torch.Tensor) -> torch.Tensor:
     """``(C, n)``: every value of each channel (axis 1) in one row — the values BN averages."""
     if x.dim() < 2:
-        raise BNError(f"a BN input needs a batch and a channel axis, got shape {tuple(x.shape)}")
+        raise BNError(msg("a BN input needs a batch and a channel axis, got shape {shape}",
+                          shape=tuple(x.shape)))
     return x.detach().transpose(0, 1).reshape(x.shape[1], -1)
 
 
@@ -256,9 +259,9 @@ class _Stop(Exception):
 def _check_values(name: str, x: torch.Tensor) -> None:
     n = x.numel() // max(1, x.shape[1])
     if n <= 1:
-        raise BNError(f"BN layer '{name}' sees only {n} value per channel (input "
-                      f"{tuple(x.shape)}): train mode needs at least 2. Use a batch of 2 or "
-                      f"more, or a larger input.")
+        raise BNError(msg("BN layer '{name}' sees only {n} value per channel (input {shape}): "
+                          "train mode needs at least 2. Use a batch of 2 or more, or a larger "
+                          "input.", name=name, n=n, shape=tuple(x.shape)))
 
 
 def capture_bn_inputs(model: nn.Module, xs: torch.Tensor | Sequence[torch.Tensor],
@@ -308,9 +311,9 @@ def capture_bn_inputs(model: nn.Module, xs: torch.Tensor | Sequence[torch.Tensor
                 out.append(seen)
     except ValueError as exc:
         if "more than 1 value per channel" in str(exc):
-            raise BNError(f"a BN layer sees only 1 value per channel for input "
-                          f"{tuple(batches[0].shape)}: train mode needs a batch of 2 or "
-                          f"more") from None
+            raise BNError(msg("a BN layer sees only 1 value per channel for input {shape}: train "
+                              "mode needs a batch of 2 or more",
+                              shape=tuple(batches[0].shape))) from None
         raise
     finally:
         for h in handles:
@@ -324,7 +327,8 @@ def layer_stats(name: str, layer: _BatchNorm, x: torch.Tensor) -> BNLayerStats:
     _check_values(name, x)
     c = layer.num_features
     if x.shape[1] != c:
-        raise BNError(f"BN layer '{name}' expects {c} channels, its input has {x.shape[1]}")
+        raise BNError(msg("BN layer '{name}' expects {c} channels, its input has {got}", name=name,
+                          c=c, got=x.shape[1]))
     mean, var_b, var_u = batch_stats(x)
     trained = copy.deepcopy(layer).train()
     evaluated = copy.deepcopy(layer).eval()
@@ -371,7 +375,7 @@ def analyze_bn(model: nn.Module, input_shape: Sequence[int] | None = None, *, ba
     is deep-copied; its buffers, parameters and training flag are left as they were."""
     if x is None:
         if input_shape is None:
-            raise BNError("give an input tensor x or an input_shape (C, H, W)")
+            raise BNError(msg("give an input tensor x or an input_shape (C, H, W)"))
         x = synthetic_batch(input_shape, batch, seed)
         source = source or deferred("synthetic randn batch (seed {seed})", seed=seed)
     else:
@@ -379,8 +383,8 @@ def analyze_bn(model: nn.Module, input_shape: Sequence[int] | None = None, *, ba
         source = source or deferred("given tensor")
     all_names = [n for n, _ in bn_layers(model)]
     if not all_names:
-        raise BNError(f"{model_name or type(model).__name__} has no BatchNorm layer; pick a "
-                      f"model with BN (lenet-bn, resnet18, densenet …)")
+        raise BNError(msg("{model} has no BatchNorm layer; pick a model with BN (lenet-bn, "
+                          "resnet18, densenet …)", model=model_name or type(model).__name__))
     if layers is not None:
         missing = sorted(set(layers) - set(all_names))
         if missing:
@@ -422,7 +426,7 @@ def running_evolution(model: nn.Module, layer: str, input_shape: Sequence[int], 
     train mode, so the layer's inputs do not depend on the momentum) and replayed through a
     fresh copy of the layer per momentum."""
     if steps < 1:
-        raise BNError(f"steps must be at least 1, got {steps}")
+        raise BNError(msg("steps must be at least 1, got {steps}", steps=steps))
     names = [n for n, _ in bn_layers(model)]
     if layer not in names:
         raise BNError(unknown_layer_message(layer, names))
@@ -431,11 +435,11 @@ def running_evolution(model: nn.Module, layer: str, input_shape: Sequence[int], 
     base = mods[layer]
     xs = [got[layer] for got in captured if layer in got]
     if len(xs) != steps:
-        raise BNError(f"BN layer '{layer}' did not run in the forward pass")
+        raise BNError(msg("BN layer '{layer}' did not run in the forward pass", layer=layer))
     _check_values(layer, xs[0])
     if not base.track_running_stats:
-        raise BNError(f"BN layer '{layer}' has track_running_stats=False: it keeps no running "
-                      f"statistics")
+        raise BNError(msg("BN layer '{layer}' has track_running_stats=False: it keeps no running "
+                          "statistics", layer=layer))
     c = min(max_channels, base.num_features)
     stats = [batch_stats(x) for x in xs]
     bm = [s[0][:c] for s in stats]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vizapp.i18n import _
+from vizapp.i18n import _, msg
 
 MAX_IMAGES = 20_000  # train + validation images kept from any source
 MAX_TENSOR_BYTES = 400 * 2**20  # all images as float32 on the host
@@ -56,15 +56,16 @@ class DataChoice:
         if t == "shapes" or t.startswith("shapes:"):
             n = t.partition(":")[2]
             if n and not n.isdigit():
-                raise DataError(f"--data shapes:N takes a number of images, got '{text}'")
+                raise DataError(msg("--data shapes:N takes a number of images, got '{text}'",
+                                    text=text))
             return DataChoice("shapes", n=int(n or 2000), seed=seed)
         p = Path(t).expanduser()
         if p.is_file() and p.suffix.lower() == ".zip":
             return DataChoice("zip", path=str(p), seed=seed)
         if p.is_dir():
             return DataChoice("folder", path=str(p), seed=seed)
-        raise DataError(f"--data '{text}' is neither digits, shapes nor an existing folder or "
-                        f".zip file: give one of those")
+        raise DataError(msg("--data '{text}' is neither digits, shapes nor an existing folder or "
+                            ".zip file: give one of those", text=text))
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,17 +101,19 @@ def check_shape(input_shape: Sequence[int], num_classes: int, n_classes: int, wh
     model outputs than classes — each with the fix."""
     c, h, w = (int(d) for d in input_shape)
     if h < MIN_SIDE or w < MIN_SIDE:
-        raise DataError(f"the input {c}×{h}×{w} is too small to resize {what} to: set height "
-                        f"and width to at least {MIN_SIDE}")
+        raise DataError(msg("the input {c}×{h}×{w} is too small to resize {what} to: set height "
+                            "and width to at least {min_side}", c=c, h=h, w=w, what=what,
+                            min_side=MIN_SIDE))
     if n * c * h * w * 4 > MAX_TENSOR_BYTES:
         side = int(math.sqrt(MAX_TENSOR_BYTES / (4 * c * n)))
-        raise DataError(f"{n:,} images of {c}×{h}×{w} from {what} take "
-                        f"{n * c * h * w * 4 / 2**30:.1f} GiB, over the "
-                        f"{MAX_TENSOR_BYTES // 2**20} MiB cap: set height and width to at most "
-                        f"{side} (e.g. 32, as CIFAR)")
+        raise DataError(msg("{n:,} images of {c}×{h}×{w} from {what} take {gib:.1f} GiB, over the "
+                            "{cap} MiB cap: set height and width to at most {side} (e.g. 32, as "
+                            "CIFAR)", n=n, c=c, h=h, w=w, what=what, gib=n * c * h * w * 4 / 2**30,
+                            cap=MAX_TENSOR_BYTES // 2**20, side=side))
     if num_classes < n_classes:
-        raise DataError(f"the model has {num_classes} outputs but {what} has {n_classes} "
-                        f"classes: set num_classes to {n_classes} or more")
+        raise DataError(msg("the model has {num_classes} outputs but {what} has {n_classes} "
+                            "classes: set num_classes to {n_classes} or more",
+                            num_classes=num_classes, what=what, n_classes=n_classes))
 
 
 def fit_channels(x: torch.Tensor, c: int, what: str) -> torch.Tensor:
@@ -122,8 +125,8 @@ def fit_channels(x: torch.Tensor, c: int, what: str) -> torch.Tensor:
         return x.expand(-1, c, -1, -1).contiguous()
     if c == 1:
         return x.mean(1, keepdim=True)
-    raise DataError(f"{what} has {c0} colour channels and the model takes {c}: set "
-                    f"in_channels to 1 or {c0}")
+    raise DataError(msg("{what} has {c0} colour channels and the model takes {c}: set in_channels "
+                        "to 1 or {c0}", what=what, c0=c0, c=c))
 
 
 def resize(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -131,8 +134,8 @@ def resize(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
         return x
     cap = MAX_TENSOR_BYTES // max(1, x.shape[1] * h * w * 4)
     if x.shape[0] > cap:
-        raise DataError(f"{x.shape[0]} images of {h}×{w} exceed the memory cap: use fewer "
-                        f"images or a smaller input")
+        raise DataError(msg("{n} images of {h}×{w} exceed the memory cap: use fewer images or a "
+                            "smaller input", n=x.shape[0], h=h, w=w))
     return F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
 
 
@@ -141,7 +144,7 @@ def split(name: str, x: torch.Tensor, y: torch.Tensor, classes: Sequence[str], s
     """A fixed, seeded train/validation split; standardised by the training split's stats."""
     n = len(y)
     if n < 10:
-        raise DataError(f"{name} has only {n} images: give at least 10")
+        raise DataError(msg("{name} has only {n} images: give at least 10", name=name, member=n))
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
     n_val = max(1, int(round(n * VAL_FRACTION)))
     vi, ti = perm[:n_val], perm[n_val:]
@@ -201,10 +204,11 @@ def shapes(input_shape: Sequence[int], num_classes: int, n: int = 2000, seed: in
     c, h, w = (int(d) for d in input_shape)
     k = min(int(num_classes), len(SHAPES))
     if k < 2:
-        raise DataError("shapes needs at least 2 classes: set num_classes to 2 or more")
+        raise DataError(msg("shapes needs at least 2 classes: set num_classes to 2 or more"))
     n = int(n)
     if not 10 <= n <= MAX_IMAGES:
-        raise DataError(f"shapes: {n} images is outside the cap: use 10 to {MAX_IMAGES}")
+        raise DataError(msg("shapes: {n} images is outside the cap: use 10 to {max_images}", n=n,
+                            max_images=MAX_IMAGES))
     check_shape(input_shape, num_classes, k, "shapes", n)
     rng = np.random.default_rng(int(seed))
     y = np.arange(n) % k
@@ -239,8 +243,8 @@ def torchvision_folder(path: str, input_shape: Sequence[int], num_classes: int,
 
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise DataError(f"'{path}' is not a folder: give the folder that holds MNIST/, "
-                        f"FashionMNIST/ or cifar-10-batches-py/")
+        raise DataError(msg("'{path}' is not a folder: give the folder that holds MNIST/, "
+                            "FashionMNIST/ or cifar-10-batches-py/", path=path))
     candidates = [root, root.parent]
     for name in TORCHVISION:
         for r in candidates:
@@ -249,8 +253,9 @@ def torchvision_folder(path: str, input_shape: Sequence[int], num_classes: int,
             except (RuntimeError, OSError, FileNotFoundError):
                 continue
             return _from_torchvision(name, ds, input_shape, num_classes, seed)
-    raise DataError(f"no MNIST, FashionMNIST or CIFAR10 data under '{path}' (torchvision's "
-                    f"layout, nothing is downloaded): point at the folder that holds them")
+    raise DataError(msg("no MNIST, FashionMNIST or CIFAR10 data under '{path}' (torchvision's "
+                        "layout, nothing is downloaded): point at the folder that holds them",
+                        path=path))
 
 
 def _from_torchvision(name: str, ds, input_shape, num_classes, seed) -> DataSet:
@@ -272,18 +277,18 @@ def class_zip(data: bytes | str, input_shape: Sequence[int], num_classes: int,
     (never extracted), capped in size, image count and pixels per image."""
     raw = Path(data).read_bytes() if isinstance(data, str) else data
     if len(raw) > MAX_ZIP_BYTES:
-        raise DataError(f"the zip is {len(raw) / 2**20:.1f} MiB: the limit is "
-                        f"{MAX_ZIP_BYTES // 2**20} MiB; use fewer or smaller images")
+        raise DataError(msg("the zip is {mib:.1f} MiB: the limit is {cap} MiB; use fewer or "
+                            "smaller images", mib=len(raw) / 2**20, cap=MAX_ZIP_BYTES // 2**20))
     try:
         zf = zipfile.ZipFile(io.BytesIO(raw))
     except zipfile.BadZipFile:
-        raise DataError(f"{name} is not a zip file: upload a .zip of class folders "
-                        f"(cat/1.png, dog/7.png …)") from None
+        raise DataError(msg("{name} is not a zip file: upload a .zip of class folders (cat/1.png, "
+                            "dog/7.png …)", name=name)) from None
     files = _zip_images(zf, name)
     classes = sorted({cls for cls, _ in files})
     if len(classes) < 2:
-        raise DataError(f"{name} has {len(classes)} class folder(s): put images in at least "
-                        f"2 folders, one per class (cat/1.png, dog/7.png …)")
+        raise DataError(msg("{name} has {n} class folder(s): put images in at least 2 folders, "
+                            "one per class (cat/1.png, dog/7.png …)", name=name, n=len(classes)))
     check_shape(input_shape, num_classes, len(classes), name, len(files))
     c, h, w = (int(d) for d in input_shape)
     x = torch.empty((len(files), c, h, w))
@@ -304,16 +309,17 @@ def _zip_images(zf: zipfile.ZipFile, name: str) -> list[tuple[str, str]]:
     for n, p in zip(names, parts):
         p = p[strip:]
         if len(p) != 2:
-            raise DataError(f"{name}: '{n}' is not CLASS/IMAGE: put every image in a class "
-                            f"folder (cat/1.png, dog/7.png …)")
+            raise DataError(msg("{name}: '{member}' is not CLASS/IMAGE: put every image in a "
+                                "class folder (cat/1.png, dog/7.png …)", name=name, member=n))
         if Path(p[1]).suffix.lower() not in IMAGE_SUFFIXES:
-            raise DataError(f"{name}: '{n}' is not an image ({', '.join(IMAGE_SUFFIXES)}): "
-                            f"remove it from the zip")
+            raise DataError(msg("{name}: '{member}' is not an image ({suffixes}): remove it from "
+                                "the zip", name=name, member=n, suffixes=", ".join(IMAGE_SUFFIXES)))
         out.append((p[0], n))
     if len(out) > MAX_IMAGES:
-        raise DataError(f"{name} holds {len(out)} images: the limit is {MAX_IMAGES}")
+        raise DataError(msg("{name} holds {n} images: the limit is {max_images}", name=name,
+                            n=len(out), max_images=MAX_IMAGES))
     if len(out) < 10:
-        raise DataError(f"{name} holds {len(out)} images: give at least 10")
+        raise DataError(msg("{name} holds {n} images: give at least 10", name=name, n=len(out)))
     return sorted(out)
 
 
@@ -323,14 +329,16 @@ def _read_image(zf: zipfile.ZipFile, member: str, c: int, h: int, w: int) -> tor
     try:
         with Image.open(io.BytesIO(zf.read(member))) as im:
             if im.width * im.height > MAX_IMAGE_PIXELS:
-                raise DataError(f"'{member}' is {im.width}×{im.height}: images may have at "
-                                f"most {MAX_IMAGE_PIXELS:,} pixels")
+                raise DataError(msg("'{member}' is {width}×{height}: images may have at most "
+                                    "{max_image_pixels:,} pixels", member=member, width=im.width,
+                                    height=im.height, max_image_pixels=MAX_IMAGE_PIXELS))
             im = im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
             a = np.asarray(im, dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         if isinstance(exc, DataError):
             raise
-        raise DataError(f"'{member}' cannot be read as an image: remove or re-save it") from None
+        raise DataError(msg("'{member}' cannot be read as an image: remove or re-save it",
+                            member=member)) from None
     t = torch.from_numpy(a.copy())
     t = t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1)
     return fit_channels(t.unsqueeze(0), c, member)[0]
@@ -348,4 +356,5 @@ def load(choice: DataChoice, input_shape: Sequence[int], num_classes: int,
     if choice.kind == "zip":
         return class_zip(upload if upload is not None else choice.path, input_shape,
                          num_classes, choice.seed, Path(choice.path).name or "upload")
-    raise DataError(f"unknown data kind '{choice.kind}': use digits, shapes, a folder or a zip")
+    raise DataError(msg("unknown data kind '{kind}': use digits, shapes, a folder or a zip",
+                        kind=choice.kind))

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from vizapp.i18n import msg
+
 INPUT_KINDS = ("digit", "checkerboard", "stripes", "gradient", "rings", "noise")
 
 # digits as polylines in a unit box (x right, y down), drawn with a round pen
@@ -119,7 +121,8 @@ def pattern(kind: str, h: int, w: int, *, digit: int = 7, seed: int = 0) -> np.n
         return (0.5 + 0.5 * np.cos(2 * math.pi * r / period)).astype(np.float32)
     if kind == "noise":
         return np.random.default_rng(seed).random((h, w)).astype(np.float32)
-    raise FeatureError(f"unknown input kind '{kind}'; choose one of {', '.join(INPUT_KINDS)}")
+    raise FeatureError(msg("unknown input kind '{kind}'; choose one of {names}", kind=kind,
+                           names=", ".join(INPUT_KINDS)))
 
 
 MAX_UPLOAD_PIXELS = 4096 * 4096  # far below PIL's bomb limit (~89 M): 64 MiB decoded as RGBA
@@ -144,22 +147,24 @@ def decode_image(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS,
             img = Image.open(io.BytesIO(data))  # lazy: reads the header only
             w, h = img.size
             if w * h > max_pixels:
-                raise FeatureError(f"the image is {w}×{h} = {w * h:,} pixels, more than the "
-                                   f"{max_pixels:,} this page accepts; downscale it first")
+                raise FeatureError(msg("the image is {w}×{h} = {pixels:,} pixels, more than the "
+                                       "{max_pixels:,} this page accepts; downscale it first", w=w,
+                                       h=h, pixels=w * h, max_pixels=max_pixels))
             img.draft("RGB", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
             img.thumbnail((side, side))
             return np.asarray(img.convert("RGB"))
     except FeatureError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise FeatureError(f"the image has more pixels than the {max_pixels:,} this page "
-                           f"accepts; downscale it first") from None
+        raise FeatureError(msg("the image has more pixels than the {max_pixels:,} this page "
+                               "accepts; downscale it first", max_pixels=max_pixels)) from None
     except UnidentifiedImageError:
-        raise FeatureError("the file is not a PNG or JPEG image this page can read "
-                           f"({len(data):,} bytes)") from None
+        raise FeatureError(msg("the file is not a PNG or JPEG image this page can read ({n:,} "
+                               "bytes)", n=len(data))) from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise FeatureError(f"the image could not be decoded ({type(exc).__name__}: "
-                           f"{str(exc)[:80]}); it may be truncated or damaged") from None
+        raise FeatureError(msg("the image could not be decoded ({type}: {error}); it may be "
+                               "truncated or damaged", type=type(exc).__name__,
+                               error=str(exc)[:80])) from None
 
 
 def image_to_input(img: np.ndarray, input_shape: Sequence[int]) -> torch.Tensor:
@@ -169,7 +174,8 @@ def image_to_input(img: np.ndarray, input_shape: Sequence[int]) -> torch.Tensor:
     c, h, w = (int(d) for d in input_shape)
     a = np.asarray(img)
     if a.ndim not in (2, 3) or a.size == 0:
-        raise FeatureError(f"expected an image array (H, W) or (H, W, 3), got shape {a.shape}")
+        raise FeatureError(msg("expected an image array (H, W) or (H, W, 3), got shape {shape}",
+                               shape=a.shape))
     a = a.astype(np.float32)
     if a.max(initial=0) > 1.0:
         a = a / 255.0
@@ -234,8 +240,10 @@ def feature_maps(model: nn.Module, layer: str, x: torch.Tensor, *, max_channels:
     names = dict(feature_layers(model))
     if layer not in names:
         close = [n for n in names if layer in n][:8]
-        hint = f" Close: {', '.join(close)}." if close else ""
-        raise FeatureError(f"no layer named '{layer}'.{hint}")
+        if close:
+            raise FeatureError(msg("no layer named '{layer}'. Close: {names}.", layer=layer,
+                                   names=", ".join(close)))
+        raise FeatureError(msg("no layer named '{layer}'.", layer=layer))
     work = copy.deepcopy(model).eval()
     target = dict(work.named_modules())[layer]
     got: dict[str, Any] = {}
@@ -252,17 +260,19 @@ def feature_maps(model: nn.Module, layer: str, x: torch.Tensor, *, max_channels:
     except _Stop:
         pass
     except Exception as exc:  # the input does not fit the model
-        raise FeatureError(f"the model cannot run input {tuple(x.shape)}: {exc}. Fix: use "
-                           f"the input size the model expects.") from None
+        raise FeatureError(msg("the model cannot run input {shape}: {exc}. Fix: use the input "
+                               "size the model expects.", shape=tuple(x.shape),
+                               exc=str(exc))) from None
     finally:
         h.remove()
     if "out" not in got:
-        raise FeatureError(f"layer '{layer}' did not run in the forward pass")
+        raise FeatureError(msg("layer '{layer}' did not run in the forward pass", layer=layer))
     out = got["out"]
     if isinstance(out, (tuple, list)):  # e.g. GoogLeNet aux outputs
         out = next((o for o in out if isinstance(o, torch.Tensor)), None)
     if not isinstance(out, torch.Tensor):
-        raise FeatureError(f"layer '{layer}' returns {type(out).__name__}, not a tensor")
+        raise FeatureError(msg("layer '{layer}' returns {type}, not a tensor", layer=layer,
+                               type=type(out).__name__))
     y = out.detach().float().cpu()[0]
     note = ""
     if y.dim() == 0:

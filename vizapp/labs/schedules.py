@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.optim import lr_scheduler as S
 
-from vizapp.i18n import N_
+from vizapp.i18n import N_, msg
 from vizapp.zoo.base import ConfigError, KnobInfo, check_value, knob, knob_infos, parse_value
 
 
@@ -51,8 +51,9 @@ class Schedule:
         for p in self.params:
             if p.name == name:
                 return p
-        raise ScheduleError(f"{self.name} has no parameter '{name}'; parameters: "
-                            f"{', '.join(p.name for p in self.params)}")
+        raise ScheduleError(msg("{name} has no parameter '{param}'; parameters: {names}",
+                                name=self.name, param=name,
+                                names=", ".join(p.name for p in self.params)))
 
 
 @dataclass(frozen=True)
@@ -205,12 +206,14 @@ def _coerce(p: KnobInfo, v: Any) -> Any:
 def check_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     """Every parameter of schedule ``name``, typed and checked (missing ones at default)."""
     if name not in SCHEDULES:
-        raise ScheduleError(f"unknown schedule '{name}'; schedules: {', '.join(SCHEDULES)}")
+        raise ScheduleError(msg("unknown schedule '{name}'; schedules: {names}", name=name,
+                                names=", ".join(SCHEDULES)))
     sch = SCHEDULES[name]
     unknown = set(params) - {p.name for p in sch.params}
     if unknown:
-        raise ScheduleError(f"{name} has no parameter '{sorted(unknown)[0]}'; parameters: "
-                            f"{', '.join(p.name for p in sch.params)}")
+        raise ScheduleError(msg("{name} has no parameter '{param}'; parameters: {names}",
+                                name=name, param=sorted(unknown)[0],
+                                names=", ".join(p.name for p in sch.params)))
     return {q.name: _coerce(q, params.get(q.name, q.default)) for q in sch.params}
 
 
@@ -237,7 +240,7 @@ def make_scheduler(name: str, opt: torch.optim.Optimizer, epochs: int,
         return S.LambdaLR(opt, lr_lambda=lambda e: fn(e, args))
     if name == "OneCycleLR":
         if epochs < 2:
-            raise ScheduleError("OneCycleLR needs at least 2 epochs")
+            raise ScheduleError(msg("OneCycleLR needs at least 2 epochs"))
         return S.OneCycleLR(opt, max_lr=p["max_lr"], total_steps=epochs,
                             pct_start=p["pct_start"], anneal_strategy=p["anneal_strategy"],
                             div_factor=p["div_factor"], final_div_factor=p["final_div_factor"])
@@ -250,9 +253,10 @@ def lr_curve(name: str, epochs: int = 100, base_lr: float = 0.1,
     """The lr of every epoch ``0 … epochs−1`` under schedule ``name`` (missing parameters take
     their defaults), computed by stepping the real torch scheduler once per epoch."""
     if not 1 <= int(epochs) <= 100_000:
-        raise ScheduleError(f"epochs must be between 1 and 100000 (got {epochs})")
+        raise ScheduleError(msg("epochs must be between 1 and 100000 (got {epochs})",
+                                epochs=epochs))
     if not base_lr > 0:
-        raise ScheduleError(f"the base lr must be positive (got {base_lr})")
+        raise ScheduleError(msg("the base lr must be positive (got {base_lr})", base_lr=base_lr))
     epochs = int(epochs)
     p = check_params(name, params)
     weight = torch.nn.Parameter(torch.zeros(1))

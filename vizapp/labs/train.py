@@ -671,8 +671,8 @@ def load_bytes(raw: bytes) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         obj = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
         return obj["state_dict"], json.loads(obj["config"])
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
-        raise TrainError(msg("not a vizapp training file ({error}): download one from the Train "
-                             "page", error=type(exc).__name__)) from None
+        raise TrainError(msg("not a vizapp training file ({type}): download one from the Train "
+                             "page", type=type(exc).__name__)) from None
 
 
 @torch.no_grad()
@@ -682,8 +682,8 @@ def evaluate(model: nn.Module, state_dict: dict[str, torch.Tensor], data: DataSe
     try:
         model.load_state_dict(state_dict)
     except (RuntimeError, KeyError) as exc:
-        raise TrainError(msg("the file's weights do not fit this configuration ({error}): load "
-                             "it into the model it was trained as",
+        raise TrainError(msg("the file's weights do not fit this configuration ({error}): load it "
+                             "into the model it was trained as",
                              error=str(exc).splitlines()[0][:120])) from None
     model.eval()
     pred = torch.cat([model(data.x_val[a:a + 512]).argmax(1)
@@ -714,7 +714,8 @@ class TrainRun:
         self.jobs = [j if isinstance(j, Job) else Job(*j) for j in jobs]
         labels = [j.label for j in self.jobs]
         if len(set(labels)) != len(labels):
-            raise TrainError(f"two runs are both called '{labels[0]}': give each its own label")
+            raise TrainError(msg("two runs are both called '{label}': give each its own label",
+                                 label=labels[0]))
         self.data, self.settings, self.alive = data, settings, alive
         self.id = uuid.uuid4().hex  # a cache key for its trained weights
         self.stop_event = threading.Event()

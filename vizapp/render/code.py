@@ -28,6 +28,8 @@ from typing import Any
 import torch
 from torch import fx, nn
 
+from vizapp.i18n import msg
+
 STYLES = ("sequential", "add_module", "ordereddict", "class")
 STYLE_TITLES = {"sequential": "nn.Sequential", "add_module": "add_module",
                 "ordereddict": "OrderedDict", "class": "nn.Module class"}
@@ -62,7 +64,8 @@ def _constructor(m: nn.Module) -> str:
     cls = type(m)
     qual = f"nn.{cls.__name__}" if getattr(nn, cls.__name__, None) is cls else None
     if qual is None:
-        raise CodegenError(f"{cls.__module__}.{cls.__name__} is not a torch.nn layer")
+        raise CodegenError(msg("{module}.{type} is not a torch.nn layer", module=cls.__module__,
+                               type=cls.__name__))
     try:
         sig = inspect.signature(cls.__init__)
     except (TypeError, ValueError):
@@ -98,7 +101,8 @@ def _constructor(m: nn.Module) -> str:
     for expr in candidates:
         if _check(expr, m):
             return expr
-    raise CodegenError(f"cannot write a constructor for {cls.__name__} ({text.splitlines()[0]})")
+    raise CodegenError(msg("cannot write a constructor for {type} ({error})", type=cls.__name__,
+                           error=text.splitlines()[0]))
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -283,8 +287,8 @@ def _forward_from_fx(model: nn.Module) -> tuple[str, set[str]]:
         with TRACE_LOCK:  # fx patches process-wide state while it traces
             gm = fx.symbolic_trace(model)
     except Exception as exc:  # noqa: BLE001
-        raise CodegenError(f"torch.fx cannot trace this model ({type(exc).__name__}: {exc}); "
-                           "no class code can be generated") from None
+        raise CodegenError(msg("torch.fx cannot trace this model ({type}: {exc}); no class code "
+                               "can be generated", type=type(exc).__name__, exc=str(exc))) from None
     pc = gm.graph.python_code(root_module="self")
     src = pc.src.strip("\n")
     imports: set[str] = set()
@@ -299,7 +303,8 @@ def _forward_from_fx(model: nn.Module) -> tuple[str, set[str]]:
             imports.add(f"from {mod} import {obj.__name__}" if obj.__name__ == name
                         else f"from {mod} import {obj.__name__} as {name}")
         else:
-            raise CodegenError(f"the traced forward uses '{name}', which cannot be imported")
+            raise CodegenError(msg("the traced forward uses '{name}', which cannot be imported",
+                                   name=name))
     for name in ("inf", "nan"):
         if re.search(rf"\b{name}\b", src):
             imports.add(f"from math import {name}")
@@ -351,14 +356,15 @@ def generate(spec: Any, style: str = "class", model: nn.Module | None = None) ->
 
     Raises :class:`CodegenError` when the style does not fit the model."""
     if style not in STYLES:
-        raise CodegenError(f"unknown style '{style}'; styles: {', '.join(STYLES)}")
+        raise CodegenError(msg("unknown style '{style}'; styles: {names}", style=style,
+                               names=", ".join(STYLES)))
     if model is None:
         from vizapp.analysis import build_for_analysis
         model, _ = build_for_analysis(spec)  # on meta: no memory, same architecture
     if style != "class" and not sequential_tree(model):
-        raise CodegenError(f"{spec.label} is not a chain of nn.Sequential layers (it has "
-                           "residual additions, concatenations or custom blocks), so only the "
-                           "class style can express it")
+        raise CodegenError(msg("{label} is not a chain of nn.Sequential layers (it has residual "
+                               "additions, concatenations or custom blocks), so only the class "
+                               "style can express it", label=spec.label))
     n_params = sum(p.numel() for p in model.parameters())
     cfg = spec.config
     n, (c, h, w) = cfg.batch, cfg.input_shape

@@ -24,6 +24,8 @@ from typing import Any, Callable
 
 from torch import nn
 
+from vizapp.i18n import msg
+
 from .code import STYLE_TITLES, STYLES, CodegenError, _constructor
 
 _I = "    "
@@ -437,10 +439,12 @@ def generate_seed(spec: Any, style: str = "class", model: nn.Module | None = Non
 
     Raises :class:`CodegenError` for a family the seeds do not write this way."""
     if style not in STYLES:
-        raise CodegenError(f"unknown style '{style}'; styles: {', '.join(STYLES)}")
+        raise CodegenError(msg("unknown style '{style}'; styles: {names}", style=style,
+                               names=", ".join(STYLES)))
     if not supports(spec):
-        raise CodegenError(f"the seed pages write only {', '.join(SEED_FAMILIES)} with their own "
-                           f"building blocks; {spec.label} has no seed-shaped code")
+        raise CodegenError(msg("the seed pages write only {names} with their own building blocks; "
+                               "{label} has no seed-shaped code", names=", ".join(SEED_FAMILIES),
+                               label=spec.label))
     if model is None:
         from vizapp.analysis import build_for_analysis
         model, _ = build_for_analysis(spec)  # on meta: the same architecture, no memory

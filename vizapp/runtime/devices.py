@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vizapp.i18n import _
+from vizapp.i18n import _, msg
 
 
 class DeviceError(ValueError):
@@ -79,6 +79,6 @@ def resolve_device(name: str | None) -> torch.device:
     if s not in names:
         why = {"cuda": "no CUDA GPU is visible to PyTorch here",
                "mps": "no Apple MPS device here"}.get(s.split(":")[0], "unknown device name")
-        raise DeviceError(f"device '{name}' is not available ({why}); available: "
-                          f"{', '.join(names)}")
+        raise DeviceError(msg("device '{name}' is not available ({why}); available: {names}",
+                              name=name, why=why, names=", ".join(names)))
     return torch.device(s)

@@ -12,6 +12,8 @@ import threading
 import time
 from typing import Callable, Iterator
 
+from vizapp.i18n import msg
+
 
 class BusyError(RuntimeError):
     """The device stayed busy longer than the caller wanted to wait."""
@@ -68,11 +70,12 @@ class DeviceLock:
                     self._skip_abandoned()
                     self._cond.notify_all()
                     if not expired:
-                        raise BusyError("cancelled while waiting for the device")
-                    raise BusyError(f"the {self.name} device is busy with "
-                                    f"{self.holder or 'another run'}; gave up after "
-                                    f"{timeout:g} s in a queue of {ticket - self._serving}. "
-                                    f"Try again in a moment.")
+                        raise BusyError(msg("cancelled while waiting for the device"))
+                    raise BusyError(msg("the {name} device is busy with {holder}; gave up after "
+                                        "{timeout:g} s in a queue of {queue}. Try again in a "
+                                        "moment.", name=self.name,
+                                        holder=self.holder or msg("another run"), timeout=timeout,
+                                        queue=ticket - self._serving))
                 wait = None if deadline is None else deadline - now
                 if cancel is not None or on_wait is not None:  # wake up to look again
                     wait = 0.25 if wait is None else min(wait, 0.25)

@@ -12,6 +12,8 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from vizapp.i18n import msg
+
 from .devices import DeviceError, resolve_device
 from .lock import BusyError, lock_for
 from .memory import (_param_bytes, check_build, check_fits, estimate_memory, spec_profile,
@@ -29,10 +31,12 @@ def run_model(model: nn.Module, input_shape: Sequence[int], options: RunOptions,
     random batch. Takes the device's lock; raises :class:`RunError` subclasses."""
     o = options
     if o.dtype not in DTYPES:
-        raise RunError(f"unknown dtype '{o.dtype}'.", f"use one of {', '.join(DTYPES)}.")
+        raise RunError(msg("unknown dtype '{dtype}'.", dtype=o.dtype),
+                       msg("use one of {dtypes}.", dtypes=", ".join(DTYPES)))
     if o.batch < 1 or o.iters < 1 or o.warmup < 0:
-        raise RunError(f"batch and iters must be ≥ 1 and warmup ≥ 0 (got batch {o.batch}, "
-                       f"iters {o.iters}, warmup {o.warmup}).", "use positive numbers.")
+        raise RunError(msg("batch and iters must be ≥ 1 and warmup ≥ 0 (got batch {batch}, iters "
+                           "{iters}, warmup {warmup}).", batch=o.batch, iters=o.iters,
+                           warmup=o.warmup), msg("use positive numbers."))
     device = resolve_device(o.device)
     if o.dtype == "fp16" and device.type == "cpu":
         notes = ["fp16 autocast on the CPU is slow on most CPUs; bf16 is the CPU's half type"]
@@ -108,7 +112,8 @@ def _warmup(model: nn.Module, x: torch.Tensor, o: RunOptions, device: torch.devi
         except Exception as exc:
             if o.compile and i == 0 and not _is_oom(exc):
                 first = str(exc).strip().splitlines()[0][:300] if str(exc) else ""
-                raise RunError(f"torch.compile failed: {type(exc).__name__}: {first}",
+                raise RunError(msg("torch.compile failed: {type}: {first}",
+                                   type=type(exc).__name__, first=first),
                                "run without compile.") from None
             raise
         _sync(device)
@@ -139,7 +144,7 @@ def run_spec(spec: Any, options: RunOptions) -> RunResult:
     try:
         device = resolve_device(options.device)
     except DeviceError as exc:
-        raise RunError(str(exc) + ".", "pick one of the available devices.") from None
+        raise RunError(exc.args[0] + ".", msg("pick one of the available devices.")) from None
     if options.check_memory:
         check_build(spec, 1)  # the weights, estimated on meta, before any is allocated
     try:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from vizapp.i18n import msg
+
 from .base import BaseConfig, ConfigError, knob
 from .registry import Family, Preset, register_family, register_preset
 
@@ -23,21 +25,26 @@ def load_factory(target: str) -> nn.Module:
 
     path, _, name = target.rpartition(":")
     if not path.endswith(".py") or not name:
-        raise ConfigError(f"expected path/to/file.py:factory, got '{target[:120]}'")
+        raise ConfigError(msg("expected path/to/file.py:factory, got '{target}'",
+                              target=target[:120]))
     try:
         ns = runpy.run_path(path)
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(msg("cannot read {path}: {strerror}", path=path,
+                              strerror=exc.strerror)) from None
     except Exception as exc:  # noqa: BLE001 - their file's error, as one line
-        raise ConfigError(f"{path} failed to run: {type(exc).__name__}: {exc}") from None
+        raise ConfigError(msg("{path} failed to run: {type}: {exc}", path=path,
+                              type=type(exc).__name__, exc=str(exc))) from None
     if not callable(ns.get(name)):
-        raise ConfigError(f"{path} defines no function '{name}'")
+        raise ConfigError(msg("{path} defines no function '{name}'", path=path, name=name))
     try:
         model = ns[name]()
     except Exception as exc:  # noqa: BLE001
-        raise ConfigError(f"{name}() failed: {type(exc).__name__}: {exc}") from None
+        raise ConfigError(msg("{name}() failed: {type}: {exc}", name=name, type=type(exc).__name__,
+                              exc=str(exc))) from None
     if not isinstance(model, nn.Module):
-        raise ConfigError(f"{name}() returned {type(model).__name__}, not an nn.Module")
+        raise ConfigError(msg("{name}() returned {type}, not an nn.Module", name=name,
+                              type=type(model).__name__))
     return model
 
 
@@ -52,8 +59,8 @@ class YourFileConfig(BaseConfig):
 def build(cfg: YourFileConfig) -> nn.Module:
     target = os.environ.get(ENV, "")
     if not target:
-        raise ConfigError(f"no file to build: start the app with `vizapp serve "
-                          f"path/to/file.py:factory` (it sets {ENV})")
+        raise ConfigError(msg("no file to build: start the app with `vizapp serve "
+                              "path/to/file.py:factory` (it sets {env})", env=ENV))
     return load_factory(target)
 
 
