@@ -149,8 +149,12 @@ def _settings(model_layers: list[str], default_watch: str | None) -> T.TrainSett
         name, msg = next(iter(errors.items()))
         _fail(_("{message} (change {name})").format(message=msg, name=name))
         return None
-    s = T.TrainSettings(**values, schedule_args=tuple(sorted(sargs.items())), device=device,
-                        watch=watch, watch_unit=int(unit))
+    return _valid(T.TrainSettings(**values, schedule_args=tuple(sorted(sargs.items())),
+                                  device=device, watch=watch, watch_unit=int(unit)))
+
+
+def _valid(s: T.TrainSettings) -> T.TrainSettings | None:
+    """``s`` if it validates, else None after saying why."""
     try:
         s.validate()
     except T.TrainError as exc:
@@ -229,13 +233,8 @@ def _other_schedule(s: T.TrainSettings) -> T.TrainSettings | None:
             knob, msg = next(iter(errors.items()))
             _fail(_("{message} (change {name})").format(message=msg, name=knob))
             return None
-    other = dataclasses.replace(s, schedule=name, schedule_args=tuple(sorted(args.items())))
-    try:
-        other.validate()
-    except T.TrainError as exc:
-        _fail(str(exc))
-        return None
-    return other
+    return _valid(dataclasses.replace(s, schedule=name,
+                                      schedule_args=tuple(sorted(args.items()))))
 
 
 def _schedule_name(name: str) -> str:
