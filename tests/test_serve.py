@@ -145,8 +145,8 @@ def test_vizapp_app_hands_streamlit_options_to_the_launcher(monkeypatch):
 
 
 def test_config_files_agree_with_the_launchers_options():
-    """`streamlit run vizapp/main.py` (config beside the script), a run from the repository root
-    (its .streamlit/ is the same file) and the launchers (flags) get the same options,
+    """`streamlit run vizapp/main.py` (config beside the script, from any directory) and the
+    launchers (flags) get the same options,
     including no full garbage collection after every rerun (0.2 s each, the server's biggest
     cost with 30 sessions)."""
     try:
@@ -156,7 +156,8 @@ def test_config_files_agree_with_the_launchers_options():
 
     beside = Path(serve.__file__).parent / ".streamlit" / "config.toml"
     root = Path(serve.__file__).parents[1] / ".streamlit" / "config.toml"
-    assert root.resolve() == beside.resolve()
+    if root.exists():  # the repository's project-level file sets nothing (one home)
+        assert tomllib.loads(root.read_text()) == {}
     conf = tomllib.loads(beside.read_text())
     for key, value in serve.SAFE.items():
         section, name = key.split(".")
