@@ -426,19 +426,9 @@ def test_train_page_live_in_chinese(server, browser) -> None:
     page.close()
 
 
-def _zip(entries: dict[str, bytes]) -> bytes:
-    import io
-    import zipfile
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
 def _bad_inputs():
     """(what, call that raises, exception class, the English text users saw before)."""
+    from tests.test_train import _zip
     from vizapp.custom import CodeError, evaluate, url
     from vizapp.labs import bn, data, features, schedules
 

@@ -3,6 +3,7 @@ hand-written replay of the loop, the LR schedules page's curves, closed-form fac
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -169,13 +170,13 @@ def test_stop_ends_a_run_early(small):
     assert v["result"].steps < 100 * 16 and v["progress"].phase == "stopped"
 
 
-def test_queued_run_shows_its_place_and_can_be_stopped(small):
-    lock = lock_for("cpu")
-    release = threading.Event()
-    holding = threading.Event()
+@contextlib.contextmanager
+def _device_held():
+    """Another "session" holds the CPU's lock until the block ends."""
+    release, holding = threading.Event(), threading.Event()
 
     def holder():
-        with lock.hold("test"):
+        with lock_for("cpu").hold("test"):
             holding.set()
             release.wait(30)
 
@@ -183,6 +184,14 @@ def test_queued_run_shows_its_place_and_can_be_stopped(small):
     t.start()
     holding.wait(10)
     try:
+        yield
+    finally:
+        release.set()
+        t.join()
+
+
+def test_queued_run_shows_its_place_and_can_be_stopped(small):
+    with _device_held():
         run = T.TrainRun([("a", lenet_bn(), {})], small, T.TrainSettings(epochs=1)).start()
         deadline = time.time() + 30
         while run.view()["a"]["progress"].queue_position != 1 and time.time() < deadline:
@@ -191,9 +200,6 @@ def test_queued_run_shows_its_place_and_can_be_stopped(small):
         run.stop()
         run.thread.join(30)
         assert "cancelled while waiting" in run.view()["a"]["result"].message
-    finally:
-        release.set()
-        t.join()
 
 
 def test_a_gone_session_stops_the_run_within_a_step(small):
@@ -213,18 +219,8 @@ def test_a_gone_session_stops_the_run_within_a_step(small):
 
 
 def test_a_gone_session_leaves_the_queue_and_skips_the_next_run(small):
-    lock = lock_for("cpu")
-    release, holding, gone = threading.Event(), threading.Event(), threading.Event()
-
-    def holder():
-        with lock.hold("test"):
-            holding.set()
-            release.wait(30)
-
-    t = threading.Thread(target=holder)
-    t.start()
-    holding.wait(10)
-    try:
+    gone = threading.Event()
+    with _device_held():
         run = T.TrainRun([("a", lenet_bn(), {}), ("b", lenet_bn(), {})], small,
                          T.TrainSettings(epochs=1), alive=lambda: not gone.is_set()).start()
         deadline = time.time() + 30
@@ -237,9 +233,6 @@ def test_a_gone_session_leaves_the_queue_and_skips_the_next_run(small):
         assert v["a"]["result"].status == "stopped" and v["a"]["result"].steps == 0
         assert "session that started it is gone" in v["a"]["result"].message
         assert v["b"]["result"] is None and v["b"]["progress"].phase == "stopped"
-    finally:
-        release.set()
-        t.join()
 
 
 def test_session_watch_allows_a_reconnect_within_the_grace_period():
