@@ -16,6 +16,7 @@ from vizapp.i18n import msg
 
 from . import limits
 from .check import CodeError
+from .layer_args import check_layer_call
 from .values import BINOPS, BUILTINS, NN, TORCH, Builtin, Layer, Method, Namespace, layer
 
 PLAIN = (int, float, bool, str, type(None))
@@ -355,6 +356,10 @@ class Interpreter:
         raise CodeError(msg("{what} cannot be called", what=_kind(fn)), e.lineno)
 
     def make_layer(self, e: ast.Call, fn: Layer, args: list[Any], kwargs: dict[str, Any]):
+        try:  # first: it stops at the first value of the wrong type (no walk over a huge list)
+            check_layer_call(fn.name, args, kwargs)
+        except CodeError as exc:
+            raise CodeError(exc.reason, e.lineno) from None
         for v in [*args, *kwargs.values()]:
             _check_layer_arg(v, fn.name, e.lineno)
         self.layers += 1

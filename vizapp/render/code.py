@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import keyword
+import math
 import re
 from typing import Any
 
@@ -45,11 +46,35 @@ class CodegenError(ValueError):
 
 
 # ------------------------------------------------------------------------------ leaf layers
-def _lit(v: Any) -> str:
-    if isinstance(v, float):
-        return repr(v)
+# A leaf layer is written as ``nn.Name(value, key=value)`` from the layer's own attribute values.
+# Nothing here evaluates text: the values are checked to be plain literals (numbers, text, None,
+# tuples/lists of them), the layer is constructed again from those *values* to check that the
+# call rebuilds it, and the code is ``repr`` of the values. (A layer's ``repr`` may contain text a
+# user chose — a string where an int belongs — so it is never a source of code.)
+class _NotPlain(Exception):
+    pass
+
+
+def _plain(v: Any) -> Any:
+    """``v`` as a plain literal value, or raise :class:`_NotPlain`."""
     if isinstance(v, torch.Size):
-        return repr(tuple(v))
+        return tuple(int(x) for x in v)
+    if type(v) in (bool, int, float, str, type(None)):
+        return v
+    if type(v) in (tuple, list):
+        return type(v)(_plain(x) for x in v)
+    raise _NotPlain
+
+
+def _lit(v: Any) -> str:
+    """Python source for a plain value (only ever called on :func:`_plain` values)."""
+    if type(v) is float and not math.isfinite(v):
+        return f"float({repr(str(v))})"  # float('inf'), float('nan')
+    if type(v) is tuple:
+        inner = ", ".join(_lit(x) for x in v)
+        return f"({inner},)" if len(v) == 1 else f"({inner})"
+    if type(v) is list:
+        return "[" + ", ".join(_lit(x) for x in v) + "]"
     return repr(v)
 
 
@@ -57,6 +82,35 @@ def _squash(name: str, v: Any) -> Any:
     if name in _SQUARE and isinstance(v, tuple) and v and all(x == v[0] for x in v):
         return v[0]
     return v
+
+
+def _call_values(m: nn.Module, sig: inspect.Signature) -> tuple[list, list] | None:
+    """The layer's constructor arguments read back from its attributes: (positional values,
+    [(name, value)] keywords), defaults left out; None when a required one cannot be read."""
+    pos: list[Any] = []
+    kw: list[tuple[str, Any]] = []
+    for p in sig.parameters.values():
+        if p.name in _SKIP_ARGS or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if not hasattr(m, p.name):
+            if p.default is p.empty:
+                return None
+            continue
+        v = getattr(m, p.name)
+        if isinstance(v, torch.Tensor) or v is None and p.name == "bias":
+            v = v is not None  # bias=True/False
+        try:
+            v = _squash(p.name, _plain(v))
+        except _NotPlain:
+            return None
+        if p.default is p.empty:
+            if kw or p.name not in _POSITIONAL:  # by name, like kernel_size=5
+                kw.append((p.name, v))
+            else:
+                pos.append(v)
+        elif not _same(v, p.default):
+            kw.append((p.name, v))
+    return pos, kw
 
 
 def _constructor(m: nn.Module) -> str:
@@ -70,39 +124,12 @@ def _constructor(m: nn.Module) -> str:
         sig = inspect.signature(cls.__init__)
     except (TypeError, ValueError):
         sig = None
-    candidates = []
-    if sig is not None:
-        pos, kw = [], []
-        ok = True
-        for p in sig.parameters.values():
-            if p.name in _SKIP_ARGS or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                continue
-            if not hasattr(m, p.name):
-                if p.default is p.empty:
-                    ok = False
-                    break
-                continue
-            v = getattr(m, p.name)
-            if isinstance(v, torch.Tensor) or v is None and p.name == "bias":
-                v = v is not None  # bias=True/False
-            v = _squash(p.name, v)
-            if p.default is p.empty:
-                if kw or p.name not in _POSITIONAL:  # by name, like kernel_size=5
-                    kw.append(f"{p.name}={_lit(v)}")
-                else:
-                    pos.append(_lit(v))
-            elif not _same(v, p.default):
-                kw.append(f"{p.name}={_lit(v)}")
-        if ok:
-            candidates.append(f"{qual}({', '.join(pos + kw)})")
-    text = repr(m)
-    if "\n" not in text:
-        candidates.append(f"nn.{text}")
-    for expr in candidates:
-        if _check(expr, m):
-            return expr
+    values = _call_values(m, sig) if sig is not None else None
+    if values is not None and _rebuilds(cls, values, m):
+        pos, kw = values
+        return f"{qual}({', '.join([_lit(v) for v in pos] + [f'{k}={_lit(v)}' for k, v in kw])})"
     raise CodegenError(msg("cannot write a constructor for {type} ({error})", type=cls.__name__,
-                           error=text.splitlines()[0]))
+                           error=repr(m).splitlines()[0]))
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -117,17 +144,19 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
-_CHECKED: dict[tuple[str, str], bool] = {}
+_CHECKED: dict[tuple[type, str, str], bool] = {}
 
 
-def _check(expr: str, m: nn.Module) -> bool:
-    key = (expr, repr(m))
+def _rebuilds(cls: type, values: tuple[list, list], m: nn.Module) -> bool:
+    """True when ``cls(*pos, **kw)`` (built from the values, on meta) is the same layer as ``m``."""
+    pos, kw = values
+    key = (cls, _lit(tuple(pos)) + _lit(tuple(kw)), repr(m))
     if key not in _CHECKED:
         try:
             with torch.device("meta"):
-                made = eval(expr, {"nn": nn, "torch": torch})  # noqa: S307 - our own text
+                made = cls(*pos, **dict(kw))
             _CHECKED[key] = repr(made) == repr(m) and _param_shapes(made) == _param_shapes(m)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - it does not rebuild: another way is needed
             _CHECKED[key] = False
     return _CHECKED[key]
 
@@ -181,7 +210,7 @@ def _seq_ordered(m: nn.Module, level: int) -> str:
     if _is_leaf(m):
         return _constructor(m)
     pad = _IND * (level + 1)
-    items = [f'{pad}("{n}", {_seq_ordered(c, level + 1)}),\n' for n, c in m.named_children()]
+    items = [f'{pad}({_q(n)}, {_seq_ordered(c, level + 1)}),\n' for n, c in m.named_children()]
     return "nn.Sequential(OrderedDict([\n" + "".join(items) + _IND * level + "]))"
 
 
@@ -189,11 +218,17 @@ def _add_module_lines(m: nn.Module, var: str, out: list[str], used: set[str]) ->
     out.append(f"{var} = nn.Sequential()")
     for name, c in m.named_children():
         if _is_leaf(c):
-            out.append(f'{var}.add_module("{name}", {_constructor(c)})')
+            out.append(f'{var}.add_module({_q(name)}, {_constructor(c)})')
         else:
             sub = _var(name, used)
             _add_module_lines(c, sub, out, used)
-            out.append(f'{var}.add_module("{name}", {sub})')
+            out.append(f'{var}.add_module({_q(name)}, {sub})')
+
+
+def _q(name: str) -> str:
+    """A module name as a string literal: ``"conv1"``; ``repr`` for any other text (a name from
+    the code box may hold quotes: it must stay one literal in the generated code)."""
+    return f'"{name}"' if re.fullmatch(r"[A-Za-z0-9_]+", name) else repr(name)
 
 
 def _var(name: str, used: set[str]) -> str:
@@ -229,16 +264,16 @@ def _container(m: nn.Module, level: int) -> str:
     own_p = list(m.named_parameters(recurse=False))
     own_b = list(m.named_buffers(recurse=False))
     if isinstance(m, nn.Sequential) and not own_p and not own_b:
-        body = "".join(f'{pad}("{n}", {e}),\n' for n, e in kids)
+        body = "".join(f'{pad}({_q(n)}, {e}),\n' for n, e in kids)
         return "nn.Sequential(OrderedDict([\n" + body + _IND * level + "]))"
     if isinstance(m, nn.ModuleList) and not own_p and not own_b:
         return "nn.ModuleList([\n" + "".join(f"{pad}{e},\n" for _, e in kids) + _IND * level + "])"
     if isinstance(m, nn.ModuleDict) and not own_p and not own_b:
-        body = "".join(f'{pad}"{n}": {e},\n' for n, e in kids)
+        body = "".join(f'{pad}{_q(n)}: {e},\n' for n, e in kids)
         return "nn.ModuleDict({\n" + body + _IND * level + "})"
-    parts = [f'{pad}("{n}", {e}),\n' for n, e in kids]
-    parts += [f'{pad}("{n}", {_tensor_init(n, p, True)}),\n' for n, p in own_p]
-    parts += [f'{pad}("{n}", {_tensor_init(n, b, False)}),\n' for n, b in own_b]
+    parts = [f'{pad}({_q(n)}, {e}),\n' for n, e in kids]
+    parts += [f'{pad}({_q(n)}, {_tensor_init(n, p, True)}),\n' for n, p in own_p]
+    parts += [f'{pad}({_q(n)}, {_tensor_init(n, b, False)}),\n' for n, b in own_b]
     return f"Block(  # {type(m).__name__}\n" + "".join(parts) + _IND * level + ")"
 
 
@@ -332,23 +367,28 @@ def _class_code(model: nn.Module, cls_name: str) -> tuple[str, set[str]]:
         if name.isidentifier() and not keyword.iskeyword(name):
             lines.append(f"{_IND * 2}self.{name} = {expr}")
         else:
-            lines.append(f'{_IND * 2}self.add_module("{name}", {expr})')
+            lines.append(f'{_IND * 2}self.add_module({_q(name)}, {expr})')
     for name, p in model.named_parameters(recurse=False):
         lines.append(f"{_IND * 2}self.{name} = {_tensor_init(name, p, True)}")
     for name, b in model.named_buffers(recurse=False):
-        lines.append(f'{_IND * 2}self.register_buffer("{name}", {_tensor_init(name, b, False)})')
+        lines.append(f'{_IND * 2}self.register_buffer({_q(name)}, {_tensor_init(name, b, False)})')
     lines.append("")
     imports: set[str] = set()
     if sequential_tree(model):
         lines.append(f"{_IND}def forward(self, x):")
         for name, _ in model.named_children():
-            ref = f"self.{name}" if name.isidentifier() else f'getattr(self, "{name}")'
+            ref = f"self.{name}" if name.isidentifier() else f"getattr(self, {_q(name)})"
             lines.append(f"{_IND * 2}x = {ref}(x)")
         lines.append(f"{_IND * 2}return x")
     else:
         fwd, imports = _forward_from_fx(model)
         lines += [_IND + line if line else line for line in fwd.splitlines()]
     return "\n".join(lines), imports
+
+
+def _docstring_safe(text: str) -> str:
+    """Text that stays inside a triple-quoted docstring (no quotes, backslashes or newlines)."""
+    return re.sub(r'["\\\r\n]', "'", str(text))
 
 
 def generate(spec: Any, style: str = "class", model: nn.Module | None = None) -> str:
@@ -369,7 +409,7 @@ def generate(spec: Any, style: str = "class", model: nn.Module | None = None) ->
     cfg = spec.config
     n, (c, h, w) = cfg.batch, cfg.input_shape
     header = [
-        f'"""{spec.label} — generated by vizapp ({STYLE_TITLES[style]} style).',
+        f'"""{_docstring_safe(spec.label)} — generated by vizapp ({STYLE_TITLES[style]} style).',
         "",
         f"Input {n}×{c}×{h}×{w}; {n_params:,} parameters. The layers are the configuration's",
         "layers; the weights are freshly initialised (PyTorch defaults), not trained.",
