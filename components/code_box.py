@@ -76,7 +76,8 @@ def offer_fix(spec: ModelSpec, wkey: str) -> None:
     f = a.failure
     if f is None or f.features is None:
         return
-    fx = fix.linear_in_features(spec.config.code, f.module_path, f.features)
+    fx = fix.linear_in_features(spec.config.code, f.module_path, f.features,
+                                spec.config.input_shape)
     if fx is None:
         return
     want, got = f.features

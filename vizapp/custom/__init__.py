@@ -17,7 +17,6 @@ from __future__ import annotations
 import ast
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 from torch import nn
@@ -27,6 +26,7 @@ from vizapp.i18n import msg
 from . import limits
 from .check import CodeError, check, has_class, parse
 from .interp import Interpreter
+from .sandbox import Description, describe, rebuild
 
 ALLOW_ENV = "VIZAPP_ALLOW_CODE"
 MODEL_NAMES = ("net", "model")
@@ -41,10 +41,10 @@ def allow_code() -> bool:
 
 @dataclass
 class Built:
-    """A model built from the box and, per module path, the call that created it."""
+    """A model built from the box and its description (None for --allow-code classes)."""
 
     model: nn.Module
-    sites: dict[str, ast.Call]
+    description: Description | None
     trusted: bool = False  # built by exec (the --allow-code opt-in)
 
 
@@ -58,50 +58,58 @@ def _pick(interp: Interpreter, last: object, tree: ast.Module) -> nn.Module:
                         "or a variable named net or model"))
 
 
-def _interpret(tree: ast.Module) -> Built:
+def _evaluate_tree(source: str) -> tuple[Interpreter, nn.Module]:
+    """Parse, check and interpret ``source`` in this process (only ever called inside the
+    sandbox's child process, see :mod:`.sandbox`)."""
+    tree = parse(source)
+    check(tree)
     interp = Interpreter(tree)
     try:
         last = interp.run()
     except RecursionError:
         raise CodeError(msg("the code nests too deeply")) from None
-    model = _pick(interp, last, tree)
-    sites = {path: interp.sites[id(m)] for path, m in model.named_modules()
-             if id(m) in interp.sites}
-    return Built(model, sites)
+    return interp, _pick(interp, last, tree)
 
 
-def _build_once(source: str) -> Built:
-    tree = parse(source)
-    cls = has_class(tree)
-    if cls is not None and allow_code():
-        from .trusted import run_trusted
-        return Built(run_trusted(source), {}, trusted=True)
-    check(tree)
-    return _interpret(tree)
+def _trusted(source: str) -> bool:
+    return allow_code() and has_class(parse(source)) is not None
 
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def build(source: str) -> Built:
-    """Build on meta, check the caps, then (unless the caller's default device is meta) build
-    again for real. Raises :class:`CodeError`."""
-    with torch.device("meta"):
-        built = _build_once(source)
-    n = count_params(built.model)
+def _check_params(n: int) -> None:
     if n > limits.MAX_PARAMS:
         raise CodeError(msg("the model has {n:,} parameters; the app builds at most "
                             "{max_params:,} (make the layers smaller)", n=n,
                             max_params=limits.MAX_PARAMS))
+
+
+def _build_trusted(source: str) -> Built:
+    from .trusted import run_trusted
+
+    with torch.device("meta"):
+        _check_params(count_params(run_trusted(source)))
     if torch.get_default_device().type == "meta":
-        return built
-    return _build_once(source)
+        with torch.device("meta"):
+            return Built(run_trusted(source), None, trusted=True)
+    return Built(run_trusted(source), None, trusted=True)
 
 
-def evaluate(source: str) -> nn.Module:
+def build(source: str, input_shape: tuple[int, ...] | None = None) -> Built:
+    """The model: evaluated in a sandboxed process (:func:`sandbox.describe`, cached) and
+    rebuilt here from its description, on the caller's default device; ``input_shape``
+    (C, H, W) sizes lazy layers. Raises :class:`CodeError`."""
+    if _trusted(source):
+        return _build_trusted(source)
+    desc = describe(source, input_shape)
+    return Built(rebuild(desc), desc)
+
+
+def evaluate(source: str, input_shape: tuple[int, ...] | None = None) -> nn.Module:
     """The model the code describes (see :func:`build`)."""
-    return build(source).model
+    return build(source, input_shape).model
 
 
 @dataclass(frozen=True)
@@ -111,14 +119,11 @@ class Summary:
     trusted: bool
 
 
-@lru_cache(maxsize=256)
-def summary(source: str) -> Summary:
-    """Check ``source`` (meta build only; cached): raises CodeError, else a small summary."""
-    with torch.device("meta"):
-        built = _build_once(source)
-    n = count_params(built.model)
-    if n > limits.MAX_PARAMS:
-        raise CodeError(msg("the model has {n:,} parameters; the app builds at most "
-                            "{max_params:,} (make the layers smaller)", n=n,
-                            max_params=limits.MAX_PARAMS))
-    return Summary(n, sum(1 for _ in built.model.modules()), built.trusted)
+def summary(source: str, input_shape: tuple[int, ...] | None = None) -> Summary:
+    """Check ``source`` (in the sandbox; cached): raises CodeError, else a small summary."""
+    if _trusted(source):
+        with torch.device("meta"):
+            m = _build_trusted(source).model
+        return Summary(count_params(m), sum(1 for _ in m.modules()), True)
+    desc = describe(source, input_shape)
+    return Summary(desc.params, desc.layers, False)

@@ -4,7 +4,6 @@ syntax node's position), so everything else the student typed stays as it was.""
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 
 from .check import CodeError
@@ -20,37 +19,26 @@ class Fix:
     new: str
 
 
-def linear_in_features(source: str, module_path: str, features: tuple[int, int]) -> Fix | None:
+def linear_in_features(source: str, module_path: str, features: tuple[int, int],
+                       input_shape: tuple[int, ...] | None = None) -> Fix | None:
     """The fix for "Linear expects ``want`` features but gets ``got``": its first argument (or
     ``in_features=``) becomes ``got``. None when the call cannot be found (e.g. a trusted class,
     or a Linear built in a loop that other layers share)."""
+    from .sandbox import describe, rebuild
+
     try:
-        built = _meta_build(source)
+        desc = describe(source, input_shape)
     except CodeError:
         return None
-    call = built.sites.get(module_path)
-    if call is None:
-        return None
-    arg = call.args[0] if call.args and not isinstance(call.args[0], ast.Starred) else next(
-        (k.value for k in call.keywords if k.arg == "in_features"), None)
-    if arg is None or arg.end_lineno is None:
-        return None
-    if sum(1 for n in built.sites.values() if n is call) > 1:
+    site = desc.site(module_path)
+    if site is None or site.arg_span is None or site.shared:
         return None  # one call builds several layers (a loop): editing it would change them all
     _, got = features
-    module = dict(built.model.named_modules())[module_path]
-    label = f"Use nn.Linear({got}, {getattr(module, 'out_features', '…')})"
-    return Fix(label, call.lineno, (arg.lineno, arg.col_offset, arg.end_lineno,
-                                    arg.end_col_offset), str(got))
-
-
-def _meta_build(source: str):
     import torch
-
-    from . import _build_once
-
     with torch.device("meta"):
-        return _build_once(source)
+        module = dict(rebuild(desc).named_modules()).get(module_path)
+    label = f"Use nn.Linear({got}, {getattr(module, 'out_features', '…')})"
+    return Fix(label, site.line, site.arg_span, str(got))
 
 
 def apply(source: str, fix: Fix) -> str:

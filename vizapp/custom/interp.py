@@ -5,6 +5,7 @@ and time. Every layer it creates remembers the call that made it (for the one-cl
 from __future__ import annotations
 
 import ast
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ class Interpreter:
     started: float = field(default_factory=time.monotonic)
     scope: dict[str, Any] = field(default_factory=dict)  # the box's top-level names
     sites: dict[int, ast.Call] = field(default_factory=dict)  # id(layer) -> the call
+    calls: dict[int, tuple] = field(default_factory=dict)  # id(layer) -> (args, kwargs)
     keep: list[Any] = field(default_factory=list)  # keeps ids stable while sites are used
 
     # ------------------------------------------------------------------ bookkeeping
@@ -321,6 +323,7 @@ class Interpreter:
                                     what=_kind(value)),
                                 e.lineno)
             spec = "".join(str(c.value) for c in getattr(v.format_spec, "values", []))
+            _check_format_widths(spec, e)
             try:
                 parts.append(format(value, spec))
             except (ValueError, TypeError) as exc:
@@ -377,6 +380,7 @@ class Interpreter:
                 text = f"nn.{fn.name}(...): {text}"
             raise CodeError(text, e.lineno) from None
         self.sites[id(module)] = e
+        self.calls[id(module)] = (list(args), dict(kwargs))
         self.keep.append(module)
         return module
 
@@ -441,6 +445,18 @@ class Interpreter:
         return None
 
     def call_builtin(self, e: ast.Call, b: Builtin, args: list[Any], kwargs: dict[str, Any]):
+        if "key" in kwargs or not all(isinstance(v, (*PLAIN, list, tuple, dict))
+                                      for v in [*args, *kwargs.values()]
+                                      if b.name not in ("list", "tuple", "OrderedDict", "dict",
+                                                        "len", "zip", "enumerate", "reversed",
+                                                        "print", "min", "max", "sum")):
+            raise CodeError(msg("{name}() takes numbers, text and lists here (no key=, no "
+                                "layers)", name=b.name), e.lineno)
+        if b.name in ("min", "max", "sorted", "sum") and any(
+                isinstance(x, nn.Module) for x in [*args, *(args[0] if args and isinstance(
+                    args[0], (list, tuple)) else [])]):
+            raise CodeError(msg("{name}() takes numbers, text and lists here (no key=, no "
+                                "layers)", name=b.name), e.lineno)
         if b.name in ("list", "tuple", "dict", "OrderedDict", "min", "max", "sorted") and args \
                 and not isinstance(args[0], (*PLAIN, list, tuple, dict, range)):
             args = [list(self.iterate(e, args[0])), *args[1:]]
@@ -493,9 +509,27 @@ def _check_operands(op: ast.operator, a: Any, b: Any, line: int | None) -> None:
         return
     if isinstance(op, ast.Mod) and isinstance(a, str) and (
             isinstance(b, PLAIN) or isinstance(b, tuple) and all(isinstance(x, PLAIN) for x in b)):
+        _check_format_widths(a, line, percent=True)
         return
     raise CodeError(msg("unsupported operation {op} between {a} and {b}", op=type(op).__name__,
                         a=_kind(a), b=_kind(b)), line)
+
+
+_PERCENT_WIDTH = re.compile(r"%[#0 +-]*(\*|\d*)(?:\.(\*|\d*))?")
+
+
+def _check_format_widths(text: str, where: Any, percent: bool = False) -> None:
+    """Refuse a format width or precision that would build a huge string before any size
+    check (``f'{1:1000000000}'``, ``'%*d' % (200000000, 1)``)."""
+    line = where if isinstance(where, int) or where is None else getattr(where, "lineno", None)
+    numbers = [n for pair in _PERCENT_WIDTH.findall(text) for n in pair] if percent \
+        else re.findall(r"\d+", text)
+    if "*" in numbers:
+        raise CodeError(msg("'%*d'-style widths are not supported: write the width as a number"),
+                        line)
+    if any(n and int(n) > limits.MAX_FORMAT_WIDTH for n in numbers):
+        raise CodeError(msg("a format width above {max_width} characters",
+                            max_width=limits.MAX_FORMAT_WIDTH), line)
 
 
 def _check_size(v: Any, e: ast.AST) -> None:

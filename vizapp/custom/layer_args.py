@@ -198,3 +198,77 @@ def _check_container_arg(layer: str, v: Any) -> None:
         return
     raise CodeError(msg("nn.{layer}(...) takes layers, not {what}", layer=layer,
                         what=type(v).__name__))
+
+
+# ------------------------------------------------------------- a layer's arguments, read back
+_SQUARE = {"kernel_size", "stride", "padding", "dilation"}
+# required constructor arguments written positionally (the rest by name, as d2l writes them)
+_POSITIONAL = {"in_channels", "out_channels", "in_features", "out_features", "num_features",
+               "normalized_shape", "num_groups", "num_channels", "size"}
+_SKIP_ARGS = {"self", "device", "dtype"}
+
+
+class NotPlain(Exception):
+    pass
+
+
+def plain(v: Any) -> Any:
+    """``v`` as a plain literal value, or raise :class:`NotPlain`."""
+    if isinstance(v, torch.Size):
+        return tuple(int(x) for x in v)
+    if type(v) in (bool, int, float, str, type(None)):
+        return v
+    if type(v) in (tuple, list):
+        return type(v)(plain(x) for x in v)
+    raise NotPlain
+
+
+def _squash(name: str, v: Any) -> Any:
+    if name in _SQUARE and isinstance(v, tuple) and v and all(x == v[0] for x in v):
+        return v[0]
+    return v
+
+
+def call_values(m: nn.Module, sig: inspect.Signature) -> tuple[list, list] | None:
+    """The layer's constructor arguments read back from its attributes: (positional values,
+    [(name, value)] keywords), defaults left out; None when a required one cannot be read or
+    is not a plain value. (The Code page writes constructors from these; the sandbox describes
+    a lazy layer materialised by its input with them.)"""
+    pos: list[Any] = []
+    kw: list[tuple[str, Any]] = []
+    for p in sig.parameters.values():
+        if p.name in _SKIP_ARGS or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if not hasattr(m, p.name):
+            if p.default is p.empty:
+                return None
+            continue
+        v = getattr(m, p.name)
+        if isinstance(v, torch.Tensor) or v is None and p.name == "bias":
+            v = v is not None  # bias=True/False
+        try:
+            v = _squash(p.name, plain(v))
+        except NotPlain:
+            return None
+        if p.default is p.empty:
+            if kw or p.name not in _POSITIONAL:  # by name, like kernel_size=5
+                kw.append((p.name, v))
+            else:
+                pos.append(v)
+        elif not _same(v, p.default):
+            kw.append((p.name, v))
+    return pos, kw
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal to the default (bools only equal bools; 1 == 1.0 counts for numbers)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # noqa: BLE001
+        return False
+
+

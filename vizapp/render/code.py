@@ -29,16 +29,12 @@ from typing import Any
 import torch
 from torch import fx, nn
 
+from vizapp.custom.layer_args import call_values
 from vizapp.i18n import msg
 
 STYLES = ("sequential", "add_module", "ordereddict", "class")
 STYLE_TITLES = {"sequential": "nn.Sequential", "add_module": "add_module",
                 "ordereddict": "OrderedDict", "class": "nn.Module class"}
-_SQUARE = {"kernel_size", "stride", "padding", "dilation"}
-# required constructor arguments written positionally (the rest by name, as d2l writes them)
-_POSITIONAL = {"in_channels", "out_channels", "in_features", "out_features", "num_features",
-               "normalized_shape", "num_groups", "num_channels", "size"}
-_SKIP_ARGS = {"self", "device", "dtype"}
 
 
 class CodegenError(ValueError):
@@ -51,23 +47,8 @@ class CodegenError(ValueError):
 # tuples/lists of them), the layer is constructed again from those *values* to check that the
 # call rebuilds it, and the code is ``repr`` of the values. (A layer's ``repr`` may contain text a
 # user chose — a string where an int belongs — so it is never a source of code.)
-class _NotPlain(Exception):
-    pass
-
-
-def _plain(v: Any) -> Any:
-    """``v`` as a plain literal value, or raise :class:`_NotPlain`."""
-    if isinstance(v, torch.Size):
-        return tuple(int(x) for x in v)
-    if type(v) in (bool, int, float, str, type(None)):
-        return v
-    if type(v) in (tuple, list):
-        return type(v)(_plain(x) for x in v)
-    raise _NotPlain
-
-
 def _lit(v: Any) -> str:
-    """Python source for a plain value (only ever called on :func:`_plain` values)."""
+    """Python source for a plain value (see :func:`vizapp.custom.layer_args.plain`)."""
     if type(v) is float and not math.isfinite(v):
         return f"float({repr(str(v))})"  # float('inf'), float('nan')
     if type(v) is tuple:
@@ -76,41 +57,6 @@ def _lit(v: Any) -> str:
     if type(v) is list:
         return "[" + ", ".join(_lit(x) for x in v) + "]"
     return repr(v)
-
-
-def _squash(name: str, v: Any) -> Any:
-    if name in _SQUARE and isinstance(v, tuple) and v and all(x == v[0] for x in v):
-        return v[0]
-    return v
-
-
-def _call_values(m: nn.Module, sig: inspect.Signature) -> tuple[list, list] | None:
-    """The layer's constructor arguments read back from its attributes: (positional values,
-    [(name, value)] keywords), defaults left out; None when a required one cannot be read."""
-    pos: list[Any] = []
-    kw: list[tuple[str, Any]] = []
-    for p in sig.parameters.values():
-        if p.name in _SKIP_ARGS or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        if not hasattr(m, p.name):
-            if p.default is p.empty:
-                return None
-            continue
-        v = getattr(m, p.name)
-        if isinstance(v, torch.Tensor) or v is None and p.name == "bias":
-            v = v is not None  # bias=True/False
-        try:
-            v = _squash(p.name, _plain(v))
-        except _NotPlain:
-            return None
-        if p.default is p.empty:
-            if kw or p.name not in _POSITIONAL:  # by name, like kernel_size=5
-                kw.append((p.name, v))
-            else:
-                pos.append(v)
-        elif not _same(v, p.default):
-            kw.append((p.name, v))
-    return pos, kw
 
 
 def _constructor(m: nn.Module) -> str:
@@ -124,24 +70,12 @@ def _constructor(m: nn.Module) -> str:
         sig = inspect.signature(cls.__init__)
     except (TypeError, ValueError):
         sig = None
-    values = _call_values(m, sig) if sig is not None else None
+    values = call_values(m, sig) if sig is not None else None
     if values is not None and _rebuilds(cls, values, m):
         pos, kw = values
         return f"{qual}({', '.join([_lit(v) for v in pos] + [f'{k}={_lit(v)}' for k, v in kw])})"
     raise CodegenError(msg("cannot write a constructor for {type} ({error})", type=cls.__name__,
                            error=repr(m).splitlines()[0]))
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal to the default (bools only equal bools; 1 == 1.0 counts for numbers)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    try:
-        return type(a) is type(b) and bool(a == b)
-    except Exception:  # noqa: BLE001
-        return False
 
 
 _CHECKED: dict[tuple[type, str, str], bool] = {}

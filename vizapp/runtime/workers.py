@@ -65,10 +65,13 @@ def call(fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> An
     if WORKERS <= 0:
         return fn(*args)
     limit = TIMEOUT_S if timeout is None else timeout
+    from vizapp.custom import sandbox
+
+    carried = sandbox.known_for(*args)  # code-box models travel as their descriptions
     for attempt in (0, 1):
         pool = _get()
         try:
-            return pool.submit(fn, *args).result(timeout=limit)
+            return pool.submit(_job, carried, fn, *args).result(timeout=limit)
         except cf.TimeoutError:
             _discard(pool)
             raise WorkerTimeout(f"the computation took longer than {limit:.0f} s and was "
@@ -78,6 +81,15 @@ def call(fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> An
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+def _job(carried: list, fn: Callable[..., Any], *args: Any) -> Any:
+    """In a worker: ``fn(*args)`` with the sender's code-box descriptions at hand."""
+    if carried:
+        from vizapp.custom import sandbox
+
+        sandbox.prime(carried)
+    return fn(*args)
 
 
 def _ready() -> bool:

@@ -35,7 +35,7 @@ class CustomConfig(BaseConfig):
         from vizapp.custom import CodeError, summary
 
         try:
-            summary(self.code)
+            summary(self.code, self.input_shape)
         except CodeError as exc:
             raise ConfigError(exc.message, "code") from None
 
@@ -44,7 +44,7 @@ def build(cfg: CustomConfig) -> nn.Module:
     from vizapp.custom import CodeError, evaluate
 
     try:
-        return evaluate(cfg.code)
+        return evaluate(cfg.code, cfg.input_shape)
     except CodeError as exc:
         raise ConfigError(exc.message, "code") from None
 

@@ -1,0 +1,488 @@
+"""The code box's code is evaluated in a short-lived process with OS limits, never in the
+server's (or an analysis worker's) own interpreter.
+
+Why a process: the interpreter's caps are checked between its own steps, so one long C-level
+operation is never interrupted — a tuple nested 270,000 deep whose hash overflows the C stack
+(segfault), ``AA == BB`` over 10¹² list elements with the GIL held, a 1 GB string from a format
+width. In a process of its own such code meets the kernel's limits instead: address space
+(``RLIMIT_AS``: what it had plus :data:`~.limits.SANDBOX_MEMORY`), CPU seconds
+(``RLIMIT_CPU``), a wall-clock kill, no core file; a crash or a kill is one message for one
+student, and every other session goes on.
+
+What comes back is *data*, never objects and never a pickle: a JSON :class:`Description` of the
+model — each layer's ``torch.nn`` class with its (type-checked, plain) constructor arguments,
+containers with their children's names, where each layer was written in the code (for the
+one-click fixes) — or the refusal. :func:`rebuild` turns a description into an ``nn.Module`` in
+the caller's process by calling ``torch.nn`` constructors only, each checked by
+:func:`~.layer_args.check_layer_call` again (even a compromised child could describe nothing
+but plain layers). The child checks that round trip itself before it answers.
+
+The processes are forked from a ``forkserver`` that has imported torch and this package once,
+so a child starts in ~10 ms instead of the ~2 s a fresh interpreter takes to import torch.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import multiprocessing
+import os
+import threading
+from dataclasses import dataclass
+from collections import OrderedDict
+from typing import Any
+
+import torch
+from torch import nn
+
+from vizapp.i18n import SOURCE_LANG, Msg, get_lang, msg, tr
+
+from . import limits
+from .check import CodeError
+from .layer_args import call_values, check_layer_call
+from .values import layer_names
+
+Shape = tuple[int, ...]
+MAX_REPLY_BYTES = 8 << 20  # a description of 2,000 layers is ~0.3 MB
+_CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
+_ctx_lock = threading.Lock()
+_ctx: Any = None
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a layer was written: the call's line, the span of its first argument (or
+    ``in_features=``) and whether that one call built several layers (a loop)."""
+
+    line: int
+    arg_span: tuple[int, int, int, int] | None
+    shared: bool
+
+
+@dataclass(frozen=True)
+class Description:
+    """A model as data: ``nodes`` in build order (children and module arguments first), the
+    root's index, the parameter and layer counts, and the call sites by module path."""
+
+    nodes: tuple
+    root: int
+    params: int
+    layers: int
+    sites: tuple  # ((module path, Site), …)
+
+    def site(self, path: str) -> Site | None:
+        return dict(self.sites).get(path)
+
+
+# ------------------------------------------------------------------------- in the child
+def _encode(v: Any, index: dict[int, int]) -> Any:
+    if isinstance(v, nn.Module):
+        return {"m": index[id(v)]}
+    if type(v) is tuple:
+        return {"t": [_encode(x, index) for x in v]}
+    if type(v) is list:
+        return [_encode(x, index) for x in v]
+    if type(v) in (bool, int, float, str, type(None)):
+        return v
+    raise CodeError(msg("nn layers here take numbers, text, tuples and layers, not {type}",
+                        type=type(v).__name__))
+
+
+def _occurrences(model: nn.Module) -> int:
+    """How many module calls one pass through the tree makes, shared modules counted each
+    time they appear (computed with a memo: a layer shared 2⁴⁰ times costs 40 steps here)."""
+    memo: dict[int, int] = {}
+
+    def size(m: nn.Module, depth: int) -> int:
+        if depth > limits.MAX_NESTING:
+            raise CodeError(msg("the layers nest more than {n} deep", n=limits.MAX_NESTING))
+        if id(m) not in memo:
+            memo[id(m)] = 1 + sum(size(c, depth + 1) for c in m._modules.values()
+                                  if c is not None)
+        return memo[id(m)]
+
+    return size(model, 0)
+
+
+def _describe_model(model: nn.Module, calls: dict[int, tuple]) -> tuple[list, int]:
+    index: dict[int, int] = {}
+    nodes: list = []
+
+    def visit(m: nn.Module) -> int:
+        if id(m) in index:
+            return index[id(m)]
+        name = type(m).__name__
+        if getattr(nn, name, None) is not type(m) or name not in layer_names():
+            raise CodeError(msg("{type} is not a torch.nn layer", type=name))
+        if name in _CONTAINERS:
+            kids = [(k, visit(c)) for k, c in m._modules.items() if c is not None]
+            node = {"type": name, "children": kids}
+        else:
+            if id(m) not in calls:
+                raise CodeError(msg("the model holds a {type} layer that the code did not "
+                                    "build itself", type=name))
+            args, kwargs = calls[id(m)]
+            for v in [*args, *kwargs.values()]:
+                for x in (v if isinstance(v, (list, tuple)) else [v]):
+                    if isinstance(x, nn.Module):
+                        visit(x)
+            node = {"type": name, "args": None, "kwargs": None}
+            node["args"] = [_encode(a, index) for a in args]
+            node["kwargs"] = {k: _encode(v, index) for k, v in kwargs.items()}
+        index[id(m)] = len(nodes)
+        nodes.append(node)
+        return index[id(m)]
+
+    root = visit(model)
+    return nodes, root
+
+
+def _sites(model: nn.Module, sites: dict[int, ast.Call]) -> list:
+    out = []
+    for path, m in model.named_modules():
+        call = sites.get(id(m))
+        if call is None:
+            continue
+        arg = call.args[0] if call.args and not isinstance(call.args[0], ast.Starred) else next(
+            (k.value for k in call.keywords if k.arg == "in_features"), None)
+        span = None if arg is None or arg.end_lineno is None else \
+            [arg.lineno, arg.col_offset, arg.end_lineno, arg.end_col_offset]
+        shared = sum(1 for n in sites.values() if n is call) > 1
+        out.append([path, [call.lineno, span, shared]])
+    return out
+
+
+def _materialise(model: nn.Module, calls: dict[int, tuple], input_shape: Shape | None) -> None:
+    """Lazy layers (d2l's ``nn.LazyConv2d``, ``nn.LazyLinear``) take their sizes from the input:
+    one meta forward pass of a ``1×C×H×W`` input sets them (no memory, no arithmetic); each is
+    then described by its real class and sizes."""
+    from torch.nn.modules.lazy import LazyModuleMixin
+
+    lazy = [m for m in model.modules() if isinstance(m, LazyModuleMixin)]
+    if not lazy:
+        return
+    if input_shape is None:
+        raise CodeError(msg("nn.{type} takes its size from the input: the app needs the input "
+                            "shape to build it", type=type(lazy[0]).__name__))
+    shape = "×".join(str(d) for d in input_shape)
+    try:
+        with torch.no_grad():
+            model.eval()(torch.empty(1, *input_shape, device="meta"))
+    except CodeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the layer's own complaint, shown with the input
+        raise CodeError(msg("the lazy layers could not take their sizes from a {shape} input: "
+                            "{error}", shape=shape, error=str(exc).splitlines()[0][:300])) from None
+    model.train()
+    for m in lazy:
+        if isinstance(m, LazyModuleMixin):
+            raise CodeError(msg("nn.{type} was not reached by a {shape} input, so its size is "
+                                "unknown", type=type(m).__name__, shape=shape))
+        import inspect
+
+        values = call_values(m, inspect.signature(type(m).__init__))
+        if values is None:
+            raise CodeError(msg("cannot describe the materialised {type} layer",
+                                type=type(m).__name__))
+        calls[id(m)] = (values[0], dict(values[1]))
+
+
+def describe_here(source: str, input_shape: Shape | None = None) -> dict:
+    """Evaluate ``source`` on the meta device in *this* process and describe the model (the
+    child's work; also the test suite's way to compare with the sandboxed answer)."""
+    from . import _evaluate_tree
+
+    with torch.device("meta"):
+        interp, model = _evaluate_tree(source)
+        _materialise(model, interp.calls, input_shape)
+        n_calls = _occurrences(model)
+        if n_calls > limits.MAX_LAYER_CALLS:
+            raise CodeError(msg("one pass through the model calls its layers {n:,} times (at "
+                                "most {cap:,}): is one layer shared many times over?", n=n_calls,
+                                cap=limits.MAX_LAYER_CALLS))
+        nodes, root = _describe_model(model, interp.calls)
+        params = sum(p.numel() for p in model.parameters())
+        if params > limits.MAX_PARAMS:
+            raise CodeError(msg("the model has {n:,} parameters; the app builds at most "
+                                "{max_params:,} (make the layers smaller)", n=params,
+                                max_params=limits.MAX_PARAMS))
+        desc = {"nodes": nodes, "root": root, "params": params,
+                "layers": sum(1 for _ in model.modules()), "sites": _sites(model, interp.sites)}
+        again = rebuild(_description(desc))
+        if repr(again) != repr(model) or _shapes(again) != _shapes(model):
+            raise CodeError(msg("this model cannot be rebuilt from its layers' arguments (a "
+                                "layer was changed after it was built?)"))
+    return desc
+
+
+def _shapes(m: nn.Module) -> list:
+    return [(n, tuple(t.shape)) for n, t in [*m.named_parameters(), *m.named_buffers()]]
+
+
+def _error_json(exc: CodeError) -> dict:
+    return {"reason": _msg_json(exc.reason), "line": exc.line, "col": exc.col}
+
+
+def _msg_json(text: Any) -> Any:
+    if isinstance(text, Msg):
+        return {"msg": [p if isinstance(p, str) else
+                        [p[0], [[k, _msg_json(v) if isinstance(v, str) else v]
+                                for k, v in p[1]]] for p in text.parts]}
+    return str(text)
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory: int = limits.SANDBOX_MEMORY  # bytes added to the address space it starts with
+    cpu_s: int = limits.SANDBOX_CPU_S
+    wall_s: float = limits.SANDBOX_WALL_S
+
+
+def _limit_self(lim: Limits) -> None:
+    import resource
+
+    try:
+        with open("/proc/self/statm") as f:
+            vm = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        cap = vm + lim.memory
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    except OSError:  # no /proc (macOS): CPU and wall-clock limits still hold
+        pass
+    resource.setrlimit(resource.RLIMIT_CPU, (lim.cpu_s, lim.cpu_s + 1))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _child(conn: Any, source: str, input_shape: Shape | None, lim: Limits) -> None:
+    """The sandboxed process: limits first, then the work; one JSON reply."""
+    try:
+        _limit_self(lim)
+        torch.set_num_threads(1)
+        try:
+            reply = {"ok": describe_here(source, input_shape)}
+        except CodeError as exc:
+            reply = {"error": _error_json(exc)}
+        except RecursionError:
+            reply = {"error": _error_json(CodeError(msg("the code nests too deeply")))}
+        except MemoryError:
+            reply = {"error": {"reason": "memory"}}
+        except Exception as exc:  # noqa: BLE001 - a layer's own complaint: one line of it
+            reply = {"error": _error_json(CodeError(msg("{type}: {error}", type=type(exc).__name__,
+                                                        error=str(exc).splitlines()[0][:300]
+                                                        if str(exc) else "")))}
+        conn.send_bytes(json.dumps(reply).encode("utf-8"))
+    finally:
+        conn.close()
+        os._exit(0)
+
+
+# ------------------------------------------------------------------------ in the caller
+def _context() -> Any:
+    global _ctx
+    with _ctx_lock:
+        if _ctx is None:
+            if "forkserver" in multiprocessing.get_all_start_methods():
+                _ctx = multiprocessing.get_context("forkserver")
+                _ctx.set_forkserver_preload(["vizapp.custom.sandbox"])
+            else:  # not Linux/macOS: a fresh interpreter each time (slower, same limits)
+                _ctx = multiprocessing.get_context("spawn")
+        return _ctx
+
+
+def _failure(exitcode: int | None, lim: Limits) -> CodeError:
+    import signal
+
+    if exitcode is not None and exitcode < 0 and -exitcode in (signal.SIGXCPU, signal.SIGKILL) \
+            and lim.cpu_s < lim.wall_s:
+        return CodeError(msg("the code used more than {s} s of CPU time and was stopped",
+                             s=lim.cpu_s))
+    if exitcode is None:
+        return CodeError(msg("the code took longer than {s:g} s and was stopped", s=lim.wall_s))
+    return CodeError(msg("evaluating the code crashed its process (exit {code}); nothing else "
+                         "was affected — simplify the code (deeply nested values, huge "
+                         "comparisons)", code=exitcode))
+
+
+def _memory_error(lim: Limits) -> CodeError:
+    return CodeError(msg("the code needs more than {mb:,} MB of memory to evaluate",
+                         mb=lim.memory >> 20))
+
+
+def run_sandboxed(source: str, input_shape: Shape | None = None,
+                  lim: Limits = Limits()) -> dict:
+    """:func:`describe_here` in a limited child process; the JSON reply (or CodeError)."""
+    ctx = _context()
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(send, source, input_shape, lim),
+                       name="vizapp-code-sandbox")
+    proc.start()
+    send.close()
+    data, answered, killed = None, False, False
+    try:
+        answered = recv.poll(lim.wall_s)  # a reply, or the pipe closed by the child's death
+        if answered:
+            data = recv.recv_bytes(MAX_REPLY_BYTES)
+    except (EOFError, OSError):
+        data = None
+    finally:
+        if data is None and answered:
+            proc.join(2)  # it died: let it be reaped so its exit code says how
+        if proc.is_alive():
+            proc.kill()
+            killed = not answered
+        proc.join(5)
+        recv.close()
+    if data is None:
+        raise _failure(None if killed else proc.exitcode, lim)
+    try:
+        reply = json.loads(data)
+    except ValueError:
+        raise _failure(proc.exitcode, lim) from None
+    if not isinstance(reply, dict) or not isinstance(reply.get("error", {}), dict):
+        raise _failure(proc.exitcode, lim)
+    if "error" in reply:
+        err = reply["error"]
+        if err.get("reason") == "memory":
+            raise _memory_error(lim)
+        raise CodeError(_msg_from_json(err.get("reason")), _int_or_none(err.get("line")),
+                        _int_or_none(err.get("col")))
+    return reply["ok"]
+
+
+def _int_or_none(v: Any) -> int | None:
+    return v if type(v) is int else None
+
+
+def _plain_template(template: Any) -> bool:
+    """A template with plain ``{name}`` / ``{name:spec}`` fields only: it is formatted here,
+    and a format string such as ``{x.__class__}`` from elsewhere could read attributes."""
+    import string
+
+    if not isinstance(template, str) or len(template) > 2000:
+        return False
+    try:
+        fields = [f for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
+    except ValueError:
+        return False
+    return all(f.isidentifier() for f in fields)
+
+
+def _msg_from_json(v: Any) -> str:
+    if isinstance(v, dict) and isinstance(v.get("msg"), list):
+        parts: list = []
+        for p in v["msg"]:
+            if isinstance(p, str):
+                parts.append(p)
+            elif isinstance(p, list) and len(p) == 2 and _plain_template(p[0]):
+                fields = tuple((str(k), _msg_from_json(x) if isinstance(x, dict) else x)
+                               for k, x in p[1] if type(x) in (str, int, float, bool, dict))
+                parts.append((p[0], fields))
+            else:
+                return msg("the code was refused")
+        try:
+            made = Msg(tuple(parts))
+        except (KeyError, IndexError, ValueError):
+            return msg("the code was refused")
+        return made if get_lang() == SOURCE_LANG else tr(made)  # as msg() does
+    return str(v) if isinstance(v, (str, int, float)) else msg("the code was refused")
+
+
+# ------------------------------------------------------------------ description ⇄ module
+def _description(d: dict) -> Description:
+    sites = []
+    for path, (line, span, shared) in d.get("sites", []):
+        sites.append((str(path), Site(int(line), tuple(int(x) for x in span) if span else None,
+                                      bool(shared))))
+    return Description(tuple(d["nodes"]), int(d["root"]), int(d["params"]), int(d["layers"]),
+                       tuple(sites))
+
+
+def _decode(v: Any, built: list) -> Any:
+    if isinstance(v, dict):
+        if set(v) == {"m"} and type(v["m"]) is int and 0 <= v["m"] < len(built):
+            return built[v["m"]]
+        if set(v) == {"t"} and isinstance(v["t"], list):
+            return tuple(_decode(x, built) for x in v["t"])
+        raise CodeError(msg("the model's description is damaged"))
+    if isinstance(v, list):
+        return [_decode(x, built) for x in v]
+    return v
+
+
+def rebuild(desc: Description) -> nn.Module:
+    """The module a description describes, built in the current device context by
+    ``torch.nn`` constructors only (each call's arguments checked again)."""
+    if len(desc.nodes) > limits.MAX_MODULES * 2:
+        raise CodeError(msg("the model's description is damaged"))
+    built: list[nn.Module] = []
+    for node in desc.nodes:
+        name = node.get("type") if isinstance(node, dict) else None
+        if name not in layer_names():
+            raise CodeError(msg("the model's description is damaged"))
+        cls = getattr(nn, name)
+        if name in _CONTAINERS:
+            m = cls()
+            for child, ref in node.get("children", []):
+                if type(ref) is not int or not 0 <= ref < len(built) or not isinstance(child, str):
+                    raise CodeError(msg("the model's description is damaged"))
+                m.add_module(child, built[ref])
+        else:
+            args, raw = _decode(node.get("args", []), built), node.get("kwargs", {})
+            if not isinstance(args, list) or not isinstance(raw, dict):
+                raise CodeError(msg("the model's description is damaged"))
+            kwargs = {str(k): _decode(v, built) for k, v in raw.items()}
+            check_layer_call(name, args, kwargs)
+            m = cls(*args, **kwargs)
+        built.append(m)
+    if not 0 <= desc.root < len(built):
+        raise CodeError(msg("the model's description is damaged"))
+    return built[desc.root]
+
+
+_CACHE_SIZE = 256
+_cache: OrderedDict[tuple[str, Shape | None], Description] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def describe(source: str, input_shape: Shape | None = None) -> Description:
+    """The model ``source`` describes, evaluated in a sandboxed process (cached per process;
+    raises :class:`CodeError`). ``input_shape`` (C, H, W) sizes lazy layers."""
+    key = (source, None if input_shape is None else tuple(int(d) for d in input_shape))
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    reply = run_sandboxed(*key)
+    try:
+        desc = _description(reply)
+        with torch.device("meta"):
+            rebuild(desc)  # a reply that does not rebuild is refused here, once
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        raise CodeError(msg("the model's description is damaged")) from None
+    _remember([(key, desc)])
+    return desc
+
+
+def _remember(items: list) -> None:
+    with _cache_lock:
+        for key, desc in items:
+            _cache[key] = desc
+            _cache.move_to_end(key)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+
+
+def known_for(*objects: Any) -> list:
+    """The descriptions this process holds for the code in ``objects`` (model specs): they
+    travel with a job to an analysis worker (:mod:`vizapp.runtime.workers`), so the worker
+    rebuilds the model from data instead of evaluating the code a second time."""
+    sources = {getattr(getattr(o, "config", None), "code", None) for o in objects}
+    sources.discard(None)
+    if not sources:
+        return []
+    with _cache_lock:
+        return [(k, d) for k, d in _cache.items() if k[0] in sources]
+
+
+def prime(items: list) -> None:
+    """Take descriptions made by the process that sent this job (see :func:`known_for`)."""
+    _remember([(k, d) for k, d in items if isinstance(d, Description)])
