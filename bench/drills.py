@@ -12,6 +12,11 @@ never a traceback — and that memory comes back.
    (a reload) and opens it again: it is served (from the cache once computed).
 4. **ten tabs of the slowest configuration at once**: ten sessions open the same full-depth
    torchvision DenseNet-121 link together; all are served, the analysis is computed once.
+5.–7. **hostile code links** (the review's findings): a ``?code=`` link whose code segfaults
+   the evaluating process (a tuple nested 270,000 deep, hashed), one that would hold the GIL
+   for hours (``AA == BB`` over 10¹² elements) and a memory bomb (1.6 GB of lists). While each
+   runs, three other sessions keep asking for new graphs: their p95 must stay ≤ 5 s, the
+   hostile tab gets a message, and the server's memory comes back within 10 % afterwards.
 
 Prints one line per drill (PASS/FAIL, timings) and the server's memory (PSS) before and after;
 exit 1 on any failure. Traffic goes to 127.0.0.1 only; every loop is bounded.
@@ -91,6 +96,52 @@ async def ten_tabs(port: int) -> tuple[bool, str]:
                 f"{max(r.seconds for r in runs):.1f} s); errors: {errors[:2]}")
 
 
+HOSTILE = {
+    "segfault": ("t = ()\nfor i in range(1800):\n    t = " + "(" * 150 + "t" + ",)" * 150 +
+                 "\nd = {t: 1}\nnet = nn.Sequential(nn.ReLU())"),
+    "GIL freeze": ("a = [0] * 10000\nb = [0] * 10000\nA = [a] * 10000\nB = [b] * 10000\n"
+                   "AA = [A] * 10000\nBB = [B] * 10000\nx = AA == BB\n"
+                   "net = nn.Sequential(nn.ReLU())"),
+    "memory bomb": ("x = [[0] * 10000 for i in range(10000)]\n"
+                    "y = [[1] * 10000 for i in range(10000)]\nnet = nn.Sequential(nn.ReLU())"),
+}
+
+
+async def hostile(port: int, pid: int, name: str) -> tuple[bool, str]:
+    from vizapp.custom import url
+
+    base = memory(pid)[1]
+    link = "model=seed003-sequential&code=" + url.encode(HOSTILE[name])
+    others = [await Session(port, 60).__aenter__() for _ in range(3)]
+    times: list[float] = []
+    errors: list[str] = []
+    try:
+        attack = asyncio.create_task(_serve(port, link, 60))
+        k = 0
+        while not attack.done() and k < 60:  # bounded: at most 60 rounds of 3 graphs
+            t0 = time.perf_counter()
+            runs = await asyncio.gather(*[s.rerun(f"model=resnet18&width={16 + 2 * (k * 3 + i)}")
+                                          for i, s in enumerate(others)])
+            times += [time.perf_counter() - t0] * len(runs)
+            errors += [e for r in runs for e in r.errors]
+            k += 1
+        run = await attack
+    finally:
+        for s in others:
+            await s.__aexit__(None, None, None)
+    await asyncio.sleep(2)
+    after = memory(pid)[1]
+    p95 = sorted(times)[int(0.95 * (len(times) - 1))] if times else float("nan")
+    said = next((c for c in run.codes if "was stopped" in c or "crashed" in c
+                 or "memory" in c), "")
+    crashed = [e for e in run.errors if e.startswith("exception")]
+    ok = said and not crashed and not errors and times and p95 <= 5 and after <= 1.10 * base
+    return bool(ok), (f"hostile tab told {said[:60]!r} in {run.seconds:.1f} s; "
+                      f"{len(times)} other graphs, "
+                      f"p95 {p95:.2f} s; PSS {base / 2**20:.0f} → {after / 2**20:.0f} MB; "
+                      f"errors: {errors[:2]}")
+
+
 def _rerun_bytes(query: str) -> bytes:
     from streamlit.proto.BackMsg_pb2 import BackMsg
 
@@ -104,7 +155,8 @@ async def drills(port: int, pid: int) -> int:
     before = memory(pid)[1]
     failed = 0
     for name, coro in (("paused server", paused(port, pid)), ("tab closed", tab_closed(port)),
-                       ("reload", reload(port)), ("ten tabs", ten_tabs(port))):
+                       ("reload", reload(port)), ("ten tabs", ten_tabs(port)),
+                       *[(f"hostile link: {h}", hostile(port, pid, h)) for h in HOSTILE]):
         try:
             ok, detail = await asyncio.wait_for(coro, 300)
         except Exception as exc:  # noqa: BLE001 - a drill that breaks is a failure

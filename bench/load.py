@@ -51,6 +51,7 @@ class Run:
     texts: list[bytes] = field(default_factory=list)  # raw bytes of the graph elements
     widgets: dict[str, tuple[str, str]] = field(default_factory=dict)  # key → (id, type)
     errors: list[str] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)  # st.code / alert texts (messages shown)
     pages: dict[str, str] = field(default_factory=dict)  # url path → page_script_hash
     states: dict[str, tuple] = field(default_factory=dict)  # id → (WidgetState, set by script)
 
@@ -116,6 +117,10 @@ def _element(el, raw: bytes, run: Run) -> None:
         run.errors.append(f"error: {el.alert.body[:120]}")
     elif kind == "bidi_component" or kind == "graphviz_chart":
         run.texts.append(raw)
+    elif kind == "code":
+        run.codes.append(el.code.code_text)
+    if kind == "alert":
+        run.codes.append(el.alert.body)
     inner = getattr(el, kind, None)
     wid = getattr(inner, "id", "") if inner is not None else ""
     if wid and "-" in wid:

@@ -15,5 +15,5 @@ MAX_FORMAT_WIDTH = 1_000  # width/precision in an f-string or a % format
 MAX_NESTING = 100  # containers inside containers
 MAX_LAYER_CALLS = 20_000  # layer calls of one forward pass (a layer shared 2**40 times is not)
 SANDBOX_MEMORY = 1 << 30  # bytes the evaluating process may add to its address space
-SANDBOX_CPU_S = 6  # CPU seconds of the evaluating process
-SANDBOX_WALL_S = 12.0  # wall-clock seconds before it is killed
+SANDBOX_CPU_S = 4  # CPU seconds of the evaluating process (it holds an analysis worker)
+SANDBOX_WALL_S = 6.0  # wall-clock seconds before it is killed

@@ -17,17 +17,19 @@ the caller's process by calling ``torch.nn`` constructors only, each checked by
 :func:`~.layer_args.check_layer_call` again (even a compromised child could describe nothing
 but plain layers). The child checks that round trip itself before it answers.
 
-The processes are forked from a ``forkserver`` that has imported torch and this package once,
-so a child starts in ~10 ms instead of the ~2 s a fresh interpreter takes to import torch.
+The child is forked (~15 ms; copy-on-write, so it costs no memory of its own) from a process
+that has torch loaded and runs one thread: an analysis worker when the server asks (the
+server's sessions are threads, and forking a threaded process is unsafe), the calling process
+itself in the CLI or a worker. No process stays behind and none is kept warm for it.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import multiprocessing
 import os
 import threading
+import time
 from dataclasses import dataclass
 from collections import OrderedDict
 from typing import Any
@@ -45,8 +47,6 @@ from .values import layer_names
 Shape = tuple[int, ...]
 MAX_REPLY_BYTES = 8 << 20  # a description of 2,000 layers is ~0.3 MB
 _CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
-_ctx_lock = threading.Lock()
-_ctx: Any = None
 
 
 @dataclass(frozen=True)
@@ -252,11 +252,13 @@ def _limit_self(lim: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _child(conn: Any, source: str, input_shape: Shape | None, lim: Limits) -> None:
-    """The sandboxed process: limits first, then the work; one JSON reply."""
+def _child(fd: int, source: str, input_shape: Shape | None, lim: Limits) -> None:
+    """The forked process: no descriptors but its reply pipe, limits, the work, one JSON
+    reply, then ``os._exit`` (no cleanup of the parent's state, no atexit handlers)."""
     try:
+        os.closerange(3, fd)
+        os.closerange(fd + 1, 1 << 16)
         _limit_self(lim)
-        torch.set_num_threads(1)
         try:
             reply = {"ok": describe_here(source, input_shape)}
         except CodeError as exc:
@@ -269,23 +271,57 @@ def _child(conn: Any, source: str, input_shape: Shape | None, lim: Limits) -> No
             reply = {"error": _error_json(CodeError(msg("{type}: {error}", type=type(exc).__name__,
                                                         error=str(exc).splitlines()[0][:300]
                                                         if str(exc) else "")))}
-        conn.send_bytes(json.dumps(reply).encode("utf-8"))
+        data = json.dumps(reply).encode("utf-8")
+        while data:
+            data = data[os.write(fd, data):]
     finally:
-        conn.close()
         os._exit(0)
 
 
 # ------------------------------------------------------------------------ in the caller
-def _context() -> Any:
-    global _ctx
-    with _ctx_lock:
-        if _ctx is None:
-            if "forkserver" in multiprocessing.get_all_start_methods():
-                _ctx = multiprocessing.get_context("forkserver")
-                _ctx.set_forkserver_preload(["vizapp.custom.sandbox"])
-            else:  # not Linux/macOS: a fresh interpreter each time (slower, same limits)
-                _ctx = multiprocessing.get_context("spawn")
-        return _ctx
+def _single_threaded() -> bool:
+    """Forking is safe only where no other thread may hold a lock the child would need."""
+    return threading.active_count() == 1
+
+
+def fork_json(source: str, input_shape: Shape | None,
+              lim: Limits) -> tuple[bytes | None, int | None]:
+    """Fork a child that evaluates ``source`` under ``lim`` (this process must be
+    single-threaded: an analysis worker, the CLI); its reply bytes (None if it gave none) and
+    its exit status (None when it was killed at the wall-clock limit)."""
+    import select
+    import signal
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(r)
+        _child(w, source, input_shape, lim)
+    os.close(w)
+    chunks, size, killed = [], 0, False
+    deadline = time.monotonic() + lim.wall_s
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                killed = True
+                break
+            chunk = os.read(r, 1 << 16)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                os.kill(pid, signal.SIGKILL)
+                chunks = []
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+    code = None if killed else (-os.WTERMSIG(status) if os.WIFSIGNALED(status)
+                                else os.WEXITSTATUS(status))
+    return (b"".join(chunks) or None), code
 
 
 def _failure(exitcode: int | None, lim: Limits) -> CodeError:
@@ -309,36 +345,26 @@ def _memory_error(lim: Limits) -> CodeError:
 
 def run_sandboxed(source: str, input_shape: Shape | None = None,
                   lim: Limits = Limits()) -> dict:
-    """:func:`describe_here` in a limited child process; the JSON reply (or CodeError)."""
-    ctx = _context()
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, source, input_shape, lim),
-                       name="vizapp-code-sandbox")
-    proc.start()
-    send.close()
-    data, answered, killed = None, False, False
-    try:
-        answered = recv.poll(lim.wall_s)  # a reply, or the pipe closed by the child's death
-        if answered:
-            data = recv.recv_bytes(MAX_REPLY_BYTES)
-    except (EOFError, OSError):
-        data = None
-    finally:
-        if data is None and answered:
-            proc.join(2)  # it died: let it be reaped so its exit code says how
-        if proc.is_alive():
-            proc.kill()
-            killed = not answered
-        proc.join(5)
-        recv.close()
+    """:func:`describe_here` in a limited child process; the JSON reply (or CodeError).
+
+    The child is forked from a single-threaded process: this one when it is (an analysis
+    worker, the CLI), else (the server, whose sessions are threads) from an analysis worker,
+    which sends the reply's bytes back unchanged."""
+    if _single_threaded():
+        data, code = fork_json(source, input_shape, lim)
+    else:
+        from vizapp.runtime import workers
+
+        data, code = workers.call(fork_json, source, input_shape, lim,
+                                  timeout=lim.wall_s + 30)
     if data is None:
-        raise _failure(None if killed else proc.exitcode, lim)
+        raise _failure(code, lim)
     try:
         reply = json.loads(data)
     except ValueError:
-        raise _failure(proc.exitcode, lim) from None
+        raise _failure(code, lim) from None
     if not isinstance(reply, dict) or not isinstance(reply.get("error", {}), dict):
-        raise _failure(proc.exitcode, lim)
+        raise _failure(code, lim)
     if "error" in reply:
         err = reply["error"]
         if err.get("reason") == "memory":

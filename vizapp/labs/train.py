@@ -777,6 +777,7 @@ class TrainRun:
             except Exception as exc:  # noqa: BLE001 - a thread must not die silently
                 res = TrainResult("failed", f"{type(exc).__name__}: {exc}", label, "", "", (),
                                   0, 0.0)
+            model_cache.release_memory(None)  # the run's activations and optimizer state
             with self._lock:
                 self.results[label] = res
                 p = self.progress[label]

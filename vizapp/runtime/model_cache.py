@@ -93,8 +93,21 @@ def clear_cache() -> None:
     release_memory(None)
 
 
+def _malloc_trim() -> None:
+    """Give the C heap's free pages back to the OS (glibc keeps what a training or a large
+    forward pass freed: +2.5 GB "after" for ResNet-152 without this)."""
+    import ctypes
+    import ctypes.util
+
+    with contextlib.suppress(Exception):
+        name = ctypes.util.find_library("c")
+        if name and "libc" in name:
+            ctypes.CDLL(name).malloc_trim(0)
+
+
 def release_memory(device: torch.device | None) -> None:
     gc.collect()
+    _malloc_trim()
     if torch.cuda.is_available() and (device is None or device.type == "cuda"):
         torch.cuda.empty_cache()
     if device is not None and device.type == "mps":
