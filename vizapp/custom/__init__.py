@@ -14,7 +14,6 @@ personal computer), in which case :mod:`.trusted` runs them with ``exec``.
 
 from __future__ import annotations
 
-import ast
 import os
 from dataclasses import dataclass
 
@@ -24,12 +23,10 @@ from torch import nn
 from vizapp.i18n import msg
 
 from . import limits
-from .check import CodeError, check, has_class, parse
-from .interp import Interpreter
+from .check import CodeError, has_class, parse
 from .sandbox import Description, describe, rebuild
 
 ALLOW_ENV = "VIZAPP_ALLOW_CODE"
-MODEL_NAMES = ("net", "model")
 
 __all__ = ["CodeError", "Built", "allow_code", "evaluate", "build", "summary", "limits"]
 
@@ -46,29 +43,6 @@ class Built:
     model: nn.Module
     description: Description | None
     trusted: bool = False  # built by exec (the --allow-code opt-in)
-
-
-def _pick(interp: Interpreter, last: object, tree: ast.Module) -> nn.Module:
-    if isinstance(last, nn.Module) and isinstance(tree.body[-1], ast.Expr):
-        return last
-    for name in MODEL_NAMES:
-        if isinstance(interp.scope.get(name), nn.Module):
-            return interp.scope[name]
-    raise CodeError(msg("the box must end with the model: an expression like nn.Sequential(...), "
-                        "or a variable named net or model"))
-
-
-def _evaluate_tree(source: str) -> tuple[Interpreter, nn.Module]:
-    """Parse, check and interpret ``source`` in this process (only ever called inside the
-    sandbox's child process, see :mod:`.sandbox`)."""
-    tree = parse(source)
-    check(tree)
-    interp = Interpreter(tree)
-    try:
-        last = interp.run()
-    except RecursionError:
-        raise CodeError(msg("the code nests too deeply")) from None
-    return interp, _pick(interp, last, tree)
 
 
 def _trusted(source: str) -> bool:

@@ -16,7 +16,7 @@ from torch import nn
 from vizapp.i18n import msg
 
 from . import limits
-from .check import CodeError
+from .check import CodeError, check, parse
 from .layer_args import check_layer_call
 from .values import BINOPS, BUILTINS, NN, TORCH, Builtin, Layer, Method, Namespace, layer
 
@@ -564,3 +564,31 @@ def _rephrase(exc: Exception, name: str) -> str:
     for prefix in (f"{name}.__init__()", "__init__()"):
         text = text.replace(prefix, f"nn.{name}()")
     return text
+
+
+# ---------------------------------------------------------------------------- the box's code
+MODEL_NAMES = ("net", "model")
+
+
+def _pick(interp: Interpreter, last: object, tree: ast.Module) -> nn.Module:
+    if isinstance(last, nn.Module) and isinstance(tree.body[-1], ast.Expr):
+        return last
+    for name in MODEL_NAMES:
+        if isinstance(interp.scope.get(name), nn.Module):
+            return interp.scope[name]
+    raise CodeError(msg("the box must end with the model: an expression like nn.Sequential(...), "
+                        "or a variable named net or model"))
+
+
+def evaluate_source(source: str) -> tuple[Interpreter, nn.Module]:
+    """Parse, check and interpret ``source`` in this process; the interpreter (its record of
+    calls and call sites) and the model. Only the sandbox's child process calls this (see
+    :mod:`.sandbox`)."""
+    tree = parse(source)
+    check(tree)
+    interp = Interpreter(tree)
+    try:
+        last = interp.run()
+    except RecursionError:
+        raise CodeError(msg("the code nests too deeply")) from None
+    return interp, _pick(interp, last, tree)

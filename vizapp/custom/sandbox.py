@@ -30,17 +30,19 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from vizapp.i18n import SOURCE_LANG, Msg, get_lang, msg, tr
+from vizapp.runtime import workers
 
 from . import limits
 from .check import CodeError
+from .interp import evaluate_source
 from .layer_args import call_values, check_layer_call
 from .values import layer_names
 
@@ -190,10 +192,8 @@ def _materialise(model: nn.Module, calls: dict[int, tuple], input_shape: Shape |
 def describe_here(source: str, input_shape: Shape | None = None) -> dict:
     """Evaluate ``source`` on the meta device in *this* process and describe the model (the
     child's work; also the test suite's way to compare with the sandboxed answer)."""
-    from . import _evaluate_tree
-
     with torch.device("meta"):
-        interp, model = _evaluate_tree(source)
+        interp, model = evaluate_source(source)
         _materialise(model, interp.calls, input_shape)
         n_calls = _occurrences(model)
         if n_calls > limits.MAX_LAYER_CALLS:
@@ -353,8 +353,6 @@ def run_sandboxed(source: str, input_shape: Shape | None = None,
     if _single_threaded():
         data, code = fork_json(source, input_shape, lim)
     else:
-        from vizapp.runtime import workers
-
         data, code = workers.call(fork_json, source, input_shape, lim,
                                   timeout=lim.wall_s + 30)
     if data is None:
@@ -512,3 +510,6 @@ def known_for(*objects: Any) -> list:
 def prime(items: list) -> None:
     """Take descriptions made by the process that sent this job (see :func:`known_for`)."""
     _remember([(k, d) for k, d in items if isinstance(d, Description)])
+
+
+workers.carry(known_for, prime)

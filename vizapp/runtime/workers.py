@@ -65,9 +65,8 @@ def call(fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> An
     if WORKERS <= 0:
         return fn(*args)
     limit = TIMEOUT_S if timeout is None else timeout
-    from vizapp.custom import sandbox
-
-    carried = sandbox.known_for(*args)  # code-box models travel as their descriptions
+    carried = [(take, give(*args)) for give, take in _carriers]
+    carried = [(take, data) for take, data in carried if data]
     for attempt in (0, 1):
         pool = _get()
         try:
@@ -83,12 +82,22 @@ def call(fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> An
     raise AssertionError("unreachable")
 
 
-def _job(carried: list, fn: Callable[..., Any], *args: Any) -> Any:
-    """In a worker: ``fn(*args)`` with the sender's code-box descriptions at hand."""
-    if carried:
-        from vizapp.custom import sandbox
+_carriers: list[tuple[Callable[..., Any], Callable[[Any], None]]] = []
 
-        sandbox.prime(carried)
+
+def carry(give: Callable[..., Any], take: Callable[[Any], None]) -> None:
+    """Register what travels with every job: ``give(*args)`` in the sender (falsy: nothing),
+    ``take(data)`` in the worker before the job runs. The code box's sandbox uses it so a
+    worker rebuilds a model from the description the server already has, instead of
+    evaluating the code again."""
+    if (give, take) not in _carriers:
+        _carriers.append((give, take))
+
+
+def _job(carried: list, fn: Callable[..., Any], *args: Any) -> Any:
+    """In a worker: ``fn(*args)`` after each carried ``take(data)``."""
+    for take, data in carried:
+        take(data)
     return fn(*args)
 
 
