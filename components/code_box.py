@@ -44,11 +44,11 @@ def draw(info, wkey: str) -> Slots:
     return Slots(st.empty(), st.container())
 
 
-def finish(slots: Slots, spec: ModelSpec, wkey: str) -> None:
-    """After the sidebar built ``spec`` from the box: its fix and the link note."""
+def finish(slots: Slots, frame, wkey: str) -> None:
+    """After the frame has the model's analysis: its fix and the link note."""
     with slots.fix:
-        offer_fix(spec, wkey)
-        url_note(spec)
+        offer_fix(frame.spec, frame.analysis, wkey)
+        url_note(frame.spec)
 
 
 def show_error(slots: Slots, message: str) -> None:
@@ -62,18 +62,12 @@ def _apply(wkey: str, new: str) -> None:
     st.session_state[wkey] = new
 
 
-def offer_fix(spec: ModelSpec, wkey: str) -> None:
+def offer_fix(spec: ModelSpec, a, wkey: str) -> None:
     """Under the box: when the current model stops at a Linear that gets the wrong number of
     features, a button that rewrites that Linear's in_features in the code."""
     from vizapp.custom import fix
 
-    from . import state
-
-    try:
-        a = state.cached_analysis(spec)
-    except Exception:  # noqa: BLE001 - the pages say why; the box just offers no fix
-        return
-    f = a.failure
+    f = None if a is None else a.failure
     if f is None or f.features is None:
         return
     fx = fix.linear_in_features(spec.config.code, f.module_path, f.features,

@@ -7,9 +7,9 @@ import streamlit as st
 
 from vizapp.fmt import human, shape_text
 from vizapp.i18n import _, tr
-from vizapp.zoo import ModelSpec
 
 from . import present, sidebar, state
+from .frame import Frame
 from .text import esc, md
 
 
@@ -23,7 +23,8 @@ CSS = """<style>
 </style>"""
 
 
-def render(spec: ModelSpec, page: str = "") -> None:
+def render(frame: Frame, page: str = "") -> None:
+    spec = frame.spec
     st.html(CSS)
     present.toggle()
     invalid = st.session_state.get(sidebar.INVALID_KEY)
@@ -40,7 +41,7 @@ def render(spec: ModelSpec, page: str = "") -> None:
                        + "\n".join(f"- {esc(tr(m))}" for m in msgs), icon=":material/link_off:")
         else:
             st.session_state[state.URL_MESSAGES_KEY] = []
-    a = state.get_analysis(spec)
+    a = frame.analysis
     if a is None:
         return
     n, c, h, w = (list(a.input_shape) + [None] * 4)[:4]

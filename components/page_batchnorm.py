@@ -24,6 +24,7 @@ from vizapp.runtime import RunError
 from vizapp.zoo import ConfigError, ModelSpec
 
 from . import state, text, weights
+from .frame import Frame
 
 KEY = "vz.bn."
 MOMENTA = {"0.1": 0.1, "1.0": 1.0, N_("None (cumulative average)"): None}
@@ -100,7 +101,8 @@ def _fail(cause: str, fix: str) -> None:
     text.failure(cause, fix)
 
 
-def render(spec: ModelSpec) -> None:
+def render(frame: Frame) -> None:
+    spec = frame.spec
     st.header(_("BatchNorm"))
     st.markdown(
         _("A BN layer normalises **each channel** with the mean and variance of that channel over "

@@ -11,6 +11,7 @@ from vizapp.render.seed_code import generate_seed, seed_style, supports
 from vizapp.zoo import ModelSpec
 
 from . import state, text
+from .frame import Frame
 
 STYLE_KEY = "vz.code.style"
 FORM_KEY = "vz.code.form"
@@ -64,7 +65,8 @@ def _form(spec: ModelSpec) -> str:
     return form
 
 
-def render(spec: ModelSpec) -> None:
+def render(frame: Frame) -> None:
+    spec = frame.spec
     st.header(_("Code"))
     st.caption(_("Standalone PyTorch for exactly this configuration: paste it into a notebook or "
                  "save it as a file and run it. Same layers and shapes as here; fresh weights."))

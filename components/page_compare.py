@@ -15,9 +15,10 @@ from vizapp.i18n import N_, _, tr
 from vizapp.render.compare import align, auto_depth, diff_table, summary
 from vizapp.fmt import human, shape_text
 from vizapp.render.plots import compare_costs
-from vizapp.zoo import ConfigError, ModelSpec, presets, resolve
+from vizapp.zoo import ConfigError, ModelSpec, families, presets, resolve
 
 from . import state, widgets
+from .frame import Frame
 from .text import esc, md
 
 PREFIX = "vz.b.k"
@@ -25,11 +26,6 @@ B_SPEC = "vz.b.spec"
 B_MODEL = "vz.b.model"
 DEPTH_KEY = "vz.cmp.depth"
 # a natural second model for each preset
-PARTNERS = {"resnet18": "resnet50", "resnet34": "resnet50", "resnet50": "resnet101",
-            "resnet101": "resnet152", "resnet152": "resnet101", "lenet": "lenet-bn",
-            "lenet-bn": "lenet", "alexnet": "vgg11", "vgg11": "vgg16", "vgg16": "vgg11",
-            "nin": "alexnet", "googlenet": "resnet18", "densenet121": "densenet169",
-            "densenet169": "densenet201", "densenet201": "densenet121"}
 COLUMNS = {"stage": N_("stage"), "type": N_("type"), "shape A": N_("shape A"),
            "shape B": N_("shape B"), "params A": N_("params A"), "params B": N_("params B"),
            "Δ params": N_("Δ params"), "MACs A": N_("MACs A"), "MACs B": N_("MACs B"),
@@ -39,13 +35,16 @@ MISSING = "color: #94a3b8; font-style: italic"
 
 
 def default_b(a: ModelSpec) -> ModelSpec:
-    """ResNet-18 → ResNet-50; DenseNet growth 32 → growth 12; otherwise the preset itself."""
-    name = state.model_name(a)
-    if hasattr(a.config, "growth_rate"):
-        g = 12 if a.config.growth_rate != 12 else 32
-        return dataclasses.replace(a, config=a.config.replace(growth_rate=g))
-    if name in PARTNERS and PARTNERS[name] in presets():
-        return resolve(PARTNERS[name])
+    """What the zoo pairs ``a`` with: its family's variant (DenseNet growth 32 → 12), else its
+    preset's partner (ResNet-18 → ResNet-50), else the preset itself."""
+    fam = families().get(a.family)
+    if fam is not None and fam.compare_variant is not None:
+        knob, value, other = fam.compare_variant
+        v = value if getattr(a.config, knob) != value else other
+        return dataclasses.replace(a, config=a.config.replace(**{knob: v}))
+    preset = presets().get(state.model_name(a))
+    if preset is not None and preset.compare_with in presets():
+        return resolve(preset.compare_with)
     return state.base_spec(a)
 
 
@@ -148,13 +147,14 @@ def _style(df):
     return df.style.apply(row_style, axis=1).format(fmt)
 
 
-def render(spec: ModelSpec) -> None:
+def render(frame: Frame) -> None:
+    spec = frame.spec
     import pandas as pd
 
     st.header(_("Compare"))
     st.caption(_("A is the model in the sidebar; choose B here. Stages pair up by name; "
                  "yellow cells differ."))
-    a = state.get_analysis(spec)
+    a = frame.analysis
     top = st.columns(2, gap="large")
     with top[0]:
         st.markdown(f"##### A · {spec.label}")

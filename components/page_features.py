@@ -20,6 +20,7 @@ from vizapp.runtime import RunError
 from vizapp.zoo import ConfigError, ModelSpec
 
 from . import state, text, weights
+from .frame import Frame
 
 KEY = "vz.feat."
 LABELS = {"val": N_("validation image (training data)"), "digit": N_("drawn digit"),
@@ -87,7 +88,8 @@ def _default_layer(layers: list[tuple[str, str]]) -> str:
     return layers[0][0]
 
 
-def render(spec: ModelSpec) -> None:
+def render(frame: Frame) -> None:
+    spec = frame.spec
     st.header(_("Feature maps"))
     trained = weights.choose(spec, KEY + "weights")
     token = trained.key if trained is not None else weights.RANDOM

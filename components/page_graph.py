@@ -16,6 +16,7 @@ from vizapp.render.layout import engine_name, layout_result
 from vizapp.runtime.cache import SharedCache
 
 from . import exercise, png_export, present, state, text
+from .frame import Frame
 from .graph_viewer import details_panel, graph_viewer
 
 LAYOUT_TIMEOUT = 12.0  # seconds for one layout in the app
@@ -164,9 +165,10 @@ def _direction(presenting: bool) -> str:
     return value
 
 
-def render(spec) -> None:
+def render(frame: Frame) -> None:
+    spec = frame.spec
     st.header(_("Graph"))
-    a = state.get_analysis(spec)
+    a = frame.analysis
     if a is None:
         return
     ss = st.session_state

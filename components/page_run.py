@@ -21,6 +21,7 @@ from vizapp.runtime import cached_model, check_build, spec_profile, suggest_batc
 from vizapp.zoo import ConfigError, ModelSpec
 
 from . import text, weights
+from .frame import Frame
 
 KEY = "vz.run."
 MAX_SECONDS = 60.0  # a timed loop on the page never runs longer than this
@@ -44,7 +45,8 @@ def _run_error(exc: RunError) -> None:
     _fail(exc.cause, exc.fix)
 
 
-def render(spec: ModelSpec) -> None:
+def render(frame: Frame) -> None:
+    spec = frame.spec
     st.header(_("Run"))
     st.caption(_("Real forward passes with real (randomly initialised) weights: a few warm-up "
                "passes, then timed ones — CUDA events on a GPU, perf_counter on the CPU — under "

@@ -17,6 +17,7 @@ from vizapp.render import plots_schedules
 from vizapp.zoo import ConfigError, ModelSpec, format_value, parse_value
 
 from . import state, widgets
+from .frame import Frame
 
 KEY = "vz.sched."
 
@@ -57,7 +58,8 @@ def _view_to_url(name: str, first: str, epochs: int, lr: float, infos, params) -
                              default=format_value(info.default))
 
 
-def render(spec: ModelSpec | None = None) -> None:
+def render(frame: Frame) -> None:
+    spec = frame.spec
     st.header(_("Learning-rate schedules"))
     st.caption(_("Computed by `torch.optim.lr_scheduler` itself: a one-parameter SGD optimizer, "
                "`optimizer.step()` then `scheduler.step()` once per epoch; the plot shows the "

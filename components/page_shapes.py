@@ -16,6 +16,7 @@ from vizapp.render.plots import shape_profile
 from vizapp.zoo import ModelSpec
 
 from . import exercise, formula, sidebar, state
+from .frame import Frame
 
 DEPTH_KEY = "vz.shapes.depth"
 
@@ -83,9 +84,10 @@ def _depth_to_url() -> None:
     state.set_view_param("depth", st.session_state[DEPTH_KEY])
 
 
-def render(spec: ModelSpec) -> None:
+def render(frame: Frame) -> None:
+    spec = frame.spec
     st.header(_("Shapes"))
-    a = state.get_analysis(spec)
+    a = frame.analysis
     if a is None:
         return
     show_failure(a)

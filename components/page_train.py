@@ -25,10 +25,11 @@ from vizapp.labs.features import first_filters
 from vizapp.render import plots_train as P
 from vizapp.runtime import available_devices, lock_for
 from vizapp.runtime.sessions import GRACE_S, current_session_watch
-from vizapp.zoo import (ConfigError, ModelSpec, build_model, format_value, preset_names,
-                        resolve)
+from vizapp.zoo import (ConfigError, ModelSpec, build_model, codec, preset_names,
+                        presets, resolve)
 
 from . import lang, widgets
+from .frame import Frame
 from .weights import TRAIN_RUN
 
 KEY = "vz.train."
@@ -179,7 +180,8 @@ def _partner() -> str:
 def _other_model(spec: ModelSpec) -> tuple[bool, ModelSpec | None]:
     """(ok, the comparison configuration): another preset at the same input and classes."""
     names = ["none", *preset_names()]
-    default = {"lenet-bn": "lenet", "lenet": "lenet-bn"}.get(spec.preset or "", "none")
+    preset = presets().get(spec.preset or "")
+    default = (preset.train_with if preset is not None else None) or "none"
     if KEY + "vs" not in st.session_state:
         st.session_state[KEY + "vs"] = default
     other = st.selectbox(_("compare with"), names, key=KEY + "vs",
@@ -259,16 +261,15 @@ def _start(jobs: list[tuple[str, ModelSpec, T.TrainSettings]], ds: D.DataSet,
            s: T.TrainSettings) -> None:
     built = []
     for label, sp, js in jobs:
-        cfg = {"model": sp.preset or sp.family, "family": sp.family,
-               "knobs": {k.name: format_value(getattr(sp.config, k.name))
-                         for k in sp.config.knobs()}}
+        cfg = codec.to_dict(sp)
         built.append(T.Job(label, build_model(sp, seed=js.seed), cfg, js, sp))
     st.session_state[TRAIN_RUN] = T.TrainRun(built, ds, s,
                                                 alive=current_session_watch()).start()
     st.session_state[KEY + "data_of_run"] = ds
 
 
-def render(spec: ModelSpec) -> None:
+def render(frame: Frame) -> None:
+    spec = frame.spec
     st.header(_("Train"))
     st.caption(_("Trains a copy of the current configuration for real, on small data that ships "
                "with the app (nothing is downloaded), in the background: the curves update "
@@ -450,7 +451,7 @@ def _check_file(res: T.TrainResult, ds: D.DataSet | None) -> None:
         return
     try:
         sd, cfg = T.load_bytes(f.getvalue())
-        spec = resolve(cfg.get("model", ""), {k: v for k, v in cfg.get("knobs", {}).items()})
+        spec = codec.from_dict(cfg)
         acc = T.evaluate(build_model(spec), sd, ds)
     except (T.TrainError, ConfigError) as exc:
         _fail(str(exc))

@@ -1,6 +1,7 @@
 """The app's pages and the guard every page body runs inside.
 
-Each page is a ``components.page_*`` module with ``render(spec)``. If the Graph page's module
+Each page is a ``components.page_*`` module with ``render(frame)`` (the rerun's spec and
+analysis, :mod:`components.frame`). If the Graph page's module
 cannot load (its viewer needs Streamlit's components v2), a plain Graphviz chart of the same
 DOT stands in; an exception in a page body becomes a short message instead of a traceback, and
 the sidebar and the other pages keep working.
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from . import state
+from . import frame, state
+from .frame import Frame
 from vizapp.i18n import N_, _, tr
 
 from .text import md
@@ -59,11 +61,11 @@ def _import(name: str):
 RUNS_THE_MODEL = {"batchnorm", "features", "train", "run"}
 
 
-def _cannot_run(page: PageInfo, spec) -> bool:
+def _cannot_run(page: PageInfo, frame: Frame) -> bool:
     """On a page that runs the model, say so (and stop) when its shapes fail."""
     if page.key not in RUNS_THE_MODEL:
         return False
-    a = state.get_analysis(spec)
+    spec, a = frame.spec, frame.analysis
     if a is None or a.failure is None:
         return False
     f = a.failure
@@ -77,8 +79,9 @@ def _cannot_run(page: PageInfo, spec) -> bool:
 def run(key: str) -> None:
     """Render page ``key`` for the current spec, never showing a traceback."""
     page = BY_KEY[key]
-    spec = state.current_spec()
-    if _cannot_run(page, spec):
+    this = frame.current()
+    spec = this.spec
+    if _cannot_run(page, this):
         return
     try:
         try:
@@ -89,9 +92,9 @@ def run(key: str) -> None:
             st.caption(_(":material/construction: The full {page} page is unavailable "
                          "({error}); showing a simple version.").format(
                              page=tr(page.title), error=type(exc).__name__))
-            FALLBACKS[key](spec)
+            FALLBACKS[key](this)
             return
-        mod.render(spec)
+        mod.render(this)
     except Exception as exc:  # noqa: BLE001 - st.stop/st.rerun are BaseExceptions: pass through
         st.error(md(_("The {} page could not be shown for **{}**: {}: {}"), tr(page.title),
                     spec.label, type(exc).__name__, exc), icon=":material/error:")
@@ -99,11 +102,11 @@ def run(key: str) -> None:
 
 
 # ------------------------------------------------------------------------------- fallbacks
-def _graph_fallback(spec) -> None:
+def _graph_fallback(this: Frame) -> None:
     """When the interactive viewer cannot load (e.g. a Streamlit without components v2): the
     same DOT, laid out in the browser by st.graphviz_chart."""
     st.header(_("Graph"))
-    a = state.get_analysis(spec)
+    a = this.analysis
     if a is None:
         return
     depth = st.slider(_("Depth"), 1, max(a.max_depth, 1) or 1,

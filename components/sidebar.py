@@ -72,10 +72,6 @@ def _on_reset() -> None:
     _load(state.base_spec(st.session_state[state.SPEC_KEY]))
 
 
-# knobs the preset box already sets (torchvision's builder name)
-HIDDEN = {"torchvision": {"name"}, code_box.FAMILY: {"num_classes"}, "yourfile": {"num_classes"}}
-
-
 def _model_options(family: str, current: str) -> list[str]:
     names = model_names(family)
     if current not in names:
@@ -123,9 +119,10 @@ def render() -> ModelSpec:
     # the classifier size goes with the input tensor: "what goes in, what comes out"
     arch = [k for k in knobs if k.knob.group not in ("input", "batch")
             and k.name != "num_classes"]
+    hidden = fams[fam].hidden_knobs if fam in fams else ()  # set by the pickers themselves
     inputs = [k for k in knobs if (k.knob.group in ("input", "batch") or k.name == "num_classes")
-              and k.name not in HIDDEN.get(fam, ())]
-    arch = [k for k in arch if k.name not in HIDDEN.get(fam, ())]
+              and k.name not in hidden]
+    arch = [k for k in arch if k.name not in hidden]
     with sb.expander(_("Architecture knobs"), expanded=True):
         if not arch:
             st.caption(_("This model has no architecture knobs: pick another model above, or "
@@ -182,5 +179,15 @@ def render() -> ModelSpec:
     spec = dataclasses.replace(base, config=cfg, preset=ss[MODEL_KEY])
     ss[state.SPEC_KEY] = spec
     if fam == code_box.FAMILY:
-        code_box.finish(slots["code"], spec, widgets.key(PREFIX, fam, "code"))
+        ss[CODE_SLOT_KEY] = slots["code"]
     return spec
+
+
+CODE_SLOT_KEY = "vz.code_slots"  # this rerun's places under the code box (a Slots)
+
+
+def finish(frame) -> None:
+    """After the frame has the analysis: the code box's fix and link note under the box."""
+    slots = st.session_state.pop(CODE_SLOT_KEY, None)
+    if slots is not None and frame.spec.family == code_box.FAMILY:
+        code_box.finish(slots, frame, widgets.key(PREFIX, code_box.FAMILY, "code"))

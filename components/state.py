@@ -17,23 +17,19 @@ unit-tested; the rest talks to ``st.session_state`` / ``st.query_params``.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from typing import Any, Mapping
 
 import streamlit as st
 
-from vizapp.i18n import _, localize, msg, tr
+from vizapp.i18n import _, localize
 from vizapp.runtime.cache import SharedCache
-from vizapp.zoo.base import parse_input
-from vizapp.zoo import (ConfigError, ModelSpec, families, format_value, parse_value, presets,
-                        resolve)
+from vizapp.zoo import ModelSpec, codec, parse_value
+from vizapp.zoo.codec import SPEC_PARAMS, all_knob_names, base_spec, default_model, model_name
 
 SPEC_KEY = "vz.spec"  # last good ModelSpec of this session
 URL_MESSAGES_KEY = "vz.url_messages"  # what was wrong with the URL we started from
 INITIAL_QUERY_KEY = "vz.initial_query"  # the link this session was opened with
-# query parameters owned by the spec (besides the knob names of every family)
-SPEC_PARAMS = ("model", "input", "batch")
 # view parameters pages may use; unknown parameters outside this set are reported
 VIEW_PARAMS = {"depth", "vs", "node", "block", "layer", "style", "expand", "collapse", "tab",
                "embed", "embed_options", "form", "fold", "cdepth", "bn_layer", "fm_layer",
@@ -41,146 +37,18 @@ VIEW_PARAMS = {"depth", "vs", "node", "block", "layer", "style", "expand", "coll
                "lang"}  # lang: the interface language (components/lang.py)
 
 
-def default_model() -> str:
-    """The app opens on your file's model under ``vizapp serve``, else on the seed's ResNet-18
-    (1×1×224×224) when the zoo has it."""
-    ps = presets()
-    for name in ("yourfile", "resnet18", "lenet"):
-        if name in ps:
-            return name
-    return next(iter(ps))
-
-
-def model_name(spec: ModelSpec) -> str:
-    """The ``model=`` value of a spec: its preset, else its family (``torchvision:NAME`` for a
-    torchvision reference model)."""
-    if spec.preset:
-        return spec.preset
-    if spec.family == "torchvision" and getattr(spec.config, "name", None):
-        return f"torchvision:{spec.config.name}"
-    return spec.family
-
-
-def all_knob_names() -> set[str]:
-    names: set[str] = set()
-    for fam in families().values():
-        names.update(k.name for k in fam.config_cls.knobs())
-    return names
-
-
-def _first(v: Any) -> str:
-    if isinstance(v, (list, tuple)):
-        return str(v[-1]) if v else ""
-    return str(v)
+def _not_the_spec(key: str) -> bool:
+    """The link's parameters that are not the model's: view state and Compare's B side."""
+    return key in VIEW_PARAMS or "." in key or key.startswith("vs_")
 
 
 def spec_from_query(params: Mapping[str, Any]) -> tuple[ModelSpec, list[str]]:
-    """Query parameters → a valid spec and a list of messages about what was ignored.
-
-    Never raises: an unknown model falls back to the default, an unreadable or out-of-range
-    value is reported and left at the preset's value."""
-    q = {k: _first(v) for k, v in params.items()}
-    messages: list[str] = []
-    _decode_code(q, messages)
-    name = q.get("model", "").strip() or default_model()
-    try:
-        base = resolve(name)
-    except ConfigError as exc:
-        messages.append(msg("model: {message} Showing {model} instead.", message=exc.message,
-                            model=default_model()))
-        base = resolve(default_model())
-    except Exception as exc:  # noqa: BLE001 - a broken family must not take the app down
-        messages.append(msg("model: cannot load '{name}' ({error}). Showing {model}.",
-                            name=name, error=str(exc), model=default_model()))
-        base = resolve(default_model())
-    cls = type(base.config)
-    knob_names = {k.name for k in cls.knobs()}
-
-    overrides: dict[str, str] = {}
-    if "input" in q:
-        try:
-            overrides.update(parse_input(q["input"]))
-        except ConfigError as exc:
-            messages.append(exc.message)
-    for key, value in q.items():
-        if key in knob_names:
-            overrides[key] = value
-        elif key in SPEC_PARAMS or key in VIEW_PARAMS or "." in key or key.startswith("vs_"):
-            continue
-        else:
-            messages.append(msg("'{key}' is not a knob of {family} and was ignored (knobs: "
-                                "{knobs}).", key=key, family=base.family,
-                                knobs=", ".join(sorted(knob_names))))
-    if "batch" in q:
-        overrides["batch"] = q["batch"]
-
-    cfg = base.config
-    for key, value in overrides.items():  # one at a time: a bad value is reported and skipped
-        try:
-            cfg = cfg.with_overrides({key: value})
-        except ConfigError as exc:
-            messages.append(exc.message)
-    for _ in range(len(overrides) + 1):  # cross-field rules: drop the knob at fault, retry
-        try:
-            cfg.validate()
-            break
-        except ConfigError as exc:
-            messages.append(msg("{message} — kept the preset's {knob}.", message=exc.message,
-                                knob=exc.knob or msg("values")))
-            if exc.knob and hasattr(base.config, exc.knob) and \
-                    getattr(cfg, exc.knob) != getattr(base.config, exc.knob):
-                cfg = dataclasses.replace(cfg, **{exc.knob: getattr(base.config, exc.knob)})
-            else:
-                cfg = base.config
-    return dataclasses.replace(base, config=cfg), messages
+    """The link's parameters → a valid spec and messages about what was ignored (never raises;
+    :func:`vizapp.zoo.codec.from_params`)."""
+    return codec.from_params(params, _not_the_spec)
 
 
-def base_spec(spec: ModelSpec) -> ModelSpec:
-    """The unmodified preset (or family default / torchvision model) a spec started from."""
-    try:
-        return resolve(model_name(spec))
-    except ConfigError:
-        return spec
-
-
-def query_from_spec(spec: ModelSpec) -> dict[str, str]:
-    """The minimal query parameters that reproduce ``spec``: the model and changed knobs."""
-    base = base_spec(spec).config
-    cfg = spec.config
-    q = {"model": model_name(spec)}
-    for k in cfg.knobs():
-        if k.knob.group in ("input", "batch"):
-            continue
-        if getattr(cfg, k.name) != getattr(base, k.name, None):
-            q[k.name] = format_value(getattr(cfg, k.name))
-    if cfg.input_shape != base.input_shape:
-        q["input"] = ",".join(str(v) for v in cfg.input_shape)
-    if cfg.batch != base.batch:
-        q["batch"] = str(cfg.batch)
-    _encode_code(q, cfg)
-    return q
-
-
-def _encode_code(q: dict[str, str], cfg: Any) -> None:
-    """Your own model's code travels deflated + base64url (left out beyond the link's cap:
-    the code box says so)."""
-    if "code" in q:
-        from vizapp.custom import CodeError, url
-        try:
-            q["code"] = url.encode(cfg.code)
-        except CodeError:
-            del q["code"]
-
-
-def _decode_code(q: dict[str, str], messages: list[str]) -> None:
-    if "code" in q:
-        from vizapp.custom import CodeError, url
-        try:
-            q["code"] = url.decode(q["code"])
-        except CodeError as exc:
-            messages.append(_("code: {reason}. Showing the example's code instead.").format(
-                reason=tr(exc.reason)))
-            del q["code"]
+query_from_spec = codec.to_params  # the minimal parameters that reproduce a spec
 
 
 def query_string(spec: ModelSpec, **view: Any) -> str:

@@ -9,10 +9,10 @@ import sys
 
 import streamlit as st
 
-from components import page_graph
+from components import frame, page_graph
 from vizapp.zoo import resolve
 
 if __name__ != "__mp_main__":  # the analysis workers re-import this file: draw nothing there
     st.set_page_config(page_title="vizapp graph test", layout="wide")
     name = st.query_params.get("model") or (sys.argv[1] if len(sys.argv) > 1 else "resnet18")
-    page_graph.render(resolve(name))
+    page_graph.render(frame.begin(resolve(name)))

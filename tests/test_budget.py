@@ -73,7 +73,9 @@ def _page(module: str, spec, state=None):
     def script(module, spec):
         import importlib
 
-        importlib.import_module(module).render(spec)
+        from components import frame
+
+        importlib.import_module(module).render(frame.begin(spec))
 
     at = AppTest.from_function(script, args=(module, spec), default_timeout=300)
     for k, v in (state or {}).items():

@@ -12,9 +12,11 @@ def _page(module: str, model: str, state: dict | None = None, click: str | None 
     def script(module: str, model: str) -> None:
         import importlib
 
+        from components import frame
+
         from vizapp.zoo import resolve
 
-        importlib.import_module(module).render(resolve(model))
+        importlib.import_module(module).render(frame.begin(resolve(model)))
 
     at = AppTest.from_function(script, args=(module, model), default_timeout=300)
     for k, v in (state or {}).items():
@@ -66,9 +68,11 @@ def _linked(module: str, model: str, query: dict[str, str]):
     def script(module: str, model: str) -> None:
         import importlib
 
+        from components import frame
+
         from vizapp.zoo import resolve
 
-        importlib.import_module(module).render(resolve(model))
+        importlib.import_module(module).render(frame.begin(resolve(model)))
 
     at = AppTest.from_function(script, args=(module, model), default_timeout=300)
     for k, v in query.items():
@@ -126,9 +130,11 @@ def _spec_page(module: str, model: str, overrides: dict | None, state: dict):
     def script(module: str, model: str, overrides: dict | None) -> None:
         import importlib
 
+        from components import frame
+
         from vizapp.zoo import resolve
 
-        importlib.import_module(module).render(resolve(model, overrides or {}))
+        importlib.import_module(module).render(frame.begin(resolve(model, overrides or {})))
 
     at = AppTest.from_function(script, args=(module, model, overrides), default_timeout=300)
     for k, v in state.items():

@@ -490,10 +490,10 @@ def test_train_page_trains_and_shows_results():
     from streamlit.testing.v1 import AppTest
 
     def script():
-        from components import page_train
+        from components import frame, page_train
         from vizapp.zoo import resolve
 
-        page_train.render(resolve("lenet-bn"))
+        page_train.render(frame.begin(resolve("lenet-bn")))
 
     at = AppTest.from_function(script, default_timeout=120)
     for k, v in {"vz.train.data": "shapes", "vz.train.n": 200, "vz.train.s.epochs": 2,
@@ -524,10 +524,10 @@ def _train_page(state: dict, model: str = "lenet-bn"):
     from streamlit.testing.v1 import AppTest
 
     def script(model: str):
-        from components import page_train
+        from components import frame, page_train
         from vizapp.zoo import resolve
 
-        page_train.render(resolve(model))
+        page_train.render(frame.begin(resolve(model)))
 
     at = AppTest.from_function(script, args=(model,), default_timeout=120)
     for k, v in {"vz.train.data": "shapes", "vz.train.n": 200, "vz.train.s.epochs": 4,
@@ -581,10 +581,10 @@ def test_train_page_refuses_an_lr_comparison_with_equal_rates():
     from streamlit.testing.v1 import AppTest
 
     def script():
-        from components import page_train
+        from components import frame, page_train
         from vizapp.zoo import resolve
 
-        page_train.render(resolve("lenet"))
+        page_train.render(frame.begin(resolve("lenet")))
 
     at = AppTest.from_function(script, default_timeout=120)
     for k, v in {"vz.train.data": "shapes", "vz.train.n": 200, "vz.train.cmp": "lr",

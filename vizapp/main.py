@@ -6,7 +6,7 @@ kept in step with it, and one ``st.Page`` per page (bodies in ``components/``).
 
 import streamlit as st
 
-from components import header, lang, sidebar, state
+from components import frame, header, lang, sidebar, state
 from components.pages import PAGES
 from vizapp import serve
 from vizapp.i18n import _, tr
@@ -27,7 +27,9 @@ def main() -> None:
     lang.switch()
     spec = sidebar.render()
     state.sync_query_params(spec)
-    header.render(spec, page.url_path)
+    this = frame.begin(spec)  # the one fetch of this rerun's analysis
+    sidebar.finish(this)
+    header.render(this, page.url_path)
     page.run()
 
 

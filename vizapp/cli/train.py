@@ -72,7 +72,7 @@ def settings_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from vizapp.labs import data as D
     from vizapp.labs import train as T
-    from vizapp.zoo import build_model
+    from vizapp.zoo import build_model, codec
 
     from . import UserError
 
@@ -95,8 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         res = T.train(model, ds, settings, label=spec.label, emit=emit,
-                      config={"model": spec.preset or spec.family, "family": spec.family,
-                              "knobs": _knobs(spec)})
+                      config=codec.to_dict(spec))
     except T.TrainError as exc:
         raise UserError(str(exc)) from None
     if not res.ok:
@@ -112,12 +111,6 @@ def run(args: argparse.Namespace) -> int:
     elif res.status != "done":
         print(f"vizapp train: {tr(res.message)}", file=sys.stderr)
     return 0
-
-
-def _knobs(spec) -> dict:
-    from vizapp.zoo import format_value
-
-    return {k.name: format_value(getattr(spec.config, k.name)) for k in spec.config.knobs()}
 
 
 def format_epoch(r, s) -> str:

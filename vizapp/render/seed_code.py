@@ -29,7 +29,6 @@ from vizapp.i18n import msg
 from .code import STYLE_TITLES, STYLES, CodegenError, _constructor
 
 _I = "    "
-SEED_FAMILIES = ("resnet", "googlenet", "densenet")
 
 
 @dataclass(frozen=True)
@@ -62,8 +61,15 @@ class SeedModel:
     class_params: str = ""  # its parameters, e.g. "block, layers"
 
 
+def seed_families() -> tuple[str, ...]:
+    """The families the seed pages write with their own blocks (``Family.seed_code``)."""
+    from vizapp.zoo import families
+
+    return tuple(n for n, f in families().items() if f.seed_code)
+
+
 def supports(spec: Any) -> bool:
-    return getattr(spec, "family", None) in SEED_FAMILIES
+    return getattr(spec, "family", None) in seed_families()
 
 
 def seed_style(spec: Any) -> str:
@@ -443,7 +449,7 @@ def generate_seed(spec: Any, style: str = "class", model: nn.Module | None = Non
                                names=", ".join(STYLES)))
     if not supports(spec):
         raise CodegenError(msg("the seed pages write only {names} with their own building blocks; "
-                               "{label} has no seed-shaped code", names=", ".join(SEED_FAMILIES),
+                               "{label} has no seed-shaped code", names=", ".join(seed_families()),
                                label=spec.label))
     if model is None:
         from vizapp.analysis import build_for_analysis

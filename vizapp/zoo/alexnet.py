@@ -64,4 +64,4 @@ register_family(Family("alexnet", "AlexNet", AlexNetConfig, build,
                        "AlexNet (Krizhevsky et al., 2012) as in d2l: 5 convs, 3 max pools, "
                        "3 Linear layers with dropout.", default_preset="alexnet"))
 register_preset(Preset("alexnet", "alexnet", AlexNetConfig(),
-                       "d2l AlexNet, 1×1×224×224 (seed 002)", "002"))
+                       "d2l AlexNet, 1×1×224×224 (seed 002)", "002", compare_with="vgg11"))

@@ -40,6 +40,24 @@ class CustomConfig(BaseConfig):
             raise ConfigError(exc.message, "code") from None
 
 
+def _encode_code(code: str) -> str:
+    from vizapp.custom import CodeError, url
+
+    try:
+        return url.encode(code)
+    except CodeError as exc:
+        raise ConfigError(exc.reason, "code") from None
+
+
+def _decode_code(text: str) -> str:
+    from vizapp.custom import CodeError, url
+
+    try:
+        return url.decode(text)
+    except CodeError as exc:
+        raise ConfigError(exc.reason, "code") from None
+
+
 def build(cfg: CustomConfig) -> nn.Module:
     from vizapp.custom import CodeError, evaluate
 
@@ -51,7 +69,8 @@ def build(cfg: CustomConfig) -> nn.Module:
 
 register_family(Family("custom", "Your own model", CustomConfig, build,
                        "Write the network in PyTorch; everything the zoo shows works on it.",
-                       default_preset="seed003-sequential"))
+                       default_preset="seed003-sequential", hidden_knobs=("num_classes",),
+                       link_codecs=(("code", _encode_code, _decode_code),)))
 _IN = {"in_channels": 3, "height": 6, "width": 6}
 for _name, _file, _input, _desc, _seed, _exercise in (
     ("seed003-sequential", "seed003_sequential", _IN,

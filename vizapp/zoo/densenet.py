@@ -114,7 +114,8 @@ def build(cfg: DenseNetConfig) -> nn.Sequential:
 
 register_family(Family("densenet", "DenseNet", DenseNetConfig, build,
                        "DenseNet (Huang et al., 2016): every layer sees the concatenation of "
-                       "all earlier feature maps.", default_preset="densenet"))
+                       "all earlier feature maps.", default_preset="densenet",
+                       compare_variant=("growth_rate", 12, 32), seed_code=True))
 register_preset(Preset("densenet", "densenet", DenseNetConfig(),
                        "d2l DenseNet, growth 32, blocks 4,4,4,4, 1×1×96×96 (seed 000)", "000"))
 _BC = dict(bottleneck=True, conv_bias=False, in_channels=3, height=224, width=224,

@@ -129,6 +129,7 @@ def build(cfg: GoogLeNetConfig) -> nn.Sequential:
 
 register_family(Family("googlenet", "GoogLeNet", GoogLeNetConfig, build,
                        "GoogLeNet (Szegedy et al., 2014) as in d2l: Inception blocks of four "
-                       "parallel branches, concatenated.", default_preset="googlenet"))
+                       "parallel branches, concatenated.", default_preset="googlenet",
+                       seed_code=True))
 register_preset(Preset("googlenet", "googlenet", GoogLeNetConfig(),
-                       "d2l GoogLeNet, 1×1×96×96 (seed 002)", "002"))
+                       "d2l GoogLeNet, 1×1×96×96 (seed 002)", "002", compare_with="resnet18"))

@@ -70,7 +70,9 @@ def build(cfg: LeNetConfig) -> nn.Sequential:
 register_family(Family("lenet", "LeNet", LeNetConfig, build,
                        "LeNet-5 (LeCun et al., 1998) as in d2l: conv-pool-conv-pool + 3 Linear.",
                        default_preset="lenet"))
-register_preset(Preset("lenet", "lenet", LeNetConfig(), "d2l LeNet, 1×1×28×28 (seed 002)", "002"))
+register_preset(Preset("lenet", "lenet", LeNetConfig(), "d2l LeNet, 1×1×28×28 (seed 002)", "002",
+                       compare_with="lenet-bn", train_with="lenet-bn"))
 register_preset(Preset("lenet-bn", "lenet",
                        LeNetConfig(batch=2, batch_norm=True, conv1_padding=0),
-                       "d2l LeNet with BatchNorm, 2×1×28×28 (seed 002)", "002"))
+                       "d2l LeNet with BatchNorm, 2×1×28×28 (seed 002)", "002",
+                       compare_with="lenet", train_with="lenet"))

@@ -51,4 +51,5 @@ register_family(Family("nin", "NiN", NiNConfig, build,
                        "Network in Network (Lin et al., 2013) as in d2l: 1×1 convolutions as "
                        "per-pixel MLPs and global average pooling instead of Linear layers.",
                        default_preset="nin"))
-register_preset(Preset("nin", "nin", NiNConfig(), "d2l NiN, 1×1×224×224 (seed 002)", "002"))
+register_preset(Preset("nin", "nin", NiNConfig(), "d2l NiN, 1×1×224×224 (seed 002)", "002",
+                       compare_with="alexnet"))

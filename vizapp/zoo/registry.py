@@ -33,6 +33,18 @@ class Family:
     resolve_name: Callable[[str], "ModelSpec | None"] | None = None
     # the model names a picker offers for this family (default: its presets)
     model_names: Callable[[], Sequence[str]] | None = None
+    # the ``model=`` name of a spec with no preset (e.g. ``torchvision:NAME``); None: family name
+    name_of: Callable[["ModelSpec"], str | None] | None = None
+    # knobs the pickers set themselves: the sidebar draws no widget for them
+    hidden_knobs: tuple[str, ...] = ()
+    # Compare's default B for a model of this family with no partner preset: the same model
+    # with (knob, value) — or (knob, other) when it already has that value
+    compare_variant: tuple[str, Any, Any] | None = None
+    # the seed pages write this family with their own blocks (the Code page's "as the seed")
+    seed_code: bool = False
+    # what a link carries for a knob whose value is not short text (the code box's code):
+    # knob -> (encode(value) -> text, decode(text) -> value, raising ConfigError)
+    link_codecs: tuple[tuple[str, Callable[[Any], str], Callable[[str], Any]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,8 @@ class Preset:
     description: str = ""
     seed: str | None = None  # the seed page it reproduces, e.g. "002" (None: not from a seed)
     exercise: bool = False  # a deliberate bug for students to find (its analysis fails)
+    compare_with: str | None = None  # Compare's default B (ResNet-18 → ResNet-50)
+    train_with: str | None = None  # the Train lab's comparison model (LeNet-BN ↔ LeNet)
 
 
 @dataclass(frozen=True)
@@ -111,13 +125,27 @@ _LOADED = False
 
 
 def register_family(family: Family) -> None:
+    """Add a family; a second family under the same name is an error (as torchvision's
+    ``register_model``): two modules would otherwise silently disagree about it."""
+    if family.name in FAMILIES and FAMILIES[family.name] != family:
+        raise ValueError(f"a family named '{family.name}' is already registered")
     FAMILIES[family.name] = family
 
 
 def register_preset(preset: Preset) -> None:
     if preset.family not in FAMILIES:
         raise KeyError(f"preset {preset.name}: unknown family {preset.family}")
+    if preset.name in PRESETS and PRESETS[preset.name] != preset:
+        raise ValueError(f"a preset named '{preset.name}' is already registered")
     PRESETS[preset.name] = preset
+
+
+def unregister_family(name: str) -> None:
+    """Remove a family and its presets (a family registered for a while, e.g. by
+    ``vizapp serve`` for another file or by a test)."""
+    FAMILIES.pop(name, None)
+    for p in [p for p in PRESETS.values() if p.family == name]:
+        del PRESETS[p.name]
 
 
 def _load() -> None:

@@ -146,15 +146,20 @@ def build(cfg: ResNetConfig) -> nn.Sequential:
 
 register_family(Family("resnet", "ResNet", ResNetConfig, build,
                        "ResNet (He et al., 2015): stages of residual blocks, y = F(x) + x.",
-                       default_preset="resnet18"))
+                       default_preset="resnet18", seed_code=True))
 register_preset(Preset("resnet18", "resnet", ResNetConfig(),
-                       "d2l ResNet-18, 1×1×224×224, 10 classes (seeds 000/002/004)", "002"))
+                       "d2l ResNet-18, 1×1×224×224, 10 classes (seeds 000/002/004)", "002",
+                       compare_with="resnet50"))
 register_preset(Preset("resnet34", "resnet", ResNetConfig(blocks=(3, 4, 6, 3)),
-                       "ResNet-34 layout in the d2l style, 1×1×224×224, 10 classes"))
+                       "ResNet-34 layout in the d2l style, 1×1×224×224, 10 classes",
+                       compare_with="resnet50"))
 _SEED001 = dict(block="bottleneck", in_channels=3, batch=2, num_classes=1000, shortcut="conv-bn")
 register_preset(Preset("resnet50", "resnet", ResNetConfig(blocks=(3, 4, 6, 3), **_SEED001),
-                       "ResNet-50 (bottleneck, seed 001), 2×3×224×224, 1000 classes", "001"))
+                       "ResNet-50 (bottleneck, seed 001), 2×3×224×224, 1000 classes", "001",
+                       compare_with="resnet101"))
 register_preset(Preset("resnet101", "resnet", ResNetConfig(blocks=(3, 4, 23, 3), **_SEED001),
-                       "ResNet-101 (bottleneck, seed 001), 2×3×224×224, 1000 classes", "001"))
+                       "ResNet-101 (bottleneck, seed 001), 2×3×224×224, 1000 classes", "001",
+                       compare_with="resnet152"))
 register_preset(Preset("resnet152", "resnet", ResNetConfig(blocks=(3, 8, 36, 3), **_SEED001),
-                       "ResNet-152 (bottleneck, seed 001), 2×3×224×224, 1000 classes", "001"))
+                       "ResNet-152 (bottleneck, seed 001), 2×3×224×224, 1000 classes", "001",
+                       compare_with="resnet101"))

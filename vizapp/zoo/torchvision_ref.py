@@ -109,6 +109,11 @@ def resolve_name(name: str) -> ModelSpec | None:
     return torchvision_spec(name[len(PREFIX):])
 
 
+def spec_name(spec: ModelSpec) -> str:
+    """``torchvision:NAME``: what a link names this model by."""
+    return PREFIX + spec.config.name
+
+
 def model_names() -> list[str]:
     return [PREFIX + n for n in builder_names()]
 
@@ -116,4 +121,5 @@ def model_names() -> list[str]:
 register_family(Family("torchvision", "torchvision reference", TorchvisionConfig, build,
                        "Any torchvision classification model, built without weights.",
                        default_preset=PREFIX + "resnet18", resolve_name=resolve_name,
-                       model_names=model_names))
+                       model_names=model_names, hidden_knobs=("name",),
+                       name_of=spec_name))

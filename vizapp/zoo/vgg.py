@@ -73,6 +73,8 @@ def build(cfg: VGGConfig) -> nn.Sequential:
 register_family(Family("vgg", "VGG", VGGConfig, build,
                        "VGG (Simonyan & Zisserman, 2014) as in d2l: repeated 3×3 conv blocks "
                        "described by conv_arch.", default_preset="vgg11"))
-register_preset(Preset("vgg11", "vgg", VGGConfig(), "d2l VGG-11, 1×1×224×224 (seed 002)", "002"))
+register_preset(Preset("vgg11", "vgg", VGGConfig(), "d2l VGG-11, 1×1×224×224 (seed 002)", "002",
+                       compare_with="vgg16"))
 register_preset(Preset("vgg16", "vgg", VGGConfig(conv_arch=VGG16, in_channels=3, num_classes=1000),
-                       "VGG-16 layout (13 convs), 3×224×224, 1000 classes"))
+                       "VGG-16 layout (13 convs), 3×224×224, 1000 classes",
+                       compare_with="vgg11"))

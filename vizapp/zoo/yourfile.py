@@ -67,6 +67,6 @@ def build(cfg: YourFileConfig) -> nn.Module:
 if os.environ.get(ENV):
     register_family(Family("yourfile", "Your file", YourFileConfig, build,
                            f"The model your factory returns ({os.environ[ENV][-80:]}).",
-                           default_preset="yourfile"))
+                           default_preset="yourfile", hidden_knobs=("num_classes",)))
     register_preset(Preset("yourfile", "yourfile", YourFileConfig(),
                            f"{os.environ[ENV][-80:]} — your own builder, 3×224×224"))
