@@ -1,6 +1,7 @@
 """A class on one laptop: N concurrent sessions against a real ``streamlit run``.
 
     .venv/bin/python bench/load.py [--sessions 30] [--changes 3] [--model resnet18] [--think 2]
+                                   [--source-ip spread]
 
 Each session is a websocket client speaking Streamlit's own protocol (``/_stcore/stream``,
 ``BackMsg`` / ``ForwardMsg`` protobufs from the ``streamlit`` package), so thirty of them cost
@@ -19,6 +20,10 @@ and back. It prints:
 Targets for this 2-core machine at N = 30: 0 errors, 0 stuck, open p95 ≤ 5 s, change p95
 ≤ 2 s, peak RSS ≤ 2 GB, back near the baseline after close. Traffic goes to 127.0.0.1 only;
 every loop is bounded and the script stops by itself.
+
+``--source-ip spread`` binds session *i*'s socket to 127.0.0.(2 + i mod 250) (Linux routes all
+of 127/8 to the loopback), so a proxy in front that hashes the client address sees N different
+students (``bench/replicas.py``); ``--source-ip 127.0.0.9`` binds every session to one address.
 """
 
 from __future__ import annotations
@@ -56,10 +61,19 @@ class Run:
     states: dict[str, tuple] = field(default_factory=dict)  # id → (WidgetState, set by script)
 
 
+def source_ip(k: int, spec: str | None) -> str | None:
+    """The loopback address session ``k`` connects from: ``spread`` → 127.0.0.(2 + k mod 250),
+    an address → that address, None → the system's choice (127.0.0.1)."""
+    if spec == "spread":
+        return f"127.0.0.{2 + k % 250}"
+    return spec or None
+
+
 class Session:
-    def __init__(self, port: int, timeout: float):
+    def __init__(self, port: int, timeout: float, source: str | None = None):
         self.url = f"ws://127.0.0.1:{port}/_stcore/stream"
         self.timeout = timeout
+        self.source = source  # the local address to connect from (None: the system's choice)
         self.ws = None
         self.pages: dict[str, str] = {}
         self.page_hash = ""
@@ -67,7 +81,9 @@ class Session:
         self.widgets: dict[str, object] = {}  # widget id → the last WidgetState we set
 
     async def __aenter__(self) -> "Session":
-        self.ws = await websockets.connect(self.url, max_size=None, open_timeout=self.timeout)
+        bind = {"local_addr": (self.source, 0)} if self.source else {}  # → create_connection
+        self.ws = await websockets.connect(self.url, max_size=None, open_timeout=self.timeout,
+                                           **bind)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -177,7 +193,8 @@ async def student(k: int, port: int, args, stats: Stats, start: asyncio.Event) -
     rnd = random.Random(k)
     await start.wait()
     try:
-        async with Session(port, args.timeout) as s:
+        async with Session(port, args.timeout,
+                           source_ip(k, getattr(args, "source_ip", None))) as s:
             t0 = time.perf_counter()
             run = await s.rerun(f"model={args.model}")
             if not run.texts:
@@ -187,7 +204,9 @@ async def student(k: int, port: int, args, stats: Stats, start: asyncio.Event) -
             key = next(n for n in run.widgets if n.endswith(".num_classes"))
             for j in range(args.changes):
                 await asyncio.sleep(args.think * (0.5 + rnd.random()))
-                value = 11 + k * args.changes + j
+                # a new configuration every time (an offset keeps a later run off the
+                # configurations an earlier one left in the same server's caches)
+                value = 11 + getattr(args, "offset", 0) + k * args.changes + j
                 run = await s.rerun(widgets=[_number_widget(run.widgets[key][0], value)])
                 stats.errors += run.errors
                 if not any(f"output {value}".encode() in t for t in run.texts):
@@ -220,11 +239,11 @@ def _tree(pid: int) -> set[int]:
     return pids
 
 
-def memory(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) in bytes of the server's process tree. PSS shares the pages the processes
+def memory(*pids: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes of the servers' process trees. PSS shares the pages the processes
     share (torch's libraries are mapped by all of them), so it is what the tree costs."""
     rss = pss = 0
-    for p in _tree(pid):
+    for p in set().union(*(_tree(pid) for pid in pids)):
         try:
             for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Rss:"):
@@ -244,16 +263,19 @@ def pct(xs: list[float], q: float) -> float:
 
 
 async def bench(port: int, args, proc) -> dict:
+    """One load run against the server (or proxy) on ``port``; ``proc``: the server process,
+    or a list of them (replicas), whose memory is measured."""
+    pids = [p.pid for p in (proc if isinstance(proc, (list, tuple)) else [proc])]
     async with Session(port, args.timeout) as warm:  # warm baseline: one session served
         await warm.rerun(f"model={args.model}")
     await asyncio.sleep(2)
-    base = memory(proc.pid)
+    base = memory(*pids)
     peak = [base]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            m = memory(proc.pid)
+            m = memory(*pids)
             peak[0] = (max(peak[0][0], m[0]), max(peak[0][1], m[1]))
             done.wait(0.5)
 
@@ -267,7 +289,7 @@ async def bench(port: int, args, proc) -> dict:
     wall = time.perf_counter() - t0
     await asyncio.sleep(args.settle)
     done.set()
-    after = memory(proc.pid)
+    after = memory(*pids)
     return {"sessions": args.sessions, "changes": args.changes, "model": args.model,
             "wall_s": wall, "errors": stats.errors, "stuck": stats.stuck,
             "open_p50": pct(stats.open, 50), "open_p95": pct(stats.open, 95),
@@ -288,9 +310,11 @@ def main() -> int:
     ap.add_argument("--think", type=float, default=2.0, help="mean seconds between changes")
     ap.add_argument("--timeout", type=float, default=60.0, help="a run slower than this = stuck")
     ap.add_argument("--settle", type=float, default=8.0, help="seconds after close before RSS")
+    ap.add_argument("--source-ip", default=None,
+                    help="'spread': session i connects from 127.0.0.(2+i%%250); or one address")
     args = ap.parse_args()
     port = free_port()
-    proc = start_streamlit(MAIN, port)
+    proc = start_streamlit(MAIN, port, new_session=True)  # stopped with its worker
     try:
         r = asyncio.run(bench(port, args, proc))
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -29,19 +30,31 @@ def free_port() -> int:
 
 
 def start_streamlit(script: Path, port: int, timeout: float = 120.0,
-                    poll: float = 0.1) -> subprocess.Popen:
+                    poll: float = 0.1, *, new_session: bool = False,
+                    log: Path | None = None) -> subprocess.Popen:
     """``streamlit run script`` on 127.0.0.1:port; returns once /_stcore/health answers.
-    Raises RuntimeError (with the server's last output) if it exits or does not answer."""
+    Raises RuntimeError (with the server's last output) if it exits or does not answer.
+
+    ``new_session``: the server leads its own process group, so :func:`stop_streamlit` stops
+    it and its analysis workers together. ``log``: its output goes to this file (a pipe
+    nobody reads can fill up and stall a long-running server)."""
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(script),
-         "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = open(log, "wb") if log is not None else subprocess.PIPE
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(script),
+             "--server.port", str(port), "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=new_session)
+    finally:
+        if log is not None:
+            out.close()
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError("streamlit exited: " + proc.stdout.read().decode()[-2000:])
+            text = Path(log).read_bytes() if log is not None else proc.stdout.read()
+            raise RuntimeError("streamlit exited: " + text.decode(errors="replace")[-2000:])
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
                                         timeout=2) as r:
@@ -54,11 +67,48 @@ def start_streamlit(script: Path, port: int, timeout: float = 120.0,
 
 
 def stop_streamlit(proc: subprocess.Popen) -> None:
+    """Stop the server (SIGTERM, SIGKILL after 10 s); one started with ``new_session`` is
+    stopped with its whole process group (its worker processes too), nothing left behind."""
+    if _leads_group(proc):
+        stop_group(proc)
+    else:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def _leads_group(proc: subprocess.Popen) -> bool:
+    try:
+        return os.getpgid(proc.pid) == proc.pid
+    except ProcessLookupError:
+        return False
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM to the process group ``proc`` leads (started with ``start_new_session=True``),
+    SIGKILL to whatever of it is left after ``grace`` seconds; waits for ``proc``."""
+    def signal_group(sig: int) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    signal_group(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    signal_group(signal.SIGKILL)  # children that outlived the leader, or a leader that hung
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def launch_chromium(playwright):

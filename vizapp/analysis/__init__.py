@@ -6,8 +6,9 @@ real arithmetic. The pipeline (one module per step) is described in :mod:`.core`
 """
 
 from .core import analyze, analyze_spec, build_for_analysis, min_input_size, verify_with_meta
-from .records import Analysis, Block, Failure, Node, ReceptiveField, Row, Shortcut
+from .records import (Analysis, AnalysisError, Block, Failure, Node, ReceptiveField, Row,
+                      Shortcut)
 
 __all__ = ["analyze", "analyze_spec", "build_for_analysis", "min_input_size",
-           "verify_with_meta", "Analysis", "Block", "Failure", "Node", "ReceptiveField", "Row",
-           "Shortcut"]
+           "verify_with_meta", "Analysis", "AnalysisError", "Block", "Failure", "Node",
+           "ReceptiveField", "Row", "Shortcut"]

@@ -6,13 +6,15 @@ boundary inputs/outputs, a repeat key for folding, the block's story), and the
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
-from torch import nn
+from torch import fx, nn
 
 from vizapp.fmt import shape_text
 
 from .records import Analysis, Block, Failure, Node, ReceptiveField, Shape
-from .shapes import Propagated, category_from_name, first_tensor, op_name
+from .rules import TMeta
+from .shapes import Propagated, category_from_name, deep_first_tensor, first_tensor, op_name
 from .stories import block_story
 from .trace import Step, Traced
 
@@ -56,11 +58,11 @@ def nodes_from(traced: Traced, prop: Propagated, rfs: dict[str, ReceptiveField |
                                   if prop.aliases.get(n, n) in seen))
         in_shapes = tuple(prop.tensor_of(n).shape for n in ins)
         if st.op == "output":
-            outv = prop.values.get(name)
-            first = outv[0] if isinstance(outv, (tuple, list)) and outv else outv
-            first = first_tensor(first)
+            src, first = _network_output(st, prop)
             if first is not None:
                 output_shape = first.shape
+                if src in ins:  # the step that made the output tensor comes first
+                    ins = (src,) + tuple(i for i in ins if i != src)
                 nodes.append(Node(
                     id="output", op="output", category="output", label="output", module_path="",
                     module_type="output", inputs=ins, input_shapes=(first.shape,),
@@ -91,6 +93,28 @@ def nodes_from(traced: Traced, prop: Propagated, rfs: dict[str, ReceptiveField |
             attrs=res.attrs, shortcut=res.shortcut, macs_note=res.macs_note,
             rf_note=rf_notes.get(name, "")))
     return nodes, output_shape
+
+
+def _network_output(st: Step, prop: Propagated) -> tuple[str | None, TMeta | None]:
+    """The network's output tensor and the step that made it: the first tensor of what
+    ``forward`` returns, however it is packed (a tensor, ``(y, aux)``, a named tuple,
+    ``{"logits": y, ...}``, nested)."""
+    def walk(a: Any) -> tuple[str | None, TMeta | None]:
+        if isinstance(a, fx.Node):
+            name = prop.aliases.get(a.name, a.name)
+            t = deep_first_tensor(prop.values.get(name))
+            return (name, t) if t is not None else (None, None)
+        items = a.values() if isinstance(a, dict) else a if isinstance(a, (list, tuple)) else ()
+        for x in items:
+            found = walk(x)
+            if found[1] is not None:
+                return found
+        return None, None
+
+    src, t = walk(st.args[0] if st.args else None)
+    if t is None:  # not made by a step (a constant): whatever tensor the value holds
+        t = deep_first_tensor(prop.values.get(st.name))
+    return src, t
 
 
 def failure_from(traced: Traced, prop: Propagated, nodes: list[Node]) -> Failure | None:

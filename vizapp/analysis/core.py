@@ -26,7 +26,7 @@ from vizapp.meta import is_meta
 
 from .assemble import assemble
 from .receptive import receptive_fields
-from .records import Analysis, Shape
+from .records import Analysis, AnalysisError, Shape
 from .shapes import ShapePass
 from .hooks import capture as hooks_capture
 from .trace import TRACE_LOCK, Traced, eval_mode, fx_graph, trace
@@ -35,18 +35,26 @@ MAX_SIDE = 8192  # the min-input search stops here
 
 
 def _full_shape(input_shape: tuple[int, ...], batch: int) -> Shape:
-    shape = tuple(int(s) for s in input_shape)
+    try:
+        shape = tuple(int(s) for s in input_shape)
+        batch = int(batch)
+    except (TypeError, ValueError):
+        raise AnalysisError(i18n.deferred(
+            "the input shape must be whole numbers (C, H, W) and the batch a whole number, got "
+            "{shape} and {batch}", shape=repr(input_shape), batch=repr(batch))) from None
     if len(shape) == 4:
         batch, shape = shape[0], shape[1:]
     full = (int(batch),) + shape
     if any(s <= 0 for s in full):
-        raise ValueError(f"input shape must be positive, got {full}")
+        raise AnalysisError(i18n.deferred("input shape must be positive, got {shape}",
+                                          shape=str(full)))
     from vizapp.zoo.base import MAX_INPUT_VALUES
 
     if math.prod(full) > MAX_INPUT_VALUES:
-        raise ValueError(f"an input of {'×'.join(map(str, full))} = {math.prod(full):,} values "
-                         f"is more than this tool analyses ({MAX_INPUT_VALUES:,}): use a smaller "
-                         f"batch or image")
+        raise AnalysisError(i18n.deferred(
+            "an input of {shape} = {n} values is more than this tool analyses ({limit}): use a "
+            "smaller batch or image", shape="×".join(map(str, full)), n=f"{math.prod(full):,}",
+            limit=f"{MAX_INPUT_VALUES:,}"))
     return full
 
 
@@ -56,11 +64,26 @@ def analyze(model: nn.Module, input_shape: tuple[int, int, int] | tuple[int, ...
 
     Works on CPU or meta models, never runs real arithmetic, never modifies ``model``.
     Analyses in one process take turns (:data:`~.trace.TRACE_LOCK`): fx's tracing patches
-    process-wide state that a parallel meta run would trip over."""
+    process-wide state that a parallel meta run would trip over.
+
+    Raises only :class:`~.records.AnalysisError` (an op that rejects its input shapes is not an
+    error: the analysis holds a :class:`~.records.Failure` naming it)."""
+    if not isinstance(model, nn.Module):
+        raise AnalysisError(i18n.deferred("expected a torch.nn.Module, got {type}",
+                                          type=type(model).__name__))
     # records keep English text with lazy messages (i18n.localize translates a copy for display),
     # so one cached analysis serves every language
-    with TRACE_LOCK, i18n.using(i18n.SOURCE_LANG):
-        return _analyze(model, input_shape, batch, name, search_min_input)
+    try:
+        with TRACE_LOCK, i18n.using(i18n.SOURCE_LANG):
+            return _analyze(model, input_shape, batch, name, search_min_input)
+    except (AnalysisError, MemoryError):
+        raise
+    except Exception as exc:  # a bug of this pipeline on an unusual model: one clear error
+        text = str(exc).strip().splitlines()
+        raise AnalysisError(i18n.deferred(
+            "the analysis of {model} stopped on an internal error ({error}); please report it "
+            "with the model", model=name or type(model).__name__,
+            error=f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__)) from exc
 
 
 def _analyze(model: nn.Module, input_shape: tuple[int, ...], batch: int, name: str | None,

@@ -7,23 +7,57 @@ from __future__ import annotations
 
 import torch
 from torch import fx, nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 from vizapp.meta import meta_state
 
 from .trace import Step, Traced, eval_mode
 
 
-class _Unseen:
+class Unseen:
     """Stands for the functional operations between two module calls that hooks cannot see;
-    it reproduces the tensor shape that was observed."""
+    it reproduces the tensor shape that was observed. ``macs``: what those operations
+    multiplied and added (``q @ k.transpose(-2, -1)`` between two Linears), counted while the
+    model ran."""
 
     __name__ = "functional ops (not traced)"
 
     def __init__(self, shape: tuple[int, ...], dtype: torch.dtype):
         self.shape, self.dtype = shape, dtype
+        self.macs = 0
 
     def __call__(self, *args: object) -> torch.Tensor:
         return torch.empty(self.shape, dtype=self.dtype, device="meta")
+
+
+class _Flops(TorchDispatchMode):
+    """``torch.utils.flop_counter``'s formulas as a running total (its ``FlopCounterMode``
+    also tracks modules, which this capture does itself)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        count = flop_registry.get(func._overloadpacket)
+        if count is not None:
+            self.total += count(*args, **kwargs, out_val=out)
+        return out
+
+
+def _first_tensor(v: object) -> torch.Tensor | None:
+    """The first tensor of a forward's result (a tensor, tuples, named tuples, dict values)."""
+    if isinstance(v, torch.Tensor):
+        return v
+    items = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else ()
+    for x in items:
+        t = _first_tensor(x)
+        if t is not None:
+            return t
+    return None
 
 
 def capture(model: nn.Module, full_shape: tuple[int, ...]) -> Traced:
@@ -42,8 +76,19 @@ def capture(model: nn.Module, full_shape: tuple[int, ...]) -> Traced:
     failure: list[BaseException] = []
     keep: list[torch.Tensor] = []
     handles = []
+    # FLOPs of the functional ops between module calls: counted while the model runs and
+    # given to the next stand-in step (the one that reproduces their result)
+    flops = _Flops()
+    state = {"mark": 0, "pending": 0, "inside": 0, "last": None}
+
+    def pre_hook(mod: nn.Module, args: tuple) -> None:
+        if not state["inside"]:
+            state["pending"] += flops.total - state["mark"]
+        state["inside"] += 1
 
     def hook(mod: nn.Module, args: tuple, out: object) -> None:
+        state["inside"] -= 1
+        state["mark"] = flops.total
         path = names.get(mod, type(mod).__name__)
         base = path.replace(".", "_") or "module"
         name = base
@@ -61,7 +106,10 @@ def capture(model: nn.Module, full_shape: tuple[int, ...]) -> Traced:
             elif isinstance(a, torch.Tensor):  # made by functions between modules: a stand-in
                 src = nodes_by_name[steps[-1].name]  # step that reproduces the seen shape
                 between = f"{name}_input"
-                ref = graph.call_function(_Unseen(tuple(a.shape), a.dtype), (src,))
+                unseen = Unseen(tuple(a.shape), a.dtype)
+                unseen.macs, state["pending"] = state["pending"] // 2, 0
+                state["last"] = unseen
+                ref = graph.call_function(unseen, (src,))
                 ref.name = between
                 nodes_by_name[between] = ref
                 steps.append(Step(between, "call_function", ref.target, (src,), {}, None,
@@ -81,6 +129,7 @@ def capture(model: nn.Module, full_shape: tuple[int, ...]) -> Traced:
 
     for mod in model.modules():
         if not list(mod.children()):
+            handles.append(mod.register_forward_pre_hook(pre_hook))
             handles.append(mod.register_forward_hook(hook))
     def run(real: bool) -> object:
         """One forward pass: on meta tensors, or (for data-dependent Python that needs real
@@ -96,7 +145,9 @@ def capture(model: nn.Module, full_shape: tuple[int, ...]) -> Traced:
         else:
             x = torch.empty(full_shape, device="meta")
         producers[id(x)] = "x"
-        with eval_mode(model), torch.no_grad():
+        flops.total = 0
+        state.update(mark=0, pending=0, inside=0, last=None)
+        with eval_mode(model), torch.no_grad(), flops:
             if real:
                 return model(x)
             return torch.func.functional_call(model, meta_state(model), (x,))
@@ -116,8 +167,19 @@ def capture(model: nn.Module, full_shape: tuple[int, ...]) -> Traced:
         for h in handles:
             h.remove()
     last = steps[-1].name
-    if isinstance(out, torch.Tensor) and id(out) in producers:
-        last = producers[id(out)]
+    y = _first_tensor(out)
+    state["pending"] += flops.total - state["mark"]
+    if y is not None and id(y) in producers:
+        last = producers[id(y)]
+    elif y is not None and not failure:  # made by functions after the last module: a stand-in
+        src = nodes_by_name[last]
+        unseen = state["last"] = Unseen(tuple(y.shape), y.dtype)
+        ref = graph.call_function(unseen, (src,))
+        ref.name = last = "after_last_module"
+        nodes_by_name[last] = ref
+        steps.append(Step(last, "call_function", ref.target, (src,), {}, None, "", (src.name,)))
+    if state["last"] is not None:  # functional ops whose result no later module read
+        state["last"].macs += state["pending"] // 2
     out_node = graph.output(nodes_by_name[last])
     steps.append(Step("output", "output", "output", (nodes_by_name[last],), {}, None, "",
                       (last,)))

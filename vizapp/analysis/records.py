@@ -14,7 +14,7 @@ Vocabulary
 
 from __future__ import annotations
 
-from vizapp.i18n import msg
+from vizapp.i18n import msg, tr
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -103,6 +103,15 @@ class Block:
     rf: ReceptiveField | None
     explanation: str  # block-level story ("64 + 4·32 = 192 channels", "stride-2 first block")
     repeat_key: str = ""  # equal keys = structurally identical blocks (for folding repeats)
+
+
+class AnalysisError(ValueError):
+    """The one error :func:`vizapp.analysis.analyze` raises: the input or the model cannot be
+    analysed at all (an op that rejects its input shapes is not an error but a
+    :class:`Failure` record). Its text is a lazy message, shown in the reader's language."""
+
+    def __str__(self) -> str:
+        return str(tr(self.args[0])) if self.args else ""
 
 
 @dataclass(frozen=True)

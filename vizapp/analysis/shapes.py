@@ -11,6 +11,7 @@ on its inputs stops the pass, the step named (:attr:`Propagated.failure`).
 from __future__ import annotations
 
 import operator
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from vizapp.meta import meta_state
 from . import rules as R
 from .records import Shape
 from .rules import Call, NoRule, OpResult, RFStep, ShapeError, TMeta
+from .hooks import Unseen
 from .shortcuts import find_shortcut
 from .trace import Step, Traced
 
@@ -54,12 +56,30 @@ def first_tensor(v: Any) -> TMeta | None:
     return None
 
 
+def deep_first_tensor(v: Any) -> TMeta | None:
+    """The first TMeta anywhere in a nested output (tuples, lists, named tuples, dict values
+    in order): what a network returning ``{"logits": y, ...}`` or ``(y, aux)`` outputs."""
+    if isinstance(v, TMeta):
+        return v
+    items = v.values() if isinstance(v, dict) else v \
+        if isinstance(v, (list, tuple)) and not isinstance(v, torch.Size) else ()
+    for x in items:
+        t = deep_first_tensor(x)
+        if t is not None:
+            return t
+    return None
+
+
 def to_tmeta(v: Any) -> Any:
-    """Tensor → TMeta; containers recursively; other values unchanged."""
+    """Tensor → TMeta; containers (named tuples and dicts too) recursively; other values
+    unchanged."""
     if isinstance(v, torch.Tensor):
         return TMeta(tuple(v.shape), v.dtype)
     if isinstance(v, (list, tuple)) and not isinstance(v, torch.Size):
-        return type(v)(to_tmeta(x) for x in v) if not hasattr(v, "_fields") else v
+        items = [to_tmeta(x) for x in v]
+        return type(v)(*items) if hasattr(v, "_fields") else type(v)(items)
+    if isinstance(v, dict):
+        return {k: to_tmeta(x) for k, x in v.items()}
     return v
 
 
@@ -68,7 +88,8 @@ def to_meta_tensor(v: Any) -> Any:
     if isinstance(v, TMeta):
         return torch.empty(v.shape, dtype=v.dtype, device="meta")
     if isinstance(v, (list, tuple)) and not isinstance(v, torch.Size):
-        return type(v)(to_meta_tensor(x) for x in v)
+        items = [to_meta_tensor(x) for x in v]
+        return type(v)(*items) if hasattr(v, "_fields") else type(v)(items)
     if isinstance(v, dict):
         return {k: to_meta_tensor(x) for k, x in v.items()}
     return v
@@ -140,6 +161,11 @@ def execute_meta(step: Step, args: Any, kwargs: Any, explain: bool) -> OpResult:
     if ins and len(out_shape) == 4 and len(ins[0].shape) == 4 and out_shape[2:] == ins[0].shape[2:]:
         rf = RFStep("identity")
     macs = counter.get_total_flops() // 2
+    if isinstance(step.target, Unseen) and step.target.macs:  # hooks: ops between modules
+        macs += step.target.macs
+        if explain:
+            text += i18n.msg("; MACs of these operations = {macs} (counted while the model ran)",
+                             macs=f"{step.target.macs:,}")
     res = OpResult(value, name, category_from_name(name), name, macs, text, "", (), rf)
     if macs == 0 and step.module is not None and \
             any(p.dim() >= 2 for p in step.module.parameters()):
@@ -212,6 +238,8 @@ class ShapePass:
         args, kwargs = self._resolve(step.args), self._resolve(step.kwargs)
         if step.op == "output":
             return args[0]
+        if step.target is torch._assert and len(args) > 1 and isinstance(args[1], str):
+            args = (args[0], self._proxy_values(args[1])) + tuple(args[2:])
         plain = self._plain_python(step, args, kwargs)
         if plain is not NotImplemented:
             return plain
@@ -220,10 +248,19 @@ class ShapePass:
         self.sources[step.name] = source
         return res.value
 
+    def _proxy_values(self, text: str) -> str:
+        """An assert's message was formatted while fx traced (``Input height
+        (Proxy(getitem_2)) doesn't match model (240)``): each proxy becomes its value."""
+        def value(m: re.Match) -> str:
+            v = self.values.get(m.group(1), m.group(0))
+            return shape_text(v.shape) if isinstance(v, TMeta) else str(v)
+        return re.sub(r"Proxy\((\w+)\)", value, text)
+
     def _placeholder(self, step: Step) -> Any:
         self.placeholders += 1
-        if self.placeholders > 1:  # extra forward() arguments keep their defaults
-            return None
+        if self.placeholders > 1:  # extra forward() arguments keep their defaults (fx puts a
+            # default in the placeholder's args: timm's ``is_causal=False`` must stay False)
+            return to_tmeta(step.args[0]) if step.args else None
         value = TMeta(self.input_shape)
         text = f"input tensor N×C×H×W = {shape_text(self.input_shape, True)}" \
             if self.explain else ""

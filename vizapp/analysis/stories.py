@@ -130,10 +130,10 @@ def _bottleneck_line(convs: list[Node]) -> str | None:
         return None
     a0, a1, a2 = (_attrs(c) for c in convs[:3])
     k = a1.get("kernel")
-    if a0.get("kernel") != (1, 1) or k == (1, 1) or a2.get("kernel") != (1, 1):
+    if a0.get("kernel") != (1, 1) or k is None or k == (1, 1) or a2.get("kernel") != (1, 1):
         return None
-    w, e = a0["out"], a2["out"]
-    if not w or e % w or e == w:
+    w, e = a0.get("out"), a2.get("out")
+    if not w or not e or e % w or e == w:
         return None
     kk = f"{hw_text(k)}×{hw_text(k)}" if k[0] == k[1] else f"{k[0]}×{k[1]}"
     return msg("bottleneck: 1×1 reduces {cin} → {w} channels, the {k} conv works at {w}, "
@@ -147,7 +147,11 @@ def _transition_line(nodes: list[Node], convs: list[Node]) -> str | None:
     a0 = _attrs(convs[0])
     ratio = a0["out"] / a0["in"] if a0["in"] else 0
     p = pools[-1]
-    x, y = p.input_shapes[0], p.output_shape
+    x = p.input_shapes[0] if p.input_shapes else None
+    y = p.output_shape
+    if x is None or y is None or len(x) != 4 or len(y) != 4 or \
+            (y[2], y[3]) != (x[2] // 2, x[3] // 2):  # the sentence says "halves"
+        return None
     return msg("transition: the 1×1 conv compresses {cin} → {cout} channels (×{ratio}), the "
                "average pool halves H×W {hw_in} → {hw_out}", cin=a0["in"], cout=a0["out"],
                ratio=f"{ratio:g}", hw_in=f"{x[2]}×{x[3]}", hw_out=f"{y[2]}×{y[3]}")
@@ -158,11 +162,13 @@ def _downsampling_line(nodes: list[Node], x: Shape, y: Shape) -> str | None:
     if len(x) != 4 or len(y) != 4 or x[2:] == y[2:]:
         return None
     steps = []
-    for n in nodes:
-        if n.output_shape is None or len(n.output_shape) != 4 or not n.input_shapes:
+    for n in nodes:  # only N×C×H×W → N×C×H×W nodes say anything about H×W
+        x_in = n.input_shapes[0] if n.input_shapes else None
+        if x_in is None or len(x_in) != 4 or n.output_shape is None or \
+                len(n.output_shape) != 4:
             continue
-        h_in, h_out = n.input_shapes[0][2], n.output_shape[2]
-        if len(n.input_shapes[0]) == 4 and h_out < h_in:
+        h_in, h_out = x_in[2], n.output_shape[2]
+        if h_out < h_in:
             steps.append(f"{n.label} ({h_in}→{h_out})")
     if not steps:
         return None
