@@ -65,13 +65,13 @@ def test_serve_opens_the_app_on_the_factory_model(factory_file):
     sys.path.insert(0, str(ROOT / "bench"))
     from load import Session
 
-    from vizapp.testing import free_port
+    from vizapp.testing import free_port, popen_group, stop_streamlit
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "vizapp", "serve", f"{factory_file}:make",
-                             "--server.port", str(port), "--server.fileWatcherType", "none"],
-                            cwd="/", env=dict(os.environ), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = popen_group([sys.executable, "-m", "vizapp", "serve", f"{factory_file}:make",
+                        "--server.port", str(port), "--server.fileWatcherType", "none"],
+                       cwd="/", env=dict(os.environ), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
     try:
         async def visit():
             for _ in range(120):
@@ -85,5 +85,4 @@ def test_serve_opens_the_app_on_the_factory_model(factory_file):
         assert run.texts and not run.errors
         assert any(b"yourfile" in t or b"output 4" in t for t in run.texts)
     finally:
-        proc.terminate()
-        proc.wait(20)
+        stop_streamlit(proc)  # its whole process group: the server and its workers

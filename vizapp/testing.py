@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -33,7 +34,7 @@ def start_streamlit(script: Path, port: int, timeout: float = 120.0,
     """``streamlit run script`` on 127.0.0.1:port; returns once /_stcore/health answers.
     Raises RuntimeError (with the server's last output) if it exits or does not answer."""
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    proc = subprocess.Popen(
+    proc = popen_group(
         [sys.executable, "-m", "streamlit", "run", str(script),
          "--server.port", str(port), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
@@ -41,6 +42,7 @@ def start_streamlit(script: Path, port: int, timeout: float = 120.0,
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
+            stop_streamlit(proc)  # what it started, too (they hold its output pipe open)
             raise RuntimeError("streamlit exited: " + proc.stdout.read().decode()[-2000:])
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
@@ -53,12 +55,62 @@ def start_streamlit(script: Path, port: int, timeout: float = 120.0,
     raise RuntimeError(f"streamlit did not answer /_stcore/health within {timeout:.0f} s")
 
 
-def stop_streamlit(proc: subprocess.Popen) -> None:
-    proc.terminate()
+def popen_group(cmd: list[str], **kwargs) -> subprocess.Popen:
+    """``subprocess.Popen`` in a new session, so the process and everything it starts (the
+    server's worker processes, a launcher's server) form one group :func:`stop_streamlit`
+    stops as a whole, even once the first process is gone."""
+    proc = subprocess.Popen(cmd, start_new_session=os.name == "posix", **kwargs)
+    proc.vz_pgid = proc.pid if os.name == "posix" else None  # type: ignore[attr-defined]
+    return proc
+
+
+def _own_group(proc: subprocess.Popen) -> int | None:
+    """The process group ``proc`` leads, or None."""
+    if getattr(proc, "vz_pgid", None):
+        return proc.vz_pgid  # type: ignore[attr-defined]
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        pgid = os.getpgid(proc.pid)
+    except (OSError, AttributeError):  # reaped already, or no process groups (Windows)
+        return None
+    return pgid if pgid == proc.pid and pgid != os.getpgrp() else None
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_streamlit(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout``; when ``proc`` leads its own process group (as
+    :func:`start_streamlit` starts it), the whole group: the server's worker processes too,
+    so no test leaves a process behind."""
+    pgid = _own_group(proc)
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    if pgid is None:
+        return
+    try:
+        os.killpg(pgid, signal.SIGTERM)  # what is left of the group (it has lost its leader)
+    except ProcessLookupError:
+        return
+    deadline = time.time() + timeout
+    while group_alive(pgid) and time.time() < deadline:
+        time.sleep(0.1)
+    if group_alive(pgid):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def launch_chromium(playwright):
