@@ -447,9 +447,9 @@ def _check_file(res: T.TrainResult, ds: D.DataSet | None) -> None:
     if f is None or ds is None:
         return
     try:
-        sd, cfg = T.load_bytes(f.getvalue())
-        spec = resolve(cfg.get("model", ""), {k: v for k, v in cfg.get("knobs", {}).items()})
-        acc = T.evaluate(build_model(spec), sd, ds)
+        # the memory budget is checked before the model the file names is built
+        spec, sd, model = T.model_from_file(f.getvalue(), batch=min(512, len(ds.y_val)))
+        acc = T.evaluate(model, sd, ds)
     except (T.TrainError, ConfigError) as exc:
         _fail(str(exc))
         return

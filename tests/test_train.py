@@ -495,6 +495,48 @@ def test_zip_with_a_decompression_bomb_image_is_a_data_error(side):
         D.class_zip(data, (1, 16, 16), 2)
 
 
+def _training_file(config: dict) -> bytes:
+    buf = io.BytesIO()
+    torch.save({"state_dict": {}, "config": json.dumps(config)}, buf)
+    return buf.getvalue()
+
+
+def _no_build(*_a, **_k):
+    pytest.fail("the model was built")
+
+
+def test_weights_file_naming_a_huge_model_is_refused_before_it_is_built(monkeypatch):
+    """A 1.3 KB file whose configuration names torchvision:vit_l_16 built it with real weights
+    (+1.85 GB kept); the budget is checked on the meta device first."""
+    from types import SimpleNamespace
+
+    from components import page_train
+
+    raw = _training_file({"model": "torchvision:vit_l_16", "family": "torchvision", "knobs": {}})
+    assert len(raw) < 2048
+    monkeypatch.setattr("vizapp.zoo.build_model", _no_build)
+    monkeypatch.setattr(page_train, "build_model", _no_build)
+    want = (r"not built: torchvision:vit_l_16 at batch 64 needs about [\d.]+ GiB \(weights 2 × "
+            r"1\.1 GiB, .*the budget for one visitor is 1\.5 GiB.* Fix: ")
+    with pytest.raises(T.TrainError, match=want):
+        T.model_from_file(raw, batch=64)
+    # the Train page's "check a downloaded file" box: the same refusal, as its error box
+    shown: list[str] = []
+    monkeypatch.setattr(page_train.st, "file_uploader",
+                        lambda *a, **k: SimpleNamespace(getvalue=lambda: raw))
+    monkeypatch.setattr(page_train.st, "error", lambda body, **k: shown.append(body))
+    page_train._check_file(None, SimpleNamespace(y_val=range(360)))
+    assert len(shown) == 1 and "vit_l_16" in shown[0] and "1.1 GiB" in shown[0], shown
+
+
+def test_weights_file_that_fits_is_built():
+    spec, sd, built = T.model_from_file(_training_file({"model": "lenet", "knobs": {}}))
+    assert spec.preset == "lenet" and sd == {} and isinstance(built, nn.Module)
+    for bad in (b"junk", _training_file([1, 2])):
+        with pytest.raises(T.TrainError, match="not a vizapp training file"):
+            T.model_from_file(bad)
+
+
 def test_too_small_input_and_wrong_classes():
     with pytest.raises(D.DataError, match="too small .* at least 8"):
         D.digits((1, 4, 4), 10)
