@@ -48,6 +48,10 @@ def run(args: list[str]) -> int:
     # vizapp.serve passes the safe settings (localhost, no tracebacks, upload cap) as flags
     cmd = [str(PY), "-m", "vizapp", "app", *args]
     _say(" ".join(cmd))
+    if os.name == "posix":  # become the server: a SIGTERM to this PID stops it, no orphan left
+        sys.stdout.flush()
+        os.chdir(ROOT)
+        os.execv(cmd[0], cmd)
     return subprocess.call(cmd, cwd=ROOT)
 
 

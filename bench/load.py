@@ -314,7 +314,7 @@ def main() -> int:
                     help="'spread': session i connects from 127.0.0.(2+i%%250); or one address")
     args = ap.parse_args()
     port = free_port()
-    proc = start_streamlit(MAIN, port, new_session=True)  # stopped with its worker
+    proc = start_streamlit(MAIN, port)  # stopped with its worker
     try:
         r = asyncio.run(bench(port, args, proc))
     finally:

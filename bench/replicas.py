@@ -111,9 +111,9 @@ def start_nginx(nginx: str, prefix: Path, conf: Path, listen: int,
                     return proc
         except OSError:
             time.sleep(0.1)
-    from vizapp.testing import stop_group
+    from vizapp.testing import stop_streamlit
 
-    stop_group(proc)
+    stop_streamlit(proc)
     raise RuntimeError(f"nginx did not answer on port {listen} within {timeout:.0f} s")
 
 
@@ -145,7 +145,7 @@ def start_replicas(ports: list[int], logs: Path, started: list) -> None:
 
     def one(port: int) -> None:
         try:
-            proc = start_streamlit(MAIN, port, new_session=True,
+            proc = start_streamlit(MAIN, port,
                                    log=logs / f"replica-{port}.log")
         except BaseException as exc:  # noqa: BLE001 - re-raised below
             errors.append(exc)
@@ -178,7 +178,7 @@ def run_replicas(n: int, nginx: str, args, deadline: float) -> list[dict]:
     """Every step of ``--sessions`` against ``n`` fresh replicas behind a fresh nginx."""
     from load import bench
 
-    from vizapp.testing import free_port, stop_group
+    from vizapp.testing import free_port, stop_streamlit
 
     results: list[dict] = []
     procs: list[subprocess.Popen] = []
@@ -222,9 +222,9 @@ def run_replicas(n: int, nginx: str, args, deadline: float) -> list[dict]:
                 break
     finally:
         if proxy is not None:
-            stop_group(proxy)
+            stop_streamlit(proxy)
         for p in procs:
-            stop_group(p)
+            stop_streamlit(p)
         shutil.rmtree(tmp, ignore_errors=True)
     return results
 

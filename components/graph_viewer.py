@@ -20,6 +20,7 @@ from vizapp.i18n import _
 from vizapp.analysis.records import Analysis, Block, Node
 from vizapp.fmt import human, shape_text
 from vizapp.render.dot import fold_label, fold_members, parse_id
+from .text import code, esc, md
 
 __all__ = ["graph_viewer", "details_panel", "COMPONENT_NAME"]
 
@@ -349,9 +350,10 @@ def _metrics(params: int, macs: int, rf: str) -> None:
 
 
 def _node_details(a: Analysis, n: Node) -> None:
-    st.markdown(f"**{n.label}** · `{n.module_path or n.id}`  \n"
-                + _("{type} · category *{category}*").format(type=n.module_type,
-                                                              category=n.category))
+    # module names and types are user text (the code box names modules freely)
+    st.markdown(md("**{}** · {}", n.label, code(n.module_path or n.id)) + "  \n"
+                + md(_("{type} · category *{category}*"), type=n.module_type,
+                     category=n.category))
     st.markdown(_("**in** {i} → **out** {o}").format(i=_shapes(n.input_shapes),
                                                      o=shape_text(n.output_shape)) + "  \n"
                 + "<small>" + _("(C×H×W, batch {n} dropped)").format(n=a.input_shape[0])
@@ -365,13 +367,13 @@ def _node_details(a: Analysis, n: Node) -> None:
         st.markdown(_("**Parameters**"))
         st.code(n.param_explanation, language=None, wrap_lines=True)
     if n.attrs:
-        st.caption(" · ".join(f"{k} {v}" for k, v in n.attrs))
+        st.caption(esc(" · ".join(f"{k} {v}" for k, v in n.attrs), 1000))
     if a.failure is not None and a.failure.node == n.id:
-        st.error(_("{message}. Fix: {fix}").format(message=a.failure.message, fix=a.failure.fix))
+        st.error(md(_("{message}. Fix: {fix}"), message=a.failure.message, fix=a.failure.fix))
 
 
 def _block_details(a: Analysis, b: Block) -> None:
-    st.markdown(f"**{b.path or a.model}** · {b.type}  \n"
+    st.markdown(md("**{}** · {}", b.path or a.model, b.type) + "  \n"
                 + _("{c} child modules · {n} ops").format(c=len(b.children), n=len(b.nodes)))
     st.markdown(_("**in** {i} → **out** {o}").format(i=_shapes(b.input_shapes),
                                                      o=shape_text(b.output_shape)))
@@ -399,10 +401,10 @@ def details_panel(analysis: Analysis, clicked_id: str | None) -> str | None:
                 _block_details(a, a.block(key))
             else:
                 members = fold_members(a, key)
-                st.markdown(f"**{fold_label(a, members)}**")
-                st.caption(_("{n} identical blocks, {first} … {last}; totals below are for all "
-                             "of them, the arithmetic for the first.").format(
-                                 n=len(members), first=members[0], last=members[-1]))
+                st.markdown(md("**{}**", fold_label(a, members)))
+                st.caption(md(_("{n} identical blocks, {first} … {last}; totals below are for "
+                                "all of them, the arithmetic for the first."),
+                              n=len(members), first=members[0], last=members[-1]))
                 first = a.block(members[0])
                 st.markdown(_("**in** {i} → **out** {o}").format(
                     i=_shapes(first.input_shapes), o=shape_text(a.block(members[-1]).output_shape)))
@@ -411,6 +413,6 @@ def details_panel(analysis: Analysis, clicked_id: str | None) -> str | None:
                 if first.explanation:
                     st.code(first.explanation, language=None, wrap_lines=True)
         except KeyError:
-            st.caption(_("`{id}` is not part of this model any more.").format(id=clicked_id))
+            st.caption(md(_("{id} is not part of this model any more."), id=code(clicked_id)))
             return None
     return kind

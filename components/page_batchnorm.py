@@ -185,11 +185,11 @@ def _render_layers(spec: ModelSpec, names: list[str], trained: T.Trained | None)
                   "normalises with), and γ, β are its learnt scale and shift — see "
                   "**Per-channel numbers**."), icon=":material/school:")
     digest = hashlib.sha1(b"".join(uploads)).hexdigest()[:8] if uploads else ""
-    st.caption(f"{text.esc(tr(report.source))}{' ' + digest if digest else ''}: " + _(
-        "model input {inp} → `{name}` input {shape}; each channel averages n = {n} values "
-        "({dims}).").format(inp=tuple(report.input_shape), name=s.name, shape=s.input_shape,
-                            n=f"{s.values_per_channel:,}",
-                            dims=' · '.join(str(d) for i, d in enumerate(s.input_shape) if i != 1)))
+    st.caption(f"{text.esc(tr(report.source))}{' ' + digest if digest else ''}: " + text.md(_(
+        "model input {inp} → {name} input {shape}; each channel averages n = {n} values "
+        "({dims})."), inp=tuple(report.input_shape), name=text.code(s.name), shape=s.input_shape,
+        n=f"{s.values_per_channel:,}",
+        dims=' · '.join(str(d) for i, d in enumerate(s.input_shape) if i != 1)))
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(_("channels"), s.num_features)
     m2.metric(_("max |manual − module|"), f"{s.max_abs_diff_manual:.2e}",

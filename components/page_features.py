@@ -183,14 +183,14 @@ def render(frame: Frame) -> None:
     with left:
         st.plotly_chart(plots_features.input_image(fm.image, _("input {shape}").format(shape=fm.input_shape[1:])),
                         width="stretch", theme=None, key=KEY + "fig_in")
-        st.markdown(f"**{fm.layer}** ({fm.type})  \n" + _("out **{shape}**").format(
+        st.markdown(text.md("**{}** ({})", fm.layer, fm.type) + "  \n" + _("out **{shape}**").format(
             shape=tuple(fm.output_shape)) + "  \n" + _("showing {n} of {total} channels").format(
             n=len(fm.channels), total=fm.total_channels))
         if pred is not None:
             st.text(_("true class: {true}\npredicted: {pred} ({p}%)").format(
                 true=pred[0], pred=pred[1], p=f"{100 * pred[2]:.0f}"))
         if fm.note:
-            st.caption(fm.note)
+            text.caption(fm.note)
     with right:
         st.plotly_chart(plots_features.feature_grid(fm, cols, cmap, shared), width="stretch",
                         theme=None, key=KEY + "fig_grid")

@@ -106,7 +106,7 @@ def render(frame: Frame) -> None:
               _("use a batch of {n} or less.").format(n=fits) if fits
               else _("use a smaller input."))
     else:
-        st.caption(msg)
+        st.caption(text.esc(msg, 1000))  # names the largest layer: a module name is user text
     lock = lock_for(device)
     if lock.busy:
         st.info(_("{device} is busy with {holder}; {n} more waiting. Your run will queue."
@@ -134,7 +134,8 @@ def _render_run(spec: ModelSpec, opts: RunOptions, fits: bool) -> None:
     key = _session_key("run", spec, opts)
     if st.button(_("Run"), type="primary", key=KEY + "go", disabled=not fits):
         try:
-            with st.spinner(_("Timing {label} on {device}…").format(label=spec.label, device=opts.device)):
+            with st.spinner(text.md(_("Timing {label} on {device}…"), label=spec.label,
+                                    device=opts.device)):
                 results[key] = run_spec(spec, opts)
         except RunError as exc:
             _run_error(exc)
@@ -157,7 +158,7 @@ def _render_run(spec: ModelSpec, opts: RunOptions, fits: bool) -> None:
                    "{w} warm-up + {i} timed passes; weights {b}; waited {s} s for the device."
                ).format(w=r.warmup, i=r.iters, b=fmt_bytes(r.param_bytes), s=f"{r.waited_s:.2f}"))
     for n in r.notes:
-        st.caption(_("Note: {text}").format(text=n))
+        st.caption(text.md(_("Note: {text}"), text=n))
     st.download_button(_("result as JSON"), json.dumps(r.to_dict(), indent=2),
                        file_name="run.json", mime="application/json", key=KEY + "dl")
 

@@ -17,6 +17,7 @@ from vizapp.zoo import ModelSpec
 
 from . import exercise, formula, sidebar, state
 from .frame import Frame
+from .text import esc, md
 
 DEPTH_KEY = "vz.shapes.depth"
 
@@ -63,10 +64,11 @@ def show_failure(a, detailed: bool = True) -> None:
     ins = ", ".join(shape_text(s) for s in f.input_shapes) or "—"
     with st.container(border=True):
         st.markdown("#### :material/block: " + _("The input is too small for this network"))
-        st.markdown(_("**Failing layer:** `{where}` ({op}), which receives a **{ins}** "
-                      "feature map.").format(where=where, op=f.op, ins=ins))
-        st.markdown(_("**Why:** {text}").format(text=f.message))
-        st.markdown(_("**Fix:** {text}").format(text=f.fix))
+        # module names (and the messages quoting them) are user text: escaped
+        st.markdown(md(_("**Failing layer:** {where} ({op}), which receives a **{ins}** "
+                         "feature map."), where=where, op=f.op, ins=ins))
+        st.markdown(md(_("**Why:** {text}"), text=f.message))
+        st.markdown(md(_("**Fix:** {text}"), text=f.fix))
         if f.min_input is not None:
             mh, mw = f.min_input
             c1, c2 = st.columns([3, 1], vertical_alignment="center")
@@ -149,7 +151,7 @@ def render(frame: Frame) -> None:
         p=f"{a.total_params:,}", m=f"{a.total_macs:,}", f=human(2 * a.total_macs),
         out=shape_text(a.output_shape, batch=True)))
     for note in a.notes:
-        st.caption(f":material/info: {note}")
+        st.caption(":material/info: " + esc(note, 1000))
     formula.panel(a, example=not ex)
 
     selected = list(getattr(getattr(event, "selection", None), "rows", []) or [])
@@ -157,9 +159,9 @@ def render(frame: Frame) -> None:
             ex and exercise.hidden(exercise.key_of(spec), rows[selected[0]].name)):
         r = rows[selected[0]]
         with st.container(border=True):
-            st.markdown(f"**{r.name}** · {r.type} · "
-                        f"{' + '.join(shape_text(s) for s in r.input_shapes) or '—'} → "
-                        f"{shape_text(r.output_shape)}")
+            st.markdown(md("**{}** · {} · {} → {}", r.name, r.type,
+                           " + ".join(shape_text(s) for s in r.input_shapes) or "—",
+                           shape_text(r.output_shape)))
             st.code(r.explanation or _("(no arithmetic recorded)"), language=None,
                     wrap_lines=True)
 
@@ -175,6 +177,6 @@ def render(frame: Frame) -> None:
                      "lower the depth to list them all here.").format(n=len(rows)))
         return
     for r in rows:
-        title = f"{r.name} — {r.type} → {shape_text(r.output_shape)}"
+        title = md("{} — {} → {}", r.name, r.type, shape_text(r.output_shape))
         with st.expander(title):
             st.code(r.explanation or _("(no arithmetic recorded)"), language=None, wrap_lines=True)

@@ -30,6 +30,7 @@ from vizapp.zoo import (ConfigError, ModelSpec, build_model, codec, preset_names
 
 from . import lang, widgets
 from .frame import Frame
+from .text import esc, md
 from .weights import TRAIN_RUN
 
 KEY = "vz.train."
@@ -41,13 +42,8 @@ SETTINGS = T.TrainSettings.knobs()
 POLL_S = 0.7
 
 
-def _escape(text: str) -> str:
-    """Markdown-safe text (file names from an upload must not become links or images)."""
-    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$:])", r"\\\1", str(text))
-
-
 def _fail(text: str) -> None:
-    st.error(_escape(text), icon=":material/error:")
+    st.error(esc(text, 1000), icon=":material/error:")
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
@@ -112,7 +108,8 @@ def _pick_data(spec: ModelSpec) -> D.DataSet | None:
             ds = _data(choice, tuple(spec.input_shape), spec.config.num_classes, upload)
     except D.DataError as exc:
         if kind in ("digits", "shapes"):  # the configuration is too big for this server
-            st.warning(_escape(_("Cannot train this configuration on {kind}: {error}").format(kind=kind, error=exc)),
+            st.warning(esc(_("Cannot train this configuration on {kind}: {error}").format(
+                kind=kind, error=exc), 1000),
                        icon=":material/warning:")
         else:
             _fail(str(exc))
@@ -302,7 +299,8 @@ def render(frame: Frame) -> None:
         if s is not None:
             est = _estimate(spec, s.device, s.batch_size, s.precision)
             text, fits = est.text(), est.fits
-            (st.caption if fits else st.warning)(_("Memory estimate for training: {text}.").format(text=text))
+            (st.caption if fits else st.warning)(md(_("Memory estimate for training: {text}."),
+                                                     text=text))  # names a layer: user text
     c1, c2 = st.columns([1, 5])
     go = c1.button(_("Train"), type="primary", key=KEY + "go", icon=":material/play_arrow:",
                    disabled=busy or ds is None or s is None or not ok)
@@ -336,7 +334,7 @@ def _live(run: T.TrainRun, every: float | None) -> None:
 
 
 def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
-    name = _escape(label)  # progress text is Markdown
+    name = esc(label)  # progress text is Markdown
     if p.phase in ("pending", "stopped") and not p.total_steps:
         st.progress(0.0, text=f"{name}: {tr(p.message) or p.phase}")
         return
@@ -351,7 +349,7 @@ def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
         e=p.epoch, s=p.step, t=p.total_steps, r=f"{p.images_per_s:,.0f}") + eta)
     if res is not None:
         (st.success if res.status == "done" else st.warning if res.ok else st.error)(
-            _escape(f"{label}: {tr(res.message)}"))
+            esc(f"{label}: {tr(res.message)}", 1000))
 
 
 def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:
@@ -362,7 +360,7 @@ def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:
     cols = st.columns(len(done))
     for col, (label, v) in zip(cols, done.items()):
         e = v["epoch"][-1]
-        col.metric(_("val accuracy — {label}").format(label=label), f"{100 * e.val_acc:.1f}%",
+        col.metric(md(_("val accuracy — {label}"), label=label), f"{100 * e.val_acc:.1f}%",
                    _("{d} pts since epoch 1").format(
                        d=f"{100 * (e.val_acc - v['epoch'][0].val_acc):+.1f}"))
     label = st.selectbox(_("run shown under Mistakes, Filters and Download"), list(done),
@@ -450,9 +448,9 @@ def _check_file(res: T.TrainResult, ds: D.DataSet | None) -> None:
     if f is None or ds is None:
         return
     try:
-        sd, cfg = T.load_bytes(f.getvalue())
-        spec = codec.from_dict(cfg)
-        acc = T.evaluate(build_model(spec), sd, ds)
+        # the memory budget is checked before the model the file names is built
+        spec, sd, model = T.model_from_file(f.getvalue(), batch=min(512, len(ds.y_val)))
+        acc = T.evaluate(model, sd, ds)
     except (T.TrainError, ConfigError) as exc:
         _fail(str(exc))
         return

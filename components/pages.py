@@ -18,7 +18,7 @@ from . import frame, state
 from .frame import Frame
 from vizapp.i18n import N_, _, tr
 
-from .text import md
+from .text import code, md
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,9 @@ def _cannot_run(page: PageInfo, frame: Frame) -> bool:
         return False
     f = a.failure
     st.header(tr(page.title))
-    st.info(md(_("**Fix the model first.** {} cannot run: at `{}` ({}): {}. The *Shapes* page "
+    st.info(md(_("**Fix the model first.** {} cannot run: at {} ({}): {}. The *Shapes* page "
                  "shows where and why; this page works once the shapes do."), spec.label,
-               f.module_path or f.node, f.op, f.message), icon=":material/build:")
+               code(f.module_path or f.node), f.op, f.message), icon=":material/build:")
     return True
 
 

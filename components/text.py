@@ -5,9 +5,10 @@ Streamlit interprets Markdown in ``st.markdown``/``st.caption``/``st.error``/``s
 ``st.info`` and in ``:red[…]`` directives: a link could show "Click here for the exam answers"
 pointing anywhere, or make every browser that opens it fetch an outside image. So user text is
 escaped (:func:`esc`) before it meets Markdown: links, images, HTML, autolinks, directives,
-icons, emoji and LaTeX come out as the literal characters. Our own templates keep their
-Markdown (:func:`md`); messages that are user text through and through go through
-:func:`show_error` / :func:`show_warning` / :func:`show_info` / :func:`caption`.
+icons, emoji and LaTeX come out as the literal characters, and a bare URL, ``www.`` address or
+e-mail address gets an invisible word joiner that keeps Markdown from making it a link. Our own
+templates keep their Markdown (:func:`md`); messages that are user text through and through go
+through :func:`show_error` / :func:`show_warning` / :func:`show_info` / :func:`caption`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from vizapp.i18n import _
 # emphasis (* ~), tables (|), headings (#), e-mail autolinks (@), and the escape itself
 _SPECIAL = re.compile(r"([\\`*\[\]<>:$&|~#@{}!])")
 _EDGE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")  # intraword _ is literal
-_WWW = re.compile(r"(?i)\b(www)\.")  # GFM turns a bare www.host into a link
+# GFM autolinks bare `http(s)://…`, `www.…` and `name@host.tld`. Streamlit's Markdown finds them
+# in the text *after* backslash escapes are resolved (mdast-util-gfm-autolink-literal), so
+# `https\://x` is still a link: a word joiner (U+2060, invisible, no width) goes inside each one
+# instead, and what the pattern needs to see is no longer there
+WJ = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(?=\\:/)|(?<=www)(?=\.)|(?=\\@)")
 MAX_CHARS = 300
 
 
@@ -36,13 +42,36 @@ def esc(value: Any, limit: int = MAX_CHARS) -> str:
         text = text[:limit - 1] + "…"
     text = _SPECIAL.sub(r"\\\1", text)
     text = _EDGE_UNDERSCORE.sub(r"\\_", text)
-    return _WWW.sub(r"\1\\.", text)
+    return _AUTOLINK.sub(WJ, text)
+
+
+class Code(str):
+    """Markdown made by :func:`code`: :func:`md` passes it through unescaped."""
+
+
+def code(value: Any, limit: int = MAX_CHARS) -> Code:
+    """``value`` as an inline code span, for a template that shows a name in code font
+    (``md("at {}", code(name))``): Markdown shows a code span's content literally (no link,
+    image, HTML or autolink), so it needs no escaping -- only a fence longer than any run of
+    backticks inside, or a name holding a backtick would close the span early and the rest
+    would be Markdown again."""
+    text = " ".join(str(value).split()) or "—"
+    if len(text) > limit:
+        text = text[:limit - 1] + "…"
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if "`" in text else ""  # CommonMark strips one space each side of such content
+    return Code(f"{fence}{pad}{text}{pad}{fence}")
+
+
+def _arg(value: Any) -> str:
+    return value if isinstance(value, Code) else esc(value)
 
 
 def md(template: str, *args: Any, **kwargs: Any) -> str:
-    """``template.format(...)`` with every argument escaped: the template's own Markdown
-    (bold, icons) stays, what the arguments carry does not."""
-    return template.format(*(esc(a) for a in args), **{k: esc(v) for k, v in kwargs.items()})
+    """``template.format(...)`` with every argument escaped (a :func:`code` span passes as
+    it is): the template's own Markdown (bold, icons) stays, what the arguments carry does
+    not."""
+    return template.format(*(_arg(a) for a in args), **{k: _arg(v) for k, v in kwargs.items()})
 
 
 def show_error(text: Any, icon: str | None = ":material/error:", where: Any = None) -> None:

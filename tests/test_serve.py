@@ -4,7 +4,9 @@ listens on loopback only and an uncaught error shows no traceback in the browser
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from vizapp import serve
-from vizapp.testing import free_port, stop_streamlit
+from vizapp.testing import free_port, group_alive, popen_group, stop_streamlit
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -46,11 +48,11 @@ def _listening(port: int) -> set[str]:
 def _start(cmd: list[str], port: int, cwd: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
     env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = popen_group(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
+            stop_streamlit(proc)  # what it started, too
             raise RuntimeError(proc.stdout.read().decode()[-2000:])
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
@@ -163,3 +165,51 @@ def test_config_files_agree_with_the_launchers_options():
         section, name = key.split(".")
         assert conf[section][name] == value, key
     assert serve.SAFE["runner.postScriptGC"] is False and "runner.postScriptGC" in serve.RUNTIME
+
+
+def _group_members(pgid: int) -> list[str]:
+    out = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and os.getpgid(int(d.name)) == pgid:
+                out.append((d / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
+        except OSError:
+            continue
+    return out
+
+
+def _visit(port: int) -> None:
+    """One script run over the websocket, as a browser's: the analysis workers start too."""
+    import sys as _sys
+    _sys.path.insert(0, str(ROOT / "bench"))
+    from load import Session
+
+    async def run():
+        async with Session(port, 120) as s:
+            return await s.rerun("")
+    assert asyncio.run(run()).texts
+
+
+@pytest.mark.parametrize("how", ["app", "serve"])
+def test_sigterm_to_the_launcher_stops_the_server(tmp_path, how):
+    """`kill PID` (systemd, a supervisor) on `vizapp app` / `vizapp serve` stops the server:
+    the port is free and no process of it is left (none re-parented to PID 1)."""
+    port = free_port()
+    factory = tmp_path / "mine.py"
+    factory.write_text("from torch import nn\ndef make():\n    return nn.Conv2d(3, 4, 3)\n")
+    cmd = [sys.executable, "-m", "vizapp", *(["app"] if how == "app" else
+                                             ["serve", f"{factory}:make"]),
+           "--server.port", str(port), "--server.fileWatcherType", "none"]
+    proc = _start(cmd, port, str(tmp_path))  # leads its own process group: pgid == pid
+    try:
+        if how == "app":
+            _visit(port)
+        os.kill(proc.pid, signal.SIGTERM)
+        deadline = time.time() + 20
+        while time.time() < deadline and (group_alive(proc.pid) or _listening(port)):
+            proc.poll()  # reap it: a zombie still counts as a member of its group
+            time.sleep(0.2)
+        assert not _listening(port), "the server still serves the port"
+        assert not group_alive(proc.pid), _group_members(proc.pid)
+    finally:
+        stop_streamlit(proc)

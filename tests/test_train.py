@@ -397,6 +397,146 @@ def test_class_zip_loads_and_rejects():
         D.class_zip(_zip({**good, "data/dark/bad.png": b"garbage"}), (1, 16, 16), 2)
 
 
+def _good_entries() -> dict[str, bytes]:
+    return {f"data/{c}/{i}.png": _png(v + i) for c, v in (("dark", 10), ("light", 200))
+            for i in range(8)}
+
+
+def _refused_within(limit_bytes: int, fn, match: str) -> None:
+    """``fn()`` raises DataError matching ``match`` and allocates at most ``limit_bytes``."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(D.DataError, match=match):
+            fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < limit_bytes, f"{peak / 2**20:.0f} MiB allocated"
+
+
+def test_zip_member_of_a_gibibyte_is_refused_unread(tmp_path):
+    """1 GiB of zeros deflates to about 1 MiB: the upload cap does not see it; the member's
+    size does, before a byte is unpacked (zf.read took +1 GiB, then failed on the zeros)."""
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for k, v in _good_entries().items():
+            z.writestr(k, v)
+        with z.open("data/dark/big.png", "w", force_zip64=True) as f:  # streamed: no 1 GiB here
+            chunk = bytes(2**20)
+            for _ in range(1024):
+                f.write(chunk)
+    assert path.stat().st_size < 2 * 2**20 < D.MAX_ZIP_BYTES
+    _refused_within(64 * 2**20, lambda: D.class_zip(str(path), (1, 16, 16), 2),
+                    r"'data/dark/big.png' unpacks to 1,024.0 MiB: an image in the zip may have at "
+                    r"most 16 MiB")
+
+
+def _lying_zip(member: str, real: int, claimed: int) -> bytes:
+    """A zip whose ``member`` unpacks to ``real`` zero bytes while its headers say ``claimed``."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for k, v in _good_entries().items():
+            z.writestr(k, v)
+        z.writestr(member, bytes(real))
+    raw = bytearray(buf.getvalue())
+    info = zipfile.ZipFile(io.BytesIO(bytes(raw))).getinfo(member)
+    local = info.header_offset  # local header: uncompressed size at +22
+    assert raw[local:local + 4] == b"PK\x03\x04"
+    raw[local + 22:local + 26] = claimed.to_bytes(4, "little")
+    name = member.encode()
+    central = raw.rindex(b"PK\x01\x02", 0, raw.rindex(name))  # its central entry: size at +24
+    raw[central + 24:central + 28] = claimed.to_bytes(4, "little")
+    assert zipfile.ZipFile(io.BytesIO(bytes(raw))).getinfo(member).file_size == claimed
+    return bytes(raw)
+
+
+def test_zip_member_whose_header_lies_is_read_no_further_than_the_cap():
+    data = _lying_zip("data/dark/liar.png", real=64 * 2**20, claimed=1000)
+    _refused_within(16 * 2**20, lambda: D.class_zip(data, (1, 16, 16), 2),
+                    r"'data/dark/liar.png' cannot be unpacked")
+
+
+def test_zip_total_unpacked_size_is_capped(monkeypatch):
+    monkeypatch.setattr(D, "MAX_UNZIPPED_BYTES", 1000)  # the 16 images take 1,184 bytes
+    with pytest.raises(D.DataError, match=r"upload unpacks to 0 MiB: the limit is 0 MiB"):
+        D.class_zip(_zip(_good_entries()), (1, 16, 16), 2)
+
+
+def test_zip_with_bzip2_members_is_refused():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_BZIP2) as z:
+        for k, v in _good_entries().items():
+            z.writestr(k, v)
+    with pytest.raises(D.DataError, match="compression vizapp does not read"):
+        D.class_zip(buf.getvalue(), (1, 16, 16), 2)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares width×height (PIL checks the size when it opens the file)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0,
+                                                                 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("side", [20000, 12000])  # past PIL's error limit; past its warning
+def test_zip_with_a_decompression_bomb_image_is_a_data_error(side):
+    data = _zip({**_good_entries(), "data/dark/huge.png": _png_header(side, side)})
+    with pytest.raises(D.DataError, match=r"'data/dark/huge.png' declares more than [\d,]+ "
+                                          r"pixels \(a decompression bomb\): images may have at "
+                                          r"most 1,048,576 pixels"):
+        D.class_zip(data, (1, 16, 16), 2)
+
+
+def _training_file(config: dict) -> bytes:
+    buf = io.BytesIO()
+    torch.save({"state_dict": {}, "config": json.dumps(config)}, buf)
+    return buf.getvalue()
+
+
+def _no_build(*_a, **_k):
+    pytest.fail("the model was built")
+
+
+def test_weights_file_naming_a_huge_model_is_refused_before_it_is_built(monkeypatch):
+    """A 1.3 KB file whose configuration names torchvision:vit_l_16 built it with real weights
+    (+1.85 GB kept); the budget is checked on the meta device first."""
+    from types import SimpleNamespace
+
+    from components import page_train
+
+    raw = _training_file({"model": "torchvision:vit_l_16", "family": "torchvision", "knobs": {}})
+    assert len(raw) < 2048
+    monkeypatch.setattr("vizapp.zoo.build_model", _no_build)
+    monkeypatch.setattr(page_train, "build_model", _no_build)
+    want = (r"not built: torchvision:vit_l_16 at batch 64 needs about [\d.]+ GiB \(weights 2 × "
+            r"1\.1 GiB, .*the budget for one visitor is 1\.5 GiB.* Fix: ")
+    with pytest.raises(T.TrainError, match=want):
+        T.model_from_file(raw, batch=64)
+    # the Train page's "check a downloaded file" box: the same refusal, as its error box
+    shown: list[str] = []
+    monkeypatch.setattr(page_train.st, "file_uploader",
+                        lambda *a, **k: SimpleNamespace(getvalue=lambda: raw))
+    monkeypatch.setattr(page_train.st, "error", lambda body, **k: shown.append(body))
+    page_train._check_file(None, SimpleNamespace(y_val=range(360)))
+    assert len(shown) == 1 and "vit_l_16" in shown[0] and "1.1 GiB" in shown[0], shown
+
+
+def test_weights_file_that_fits_is_built():
+    spec, sd, built = T.model_from_file(_training_file({"model": "lenet", "knobs": {}}))
+    assert spec.preset == "lenet" and sd == {} and isinstance(built, nn.Module)
+    for bad in (b"junk", _training_file([1, 2])):
+        with pytest.raises(T.TrainError, match="not a vizapp training file"):
+            T.model_from_file(bad)
+
+
 def test_too_small_input_and_wrong_classes():
     with pytest.raises(D.DataError, match="too small .* at least 8"):
         D.digits((1, 4, 4), 10)

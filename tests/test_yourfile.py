@@ -60,18 +60,46 @@ def test_serve_refuses_a_bad_target_in_one_line(capsys):
     assert len(err) == 1 and "cannot read" in err[0]
 
 
+@pytest.mark.parametrize("extra", [[], ["--server.port", "1"]], ids=["alone", "with options"])
+def test_serve_says_why_a_file_that_exits_is_refused(tmp_path, monkeypatch, capsys, extra):
+    """A file that calls sys.exit() when loaded, or a factory that does, is a one-line user
+    error (exit 2) naming the cause and the fix, not a silent exit with the file's code."""
+    monkeypatch.setattr("vizapp.serve.launch", lambda extra=(): pytest.fail("launched"))
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nfrom torch import nn\ndef make():\n    return nn.ReLU()\n"
+                      "sys.exit(3)\n")
+    quits = tmp_path / "quits.py"
+    quits.write_text("def make():\n    raise SystemExit(4)\n")
+    for target, words in ((f"{script}:make", ("exit(3)", "__main__")),
+                          (f"{quits}:make", ("make() called exit(4)", "return the model"))):
+        assert main(["serve", target, *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and all(w in err[0] for w in words), err
+
+
+@pytest.mark.parametrize("extra", [[], ["--server.port", "1"]], ids=["alone", "with options"])
+@pytest.mark.parametrize("target", ["good.py", "good.py:"])
+def test_serve_without_a_function_names_the_form(tmp_path, monkeypatch, capsys, target, extra):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "good.py").write_text(FACTORY)
+    assert main(["serve", target, *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "FILE.py:FUNCTION" in err[0] and "good.py:make" in err[0], err
+    assert f"{tmp_path}:" not in err[0] and str(tmp_path) not in err[0], err
+
+
 @pytest.mark.e2e
 def test_serve_opens_the_app_on_the_factory_model(factory_file):
     sys.path.insert(0, str(ROOT / "bench"))
     from load import Session
 
-    from vizapp.testing import free_port
+    from vizapp.testing import free_port, popen_group, stop_streamlit
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "vizapp", "serve", f"{factory_file}:make",
-                             "--server.port", str(port), "--server.fileWatcherType", "none"],
-                            cwd="/", env=dict(os.environ), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = popen_group([sys.executable, "-m", "vizapp", "serve", f"{factory_file}:make",
+                        "--server.port", str(port), "--server.fileWatcherType", "none"],
+                       cwd="/", env=dict(os.environ), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
     try:
         async def visit():
             for _ in range(120):
@@ -85,5 +113,4 @@ def test_serve_opens_the_app_on_the_factory_model(factory_file):
         assert run.texts and not run.errors
         assert any(b"yourfile" in t or b"output 4" in t for t in run.texts)
     finally:
-        proc.terminate()
-        proc.wait(20)
+        stop_streamlit(proc)  # its whole process group: the server and its workers

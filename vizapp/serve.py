@@ -54,9 +54,14 @@ ALLOW_CODE_FLAG = "--allow-code"
 
 
 def launch(extra: Sequence[str] = ()) -> int:
-    """Run the app in the foreground with the safe flags; the exit code of streamlit.
+    """Run the app in the foreground with the safe flags.
     ``--allow-code`` (vizapp's own flag, for a server on your own computer only) lets the
-    "Your model" box run ``class Net(nn.Module)`` code, which is arbitrary Python."""
+    "Your model" box run ``class Net(nn.Module)`` code, which is arbitrary Python.
+
+    On POSIX this process *becomes* streamlit (``os.execve``: same PID, nothing returns), so
+    a SIGTERM or SIGINT to it (``kill PID``, systemd, a supervisor, Ctrl-C) reaches the server
+    itself; a child process would be left serving the port when only its parent was stopped.
+    Elsewhere (Windows has no exec) streamlit runs as a child; its exit code is returned."""
     import os
 
     env = dict(os.environ)
@@ -69,7 +74,12 @@ def launch(extra: Sequence[str] = ()) -> int:
         print("vizapp: --allow-code: model code with classes runs as Python on this computer; "
               "do not share this server with anyone you would not give a shell to.",
               file=sys.stderr)
-    return subprocess.call(command(extra), env=env)
+    cmd = command(extra)
+    if os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(cmd[0], cmd, env)  # does not return
+    return subprocess.call(cmd, env=env)
 
 
 def enforce() -> list[str]:

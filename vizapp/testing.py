@@ -30,29 +30,26 @@ def free_port() -> int:
 
 
 def start_streamlit(script: Path, port: int, timeout: float = 120.0,
-                    poll: float = 0.1, *, new_session: bool = False,
-                    log: Path | None = None) -> subprocess.Popen:
-    """``streamlit run script`` on 127.0.0.1:port; returns once /_stcore/health answers.
-    Raises RuntimeError (with the server's last output) if it exits or does not answer.
-
-    ``new_session``: the server leads its own process group, so :func:`stop_streamlit` stops
-    it and its analysis workers together. ``log``: its output goes to this file (a pipe
-    nobody reads can fill up and stall a long-running server)."""
+                    poll: float = 0.1, *, log: Path | None = None) -> subprocess.Popen:
+    """``streamlit run script`` on 127.0.0.1:port, leading its own process group (see
+    :func:`stop_streamlit`); returns once /_stcore/health answers. Raises RuntimeError (with
+    the server's last output) if it exits or does not answer. ``log``: its output goes to this
+    file (a pipe nobody reads can fill up and stall a long-running server)."""
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     out = open(log, "wb") if log is not None else subprocess.PIPE
     try:
-        proc = subprocess.Popen(
+        proc = popen_group(
             [sys.executable, "-m", "streamlit", "run", str(script),
              "--server.port", str(port), "--server.headless", "true",
              "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=new_session)
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     finally:
         if log is not None:
             out.close()
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
+            stop_streamlit(proc)  # what it started, too (they hold its output pipe open)
             text = Path(log).read_bytes() if log is not None else proc.stdout.read()
             raise RuntimeError("streamlit exited: " + text.decode(errors="replace")[-2000:])
         try:
@@ -66,49 +63,62 @@ def start_streamlit(script: Path, port: int, timeout: float = 120.0,
     raise RuntimeError(f"streamlit did not answer /_stcore/health within {timeout:.0f} s")
 
 
-def stop_streamlit(proc: subprocess.Popen) -> None:
-    """Stop the server (SIGTERM, SIGKILL after 10 s); one started with ``new_session`` is
-    stopped with its whole process group (its worker processes too), nothing left behind."""
-    if _leads_group(proc):
-        stop_group(proc)
-    else:
-        _stop(proc)
+def popen_group(cmd: list[str], **kwargs) -> subprocess.Popen:
+    """``subprocess.Popen`` in a new session, so the process and everything it starts (the
+    server's worker processes, a launcher's server) form one group :func:`stop_streamlit`
+    stops as a whole, even once the first process is gone."""
+    proc = subprocess.Popen(cmd, start_new_session=os.name == "posix", **kwargs)
+    proc.vz_pgid = proc.pid if os.name == "posix" else None  # type: ignore[attr-defined]
+    return proc
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
+def _own_group(proc: subprocess.Popen) -> int | None:
+    """The process group ``proc`` leads, or None."""
+    if getattr(proc, "vz_pgid", None):
+        return proc.vz_pgid  # type: ignore[attr-defined]
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        pgid = os.getpgid(proc.pid)
+    except (OSError, AttributeError):  # reaped already, or no process groups (Windows)
+        return None
+    return pgid if pgid == proc.pid and pgid != os.getpgrp() else None
 
 
-def _leads_group(proc: subprocess.Popen) -> bool:
+def group_alive(pgid: int) -> bool:
     try:
-        return os.getpgid(proc.pid) == proc.pid
+        os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
+    except PermissionError:
+        return True
+    return True
 
 
-def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGTERM to the process group ``proc`` leads (started with ``start_new_session=True``),
-    SIGKILL to whatever of it is left after ``grace`` seconds; waits for ``proc``."""
-    def signal_group(sig: int) -> None:
+def stop_streamlit(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout``; when ``proc`` leads its own process group (as
+    :func:`start_streamlit` starts it), the whole group: the server's worker processes too,
+    so no test leaves a process behind."""
+    pgid = _own_group(proc)
+    if proc.poll() is None:
+        proc.terminate()
         try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    if pgid is None:
+        return
+    try:
+        os.killpg(pgid, signal.SIGTERM)  # what is left of the group (it has lost its leader)
+    except ProcessLookupError:
+        return
+    deadline = time.time() + timeout
+    while group_alive(pgid) and time.time() < deadline:
+        time.sleep(0.1)
+    if group_alive(pgid):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
             pass
-
-    signal_group(signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        pass
-    signal_group(signal.SIGKILL)  # children that outlived the leader, or a leader that hung
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def launch_chromium(playwright):

@@ -18,11 +18,19 @@ def run(args: argparse.Namespace, extra: list[str] | None = None) -> int:
     from vizapp.serve import launch
     from vizapp.zoo.yourfile import ENV, load_factory
 
-    from . import UserError
+    from vizapp.i18n import msg
     from vizapp.zoo import ConfigError
 
+    from . import UserError
+
     target = args.target
-    path, _, name = target.rpartition(":")
+    path, colon, name = target.rpartition(":")
+    if not colon or not path or not name or name.endswith(".py"):  # "good.py", "good.py:"
+        stem = target.rstrip(":")
+        raise UserError(msg("'{target}' names no function: give the file and the function that "
+                            "returns your model, FILE.py:FUNCTION (e.g. {example})",
+                            target=target, example=f"{stem}:make" if stem.endswith(".py")
+                            else "models.py:make"))
     try:
         load_factory(f"{os.path.abspath(path)}:{name}")  # fails here, as one line, not later
     except ConfigError as exc:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -25,6 +27,10 @@ from vizapp.i18n import _, msg
 MAX_IMAGES = 20_000  # train + validation images kept from any source
 MAX_TENSOR_BYTES = 400 * 2**20  # all images as float32 on the host
 MAX_ZIP_BYTES = 50 * 2**20
+# a zip's size says little about what it unpacks to (1 GiB of zeros deflates to 1 MiB): each
+# member is read through a capped stream, one at a time, and all of them together are capped
+MAX_MEMBER_BYTES = 16 * 2**20  # one image file, unpacked
+MAX_UNZIPPED_BYTES = 512 * 2**20  # every image file of one zip, unpacked
 MAX_IMAGE_PIXELS = 1024 * 1024  # per image inside a zip (decompression bombs)
 MIN_SIDE = 8  # the smallest H and W a data set is resized to
 VAL_FRACTION = 0.2
@@ -144,7 +150,7 @@ def split(name: str, x: torch.Tensor, y: torch.Tensor, classes: Sequence[str], s
     """A fixed, seeded train/validation split; standardised by the training split's stats."""
     n = len(y)
     if n < 10:
-        raise DataError(msg("{name} has only {n} images: give at least 10", name=name, member=n))
+        raise DataError(msg("{name} has only {n} images: give at least 10", name=name, n=n))
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
     n_val = max(1, int(round(n * VAL_FRACTION)))
     vi, ti = perm[:n_val], perm[n_val:]
@@ -292,8 +298,13 @@ def class_zip(data: bytes | str, input_shape: Sequence[int], num_classes: int,
     check_shape(input_shape, num_classes, len(classes), name, len(files))
     c, h, w = (int(d) for d in input_shape)
     x = torch.empty((len(files), c, h, w))
+    unpacked = 0
     for i, (_, member) in enumerate(files):
-        x[i] = _read_image(zf, member, c, h, w)
+        data = _member_bytes(zf, zf.getinfo(member), name)
+        unpacked += len(data)
+        if unpacked > MAX_UNZIPPED_BYTES:  # the headers said less
+            raise _too_big(name, unpacked)
+        x[i] = _read_image(data, member, c, h, w)
     y = torch.tensor([classes.index(cls) for cls, _ in files], dtype=torch.int64)
     return split(name, x, y, classes, seed)
 
@@ -320,20 +331,72 @@ def _zip_images(zf: zipfile.ZipFile, name: str) -> list[tuple[str, str]]:
                             n=len(out), max_images=MAX_IMAGES))
     if len(out) < 10:
         raise DataError(msg("{name} holds {n} images: give at least 10", name=name, n=len(out)))
+    declared = 0
+    for _, member in out:  # what the headers declare, before anything is unpacked
+        info = zf.getinfo(member)
+        _check_member(info, name, info.file_size)
+        declared += info.file_size
+    if declared > MAX_UNZIPPED_BYTES:
+        raise _too_big(name, declared)
     return sorted(out)
 
 
-def _read_image(zf: zipfile.ZipFile, member: str, c: int, h: int, w: int) -> torch.Tensor:
+def _too_big(name: str, n: int) -> DataError:
+    return DataError(msg("{name} unpacks to {mib:,.0f} MiB: the limit is {cap} MiB; use fewer or "
+                         "smaller images", name=name, mib=n / 2**20,
+                         cap=MAX_UNZIPPED_BYTES // 2**20))
+
+
+def _check_member(info: zipfile.ZipInfo, name: str, size: int) -> None:
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        # bzip2 and lzma decompress a whole block per read, however large it unpacks to
+        raise DataError(msg("{name}: '{member}' uses a compression vizapp does not read (method "
+                            "{method}): make the zip with the standard (deflate) compression",
+                            name=name, member=info.filename, method=info.compress_type))
+    if size > MAX_MEMBER_BYTES:
+        raise DataError(msg("{name}: '{member}' unpacks to {mib:,.1f} MiB: an image in the zip "
+                            "may have at most {cap} MiB; re-save it smaller", name=name,
+                            member=info.filename, mib=size / 2**20,
+                            cap=MAX_MEMBER_BYTES // 2**20))
+
+
+def _member_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> bytes:
+    """One member's bytes, read through a stream that stops past :data:`MAX_MEMBER_BYTES`
+    whatever its header declares (headers can lie)."""
+    _check_member(info, name, info.file_size)
+    data = bytearray()
+    try:
+        with zf.open(info) as f:
+            while chunk := f.read(2**20):  # deflate unpacks at most this much per read
+                data += chunk
+                _check_member(info, name, len(data))
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
+            NotImplementedError) as exc:  # damaged, a size or CRC that lies, encrypted
+        raise DataError(msg("{name}: '{member}' cannot be unpacked ({error}): make the zip "
+                            "again", name=name, member=info.filename,
+                            error=str(exc)[:120])) from None
+    return bytes(data)
+
+
+def _read_image(data: bytes, member: str, c: int, h: int, w: int) -> torch.Tensor:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(zf.read(member))) as im:
+        with warnings.catch_warnings():  # PIL only warns between its limit and twice it
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+        with im:
             if im.width * im.height > MAX_IMAGE_PIXELS:
                 raise DataError(msg("'{member}' is {width}×{height}: images may have at most "
                                     "{max_image_pixels:,} pixels", member=member, width=im.width,
                                     height=im.height, max_image_pixels=MAX_IMAGE_PIXELS))
             im = im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
             a = np.asarray(im, dtype=np.float32) / 255.0
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(msg("'{member}' declares more than {pil_limit:,} pixels (a decompression "
+                            "bomb): images may have at most {max_image_pixels:,} pixels",
+                            member=member, pil_limit=Image.MAX_IMAGE_PIXELS or 0,
+                            max_image_pixels=MAX_IMAGE_PIXELS)) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         if isinstance(exc, DataError):
             raise

@@ -675,6 +675,28 @@ def load_bytes(raw: bytes) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
                              "page", type=type(exc).__name__)) from None
 
 
+def model_from_file(raw: bytes, batch: int = 1) -> tuple[Any, dict[str, torch.Tensor],
+                                                        nn.Module]:
+    """(spec, weights, model) of a downloaded training file: the configuration it names is
+    built with real weights only once the memory check on the meta device says the weights,
+    the copy :func:`evaluate` makes and a pass of ``batch`` fit the budget -- the file is a
+    few bytes whatever it names (1.3 KB naming torchvision:vit_l_16 asks for 2 × 1.1 GiB)."""
+    from vizapp.zoo import build_model, codec
+
+    sd, cfg = load_bytes(raw)
+    knobs = cfg.get("knobs", {}) if isinstance(cfg, dict) else None
+    if not isinstance(knobs, dict) or not isinstance(cfg.get("model", ""), str) \
+            or not isinstance(sd, dict):
+        raise TrainError(msg("not a vizapp training file ({type}): download one from the Train "
+                             "page", type=type(cfg).__name__))
+    spec = codec.from_dict(cfg)
+    try:
+        memory.check_build(spec, batch, weight_copies=2)
+    except records.BuildRefused as exc:
+        raise TrainError(msg("{cause} Fix: {fix}", cause=exc.cause, fix=exc.fix)) from None
+    return spec, sd, build_model(spec)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, state_dict: dict[str, torch.Tensor], data: DataSet) -> float:
     """Validation accuracy of ``model`` (left untouched) with ``state_dict`` loaded."""

@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from vizapp.fmt import human, shape_text
 from vizapp.i18n import _
+from vizapp.render import plain
 from vizapp.render.fonts import use_cjk_in_plotly_templates
 
 use_cjk_in_plotly_templates()
@@ -51,13 +52,13 @@ def shape_profile(rows: Sequence, input_shape: Sequence[int] | None = None,
         hover.append(f"input<br>{shape_text(input_shape)}")
     for r in rows:
         c, hw, lab = _channels_spatial(r.output_shape)
-        names.append(r.name)
+        names.append(plain(r.name))  # module names are user text
         chans.append(c)
         spatial.append(hw if r.output_shape is not None and len(r.output_shape) >= 3 else None)
         labels.append(lab)
         flat = r.output_shape is not None and len(r.output_shape) == 2
         colors.append(FLAT_COLOR if flat else A_COLOR)
-        hover.append(f"{r.name} ({r.type})<br>{shape_text(r.output_shape)}")
+        hover.append(f"{plain(r.name)} ({plain(r.type)})<br>{shape_text(r.output_shape)}")
     # unique x labels (plotly merges equal categories)
     xs, seen = [], {}
     for n in names:
@@ -100,6 +101,7 @@ def _side(v: int, spatial: list, labels: list) -> str:
 def compare_costs(stages: Sequence[str], a: Sequence[tuple[int, int] | None],
                   b: Sequence[tuple[int, int] | None], label_a: str, label_b: str) -> go.Figure:
     """Params and MACs per stage (rows aligned; None where a side has no such stage)."""
+    stages, label_a, label_b = [plain(s) for s in stages], plain(label_a), plain(label_b)
     fig = make_subplots(rows=1, cols=2, subplot_titles=(_("Parameters"), _("MACs per image")),
                         horizontal_spacing=0.08)
     for col, idx in ((1, 0), (2, 1)):

@@ -8,6 +8,7 @@ from typing import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from vizapp.i18n import _, tr
+from vizapp.render import plain
 from vizapp.render.fonts import use_cjk_in_plotly_templates
 
 use_cjk_in_plotly_templates()
@@ -114,7 +115,7 @@ def evolution(evos: Sequence, channel: int = 0, stat: str = "mean") -> go.Figure
 def depth_profile(report) -> go.Figure:
     """Through the network: how far each BN input is from mean 0 / std 1 (averaged over
     channels) — the scale BN takes away — and the manual-formula error."""
-    names = [p[0] for p in report.profile]
+    names = [plain(p[0]) for p in report.profile]  # module names are user text
     mean_abs = [p[1] for p in report.profile]
     std = [p[2] for p in report.profile]
     fig = go.Figure()

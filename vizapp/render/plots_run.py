@@ -7,6 +7,7 @@ from typing import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from vizapp.i18n import _
+from vizapp.render import plain
 from vizapp.render.fonts import use_cjk_in_plotly_templates
 
 use_cjk_in_plotly_templates()
@@ -61,7 +62,7 @@ def sweep(sw) -> go.Figure:
 
 def stage_memory(stages: Sequence) -> go.Figure:
     """Per stage: measured output bytes, the static estimate, and (CUDA) the measured peak."""
-    names = [s.name for s in stages]
+    names = [plain(s.name) for s in stages]  # module names are user text
     fig = go.Figure()
     fig.add_bar(x=names, y=[s.estimate_bytes / MIB for s in stages], name=_("estimate (output)"),
                 marker_color="#94a3b8")

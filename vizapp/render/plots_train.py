@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from vizapp.i18n import _
+from vizapp.render import plain
 from vizapp.render.fonts import use_cjk_in_plotly_templates
 
 use_cjk_in_plotly_templates()
@@ -27,6 +28,7 @@ def curves(runs: dict[str, dict], height: int = 520) -> go.Figure:
     fig = make_subplots(rows=1, cols=3, subplot_titles=(_("loss"), _("accuracy"), _("learning rate")),
                         horizontal_spacing=0.07)
     for i, (label, v) in enumerate(runs.items()):
+        label = plain(label)
         color = PALETTE[i % len(PALETTE)]
         steps, epochs = v.get("step", ()), v.get("epoch", ())
         sx = [s.epochs_done for s in steps]
@@ -86,7 +88,7 @@ def percentiles(runs: dict[str, Sequence]) -> go.Figure:
         color = PALETTE[i % len(PALETTE)]
         for q, width, dash in (("p15", 1.2, "dot"), ("p50", 2.2, "solid"), ("p85", 1.2, "dot")):
             fig.add_scatter(x=x, y=[getattr(r, q) for r in recs], mode="lines",
-                            name=_("{label} {q}th").format(label=label, q=q[1:]), line=dict(color=color, width=width,
+                            name=_("{label} {q}th").format(label=plain(label), q=q[1:]), line=dict(color=color, width=width,
                                                                  dash=dash), row=1, col=i + 1)
     fig.update_xaxes(title_text=_("step"))
     fig.update_layout(height=380, **_LAYOUT)
@@ -95,9 +97,9 @@ def percentiles(runs: dict[str, Sequence]) -> go.Figure:
 
 def _watch_title(label: str, recs: Sequence) -> str:
     if not recs:
-        return _("{label}: no records").format(label=label)
+        return _("{label}: no records").format(label=plain(label))
     r = recs[0]
-    return _("{label}: input of {layer}, unit {unit}").format(label=label, layer=r.layer,
+    return _("{label}: input of {layer}, unit {unit}").format(label=plain(label), layer=plain(r.layer),
                                                              unit=r.unit)
 
 
@@ -106,7 +108,7 @@ def gap(runs: dict[str, Sequence]) -> go.Figure:
     fig = go.Figure()
     for i, (label, epochs) in enumerate(runs.items()):
         fig.add_scatter(x=[e.epoch for e in epochs], y=[e.gap for e in epochs],
-                        mode="lines+markers", name=label,
+                        mode="lines+markers", name=plain(label),
                         line=dict(color=PALETTE[i % len(PALETTE)], width=2))
     fig.update_layout(height=320, xaxis_title=_("epoch"), yaxis_title=_("mean |Δ logit|"), **_LAYOUT)
     return fig

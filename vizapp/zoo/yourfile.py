@@ -29,6 +29,11 @@ def load_factory(target: str) -> nn.Module:
                               target=target[:120]))
     try:
         ns = runpy.run_path(path)
+    except SystemExit as exc:  # sys.exit()/exit() at the top level: a script, not a module
+        raise ConfigError(msg("{path} called exit({code}) while vizapp loaded it: put the "
+                              "script part of the file under `if __name__ == \"__main__\":` "
+                              "(vizapp does not run that part)", path=path,
+                              code=repr(exc.code))) from None
     except OSError as exc:
         raise ConfigError(msg("cannot read {path}: {strerror}", path=path,
                               strerror=exc.strerror)) from None
@@ -39,6 +44,9 @@ def load_factory(target: str) -> nn.Module:
         raise ConfigError(msg("{path} defines no function '{name}'", path=path, name=name))
     try:
         model = ns[name]()
+    except SystemExit as exc:
+        raise ConfigError(msg("{name}() called exit({code}): it should return the model",
+                              name=name, code=repr(exc.code))) from None
     except Exception as exc:  # noqa: BLE001
         raise ConfigError(msg("{name}() failed: {type}: {exc}", name=name, type=type(exc).__name__,
                               exc=str(exc))) from None
