@@ -235,22 +235,6 @@ def panel(spec_key: str, rows: Sequence[Any]) -> None:
 
 
 # ------------------------------------------------------------------------------- the Graph page
-_EDGE_LABEL = re.compile(r'\blabel="(?:[^"\\]|\\.)*"(, )?')
-_TOOLTIP = re.compile(r',? ?\btooltip="(?:[^"\\]|\\.)*"')
-
-
-def strip_shapes(dot: str) -> str:
-    """The DOT without what gives the shapes away: edge labels (C×H×W) and tooltips (the
-    worked arithmetic). Node labels (layer types, kernels, channels in→out) stay."""
-    out = []
-    for line in dot.splitlines():
-        line = _TOOLTIP.sub("", line)
-        if " -> " in line:
-            line = _EDGE_LABEL.sub("", line)
-        out.append(line)
-    return "\n".join(out) + "\n"
-
-
 @dataclass(frozen=True)
 class Question:
     """A clicked graph node or block, as the exercise asks about it."""

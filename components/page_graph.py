@@ -214,10 +214,10 @@ def render(frame: Frame) -> None:
     exp, col = _sets()
     view = build_view(a, depth, exp, col, fold)
     too_big = len(view.units) > MAX_UNITS
-    dot = to_dot(a, theme=theme, view=view, direction=direction)
     ex = exercise.on()  # (its switch is drawn above Details)
-    if ex:  # predict, then reveal: no shapes on the edges, no arithmetic in the tooltips
-        dot = exercise.strip_shapes(dot)
+    # predict, then reveal: no shapes on the edges, no arithmetic in the tooltips
+    dot = to_dot(a, theme=theme, view=view, direction=direction, tooltips=not ex,
+                 edge_labels=not ex)
     svg = err = None
     timed_out = False
     if not too_big:

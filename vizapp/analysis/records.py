@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from vizapp.i18n import msg, tr
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
+
+from .table import Row, rows as table_rows
 
 Shape = tuple[int, ...]
 
@@ -130,46 +133,6 @@ class Failure:
 
 
 @dataclass(frozen=True)
-class Row:
-    """One line of the seed-style table."""
-
-    name: str
-    type: str
-    depth: int
-    output_shape: Shape | None
-    params: int
-    macs: int
-    receptive_field: ReceptiveField | None
-    explanation: str
-    input_shapes: tuple[Shape, ...] = ()
-    macs_note: str = ""  # non-empty: some MACs inside are not counted (``macs`` is a lower bound)
-    rf_note: str = ""  # non-empty: the receptive field of this 4-D output is not computed
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {
-            "name": self.name,
-            "type": self.type,
-            "depth": self.depth,
-            "output_shape": list(self.output_shape) if self.output_shape is not None else None,
-            "params": self.params,
-            "macs": None if self.macs_note and not self.macs else self.macs,
-            "receptive_field": _rf_dict(self.receptive_field),
-            "explanation": self.explanation,
-        }
-        if self.macs_note:
-            d["macs_note"] = self.macs_note
-        if self.rf_note:
-            d["receptive_field_note"] = self.rf_note
-        return d
-
-
-def _rf_dict(rf: ReceptiveField | None) -> dict[str, Any] | None:
-    if rf is None:
-        return None
-    return {"size": list(rf.size), "jump": list(rf.jump), "start": list(rf.start)}
-
-
-@dataclass(frozen=True)
 class Analysis:
     model: str  # display name
     input_shape: Shape  # (N, C, H, W)
@@ -206,6 +169,30 @@ class Analysis:
             object.__setattr__(self, "_bidx", idx)
         return idx
 
+    # ------------------------------------------------- derived facts of the graph (computed once)
+    @cached_property
+    def _graph(self) -> "GraphFacts":
+        return GraphFacts.of(self)
+
+    def order(self) -> dict[str, int]:
+        """Node id → its position in execution order."""
+        return self._graph.order
+
+    def parents(self) -> dict[str, str]:
+        """Block path → the path of the block that contains it."""
+        return self._graph.parents
+
+    def consumers(self) -> dict[str, tuple[str, ...]]:
+        """Node id → the nodes that read its output (each once, in execution order)."""
+        return self._graph.consumers
+
+    def is_transparent(self, b: "Block") -> bool:
+        """A module whose calls are interleaved with its parent's own ops (a ``ModuleList``
+        the parent iterates while concatenating, a module called twice): the Shapes table
+        lists its children in its place and the graph draws them as its parent's (a cluster
+        or one node for it would be a cycle). One rule for both."""
+        return b.path in self._graph.transparent
+
     def __getstate__(self) -> dict[str, Any]:  # drop the lazy indexes when pickling
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
@@ -222,60 +209,8 @@ class Analysis:
 
     # ---------------------------------------------------------------- table
     def rows(self, depth: int = 1) -> list[Row]:
-        """Seed-style rows: at depth 1 one row per direct child module, in execution order
-        (what ``for name, layer in net.named_children()`` prints); deeper depths expand nested
-        modules down to ``depth``. An expanded block also shows the concatenations and
-        additions its own ``forward`` does between its children (where DenseNet's channels
-        grow and residual shortcuts join); a container its parent iterates with its own ops in
-        between (``for blk in self.net: X = cat(X, blk(X))``) is shown through. Blocks that
-        did not run (after a failure) are left out."""
-        out: list[Row] = []
-        root = self._block_index().get("")
-        if root is None:
-            return out
-
-        def visit(b: Block) -> None:
-            for item in self._items(b):
-                if isinstance(item, Node):
-                    out.append(Row(item.id, item.module_type, b.depth + 1, item.output_shape,
-                                   item.params, item.macs, item.rf, item.explanation,
-                                   item.input_shapes, item.macs_note, item.rf_note))
-                elif item.depth < depth and item.children:
-                    visit(item)
-                else:
-                    out.append(self._row(item))
-
-        visit(root)
-        return out
-
-    def _items(self, b: Block) -> list["Block | Node"]:
-        """A block's children and its own concatenations/additions, in execution order;
-        children interleaved with the block's own ops are replaced by their items."""
-        order = self.__dict__.get("_order")
-        if order is None:
-            order = {n.id: i for i, n in enumerate(self.nodes)}
-            object.__setattr__(self, "_order", order)
-        own = [self.node(i) for i in b.nodes if self.node(i).module_path == b.path]
-        own_idx = [order[n.id] for n in own]
-        items: list[tuple[int, Block | Node]] = [
-            (order[n.id], n) for n in own if n.category in ("concat", "add")]
-        for cp in b.children:
-            c = self.block(cp)
-            lo, hi = order[c.nodes[0]], order[c.nodes[-1]]
-            if c.children and any(lo < i < hi for i in own_idx):
-                items += [(order[x.id] if isinstance(x, Node) else order[x.nodes[0]], x)
-                          for x in self._items(c)]
-            else:
-                items.append((lo, c))
-        return [x for _, x in sorted(items, key=lambda t: t[0])]
-
-    def _row(self, b: Block) -> Row:
-        inner = [self.node(i) for i in b.nodes]
-        macs_note = "; ".join(dict.fromkeys(n.macs_note for n in inner if n.macs_note))
-        last = self.node(b.outputs[-1]) if b.outputs else None
-        rf_note = last.rf_note if last is not None else ""
-        return Row(b.path, b.type, b.depth, b.output_shape, b.params, b.macs, b.rf,
-                   b.explanation, b.input_shapes, macs_note, rf_note)
+        """The seed-style rows of the Shapes table (:func:`vizapp.analysis.table.rows`)."""
+        return table_rows(self, depth)
 
     @property
     def macs_per_image(self) -> int:
@@ -316,3 +251,27 @@ class Analysis:
         if self.failure is not None:
             d["failure"] = asdict(self.failure)
         return d
+
+
+@dataclass(frozen=True)
+class GraphFacts:
+    """What the table and the graph both derive from an analysis's nodes and blocks."""
+
+    order: dict[str, int]
+    parents: dict[str, str]
+    consumers: dict[str, tuple[str, ...]]
+    transparent: frozenset[str]
+
+    @staticmethod
+    def of(a: Analysis) -> "GraphFacts":
+        order = {n.id: i for i, n in enumerate(a.nodes)}
+        parents = {c: b.path for b in a.blocks for c in b.children}
+        uses: dict[str, dict[str, None]] = {}
+        for n in a.nodes:
+            for i in n.inputs:
+                uses.setdefault(i, {})[n.id] = None
+        transparent = frozenset(
+            b.path for b in a.blocks
+            if b.path and b.children and b.nodes and b.inputs
+            and any(order.get(i, -1) > min(order.get(x, 0) for x in b.nodes) for i in b.inputs))
+        return GraphFacts(order, parents, {k: tuple(v) for k, v in uses.items()}, transparent)

@@ -16,26 +16,17 @@ from typing import Any
 MAX_WALK = 64
 
 
-def _consumers(analysis: Any) -> dict[str, int]:
-    count: dict[str, int] = {}
-    for n in analysis.nodes:
-        for i in set(n.inputs):
-            count[i] = count.get(i, 0) + 1
-    return count
-
-
 def branch_heads(analysis: Any, cat: Any) -> tuple[str, list[str]] | None:
     """(the fork, the first node of each branch feeding ``cat`` in its input order), or None
     when the inputs are not parallel branches from one fork."""
-    nodes = {n.id: n for n in analysis.nodes}
-    uses = _consumers(analysis)
+    consumers = analysis.consumers()
     heads, forks = [], set()
     for inp in cat.inputs:
         prev, cur = None, inp
         for _ in range(MAX_WALK):
-            if uses.get(cur, 0) >= 2:
+            if len(consumers.get(cur, ())) >= 2:
                 break
-            node = nodes.get(cur)
+            node = analysis.node(cur) if cur in analysis.order() else None
             if node is None or len(node.inputs) != 1:
                 return None
             prev, cur = cur, node.inputs[0]

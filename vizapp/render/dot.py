@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping, Sequence
 
 from vizapp.render.branch_order import cat_order
 from vizapp.render.fonts import DOT_FONT_CJK
@@ -172,42 +172,23 @@ def _norm(paths: Iterable[str] | None) -> frozenset[str]:
 def fold_members(analysis: Analysis, path: str) -> tuple[str, ...]:
     """The blocks folded together with (and starting at) ``path``; ``(path,)`` if none."""
     a = analysis
-    parents = _parents(a)
+    parents = a.parents()
     parent = parents.get(path)
-    while parent and _transparent(a, a.block(parent)):
+    while parent and a.is_transparent(a.block(parent)):
         parent = parents.get(parent)
     if parent is None:
         return (path,)
-    for run in _runs(a, _effective_children(a, a.block(parent)), _consumers(a)):
+    for run in _runs(a, _effective_children(a, a.block(parent)), a.consumers()):
         if run[0] == path:
             return run
     return (path,)
-
-
-def _order(a: Analysis) -> dict[str, int]:
-    idx = a.__dict__.get("_render_order")
-    if idx is None:
-        idx = {n.id: i for i, n in enumerate(a.nodes)}
-        object.__setattr__(a, "_render_order", idx)
-    return idx
-
-
-def _transparent(a: Analysis, b: Block) -> bool:
-    """A module whose calls are interleaved with its parent's own ops (a ``ModuleList`` the
-    parent iterates while concatenating, a module called twice): a cluster or a single node
-    for it would be a cycle, so its children are drawn as children of its parent."""
-    if not b.path or not b.children or not b.nodes or not b.inputs:
-        return False
-    order = _order(a)
-    first = min(order.get(n, 0) for n in b.nodes)
-    return any(order.get(i, -1) > first for i in b.inputs)
 
 
 def _transparent_descendants(a: Analysis, b: Block) -> list[str]:
     out: list[str] = []
     for cp in b.children:
         c = a.block(cp)
-        if _transparent(a, c):
+        if a.is_transparent(c):
             out.append(cp)
             out.extend(_transparent_descendants(a, c))
     return out
@@ -218,33 +199,14 @@ def _effective_children(a: Analysis, b: Block) -> list[str]:
     out: list[str] = []
     for cp in b.children:
         c = a.block(cp)
-        if _transparent(a, c):
+        if a.is_transparent(c):
             out.extend(_effective_children(a, c))
         else:
             out.append(cp)
     return out
 
 
-def _parents(a: Analysis) -> dict[str, str]:
-    idx = a.__dict__.get("_render_parents")
-    if idx is None:
-        idx = {c: b.path for b in a.blocks for c in b.children}
-        object.__setattr__(a, "_render_parents", idx)
-    return idx
-
-
-def _consumers(a: Analysis) -> dict[str, list[str]]:
-    idx = a.__dict__.get("_render_consumers")
-    if idx is None:
-        idx = {}
-        for n in a.nodes:
-            for i in n.inputs:
-                idx.setdefault(i, []).append(n.id)
-        object.__setattr__(a, "_render_consumers", idx)
-    return idx
-
-
-def _runs(a: Analysis, children: list[str], consumers: dict[str, list[str]]
+def _runs(a: Analysis, children: list[str], consumers: Mapping[str, Sequence[str]]
           ) -> list[tuple[str, ...]]:
     """Maximal runs (length ≥ 2) of consecutive sibling blocks with one repeat key that form
     a chain: each block reads only what the previous one wrote, and nothing outside the run
@@ -263,7 +225,7 @@ def _runs(a: Analysis, children: list[str], consumers: dict[str, list[str]]
     return runs
 
 
-def _chained(prev: Block, nxt: Block, consumers: dict[str, list[str]]) -> bool:
+def _chained(prev: Block, nxt: Block, consumers: Mapping[str, Sequence[str]]) -> bool:
     if not prev.outputs or tuple(nxt.inputs) != tuple(prev.outputs):
         return False
     inside = set(nxt.nodes)
@@ -335,9 +297,9 @@ class _ViewBuilder:
                  fold_repeats: bool):
         self.a, self.depth, self.exp, self.col, self.fold = a, depth, exp, col, fold_repeats
         self.blocks = a._block_index()
-        self.consumers = _consumers(a)
-        self.order = _order(a)
-        parents = _parents(a)
+        self.consumers = a.consumers()
+        self.order = a.order()
+        parents = a.parents()
         # ancestors of explicitly expanded blocks are opened so the block can be seen
         self.force_open: set[str] = set()
         for p in exp:
@@ -458,7 +420,7 @@ class _ViewBuilder:
 def _block_title(a: Analysis, b: Block) -> str:
     """Display name: ``layer1`` or ``layer1.0`` for numbered children of a Sequential."""
     if b.name.isdigit():
-        parent = _parents(a).get(b.path)
+        parent = a.parents().get(b.path)
         if parent:
             return f"{a.block(parent).name}.{b.name}" if a.block(parent).path else b.name
     return b.name
@@ -485,7 +447,7 @@ def fold_label(a: Analysis, members: tuple[str, ...]) -> str:
 def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
            collapsed: Iterable[str] = (), fold_repeats: bool = True, theme: str = "light",
            legend: bool = True, title: bool = True, tooltips: bool = True,
-           view: View | None = None, direction: str = "TB") -> str:
+           view: View | None = None, direction: str = "TB", edge_labels: bool = True) -> str:
     """The graph as DOT text (deterministic).
 
     ``depth``: module depth shown open (1 = the model's direct children as blocks; 99 = every
@@ -494,7 +456,9 @@ def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
     once. ``theme``: ``"light"`` or ``"dark"``. ``tooltips``: hover text with the worked
     arithmetic (left out, the DOT depends only on structure, shapes and counts). ``view``: a
     :func:`build_view` already made for these settings (it is built here otherwise).
-    ``direction``: ``"TB"`` (top to bottom) or ``"LR"`` (left to right, for wide screens)."""
+    ``direction``: ``"TB"`` (top to bottom) or ``"LR"`` (left to right, for wide screens).
+    ``edge_labels``: the C×H×W on every edge (off with ``tooltips`` for predict-then-reveal:
+    what remains gives no shape away)."""
     a = analysis
     t = THEMES.get(theme, THEMES["light"])
     if view is None:
@@ -509,7 +473,7 @@ def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
            f"  edge [fontname={_q(_font())}, fontsize=9, fontcolor={_q(t['muted'])}, "
            f"color={_q(t['edge'])}, arrowsize=0.6, penwidth=0.9];"]
     _emit_units(out, a, view, t, tooltips)
-    out += [_edge_stmt(e, t) for e in view.edges]
+    out += [_edge_stmt(e, t, edge_labels) for e in view.edges]
     out += cat_order(a, view)  # Inception's p1…p4 in torch.cat order
     out.append("}")
     return "\n".join(out) + "\n"
@@ -580,8 +544,8 @@ def _emit_units(out: list[str], a: Analysis, view: View, t: dict, tips: bool) ->
     emit("", "  ")
 
 
-def _edge_stmt(e: Edge, t: dict) -> str:
-    attrs = [f"label={_q(' ' + shape_text(e.shape))}"]
+def _edge_stmt(e: Edge, t: dict, label: bool = True) -> str:
+    attrs = [f"label={_q(' ' + shape_text(e.shape))}"] if label else []
     if e.style == "skip":
         attrs += [f"color={_q(t['skip'])}", "style=dashed", "penwidth=1.3",
                   f"fontcolor={_q(t['skip'])}", 'class="skip"']
