@@ -156,3 +156,34 @@ def test_descriptions_travel_to_analysis_workers():
     spec = resolve("custom", {"code": "net = nn.Sequential(nn.Flatten(), nn.Linear(784, 3))"})
     carried = sandbox.known_for(spec)
     assert carried and carried[0][0][0] == spec.config.code
+
+
+D2L_TODAY = """import torch
+from torch import nn
+from torch.nn import functional as F
+
+net = nn.Sequential(
+    nn.LazyConv2d(6, kernel_size=5, padding=2), nn.Sigmoid(),
+    nn.AvgPool2d(kernel_size=2, stride=2),
+    nn.LazyConv2d(16, kernel_size=5), nn.Sigmoid(),
+    nn.AvgPool2d(kernel_size=2, stride=2),
+    nn.Flatten(),
+    nn.LazyLinear(120), nn.Sigmoid(),
+    nn.LazyLinear(84), nn.Sigmoid(),
+    nn.LazyLinear(10))
+"""
+
+
+def test_todays_d2l_lenet_as_pasted():
+    """d2l's current LeNet (lazy layers, the usual imports) gives the seed's LeNet counts:
+    conv 156 + 2,416, linear 48,120 + 10,164 + 850 = 61,706 parameters."""
+    assert summary(D2L_TODAY, (1, 28, 28)).params == 156 + 2416 + 48120 + 10164 + 850
+
+
+@pytest.mark.parametrize("line", ["import os", "from torch import load", "import torch as t",
+                                  "from torch.nn import functional", "from torch import nn as os",
+                                  "import torch, os"])
+def test_other_imports_are_refused(line):
+    with pytest.raises(CodeError) as err:
+        summary(line + "\nnet = nn.Sequential(nn.ReLU())")
+    assert "imports are not needed" in err.value.message and err.value.line == 1

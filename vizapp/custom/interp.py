@@ -116,6 +116,7 @@ class Interpreter:
             raise _Break()
         elif isinstance(s, ast.Continue):
             raise _Continue()
+        # ast.Import / ImportFrom: only the no-op imports pass the check (nn, torch are there)
         return None
 
     def loop(self, s: ast.For, env: dict[str, Any]) -> None:
