@@ -374,7 +374,7 @@ def _node_details(a: Analysis, n: Node) -> None:
 
 def _block_details(a: Analysis, b: Block) -> None:
     st.markdown(md("**{}** · {}", b.path or a.model, b.type) + "  \n"
-                + _("{c} child modules · {n} ops").format(c=len(b.children), n=len(b.nodes)))
+                + _counted(len(b.children), len(b.nodes)))
     st.markdown(_("**in** {i} → **out** {o}").format(i=_shapes(b.input_shapes),
                                                      o=shape_text(b.output_shape)))
     _metrics(b.params, b.macs, _rf(b))
@@ -416,3 +416,9 @@ def details_panel(analysis: Analysis, clicked_id: str | None) -> str | None:
             st.caption(md(_("{id} is not part of this model any more."), id=code(clicked_id)))
             return None
     return kind
+
+
+def _counted(children: int, ops: int) -> str:
+    """"1 child module · 3 ops", "4 child modules · 1 op": the plural from the count."""
+    kids = _("1 child module") if children == 1 else _("{c} child modules").format(c=children)
+    return kids + " · " + (_("1 op") if ops == 1 else _("{n} ops").format(n=ops))

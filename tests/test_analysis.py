@@ -312,7 +312,7 @@ def test_worked_arithmetic_texts():
     assert "64 + 4·32 = 192" in db.explanation
     r50 = analyze_spec(resolve("resnet50"))
     first = r50.block("b2.0")
-    assert "1×1 reduces 64 → 64 channels" in first.explanation
+    assert "1×1 keeps 64 channels" in first.explanation  # 64 in, width 64: nothing is reduced
     assert "expands ×4 to 64·4 = 256" in first.explanation
     r18 = analyze_spec(resolve("resnet18"))
     conv = r18.node(r18.block("b1").nodes[0])
@@ -320,3 +320,26 @@ def test_worked_arithmetic_texts():
     assert "7²·1·64 + 64 = 3,200" in conv.param_explanation
     proj = [b for b in r18.blocks if b.path == "b3.0"][0]
     assert "1×1 convolution" in proj.explanation
+
+
+def test_residual_story_says_where_the_relu_is():
+    """d2l's Residual returns F.relu(Y + X): the story writes the ReLU around the sum, as the
+    graph draws it (the add feeds the ReLU); a block without it keeps F(x) + x."""
+    r18 = analyze_spec(resolve("resnet18"))
+    assert "output = ReLU(F(x) + x)" in r18.block("b2.0").explanation
+    assert "output = ReLU(F(x) + shortcut(x))" in r18.block("b3.0").explanation
+    add = next(r18.node(i) for i in r18.block("b2.0").nodes if r18.node(i).op == "add")
+    relu = [c for c in r18.consumers()[add.id]]
+    assert len(relu) == 1 and r18.node(relu[0]).op == "relu"
+
+    class Plain(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(4, 4, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv(x) + x
+
+    a = analyze(torch.nn.Sequential(Plain(), Plain()), (4, 8, 8))
+    assert "output = F(x) + x (identity" in a.block("0").explanation
+    assert "ReLU(" not in a.block("0").explanation

@@ -34,7 +34,7 @@ def block_story(btype: str, nodes: list[Node], in_shapes: tuple, out_shape: Shap
         lines.append(_branches_line(cats))
     adds = [n for n in nodes if n.op == "add" and n.shortcut is not None]
     if adds:
-        lines.append(_residual_line(adds))
+        lines.append(_residual_line(adds, nodes))
     convs = [n for n in nodes if n.op == "conv2d"]
     line = _bottleneck_line(convs) if adds else None
     if line:
@@ -106,9 +106,26 @@ def _branches_line(cats: list[Node]) -> str:
                n=len(cats), sums="; ".join(text))
 
 
-def _residual_line(adds: list[Node]) -> str:
+def _activation_after(add: Node, nodes: list[Node]) -> str | None:
+    """The activation the block applies to the sum itself (d2l's ``F.relu(Y + X)``), if any:
+    the add's only reader inside the block is one activation of it alone."""
+    readers = [n for n in nodes if add.id in n.inputs]
+    if len(readers) == 1 and readers[0].category == "act" and readers[0].inputs == (add.id,):
+        t = readers[0].module_type or readers[0].op
+        return {"relu": "ReLU"}.get(t, t)
+    return None
+
+
+def _residual_line(adds: list[Node], nodes: list[Node]) -> str:
     if len(adds) == 1:
         s = adds[0].shortcut
+        act = _activation_after(adds[0], nodes)
+        if act and s.projection:
+            return msg("residual: output = {act}(F(x) + shortcut(x)); {shortcut}", act=act,
+                       shortcut=s.text())
+        if act:
+            return msg("residual: output = {act}(F(x) + x) (identity shortcut: shapes already "
+                       "match)", act=act)
         if s.projection:
             return msg("residual: output = F(x) + shortcut(x); {shortcut}", shortcut=s.text())
         return msg("residual: output = F(x) + x (identity shortcut: shapes already match)")
@@ -121,6 +138,10 @@ def _residual_line(adds: list[Node]) -> str:
                          where=where, layer=s.layer, cin=s.in_channels, cout=s.out_channels,
                          stride=stride) if s.projection else
                      msg("{where}: identity", where=where))
+    acts = {_activation_after(a, nodes) for a in adds}
+    if len(acts) == 1 and None not in acts:
+        return msg("{n} residual units, output = {act}(F(x) + shortcut(x)) — {units}",
+                   n=len(adds), act=acts.pop(), units=join("; ", units))
     return msg("{n} residual units, output = F(x) + shortcut(x) — {units}", n=len(adds),
                units=join("; ", units))
 
@@ -136,6 +157,9 @@ def _bottleneck_line(convs: list[Node]) -> str | None:
     if not w or not e or e % w or e == w:
         return None
     kk = f"{hw_text(k)}×{hw_text(k)}" if k[0] == k[1] else f"{k[0]}×{k[1]}"
+    if a0["in"] == w:  # ResNet-50's first block: 64 in, width 64
+        return msg("bottleneck: 1×1 keeps {cin} channels, the {k} conv works at {w}, "
+                   "1×1 expands ×{x} to {w}·{x} = {e}", cin=a0["in"], w=w, k=kk, x=e // w, e=e)
     return msg("bottleneck: 1×1 reduces {cin} → {w} channels, the {k} conv works at {w}, "
                "1×1 expands ×{x} to {w}·{x} = {e}", cin=a0["in"], w=w, k=kk, x=e // w, e=e)
 
