@@ -341,12 +341,19 @@ def _shapes(shapes) -> str:
     return ", ".join(shape_text(s) for s in shapes) if shapes else "—"
 
 
-def _metrics(params: int, macs: int, rf: str) -> None:
+def _metrics(a: Analysis, params: int, macs: int, rf: str) -> None:
+    """Parameters, MACs per image (the app's one convention, as Compare and the published
+    figures count them; the batch's total in the help) and the receptive field."""
     # a compact table, not st.metric: its large font truncates "39.3 M" in a narrow column
     field = rf.replace("RF ", "") if rf != "—" else "—"
-    st.markdown(_("| params | MACs | receptive field |") + "\n|---|---|---|\n"
-                f"| **{human(params)}** ({params:,}) | **{human(macs)}** | {field} |",
-                help=_("{n} multiply–accumulates (FLOPs ≈ 2 × MACs)").format(n=f"{macs:,}"))
+    n = max(a.input_shape[0], 1)
+    per = macs // n
+    batch = _(" × batch {n} = {total} for the batch").format(n=n, total=f"{macs:,}") \
+        if n > 1 else ""
+    st.markdown(_("| params | MACs per image | receptive field |") + "\n|---|---|---|\n"
+                f"| **{human(params)}** ({params:,}) | **{human(per)}** | {field} |",
+                help=_("{n} multiply–accumulates per image (FLOPs ≈ 2 × MACs)").format(
+                    n=f"{per:,}") + batch)
 
 
 def _node_details(a: Analysis, n: Node) -> None:
@@ -359,7 +366,7 @@ def _node_details(a: Analysis, n: Node) -> None:
                 + "<small>" + _("(C×H×W, batch {n} dropped)").format(n=a.input_shape[0])
                 + "</small>",
                 unsafe_allow_html=True)
-    _metrics(n.params, n.macs, _rf(n))
+    _metrics(a, n.params, n.macs, _rf(n))
     if n.explanation:
         st.markdown(_("**Shape arithmetic**"))
         st.code(n.explanation, language=None, wrap_lines=True)
@@ -377,7 +384,7 @@ def _block_details(a: Analysis, b: Block) -> None:
                 + _counted(len(b.children), len(b.nodes)))
     st.markdown(_("**in** {i} → **out** {o}").format(i=_shapes(b.input_shapes),
                                                      o=shape_text(b.output_shape)))
-    _metrics(b.params, b.macs, _rf(b))
+    _metrics(a, b.params, b.macs, _rf(b))
     if b.explanation:
         st.markdown(_("**What it does**"))
         st.code(b.explanation, language=None, wrap_lines=True)
@@ -408,7 +415,7 @@ def details_panel(analysis: Analysis, clicked_id: str | None) -> str | None:
                 first = a.block(members[0])
                 st.markdown(_("**in** {i} → **out** {o}").format(
                     i=_shapes(first.input_shapes), o=shape_text(a.block(members[-1]).output_shape)))
-                _metrics(sum(a.block(p).params for p in members),
+                _metrics(a, sum(a.block(p).params for p in members),
                          sum(a.block(p).macs for p in members), _rf(a.block(members[-1])))
                 if first.explanation:
                     st.code(first.explanation, language=None, wrap_lines=True)

@@ -29,14 +29,15 @@ def rf_text(rf) -> str:
     return f"{h}" if h == w else f"{h}×{w}"
 
 
-def table_records(rows) -> list[dict]:
-    """The rows as plain dicts for the data frame (name indented by depth)."""
+def table_records(rows, batch: int = 1) -> list[dict]:
+    """The rows as plain dicts for the data frame (name indented by depth; MACs per image,
+    the app's convention on screen: the downloads keep ``vizapp table``'s batch totals)."""
     return [{
         "layer": "\u2003" * max(r.depth - 1, 0) + r.name,
         "type": r.type,
         "output shape": shape_text(r.output_shape),
         "params": r.params,
-        "MACs": r.macs,
+        "MACs": r.macs // max(batch, 1),
         "RF": rf_text(r.receptive_field),
     } for r in rows]
 
@@ -104,9 +105,12 @@ def render(frame: Frame) -> None:
     m[0].metric(_("Parameters"), human(a.total_params), help=_(
         "{n} ({t} trainable, {b} buffer elements)").format(
         n=f"{a.total_params:,}", t=f"{a.trainable_params:,}", b=f"{a.buffers:,}"))
-    m[1].metric("MACs", a.macs_text(human(a.total_macs)),
-                help=_("{n} multiply–accumulates; FLOPs ≈ 2×MACs = {f}").format(
-                    n=f"{a.total_macs:,}", f=f"{2 * a.total_macs:,}"))
+    n_img = max(a.input_shape[0], 1)
+    m[1].metric(_("MACs per image"), a.macs_text(human(a.macs_per_image)),
+                help=_("{n} multiply–accumulates per image; FLOPs ≈ 2×MACs = {f}").format(
+                    n=f"{a.macs_per_image:,}", f=f"{2 * a.macs_per_image:,}")
+                + (_(" (× batch {n} = {total} for the batch)").format(
+                    n=n_img, total=f"{a.total_macs:,}") if n_img > 1 else ""))
     m[2].metric(_("Output"), shape_text(a.output_shape) if a.output_shape else "—",
                 help=_("Output tensor {out} (N×…) for input {inp}").format(
                     out=shape_text(a.output_shape, batch=True),
@@ -129,7 +133,7 @@ def render(frame: Frame) -> None:
                        file_name=f"{name}-shapes.json", mime="application/json",
                        icon=":material/download:", width="stretch")
 
-    recs = table_records(rows)
+    recs = table_records(rows, a.input_shape[0])
     if ex:  # predict, then reveal: unsolved output shapes hidden, the question above the table
         recs = exercise.mask(recs, rows, exercise.key_of(spec))
         exercise.panel(exercise.key_of(spec), rows)
@@ -142,13 +146,13 @@ def render(frame: Frame) -> None:
             "type": st.column_config.TextColumn(_("type")),
             "output shape": st.column_config.TextColumn(_("output shape (C×H×W)")),
             "params": st.column_config.NumberColumn(_("params"), format="localized"),
-            "MACs": st.column_config.NumberColumn("MACs", format="localized"),
+            "MACs": st.column_config.NumberColumn(_("MACs per image"), format="localized"),
             "RF": st.column_config.TextColumn(_("RF"), help=_("Receptive field: how many input "
                                                               "pixels one output pixel sees")),
         })
-    st.caption(_("**Total:** {p} parameters · {m} MACs (FLOPs ≈ {f}) · output {out}. "
+    st.caption(_("**Total:** {p} parameters · {m} MACs per image (FLOPs ≈ {f}) · output {out}. "
                  "Select a row for its arithmetic.").format(
-        p=f"{a.total_params:,}", m=f"{a.total_macs:,}", f=human(2 * a.total_macs),
+        p=f"{a.total_params:,}", m=f"{a.macs_per_image:,}", f=human(2 * a.macs_per_image),
         out=shape_text(a.output_shape, batch=True)))
     for note in a.notes:
         st.caption(":material/info: " + esc(note, 1000))

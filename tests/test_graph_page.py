@@ -107,3 +107,28 @@ def test_expand_collapse_buttons():
     assert at.session_state[pg.COL_KEY] == ["b3.0"] and at.session_state[pg.EXP_KEY] == []
     next(b for b in at.button if b.label == "Reset expansions").click().run()
     assert at.session_state[pg.COL_KEY] == [] and not at.exception
+
+
+def test_macs_are_per_image_on_every_page() -> None:
+    """One convention, said on screen: ResNet-50 (seed 001, batch 2) b2.0 has 231,211,008 MACs
+    per image (Compare's and torchvision's figure); the Graph details and the Shapes page said
+    462 M (the batch's) before."""
+    from streamlit.testing.v1 import AppTest
+
+    from components import page_graph
+    from tests.test_app import MAIN
+    from vizapp.analysis import analyze_spec
+    from vizapp.zoo import resolve
+    a = analyze_spec(resolve("resnet50"))
+    per_image = a.block("b2.0").macs // 2
+    assert per_image == 231_211_008
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.query_params["model"] = "resnet50"
+    at.run()
+    at.session_state[page_graph.SEL_KEY] = "b-b2.0"
+    at.run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "MACs per image" in text and "**231 M**" in text and "462 M" not in text, text
+    at.switch_page("app_pages/shapes.py").run()
+    metric = next(m for m in at.metric if "MACs" in m.label)
+    assert metric.label == "MACs per image" and metric.value == "4.09 G"  # 8.18 G / 2
