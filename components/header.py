@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vizapp.fmt import human, shape_text
+from vizapp.zoo import format_value
 from vizapp.i18n import _, tr
 
 from . import present, sidebar, state
@@ -53,6 +54,12 @@ def render(frame: Frame, page: str = "") -> None:
     parts += [_("{n} params").format(n=human(a.total_params)),
               _("{n} MACs per image").format(n=a.macs_text(human(a.macs_per_image))) + per_batch]
     st.caption(" · ".join(parts))
+    near = spec.near()
+    if near:
+        st.caption(esc(_("Equal to {presets} but for a detail.").format(presets=_("; ").join(
+            _("{preset} (its {diffs})").format(preset=name, diffs=", ".join(
+                f"{k}={format_value(theirs)}" for k, (_ours, theirs) in diff.items()))
+            for name, diff in near))))
     f = a.failure
     if f is not None and page not in EXPLAINS_FAILURE:
         cols = st.columns([5, 1.3], vertical_alignment="center")

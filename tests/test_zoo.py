@@ -677,3 +677,17 @@ def test_seeded_build_is_reproducible_and_leaves_the_global_rng_alone():
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not torch.equal(sa["conv1.weight"], sc["conv1.weight"])
+
+
+def test_label_names_the_linked_preset_and_says_what_it_is_close_to():
+    """``?model=resnet18&blocks=3,4,6,3&block=bottleneck`` was labelled "resnet34
+    (block=bottleneck)": the label names the preset the link named and what changed; the
+    presets it equals but for one knob are said separately (seed 001's ResNet-50 differs in
+    its shortcut: a BatchNorm after the 1×1 convolution)."""
+    spec = resolve("resnet18", {"blocks": "3,4,6,3", "block": "bottleneck"})
+    assert spec.label == "resnet18 (block=bottleneck, blocks=3,4,6,3)"
+    near = dict(spec.near())
+    assert near["resnet50"] == {"shortcut": ("conv", "conv-bn")}
+    assert near["resnet34"] == {"block": ("bottleneck", "basic")}
+    assert resolve("resnet50").near() == []  # a preset as it is
+    assert resolve("lenet", {"batch_norm": "true", "conv1_padding": "0"}).label == "lenet-bn"

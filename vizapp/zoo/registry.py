@@ -77,9 +77,10 @@ class ModelSpec:
 
     @property
     def label(self) -> str:
-        """What the configuration is *now*: the preset it equals, or the nearest preset of its
-        family and what differs from it (a resnet18 switched to bottleneck blocks 3,4,6,3 is
-        "resnet50 (num_classes=10)", not "resnet18 (…)"). The input is not part of it."""
+        """What the configuration is *now*: the preset it equals (LeNet switched to BatchNorm
+        and padding 0 is "lenet-bn"), else the preset it was named by and what was changed
+        ("resnet18 (blocks=3,4,6,3, block=bottleneck)"). The input is not part of it; a
+        preset it is close to is :meth:`near`'s to say."""
         base = self.preset or self.family
         if self.preset and self.preset in PRESETS:
             changed = _diff(PRESETS[self.preset].config, self.config)
@@ -88,23 +89,38 @@ class ModelSpec:
         edited = " (edited)" if "code" in changed else ""  # your own model: never the code itself
         changed = {k: v for k, v in changed.items() if k not in _NOT_IN_LABEL}
         if changed and "code" not in self.config.changed():
-            base, changed = self._nearest(base, changed)
+            same = self._near(0)
+            if same:
+                return same[0][0]
         if not changed:
             return base + edited
         from .base import format_value
         return base + " (" + ", ".join(f"{k}={format_value(v)}" for k, v in changed.items()) + ")"
 
-    def _nearest(self, base: str, changed: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """The preset of this family that differs from the config in the fewest knobs."""
-        best = (len(changed), base, changed)
+    def _near(self, most: int) -> list[tuple[str, dict[str, tuple[Any, Any]]]]:
+        """The presets of this family (other than the one named) that differ from the config
+        in the fewest architecture knobs, at most ``most``: [(name, {knob: (ours, its)})]."""
+        found: list[tuple[str, dict[str, tuple[Any, Any]]]] = []
         for p in PRESETS.values():
-            if p.family != self.family or p.name == base:
+            if p.family != self.family or p.name == self.preset:
                 continue
-            diff = {k: v for k, v in _diff(p.config, self.config).items()
-                    if k not in _NOT_IN_LABEL}
-            if len(diff) < best[0]:
-                best = (len(diff), p.name, diff)
-        return best[1], best[2]
+            diff = {k: (v, getattr(p.config, k)) for k, v in _diff(p.config, self.config).items()
+                    if k not in _NOT_IN_LABEL and k != "num_classes"}
+            if len(diff) <= most:
+                found.append((p.name, diff))
+        fewest = min((len(d) for _, d in found), default=0)
+        return [(n, d) for n, d in found if len(d) == fewest]
+
+    def near(self) -> list[tuple[str, dict[str, tuple[Any, Any]]]]:
+        """The presets this changed configuration equals but for one or two architecture knobs
+        (the classifier size aside): ``[("resnet50", {"shortcut": ("conv", "conv-bn")})]``;
+        empty when it is its preset, or nothing is that close."""
+        if "code" in self.config.changed() or not self.preset or self.preset not in PRESETS:
+            return []
+        if not {k for k in _diff(PRESETS[self.preset].config, self.config)
+                if k not in _NOT_IN_LABEL}:
+            return []
+        return [(n, d) for n, d in self._near(2) if d]
 
     def replace(self, **changes: Any) -> "ModelSpec":
         return dataclasses.replace(self, config=self.config.replace(**changes))
