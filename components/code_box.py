@@ -77,7 +77,7 @@ def offer_fix(spec: ModelSpec, a, wkey: str) -> None:
     want, got = f.features
     st.text(_("Line {line}: this Linear expects {want} features but {got} arrive.").format(
         line=fx.line, want=want, got=got))
-    st.button(fx.label, key="vz.code_fix", type="primary", on_click=_apply,
+    st.button(tr(fx.label), key="vz.code_fix", type="primary", on_click=_apply,
               args=(wkey, fix.apply(spec.config.code, fx)),
               help=_("Rewrites that number in the code above and rebuilds the model."))
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from vizapp.i18n import _
+from vizapp.i18n import N_, _, tr
 from vizapp.analysis.records import Analysis, Block, Node
 from vizapp.fmt import human, shape_text
 from vizapp.render.dot import fold_label, fold_members, parse_id
@@ -298,6 +298,13 @@ export default function (component) {
 
 _viewer = st.components.v2.component(COMPONENT_NAME, html=_HTML, css=_CSS, js=_JS)
 
+# a node's settings as the Details panel names them (the values stay as PyTorch writes them)
+ATTR_NAMES = {"kernel": N_("kernel"), "stride": N_("stride"), "padding": N_("padding"),
+              "dilation": N_("dilation"), "groups": N_("groups"), "in": N_("in"),
+              "out": N_("out"), "features": N_("features"), "dim": N_("dim"),
+              "embed_dim": N_("embed_dim"), "heads": N_("heads"),
+              "output_size": N_("output_size"), "parts": N_("parts")}
+
 
 def _noop() -> None:
     pass
@@ -374,7 +381,7 @@ def _node_details(a: Analysis, n: Node) -> None:
         st.markdown(_("**Parameters**"))
         st.code(n.param_explanation, language=None, wrap_lines=True)
     if n.attrs:
-        st.caption(esc(" · ".join(f"{k} {v}" for k, v in n.attrs), 1000))
+        st.caption(esc(" · ".join(f"{tr(ATTR_NAMES.get(k, k))} {v}" for k, v in n.attrs), 1000))
     if a.failure is not None and a.failure.node == n.id:
         st.error(md(_("{message}. Fix: {fix}"), message=a.failure.message, fix=a.failure.fix))
 

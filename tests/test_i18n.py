@@ -494,3 +494,33 @@ def test_refusals_render_in_chinese(case: int) -> None:
     assert str(direct.value) == zh, what
     assert re.search(r"[\u4e00-\u9fff]", zh), (what, zh)
     assert not english_runs(zh), (what, zh, english_runs(zh))
+
+
+def test_zh_words_that_were_left_in_english_or_wrong() -> None:
+    """DenseNet's blocks knob was labelled 残差块数 (residual blocks); the Graph details' node
+    settings (kernel, stride, padding) and the code box's fix button stayed English."""
+    from streamlit.testing.v1 import AppTest
+
+    from components import page_graph
+    from tests.test_app import MAIN
+    from vizapp.analysis import analyze_spec
+    from vizapp.custom import fix
+    from vizapp.zoo import resolve
+    from vizapp.zoo.custom import example
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.query_params.update({"model": "densenet", "lang": "zh"})
+    at.run()
+    labels = [w.label for w in at.sidebar.text_input] + [w.label for w in at.sidebar.slider]
+    assert "每个稠密块的卷积层数" in labels and "残差块数" not in labels, labels
+    at.session_state[page_graph.SEL_KEY] = "n-conv"  # DenseNet's stem: 7×7, stride 2
+    at.run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "卷积核" in captions and "步幅" in captions and "stride" not in captions, captions
+    spec = resolve("lenet-bug")
+    a = analyze_spec(spec)
+    fx = fix.linear_in_features(spec.config.code, a.failure.module_path, a.failure.features,
+                                spec.config.input_shape)
+    assert str(fx.label) == "Use nn.Linear(256, 120)"
+    with i18n.using("zh"):
+        assert i18n.tr(fx.label) == "改用 nn.Linear(256, 120)"
+    assert example("lenet_bug")  # the preset the box shows for this bug

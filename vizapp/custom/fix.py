@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vizapp.i18n import msg
+
 from .check import CodeError
 
 
@@ -37,7 +39,7 @@ def linear_in_features(source: str, module_path: str, features: tuple[int, int],
     import torch
     with torch.device("meta"):
         module = dict(rebuild(desc).named_modules()).get(module_path)
-    label = f"Use nn.Linear({got}, {getattr(module, 'out_features', '…')})"
+    label = msg("Use nn.Linear({got}, {out})", got=got, out=getattr(module, "out_features", "…"))
     return Fix(label, site.line, site.arg_span, str(got))
 
 

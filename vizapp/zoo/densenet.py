@@ -65,6 +65,7 @@ class DenseNetConfig(BaseConfig):
                             help="k: channels each layer adds. A dense block of L layers turns "
                                  "c₀ channels into c₀ + L·k.")
     blocks: tuple[int, ...] = knob((4, 4, 4, 4), min=1, max=64, min_len=1, max_len=8,
+                                   label="layers per dense block",
                                    help="Conv layers per dense block, e.g. 4,4,4,4 (d2l) or "
                                         "6,12,24,16 (DenseNet-121).")
     init_channels: int = knob(64, min=1, max=1024, step=8,

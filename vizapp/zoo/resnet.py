@@ -94,6 +94,7 @@ class ResNetConfig(BaseConfig):
                       help="basic: two 3×3 convs (ResNet-18/34). bottleneck: 1×1 → 3×3 → 1×1 "
                            "with ×4 channel expansion (ResNet-50/101/152).")
     blocks: tuple[int, ...] = knob((2, 2, 2, 2), min=1, max=64, min_len=1, max_len=8,
+                                   label="residual blocks",
                                    help="Residual blocks per stage, e.g. 2,2,2,2 (ResNet-18) "
                                         "or 3,4,6,3 (ResNet-34/50).")
     widths: tuple[int, ...] = knob((64, 128, 256, 512), min=1, max=2048, min_len=1, max_len=8,
