@@ -10,7 +10,7 @@ import json
 
 import streamlit as st
 
-from vizapp.i18n import _
+from vizapp.i18n import N_, _, tr
 from vizapp.fmt import human, shape_text
 from vizapp.render.plots import shape_profile
 from vizapp.zoo import ModelSpec
@@ -56,15 +56,43 @@ def to_csv(rows) -> str:
     return buf.getvalue()
 
 
+# each kind of failure in a student's words: (headline, what the table below shows and why)
+FAILURE_TEXTS = {
+    "too_small": (N_("The input is too small for this network"),
+                  N_("The layers before the failing one are listed below with their shapes: "
+                     "each downsampling step shrinks H×W until the window no longer fits.")),
+    "linear_features": (N_("A Linear layer expects a different number of features"),
+                        N_("The Flatten before it turns C×H×W into C·H·W features, and the "
+                           "Linear's in_features must equal that product: the rows below show "
+                           "the C×H×W that arrives. A larger input does not help unless it "
+                           "makes exactly that number.")),
+    "channels": (N_("A layer expects a different number of channels"),
+                 N_("A convolution's (or BatchNorm's) channels must equal the channels arriving: "
+                    "the previous layer's out_channels, or C of the input for the first layer. "
+                    "The rows below show which layer produces what.")),
+    "join": (N_("The branches being joined have different shapes"),
+             N_("An addition needs equal shapes; a concatenation needs equal shapes except along "
+                "the dimension it concatenates. Both operands are named above; the rows below "
+                "show the branches that made them.")),
+    "reshape": (N_("A reshape cannot hold the elements"),
+                N_("view/reshape keeps the number of elements: the product of the new shape must "
+                   "equal the product of the old one (one -1 is worked out from the rest).")),
+    "other": (N_("This layer cannot run on what reaches it"),
+              N_("The layers before the failing one are listed below with their shapes.")),
+}
+
+
 def show_failure(a, detailed: bool = True) -> None:
-    """The failure explanation: message, failing layer, fix, minimum input size."""
+    """The failure explanation: its kind's headline, the failing layer, why, the fix, the
+    minimum input size (for an input that is too small)."""
     f = a.failure
     if f is None:
         return
     where = f.module_path or f.node
     ins = ", ".join(shape_text(s) for s in f.input_shapes) or "—"
+    headline, explanation = FAILURE_TEXTS.get(f.kind, FAILURE_TEXTS["other"])
     with st.container(border=True):
-        st.markdown("#### :material/block: " + _("The input is too small for this network"))
+        st.markdown("#### :material/block: " + tr(headline))
         # module names (and the messages quoting them) are user text: escaped
         st.markdown(md(_("**Failing layer:** {where} ({op}), which receives a **{ins}** "
                          "feature map."), where=where, op=f.op, ins=ins))
@@ -79,8 +107,7 @@ def show_failure(a, detailed: bool = True) -> None:
             c2.button(_("Use {h}×{w}").format(h=mh, w=mw), key="vz.shapes.use_min", on_click=sidebar.set_knobs,
                       kwargs={"height": mh, "width": mw})
         if detailed:
-            st.caption(_("The layers before the failing one are listed below with their shapes: "
-                         "each downsampling step shrinks H×W until the window no longer fits."))
+            st.caption(tr(explanation))
 
 
 def _depth_to_url() -> None:

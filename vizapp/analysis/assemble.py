@@ -125,7 +125,8 @@ def failure_from(traced: Traced, prop: Propagated, nodes: list[Node]) -> Failure
     known = {n.id for n in nodes if n.output_shape is not None}
     ins = tuple(prop.aliases.get(n, n) for n in st.inputs if prop.aliases.get(n, n) in known)
     return Failure(name, st.module_path, op_name(st), tuple(prop.tensor_of(n).shape for n in ins),
-                   err.message, err.fix, features=err.features)
+                   err.message, err.fix, features=err.features,
+                   kind=getattr(err, "kind", "") or "other")
 
 
 def assemble(traced: Traced, prop: Propagated,

@@ -130,6 +130,11 @@ class Failure:
     min_input: tuple[int, int] | None = None  # smallest (H, W) the network accepts, if searched
     valid_inputs: tuple[int, int] | None = None  # a Linear fixed as written: square sides lo…hi
     features: tuple[int, int] | None = None  # a Linear's (in_features, features arriving)
+    kind: str = "other"  # which bug (FAILURE_KINDS): the headline and explanation follow it
+
+
+# what went wrong, as a student would name the bug (the page's headline and explanation)
+FAILURE_KINDS = ("too_small", "linear_features", "channels", "join", "reshape", "other")
 
 
 @dataclass(frozen=True)

@@ -39,15 +39,18 @@ class ShapeError(Exception):
     """An op cannot run on these input shapes.
 
     ``spatial``: the input image is too small (a search for the minimum input size makes
-    sense)."""
+    sense). ``kind``: which bug it is, for the headline and the explanation a student reads
+    (see :data:`~.records.FAILURE_KINDS`); derived from the other fields when not given."""
 
     def __init__(self, message: str, fix: str = "", spatial: bool = False,
-                 features: tuple[int, int] | None = None):
+                 features: tuple[int, int] | None = None, kind: str = ""):
         super().__init__(message)
         self.message = message
         self.fix = fix
         self.spatial = spatial
         self.features = features  # (wanted, got) when a Linear gets the wrong feature count
+        self.kind = kind or ("too_small" if spatial else "linear_features" if features
+                             else "other")
 
 
 @dataclass
@@ -166,13 +169,15 @@ def conv2d(c: Call) -> OpResult:
     m: nn.Conv2d = c.target
     x = c.tensor()
     if len(x.shape) == 4 and x.shape[1] != m.in_channels:
+        first = c.from_input == (True,)  # the input image itself: no layer before to change
         raise ShapeError(
             msg("{layer} expects {want} input channels but gets {got} ({shape})",
                 layer=m.__class__.__name__, want=m.in_channels, got=x.shape[1],
                 shape=fmt_shape(x.shape)),
+            msg("set the input channels to {want} (C of the input N×C×H×W), or build this conv "
+                "with in_channels={got}", want=m.in_channels, got=x.shape[1]) if first else
             msg("make the previous layer output {want} channels, or build this conv with "
-                "in_channels={got}", want=m.in_channels, got=x.shape[1])
-            + (msg(" (set the input channels to match)") if c.from_input == (True,) else ""))
+                "in_channels={got}", want=m.in_channels, got=x.shape[1]), kind="channels")
     if isinstance(m.padding, str) or m.padding_mode != "zeros":
         raise NoRule()
     out, expl, rf, k, s, p, d = _window_rule(c, x, m.kernel_size, m.stride, m.padding,
@@ -473,7 +478,7 @@ def batchnorm(c: Call) -> OpResult:
         raise ShapeError(msg("{name} expects {want} channels but gets {got} ({shape})",
                              name=name, want=m.num_features, got=got,
                              shape=fmt_shape(x.shape, True)),
-                         msg("build it as {name}({got})", name=name, got=got))
+                         msg("build it as {name}({got})", name=name, got=got), kind="channels")
     if name == "BatchNorm1d" and len(x.shape) not in (2, 3):
         raise ShapeError(msg("BatchNorm1d needs a 2-D or 3-D input, got {shape}",
                              shape=fmt_shape(x.shape, True)),
@@ -601,7 +606,8 @@ def add_rule(c: Call) -> OpResult:
                         "shapes", a=fmt_shape(a.shape), b=fmt_shape(b.shape)),
                     msg("make both branches output the same channels and size — e.g. a 1×1 "
                         "convolution with the same stride on the shortcut (use_1x1conv / "
-                        "a projection) when the block changes channels or halves H×W")) from None
+                        "a projection) when the block changes channels or halves H×W"),
+                    kind="join") from None
         else:
             out = a.shape
         text = ""
@@ -632,7 +638,7 @@ def cat_rule(c: Call) -> OpResult:
                                  "must be equal", shapes=shapes, d=d),
                              msg("give every branch the same H×W (same strides and padding) — "
                                  "padding k//2 keeps the size for odd kernels"),
-                             spatial=False)
+                             spatial=False, kind="join")
     parts = [t.shape[d] for t in tensors]
     total = sum(parts)
     out = tensors[0].shape[:d] + (total,) + tensors[0].shape[d + 1:]
@@ -666,7 +672,8 @@ def reshape_rule(c: Call) -> OpResult:
     if shape.count(-1) > 1 or (known and total % known) or (-1 not in shape and known != total):
         raise ShapeError(msg("cannot reshape {shape} ({n} elements) into {new}",
                              shape=fmt_shape(x.shape, True), n=_n(total), new=tuple(shape)),
-                         msg("the new shape must hold the same number of elements"))
+                         msg("the new shape must hold the same number of elements"),
+                         kind="reshape")
     out = tuple(total // known if s == -1 else s for s in shape)
     text = ""
     if c.explain:

@@ -120,6 +120,22 @@ def op_name(step: Step) -> str:
     return getattr(step.target, "__name__", str(step.target)).lstrip("_")
 
 
+def _kind_of(error: str, small: bool) -> str:
+    """Which bug PyTorch's own message describes (an op vizapp has no rule for)."""
+    e = error.lower()
+    if small:
+        return "too_small"
+    if "channels" in e:
+        return "channels"
+    if "mat1 and mat2" in e:
+        return "linear_features"
+    if "invalid for input of size" in e or "view size" in e:
+        return "reshape"
+    if "sizes of tensors must match" in e or "must match the size of tensor" in e:
+        return "join"
+    return "other"
+
+
 def execute_meta(step: Step, args: Any, kwargs: Any, explain: bool) -> OpResult:
     """Fallback: run the op on meta tensors (no arithmetic, no memory); MACs from
     ``FlopCounterMode``."""
@@ -144,7 +160,7 @@ def execute_meta(step: Step, args: Any, kwargs: Any, explain: bool) -> OpResult:
         raise ShapeError(i18n.msg("{op} failed on input {shapes}: {error}", op=op_name(step),
                                   shapes=", ".join(shapes) or "—", error=msg),
                          i18n.msg("check the shapes entering this layer"),
-                         spatial=small) from None
+                         spatial=small, kind=_kind_of(msg, small)) from None
     value = to_tmeta(out)
     name = op_name(step)
     if first_tensor(value) is None:
