@@ -193,17 +193,36 @@ def key_of(spec: Any) -> str:
 
 
 def mask(records: list[dict], rows: Sequence[Any], spec_key: str) -> list[dict]:
-    """The table's records with the output shape (and the MACs, which give it away) of every
-    row not yet solved replaced by "?"."""
+    """The table's records with what gives an unsolved row's shape away replaced by "?": its
+    output shape, its MACs, and its parameters (a Linear's 48,120 tells the 400 features the
+    Flatten before it outputs)."""
     out = []
     for rec, r in zip(records, rows):
         if hidden(spec_key, r.name):
-            rec = {**rec, "output shape": "?", "MACs": None}
+            rec = {**rec, "output shape": "?", "MACs": "?", "params": "?"}
+        else:  # one type per column: text
+            rec = {**rec, "MACs": f"{rec['MACs']:,}", "params": f"{rec['params']:,}"}
         out.append(rec)
     return out
 
 
-def panel(spec_key: str, rows: Sequence[Any]) -> None:
+def layer_text(a: Any, name: str) -> str | None:
+    """The row's layer as the student would write it (``nn.Conv2d(1, 6, kernel_size=5,
+    padding=2)``): a question must show every setting its answer depends on."""
+    from vizapp.render.calls import layer_call
+
+    if name in a.order():  # an op of the model's own forward
+        n = a.node(name)
+        return layer_call(n.module_type, n.attrs)
+    blocks = {b.path: b for b in a.blocks}
+    b = blocks.get(name)
+    if b is None or b.children or len(b.nodes) != 1:
+        return None
+    n = a.node(b.nodes[0])
+    return layer_call(n.module_type, n.attrs)
+
+
+def panel(spec_key: str, rows: Sequence[Any], a: Any = None) -> None:
     """The question for the next unsolved row, the verdict of the last answer and the score."""
     rows = [r for r in rows if expected(r.output_shape) is not None]
     results = _results(spec_key)
@@ -224,9 +243,12 @@ def panel(spec_key: str, rows: Sequence[Any]) -> None:
         ins = " + ".join(shape_text(s) for s in r.input_shapes) or "—"
         st.markdown(md(_("**Layer {} of {}: {}** ({}) receives **{}**. What shape comes out?"),
                        i + 1, total, r.name, r.type, ins))
+        call = layer_text(a, r.name) if a is not None else None
+        if call:
+            st.code(call, language="python")
         with st.form("vz.exercise.form", border=False, enter_to_submit=True):
             st.text_input(_("Output shape (C×H×W, or one number for a flat vector)"),
-                          key=ANSWER_KEY, placeholder=_("e.g. 6×28×28"))
+                          key=ANSWER_KEY, placeholder="C×H×W")
             b1, b2, _rest = st.columns([1, 1.4, 4])
             b1.form_submit_button(_("Check"), key="vz.exercise.check", type="primary",
                                   on_click=_on_check, args=(spec_key, r.name, r.output_shape))
@@ -280,9 +302,11 @@ def graph_panel(spec_key: str, analysis: Any, clicked_id: str | None) -> None:
         return
     ins = " + ".join(shape_text(s) for s in q.input_shapes) or "—"
     st.markdown(md(_("**{}** ({}) receives **{}**. What comes out?"), q.name, tr(q.type), ins))
+    call = layer_text(analysis, q.name)
+    if call:
+        st.code(call, language="python")
     with st.form("vz.exercise.gform", border=False, enter_to_submit=True):
-        st.text_input(_("Output shape (C×H×W)"), key=ANSWER_KEY,
-                      placeholder=_("e.g. 64×56×56"))
+        st.text_input(_("Output shape (C×H×W)"), key=ANSWER_KEY, placeholder="C×H×W")
         b1, b2, _rest = st.columns([1, 1.4, 3])
         b1.form_submit_button(_("Check"), key="vz.exercise.gcheck", type="primary",
                               on_click=_on_check, args=(key, q.name, q.output_shape))

@@ -9,7 +9,7 @@ from vizapp.fmt import human, shape_text
 from vizapp.zoo import format_value
 from vizapp.i18n import _, tr
 
-from . import present, sidebar, state
+from . import exercise, present, sidebar, state
 from .frame import Frame
 from .text import esc, md
 
@@ -48,11 +48,16 @@ def render(frame: Frame, page: str = "") -> None:
     n, c, h, w = (list(a.input_shape) + [None] * 4)[:4]
     parts = [f"**{spec.label}**",
              _("input {shape}").format(shape=shape_text(a.input_shape, batch=True))]
-    if a.output_shape is not None:
-        parts.append(_("output {shape}").format(shape=shape_text(a.output_shape, batch=True)))
-    per_batch = f" (× {n} = {human(a.total_macs)})" if n and n > 1 else ""
-    parts += [_("{n} params").format(n=human(a.total_params)),
-              _("{n} MACs per image").format(n=a.macs_text(human(a.macs_per_image))) + per_batch]
+    if exercise.on():  # predict, then reveal: the output and the totals would give answers away
+        parts.append(_("exercise: output and totals hidden"))
+    else:
+        if a.output_shape is not None:
+            parts.append(_("output {shape}").format(shape=shape_text(a.output_shape,
+                                                                      batch=True)))
+        per_batch = f" (× {n} = {human(a.total_macs)})" if n and n > 1 else ""
+        parts += [_("{n} params").format(n=human(a.total_params)),
+                  _("{n} MACs per image").format(n=a.macs_text(human(a.macs_per_image)))
+                  + per_batch]
     st.caption(" · ".join(parts))
     near = spec.near()
     if near:

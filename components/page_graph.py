@@ -217,7 +217,7 @@ def render(frame: Frame) -> None:
     ex = exercise.on()  # (its switch is drawn above Details)
     # predict, then reveal: no shapes on the edges, no arithmetic in the tooltips
     dot = to_dot(a, theme=theme, view=view, direction=direction, tooltips=not ex,
-                 edge_labels=not ex)
+                 edge_labels=not ex, answers=not ex)
     svg = err = None
     timed_out = False
     if not too_big:

@@ -129,6 +129,17 @@ def render(frame: Frame) -> None:
     st.session_state[DEPTH_KEY] = min(st.session_state[DEPTH_KEY], max_depth)
 
     m = st.columns(4)
+    if ex:  # predict, then reveal: no total gives an unanswered row away
+        for col, label in zip(m, (_("Parameters"), _("MACs per image"), _("Output"))):
+            col.metric(label, "?", help=_("Shown again once the exercise is off."))
+    else:
+        _metrics(m, a)
+    rows = a.rows(st.session_state[DEPTH_KEY])
+    m[3].metric(_("Rows at this depth"), f"{len(rows)}")
+    _table(spec, a, ex, max_depth)
+
+
+def _metrics(m, a) -> None:
     m[0].metric(_("Parameters"), human(a.total_params), help=_(
         "{n} ({t} trainable, {b} buffer elements)").format(
         n=f"{a.total_params:,}", t=f"{a.trainable_params:,}", b=f"{a.buffers:,}"))
@@ -142,9 +153,10 @@ def render(frame: Frame) -> None:
                 help=_("Output tensor {out} (N×…) for input {inp}").format(
                     out=shape_text(a.output_shape, batch=True),
                     inp=shape_text(a.input_shape, batch=True)))
-    rows = a.rows(st.session_state[DEPTH_KEY])
-    m[3].metric(_("Rows at this depth"), f"{len(rows)}")
 
+
+def _table(spec, a, ex: bool, max_depth: int) -> None:
+    """The depth slider, the downloads, the exercise's question and the table itself."""
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     if max_depth > 1:
         c1.slider(_("Depth (1 = what named_children() lists; higher expands nested blocks)"),
@@ -154,16 +166,19 @@ def render(frame: Frame) -> None:
     depth = st.session_state[DEPTH_KEY]
     rows = a.rows(depth)
     name = (spec.preset or spec.family).replace(":", "_")
-    c2.download_button("CSV", to_csv(rows), file_name=f"{name}-shapes.csv", mime="text/csv",
-                       icon=":material/download:", width="stretch")
-    c3.download_button("JSON", json.dumps(a.to_dict(depth), indent=2, ensure_ascii=False),
-                       file_name=f"{name}-shapes.json", mime="application/json",
-                       icon=":material/download:", width="stretch")
+    off = _("Off while the exercise is on: the file holds every answer.") if ex else None
+    c2.download_button("CSV", to_csv(rows) if not ex else "", file_name=f"{name}-shapes.csv",
+                       mime="text/csv", icon=":material/download:", width="stretch",
+                       disabled=ex, help=off)
+    c3.download_button("JSON", json.dumps(a.to_dict(depth), indent=2, ensure_ascii=False)
+                       if not ex else "", file_name=f"{name}-shapes.json",
+                       mime="application/json", icon=":material/download:", width="stretch",
+                       disabled=ex, help=off)
 
     recs = table_records(rows, a.input_shape[0])
     if ex:  # predict, then reveal: unsolved output shapes hidden, the question above the table
         recs = exercise.mask(recs, rows, exercise.key_of(spec))
-        exercise.panel(exercise.key_of(spec), rows)
+        exercise.panel(exercise.key_of(spec), rows, a)
     event = st.dataframe(
         recs, hide_index=True, width="stretch", key="vz.shapes.table",
         on_select="rerun", selection_mode="single-row",
@@ -172,15 +187,20 @@ def render(frame: Frame) -> None:
             "layer": st.column_config.TextColumn(_("layer"), width="medium"),
             "type": st.column_config.TextColumn(_("type")),
             "output shape": st.column_config.TextColumn(_("output shape (C×H×W)")),
-            "params": st.column_config.NumberColumn(_("params"), format="localized"),
-            "MACs": st.column_config.NumberColumn(_("MACs per image"), format="localized"),
+            "params": st.column_config.TextColumn(_("params")) if ex else
+            st.column_config.NumberColumn(_("params"), format="localized"),
+            "MACs": st.column_config.TextColumn(_("MACs per image")) if ex else
+            st.column_config.NumberColumn(_("MACs per image"), format="localized"),
             "RF": st.column_config.TextColumn(_("RF"), help=_("Receptive field: how many input "
                                                               "pixels one output pixel sees")),
         })
-    st.caption(_("**Total:** {p} parameters · {m} MACs per image (FLOPs ≈ {f}) · output {out}. "
-                 "Select a row for its arithmetic.").format(
-        p=f"{a.total_params:,}", m=f"{a.macs_per_image:,}", f=human(2 * a.macs_per_image),
-        out=shape_text(a.output_shape, batch=True)))
+    if ex:
+        st.caption(_("Totals and the output shape are left out while the exercise is on."))
+    else:
+        st.caption(_("**Total:** {p} parameters · {m} MACs per image (FLOPs ≈ {f}) · output "
+                     "{out}. Select a row for its arithmetic.").format(
+            p=f"{a.total_params:,}", m=f"{a.macs_per_image:,}", f=human(2 * a.macs_per_image),
+            out=shape_text(a.output_shape, batch=True)))
     for note in a.notes:
         st.caption(":material/info: " + esc(note, 1000))
     formula.panel(a, example=not ex)

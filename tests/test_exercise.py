@@ -133,3 +133,33 @@ def test_graph_page_exercise_on_a_clicked_node() -> None:
     assert any("Right: 16×10×10" in t for t in _texts(at, "success"))
     assert "1/1 right (0 on the first try)" in " ".join(_texts(at, "markdown"))
     assert any("⌊(14 + 2·0 − (5−1) − 1)/1⌋ + 1 = 10" in c.value for c in at.code)
+
+
+def test_nothing_on_the_shapes_page_gives_an_unanswered_row_away() -> None:
+    """LeNet in exercise mode: the question shows the layer as written (its padding=2 too);
+    the placeholder is no answer; downloads are off; params/MACs/totals/output are hidden;
+    the Graph's exercise DOT has no computed sizes (no 'Flatten → 400', no 'Linear 400→120',
+    no block outputs, no totals)."""
+    from streamlit.testing.v1 import AppTest
+
+    from vizapp.render.dot import to_dot
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.query_params.update({"model": "lenet", "exercise": "1"})
+    at.run()
+    at.switch_page("app_pages/shapes.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    codes = [c.value for c in at.code]
+    assert "nn.Conv2d(1, 6, kernel_size=5, padding=2)" in codes, codes
+    box = at.text_input(key=ex.ANSWER_KEY)
+    assert not any(ch.isdigit() for ch in (box.placeholder or ""))
+    downloads = at.get("download_button")
+    assert downloads and all(d.proto.disabled for d in downloads)
+    table = at.dataframe[0].value
+    assert set(table["params"]) == {"?"} and set(table["MACs"]) == {"?"}
+    assert all(m.value == "?" for m in at.metric[:3])
+    text = " ".join(c.value for c in at.caption)
+    assert "61,706" not in text and "1×10" not in text
+    dot = to_dot(analyze_spec(resolve("lenet")), depth=1, tooltips=False, edge_labels=False,
+                 answers=False)
+    assert "400" not in dot and "61.7 k" not in dot and "output 10" not in dot
+    assert "Conv2d 5 · 1→6" in dot  # the network as written stays

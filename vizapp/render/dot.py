@@ -447,7 +447,8 @@ def fold_label(a: Analysis, members: tuple[str, ...]) -> str:
 def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
            collapsed: Iterable[str] = (), fold_repeats: bool = True, theme: str = "light",
            legend: bool = True, title: bool = True, tooltips: bool = True,
-           view: View | None = None, direction: str = "TB", edge_labels: bool = True) -> str:
+           view: View | None = None, direction: str = "TB", edge_labels: bool = True,
+           answers: bool = True) -> str:
     """The graph as DOT text (deterministic).
 
     ``depth``: module depth shown open (1 = the model's direct children as blocks; 99 = every
@@ -457,13 +458,15 @@ def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
     arithmetic (left out, the DOT depends only on structure, shapes and counts). ``view``: a
     :func:`build_view` already made for these settings (it is built here otherwise).
     ``direction``: ``"TB"`` (top to bottom) or ``"LR"`` (left to right, for wide screens).
-    ``edge_labels``: the C×H×W on every edge (off with ``tooltips`` for predict-then-reveal:
-    what remains gives no shape away)."""
+    ``edge_labels``: the C×H×W on every edge. ``answers``: what a node's or block's label
+    computes from the input (a block's output, params and MACs, a Flatten's size, a Linear's
+    in_features, the totals); off with the other two for predict-then-reveal, so that what
+    remains is the network as written and gives no shape away."""
     a = analysis
     t = THEMES.get(theme, THEMES["light"])
     if view is None:
         view = build_view(a, depth, expanded, collapsed, fold_repeats)
-    attrs = _graph_attrs(a, view, t, title, legend)
+    attrs = _graph_attrs(a, view, t, title, legend, answers)
     if direction == "LR":
         attrs = ["rankdir=LR" if x == "rankdir=TB" else x for x in attrs]
     out = ["digraph vizapp {", "  graph [" + ", ".join(attrs) + "];",
@@ -472,22 +475,25 @@ def to_dot(analysis: Analysis, depth: int = 1, expanded: Iterable[str] = (),
            f"height=0.3, margin=\"0.1,0.04\"];",
            f"  edge [fontname={_q(_font())}, fontsize=9, fontcolor={_q(t['muted'])}, "
            f"color={_q(t['edge'])}, arrowsize=0.6, penwidth=0.9];"]
-    _emit_units(out, a, view, t, tooltips)
+    _emit_units(out, a, view, t, tooltips, answers)
     out += [_edge_stmt(e, t, edge_labels) for e in view.edges]
     out += cat_order(a, view)  # Inception's p1…p4 in torch.cat order
     out.append("}")
     return "\n".join(out) + "\n"
 
 
-def _graph_attrs(a: Analysis, view: View, t: dict, title: bool, legend: bool) -> list[str]:
+def _graph_attrs(a: Analysis, view: View, t: dict, title: bool, legend: bool,
+                 answers: bool = True) -> list[str]:
     attrs = [f"bgcolor={_q(t['bg'])}", "rankdir=TB", "nodesep=0.22", "ranksep=0.32",
              "pad=0.25", "outputorder=edgesfirst", f"fontname={_q(_font())}",
              f"fontcolor={_q(t['fg'])}", 'id="vz-graph"']
     rows = []
     if title:
         head = (f"{a.model} · " + _("input {shape}").format(
-            shape=shape_text(a.input_shape, batch=True)) + " · "
-                + _("{n} params").format(n=human(a.total_params)) + f" · {human(a.total_macs)} MACs")
+            shape=shape_text(a.input_shape, batch=True)))
+        if answers:
+            head += (" · " + _("{n} params").format(n=human(a.total_params))
+                     + f" · {human(a.total_macs)} MACs")
         rows.append(f"<tr><td align=\"left\" colspan=\"10\"><font point-size=\"13\">"
                     f"<b>{_h(_pad(head, False))}</b></font></td></tr>")
     if legend:
@@ -504,7 +510,8 @@ def _tip(text: str, on: bool) -> str:
     return f", tooltip={_q(_tooltip(text))}" if on else ""
 
 
-def _emit_units(out: list[str], a: Analysis, view: View, t: dict, tips: bool) -> None:
+def _emit_units(out: list[str], a: Analysis, view: View, t: dict, tips: bool,
+                answers: bool = True) -> None:
     """Every drawn unit, grouped by the open block (cluster) it is drawn in, in execution
     order."""
     fail = a.failure.node if a.failure is not None else None
@@ -516,10 +523,10 @@ def _emit_units(out: list[str], a: Analysis, view: View, t: dict, tips: bool) ->
 
     def unit_line(u: Unit) -> str:
         if u.form == "node":
-            return _node_stmt(a, a.node(u.key), t, u.key == fail, tips)
+            return _node_stmt(a, a.node(u.key), t, u.key == fail, tips, answers)
         if u.form == "block":
-            return _block_stmt(a, a.block(u.key), t, tips)
-        return _fold_stmt(a, u, t, tips)
+            return _block_stmt(a, a.block(u.key), t, tips, answers)
+        return _fold_stmt(a, u, t, tips, answers)
 
     def emit(path: str, indent: str) -> None:
         inner = indent
@@ -555,7 +562,19 @@ def _edge_stmt(e: Edge, t: dict, label: bool = True) -> str:
     return f"  {_q(e.src)} -> {_q(e.dst)} [{', '.join(attrs)}];"
 
 
-def _node_stmt(a: Analysis, n: Node, t: dict, failed: bool, tips: bool = True) -> str:
+def _bare_label(n: Node) -> str:
+    """A node's label with nothing computed from the input: "Flatten" (not "Flatten → 400"),
+    "Linear →120" (its in_features is the Flatten's answer)."""
+    out = dict(n.attrs).get("out")
+    if n.op == "linear" and out is not None:
+        return f"Linear →{out}"
+    if n.op in ("flatten", "view", "reshape"):
+        return n.module_type if n.module_type[:1].isupper() else n.op
+    return n.label
+
+
+def _node_stmt(a: Analysis, n: Node, t: dict, failed: bool, tips: bool = True,
+               answers: bool = True) -> str:
     fill = t["kinds"].get(n.category, t["kinds"]["other"])
     attrs = [f"id={_q(node_id(n.id))}", f"fillcolor={_q(fill)}", f'class="op {n.category}"']
     if tips:
@@ -577,20 +596,23 @@ def _node_stmt(a: Analysis, n: Node, t: dict, failed: bool, tips: bool = True) -
     elif n.category in ("input", "output"):
         text = (_("input {shape}") if n.category == "input" else _("output {shape}")).format(
             shape=shape_text(n.output_shape))
+        if n.category == "output" and not answers:
+            text = _("output")
         attrs += [f"label={_q(_pad(text))}", "shape=oval", "style=filled"]
     else:
-        attrs.append(f"label={_q(n.label)}")
+        attrs.append(f"label={_q(n.label if answers else _bare_label(n))}")
     if failed:
         attrs += [f"color={_q(t['fail'])}", "penwidth=2.5", f"xlabel={_q(_pad(_('fails here')))}",
                   f"fontcolor={_q(t['fail'])}"]
     return f"{_q(node_id(n.id))} [{', '.join(attrs)}];"
 
 
-def _block_stmt(a: Analysis, b: Block, t: dict, tips: bool = True) -> str:
+def _block_stmt(a: Analysis, b: Block, t: dict, tips: bool = True, answers: bool = True) -> str:
     label = (f"<<b>{_h(_block_title(a, b))}</b> <font color=\"{t['muted']}\">{_h(b.type)}</font>"
              f"<br/>{_h(_out_text(b.output_shape))}<br/><font point-size=\"9\">"
              + _h(_pad(_("{n} params").format(n=human(b.params)) + f" · {human(b.macs)} MACs"))
-             + "</font>>")
+             + "</font>>") if answers else \
+        (f"<<b>{_h(_block_title(a, b))}</b> <font color=\"{t['muted']}\">{_h(b.type)}</font>>")
     tip = _tip(f"{b.path} · {b.type} (collapsed)\nout {shape_text(b.output_shape)} · "
                f"{b.params:,} params · {b.macs:,} MACs\n{b.explanation}", tips)
     return (f"{_q(block_id(b.path))} [id={_q(block_id(b.path))}, label={label}, "
@@ -598,13 +620,15 @@ def _block_stmt(a: Analysis, b: Block, t: dict, tips: bool = True) -> str:
             f"{tip}, penwidth=1.4];")
 
 
-def _fold_stmt(a: Analysis, u: Unit, t: dict, tips: bool = True) -> str:
+def _fold_stmt(a: Analysis, u: Unit, t: dict, tips: bool = True, answers: bool = True) -> str:
     first, last = u.members[0], u.members[-1]
     macs = sum(a.block(p).macs for p in u.members)
     label = (f"<<b>{_h(_pad(fold_label(a, u.members)))}</b><br/><font point-size=\"9\">"
              + _h(_pad(f"{first} … {last} · {human(macs)} MACs · "
                        + _("each {n} params").format(n=human(a.block(first).params))))
-             + "</font>>")
+             + "</font>>") if answers else \
+        (f"<<b>{_h(_pad(a.block(last).type + f' ×{len(u.members)}'))}</b><br/>"
+         f"<font point-size=\"9\">{_h(_pad(f'{first} … {last}'))}</font>>")
     tip = _tip(f"{len(u.members)} identical {a.block(first).type} blocks folded "
                f"({first} … {last}); expand to see them one by one.\n"
                f"{a.block(first).explanation}", tips)
