@@ -142,7 +142,7 @@ def registry_msgids() -> dict[str, str]:
         found[p.description] = f"preset {p.name}"
     from vizapp.labs import schedules
     from vizapp.labs.train import TrainSettings
-    from vizapp.zoo.base import knob_infos
+    from vizapp.knobs import knob_infos
 
     labs = [("train", TrainSettings)] + [(s.name, s.knobs) for s in
                                          schedules.SCHEDULES.values()]

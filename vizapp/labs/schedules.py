@@ -23,7 +23,7 @@ import torch
 from torch.optim import lr_scheduler as S
 
 from vizapp.i18n import N_, msg
-from vizapp.zoo.base import ConfigError, KnobInfo, check_value, knob, knob_infos, parse_value
+from vizapp.knobs import ConfigError, KnobInfo, check_value, knob, knob_infos, parse_value
 
 
 class ScheduleError(ValueError):

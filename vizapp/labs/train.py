@@ -48,7 +48,7 @@ from vizapp.labs import schedules
 from vizapp.labs.data import DataSet
 from vizapp.runtime import devices, memory, model_cache, records, timing
 from vizapp.runtime.lock import BusyError, lock_for
-from vizapp.zoo.base import ConfigError, check_value, knob, knob_infos
+from vizapp.knobs import ConfigError, check_value, knob, knob_infos
 
 MAX_EPOCHS = 100
 MAX_BATCH = 4096
