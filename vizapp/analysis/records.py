@@ -291,11 +291,6 @@ class Analysis:
         """``value`` (a formatted MAC count) with "≥ " when some MACs are not counted."""
         return ("≥ " if self.uncounted else "") + value
 
-    def _repr_html_(self) -> str:
-        """Jupyter: the zoomable graph and the Shapes table, self-contained."""
-        from vizapp.render.report import fragment
-        return fragment(self)
-
     def to_dict(self, depth: int = 1) -> dict[str, Any]:
         """The JSON of ``vizapp table``."""
         d: dict[str, Any] = {
