@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from vizapp.runtime import RunError, RunOptions, resolve_device, run_spec, sweep
     from vizapp.runtime.devices import DeviceError
 
-    from . import UserError
+    from .errors import UserError
 
     if args.iters < 1:
         raise UserError(f"--iters must be at least 1, got {args.iters}")

@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def settings_from_args(args: argparse.Namespace):
     from vizapp.labs.train import MAX_BATCH, TrainSettings
 
-    from . import UserError
+    from .errors import UserError
 
     sargs = []
     for item in args.schedule_args:
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from vizapp.labs import train as T
     from vizapp.zoo import build_model, codec
 
-    from . import UserError
+    from .errors import UserError
 
     settings = settings_from_args(args)
     try:
