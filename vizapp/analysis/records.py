@@ -187,19 +187,21 @@ class Analysis:
 
     # ---------------------------------------------------------------- lookups
     def node(self, node_id: str) -> Node:
-        return self._node_index()[node_id]
+        return self.node_index()[node_id]
 
     def block(self, path: str) -> Block:
-        return self._block_index()[path]
+        return self.block_index()[path]
 
-    def _node_index(self) -> dict[str, Node]:
+    def node_index(self) -> dict[str, Node]:
+        """``{node id: Node}``, built once per analysis (shared: read it, never change it)."""
         idx = self.__dict__.get("_nidx")
         if idx is None:
             idx = {n.id: n for n in self.nodes}
             object.__setattr__(self, "_nidx", idx)
         return idx
 
-    def _block_index(self) -> dict[str, Block]:
+    def block_index(self) -> dict[str, Block]:
+        """``{block path: Block}``, built once per analysis (shared: read it, never change it)."""
         idx = self.__dict__.get("_bidx")
         if idx is None:
             idx = {b.path: b for b in self.blocks}
@@ -230,7 +232,7 @@ class Analysis:
         between (``for blk in self.net: X = cat(X, blk(X))``) is shown through. Blocks that
         did not run (after a failure) are left out."""
         out: list[Row] = []
-        root = self._block_index().get("")
+        root = self.block_index().get("")
         if root is None:
             return out
 

@@ -212,7 +212,7 @@ def estimate_training(model: nn.Module, input_shape, batch: int, device: torch.d
                       dtype: str = "fp32") -> records.MemoryEstimate:
     """The inference estimate of :func:`vizapp.runtime.estimate_memory` plus what training
     keeps: every leaf's output saved for backward, gradients and two Adam moments."""
-    prof = memory._meta_profile(model, input_shape)
+    prof = memory.meta_profile(model, input_shape)
     est = memory.estimate_memory(model, input_shape, batch, dtype, device, resident=False,
                                   profile=prof)
     el = records.DTYPES[dtype].itemsize
@@ -600,7 +600,7 @@ def train(model: nn.Module, data: DataSet, settings: TrainSettings, *, label: st
 
 
 def _run_locked(loop: _Loop, cfg: dict[str, Any]) -> TrainResult:
-    with timing._cudnn_benchmark(loop.device):  # no global seeding: see the module's doc
+    with timing.cudnn_benchmark(loop.device):  # no global seeding: see the module's doc
         try:
             loop.prepare()
             loop.emit(Progress("running", 0, loop.total))
@@ -610,7 +610,7 @@ def _run_locked(loop: _Loop, cfg: dict[str, Any]) -> TrainResult:
         except _Stop as st:
             status, text = st.status, st.message
         except Exception as exc:  # noqa: BLE001 - OOM and friends end the run, not the app
-            if not timing._is_oom(exc):
+            if not timing.is_oom(exc):
                 raise
             loop.model.to("cpu")
             loop.x = loop.y = loop.xv = loop.yv = None  # type: ignore[assignment]
