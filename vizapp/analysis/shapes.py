@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vizapp import i18n
 from vizapp.fmt import shape_text
-from vizapp.meta import meta_state
+from vizapp.meta_forward import meta_state
 
 from . import rules as R
 from .records import Shape

@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from vizapp.i18n import msg
 from vizapp.labs import schedules
 from vizapp.labs.data import DataSet
-from vizapp.runtime import devices, memory, model_cache, records, timing
+from vizapp.runtime import devices, memory, model_cache, run_records, timing
 from vizapp.runtime.lock import BusyError, lock_for
 from vizapp.knobs import ConfigError, check_value, knob, knob_infos
 
@@ -205,17 +205,17 @@ def amp_dtype(device: torch.device, precision: str) -> torch.dtype | None:
         return None
     if precision == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return records.DTYPES[precision]
+    return run_records.DTYPES[precision]
 
 
 def estimate_training(model: nn.Module, input_shape, batch: int, device: torch.device,
-                      dtype: str = "fp32") -> records.MemoryEstimate:
+                      dtype: str = "fp32") -> run_records.MemoryEstimate:
     """The inference estimate of :func:`vizapp.runtime.estimate_memory` plus what training
     keeps: every leaf's output saved for backward, gradients and two Adam moments."""
     prof = memory.meta_profile(model, input_shape)
     est = memory.estimate_memory(model, input_shape, batch, dtype, device, resident=False,
                                   profile=prof)
-    el = records.DTYPES[dtype].itemsize
+    el = run_records.DTYPES[dtype].itemsize
     saved = sum(n for _, n in prof.leaves) * el
     per_sample = est.activation_bytes_per_sample + saved
     extra = 3 * est.param_bytes + saved * batch
@@ -640,7 +640,7 @@ def check_fit(model: nn.Module, data: DataSet, s: TrainSettings, dev: torch.devi
     est = estimate_training(model, data.input_shape, s.batch_size, dev, dtype)
     try:
         memory.check_fits(est)
-    except records.MemoryRefused as exc:
+    except run_records.MemoryRefused as exc:
         raise TrainError(msg("{cause} Fix: {fix}", cause=msg("not trained: {text}.",
                                                              text=est.text()),
                              fix=exc.fix)) from None
@@ -692,7 +692,7 @@ def model_from_file(raw: bytes, batch: int = 1) -> tuple[Any, dict[str, torch.Te
     spec = codec.from_dict(cfg)
     try:
         memory.check_build(spec, batch, weight_copies=2)
-    except records.BuildRefused as exc:
+    except run_records.BuildRefused as exc:
         raise TrainError(msg("{cause} Fix: {fix}", cause=exc.cause, fix=exc.fix)) from None
     return spec, sd, build_model(spec)
 

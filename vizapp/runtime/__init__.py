@@ -19,7 +19,7 @@ from .memory import (BUILD_BUDGET_BYTES, check_build, check_fits, device_budget,
                      estimate_memory, spec_profile, suggest_batch)
 from .model_cache import MODEL_CACHE_BYTES, MODEL_CACHE_SIZE, cache_bytes, cached_model, \
     clear_cache, release_memory
-from .records import (DTYPES, BuildEstimate, BuildRefused, MemoryEstimate, MemoryRefused,
+from .run_records import (DTYPES, BuildEstimate, BuildRefused, MemoryEstimate, MemoryRefused,
                       OutOfMemory, RunError, RunOptions, RunResult, StageMemory, Sweep,
                       SweepPoint, percentile)
 from .run import run_model, run_spec, sweep

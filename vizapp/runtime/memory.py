@@ -16,7 +16,7 @@ from torch import nn
 from vizapp.i18n import msg
 
 from .devices import cpu_memory
-from .records import DTYPES, BuildEstimate, BuildRefused, MemoryEstimate, MemoryRefused
+from .run_records import DTYPES, BuildEstimate, BuildRefused, MemoryEstimate, MemoryRefused
 
 @dataclass(frozen=True)
 class MetaProfile:
@@ -74,7 +74,7 @@ def meta_profile(model: nn.Module, input_shape: Sequence[int]) -> MetaProfile:
 def spec_profile(spec: Any) -> MetaProfile | None:
     """The meta profile of a spec's model, built on the meta device (no weights, no hooks on
     any shared model); None if the model cannot be built on meta."""
-    from vizapp.zoo.meta import build_meta
+    from vizapp.zoo.meta_build import build_meta
 
     try:
         meta = build_meta(spec).eval()
@@ -162,7 +162,7 @@ BUILD_BUDGET_BYTES = 3 << 29  # weights (+ a copy) + one pass a page builds per 
 
 @functools.lru_cache(maxsize=64)
 def _meta_weights(spec: Any) -> int:
-    from vizapp.zoo.meta import build_meta, weight_bytes
+    from vizapp.zoo.meta_build import build_meta, weight_bytes
 
     return weight_bytes(build_meta(spec))
 

@@ -19,7 +19,7 @@ from .lock import BusyError, lock_for
 from .memory import (check_build, check_fits, estimate_memory, param_bytes, spec_profile,
                      suggest_batch)
 from .model_cache import cached_model, release_memory
-from .records import (DTYPES, MemoryEstimate, MemoryRefused, OutOfMemory, RunError, RunOptions,
+from .run_records import (DTYPES, MemoryEstimate, MemoryRefused, OutOfMemory, RunError, RunOptions,
                       RunResult, Sweep, SweepPoint, percentile)
 from .rss import RSSSampler
 from .timing import cudnn_benchmark, is_oom, make_input, precision, synchronize, timed_loop

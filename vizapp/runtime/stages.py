@@ -13,7 +13,7 @@ from .devices import resolve_device
 from .lock import BusyError, lock_for
 from .memory import check_build, check_fits, estimate_memory, meta_profile, spec_profile
 from .model_cache import cached_model, release_memory
-from .records import DTYPES, OutOfMemory, RunError, RunOptions, StageMemory
+from .run_records import DTYPES, OutOfMemory, RunError, RunOptions, StageMemory
 from .timing import is_oom, make_input, precision, synchronize
 
 

@@ -10,7 +10,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-from .records import DTYPES
+from .run_records import DTYPES
 
 
 def synchronize(device: torch.device) -> None:

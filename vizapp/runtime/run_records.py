@@ -1,5 +1,6 @@
 """The frozen records of live forward passes (options, estimates, results, sweeps), the errors
-a run can end in, and two small formatters. No torch maths here."""
+a run can end in, and :func:`percentile`. No torch maths here. (The analysis's records, of a
+model's nodes and blocks, are :mod:`vizapp.analysis.records`.)"""
 
 from __future__ import annotations
 
