@@ -60,9 +60,10 @@ def register_notebook_display(shell=None) -> bool:
         ipython = sys.modules.get("IPython")  # never imported here: only if already running
         get_shell = getattr(ipython, "get_ipython", None)
         shell = get_shell() if get_shell is not None else None
-    if shell is None:
+    formatters = getattr(getattr(shell, "display_formatter", None), "formatters", None) or {}
+    html = formatters.get("text/html")
+    if html is None:  # no shell, or one that shows no HTML
         return False
-    html = shell.display_formatter.formatters["text/html"]
     html.for_type_by_name("vizapp.analysis.records", "Analysis", notebook_html)
     return True
 
