@@ -27,20 +27,20 @@ import torch
 
 from vizapp.runtime import RunOptions, resolve_device, run_model
 from vizapp.runtime import cached_model, make_input, precision
-from vizapp.runtime.timing import _cudnn_benchmark, _sync
+from vizapp.runtime.timing import cudnn_benchmark, synchronize
 from vizapp.zoo import build_model, resolve
 
 
 def plain_loop(model, x, iters: int, warmup: int, dtype: str, device) -> float:
     """Samples per second of the simplest honest loop."""
-    with _cudnn_benchmark(device), torch.inference_mode(), precision(dtype, device):
+    with cudnn_benchmark(device), torch.inference_mode(), precision(dtype, device):
         for _ in range(max(1, warmup)):
             model(x)
-        _sync(device)
+        synchronize(device)
         t0 = time.perf_counter()
         for _ in range(iters):
             model(x)
-        _sync(device)
+        synchronize(device)
         dt = time.perf_counter() - t0
     return x.shape[0] * iters / dt
 

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from vizapp.labs import data as D
 from vizapp.labs import train as T
 from vizapp.runtime import resolve_device
-from vizapp.runtime.timing import _sync
+from vizapp.runtime.timing import synchronize
 from vizapp.zoo import build_model, resolve
 
 
@@ -46,7 +46,7 @@ def plain(model, ds: D.DataSet, epochs: int, batch: int, lr: float, seed: int, d
     seconds, seen = 0.0, 0
     for e in range(epochs):
         order = T.epoch_order(len(y), seed, e).to(device)
-        _sync(device)
+        synchronize(device)
         t0 = time.perf_counter()
         total = torch.zeros((), device=device)
         for a, b in ranges:

@@ -17,7 +17,7 @@ import streamlit as st
 
 from vizapp.i18n import N_, _, deferred, tr
 from vizapp.labs import bn
-from vizapp.labs import train as T
+from vizapp.labs import train as train_lab
 from vizapp.render import plots_bn
 from vizapp.labs.features import FeatureError
 from vizapp.runtime import RunError
@@ -39,14 +39,14 @@ def _model(spec: ModelSpec, batch: int = 2):
     return state.real_model(spec, batch)
 
 
-def _the_model(spec: ModelSpec, batch: int, token: str, trained: T.Trained | None):
+def _the_model(spec: ModelSpec, batch: int, token: str, trained: train_lab.Trained | None):
     """The random (seed-0) model, or the trained one when ``trained`` is given."""
     return _model(spec, batch) if trained is None else weights.trained_model(token, trained)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _report(spec: ModelSpec, token: str, batch: int, seed: int, uploads: tuple[bytes, ...],
-            layer: str, _trained: T.Trained | None = None):
+            layer: str, _trained: train_lab.Trained | None = None):
     """Full statistics of the chosen layer, and the input profile of every BN layer, from one
     training-mode pass: on the uploads, else on validation images of the training data
     (trained weights), else on a synthetic batch. ``token``: "random" or the trained
@@ -70,7 +70,7 @@ def _report(spec: ModelSpec, token: str, batch: int, seed: int, uploads: tuple[b
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _evolution(spec: ModelSpec, token: str, layer: str, batch: int, steps: int, seed: int,
-               _trained: T.Trained | None = None):
+               _trained: train_lab.Trained | None = None):
     return bn.running_evolution(_the_model(spec, batch, token, _trained), layer,
                                 spec.input_shape, batch=batch, steps=steps,
                                 momenta=tuple(MOMENTA.values()), seed=seed)
@@ -155,7 +155,7 @@ def _layer_picker(names: list[str], key: str) -> str:
     return layer
 
 
-def _render_layers(spec: ModelSpec, names: list[str], trained: T.Trained | None) -> None:
+def _render_layers(spec: ModelSpec, names: list[str], trained: train_lab.Trained | None) -> None:
     c1, c2, c3, c4 = st.columns([3, 1, 1, 2])
     with c1:
         layer = _layer_picker(names, KEY + "layer_stats")
@@ -235,7 +235,7 @@ def _render_layers(spec: ModelSpec, names: list[str], trained: T.Trained | None)
                      "channels) — the scale BN removes before the next layer."))
 
 
-def _render_running(spec: ModelSpec, names: list[str], trained: T.Trained | None) -> None:
+def _render_running(spec: ModelSpec, names: list[str], trained: train_lab.Trained | None) -> None:
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
     with c1:
         layer = _layer_picker(names, KEY + "layer_running")

@@ -13,8 +13,8 @@ from __future__ import annotations
 import streamlit as st
 
 from vizapp.i18n import N_, _, tr
-from vizapp.labs import features as F
-from vizapp.labs import train as T
+from vizapp.labs import features
+from vizapp.labs import train as train_lab
 from vizapp.render import plots_features, plots_train
 from vizapp.runtime import RunError
 from vizapp.zoo import ConfigError, ModelSpec
@@ -37,44 +37,45 @@ def _model(spec: ModelSpec):
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _layers(spec: ModelSpec) -> list[tuple[str, str]]:
-    return F.feature_layers(_model(spec))
+    return features.feature_layers(_model(spec))
 
 
-def _weights(spec: ModelSpec, token: str, trained: T.Trained | None):
+def _weights(spec: ModelSpec, token: str, trained: train_lab.Trained | None):
     """The random (seed-0) model, or the trained one when ``trained`` is given."""
     return _model(spec) if trained is None else weights.trained_model(token, trained)
 
 
 def _input(spec: ModelSpec, kind: str, digit: int, seed: int, upload: bytes, index: int,
-           trained: T.Trained | None):
+           trained: train_lab.Trained | None):
     if kind == "val" and trained is not None:
         return trained.validation(index)[0]
     if kind == "upload":
-        return F.image_to_input(F.decode_image(upload), spec.input_shape)
-    return F.make_input(kind, spec.input_shape, digit=digit, seed=seed)
+        return features.image_to_input(features.decode_image(upload), spec.input_shape)
+    return features.make_input(kind, spec.input_shape, digit=digit, seed=seed)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _maps(spec: ModelSpec, token: str, layer: str, kind: str, digit: int, seed: int,
-          upload: bytes, index: int, max_channels: int, _trained: T.Trained | None = None):
+          upload: bytes, index: int, max_channels: int, _trained: train_lab.Trained | None = None):
     """``token``: "random", or the key of the trained weights (``_trained``, not hashed)."""
     x = _input(spec, kind, digit, seed, upload, index, _trained)
-    return F.feature_maps(_weights(spec, token, _trained), layer, x, max_channels=max_channels)
+    return features.feature_maps(_weights(spec, token, _trained), layer, x,
+                                 max_channels=max_channels)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _prediction(token: str, index: int, _trained: T.Trained) -> tuple[str, str, float]:
+def _prediction(token: str, index: int, _trained: train_lab.Trained) -> tuple[str, str, float]:
     """(true class, predicted class, its probability) of one validation image."""
     x, (true,) = _trained.validation(index)
-    pred, p = T.predict(weights.trained_model(token, _trained), x)
+    pred, p = train_lab.predict(weights.trained_model(token, _trained), x)
     names = _trained.data.classes
     return names[true], names[pred] if pred < len(names) else str(pred), p
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _filters(spec: ModelSpec, token: str, _trained: T.Trained | None = None):
+def _filters(spec: ModelSpec, token: str, _trained: train_lab.Trained | None = None):
     sd = _trained.state_dict if _trained is not None else _model(spec).state_dict()
-    return F.first_filters(sd)
+    return features.first_filters(sd)
 
 
 def _fail(cause: str, fix: str) -> None:
@@ -168,7 +169,7 @@ def render(frame: Frame) -> None:
     except RunError as exc:
         _fail(exc.cause, exc.fix)
         return
-    except F.FeatureError as exc:
+    except features.FeatureError as exc:
         _fail(str(exc), _("pick another layer or input (or upload another image)."))
         return
     except ConfigError as exc:
@@ -201,7 +202,7 @@ def render(frame: Frame) -> None:
     _render_filters(filters, trained)
 
 
-def _render_filters(filters: F.Filters | None, trained: T.Trained | None) -> None:
+def _render_filters(filters: features.Filters | None, trained: train_lab.Trained | None) -> None:
     st.subheader(_("First-layer filters"))
     if filters is None:
         st.info(_("No convolution in this model."), icon=":material/info:")

@@ -88,8 +88,8 @@ def _from_url(a) -> None:
     if sel:
         parsed = parse_id(sel)
         known = parsed is not None and (
-            (parsed[0] == "node" and parsed[1] in a._node_index())
-            or (parsed[0] != "node" and parsed[1] in a._block_index()))
+            (parsed[0] == "node" and parsed[1] in a.node_index())
+            or (parsed[0] != "node" and parsed[1] in a.block_index()))
         if known:
             ss[SEL_KEY] = sel
         else:
@@ -128,7 +128,7 @@ def _view_buttons(a, sel: str | None, view) -> None:
         return
     kind, key = parsed
     if kind == "block" and key:
-        b = a.block(key) if key in a._block_index() else None
+        b = a.block(key) if key in a.block_index() else None
         if b is None or not b.children:
             return
         if block_id(key) in view.units:
@@ -141,7 +141,7 @@ def _view_buttons(a, sel: str | None, view) -> None:
         st.button(_("Unfold the repeats"), icon=":material/unfold_more:", key="vz_g_unfold",
                   on_click=_toggle, args=(fold_id(key), True, (fold_id(key), block_id(key))))
     elif kind == "node":
-        owner = a.node(key).module_path if key in a._node_index() else ""
+        owner = a.node(key).module_path if key in a.node_index() else ""
         parents = [b.path for b in a.blocks if b.children and b.path and
                    (owner == b.path or owner.startswith(b.path + "."))]
         if parents:

@@ -13,10 +13,11 @@ import json
 
 import streamlit as st
 
+from vizapp.fmt import bytes_text
 from vizapp.i18n import _
 from vizapp.render import plots_run
 from vizapp.runtime import (DTYPES, RunError, RunOptions, available_devices, estimate_memory,
-                            fmt_bytes, lock_for, resolve_device, run_spec, stage_memory, sweep)
+                            lock_for, resolve_device, run_spec, stage_memory, sweep)
 from vizapp.runtime import cached_model, check_build, spec_profile, suggest_batch
 from vizapp.zoo import ConfigError, ModelSpec
 
@@ -150,13 +151,13 @@ def _render_run(spec: ModelSpec, opts: RunOptions, fits: bool) -> None:
     m1.metric(_("latency p50"), f"{r.latency_ms_p50:.3g} ms")
     m2.metric(_("latency p95"), f"{r.latency_ms_p95:.3g} ms")
     m3.metric(_("throughput"), f"{r.throughput:,.0f} /s", help=_("samples per second"))
-    m4.metric(_("peak memory"), fmt_bytes(r.peak_memory_bytes), help=r.memory_method)
+    m4.metric(_("peak memory"), bytes_text(r.peak_memory_bytes), help=r.memory_method)
     st.plotly_chart(plots_run.latencies(r), width="stretch", theme=None, key=KEY + "fig_lat")
     st.caption(f"{r.device_name}, " + _("batch {n}").format(n=r.batch) + f", {r.dtype}"
                f"{', channels_last' if r.channels_last else ''}"
                + (_(", compiled") if r.compiled else "") + ": " + _(
                    "{w} warm-up + {i} timed passes; weights {b}; waited {s} s for the device."
-               ).format(w=r.warmup, i=r.iters, b=fmt_bytes(r.param_bytes), s=f"{r.waited_s:.2f}"))
+               ).format(w=r.warmup, i=r.iters, b=bytes_text(r.param_bytes), s=f"{r.waited_s:.2f}"))
     for n in r.notes:
         st.caption(text.md(_("Note: {text}"), text=n))
     st.download_button(_("result as JSON"), json.dumps(r.to_dict(), indent=2),
@@ -207,8 +208,8 @@ def _render_sweep(spec: ModelSpec, opts: RunOptions) -> None:
         "batch": p.batch,
         "p50 ms": round(p.result.latency_ms_p50, 3) if p.result else None,
         "throughput /s": round(p.result.throughput, 1) if p.result else None,
-        "peak memory": fmt_bytes(p.result.peak_memory_bytes) if p.result else None,
-        "estimate": fmt_bytes(p.result.estimate.total_bytes) if p.result and
+        "peak memory": bytes_text(p.result.peak_memory_bytes) if p.result else None,
+        "estimate": bytes_text(p.result.estimate.total_bytes) if p.result and
         p.result.estimate else None,
         "note": p.error or ""} for p in sw.points], hide_index=True, width="stretch")
 
@@ -235,7 +236,7 @@ def _render_stages(spec: ModelSpec, opts: RunOptions, fits: bool) -> None:
     st.plotly_chart(plots_run.stage_memory(stages), width="stretch", theme=None,
                     key=KEY + "fig_stages")
     st.dataframe([{"stage": s.name, "type": s.type, "output shape": str(s.output_shape),
-                   "measured output": fmt_bytes(s.output_bytes),
-                   "estimate": fmt_bytes(s.estimate_bytes),
-                   "peak while running": fmt_bytes(s.peak_bytes) if s.peak_bytes is not None
+                   "measured output": bytes_text(s.output_bytes),
+                   "estimate": bytes_text(s.estimate_bytes),
+                   "peak while running": bytes_text(s.peak_bytes) if s.peak_bytes is not None
                    else "— (CUDA only)"} for s in stages], hide_index=True, width="stretch")

@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from vizapp.i18n import _, tr
-from vizapp.labs import schedules as S
+from vizapp.labs import schedules
 from vizapp.render import plots_schedules
 from vizapp.zoo import ConfigError, ModelSpec, format_value, parse_value
 
@@ -24,7 +24,7 @@ KEY = "vz.sched."
 
 @st.cache_data(max_entries=128)
 def _curve(name: str, epochs: int, base_lr: float, params: tuple[tuple[str, Any], ...]):
-    return S.lr_curve(name, epochs, base_lr, **dict(params))
+    return schedules.lr_curve(name, epochs, base_lr, **dict(params))
 
 
 def _fail(cause: str, fix: str) -> None:
@@ -68,10 +68,10 @@ def render(frame: Frame) -> None:
     with one:
         c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
         with c1:
-            names = list(S.SCHEDULES)
+            names = list(schedules.SCHEDULES)
             state.bind_widget("sched", KEY + "name", names[0], str, names)
             name = st.selectbox(_("scheduler"), names, key=KEY + "name",
-                                format_func=lambda n: f"{n} — {tr(S.SCHEDULES[n].title)}")
+                                format_func=lambda n: f"{n} — {tr(schedules.SCHEDULES[n].title)}")
         with c2:
             state.bind_widget("epochs", KEY + "epochs", 100, int, range(2, 2001))
             epochs = st.number_input(_("epochs"), 2, 2000, key=KEY + "epochs")
@@ -80,7 +80,7 @@ def render(frame: Frame) -> None:
             base_lr = st.number_input(_("initial lr"), 1e-6, 10.0, format="%.4g", key=KEY + "lr")
         with c4:
             log_y = st.toggle(_("log scale"), False, key=KEY + "log")
-        sch = S.SCHEDULES[name]
+        sch = schedules.SCHEDULES[name]
         st.markdown(f"**{tr(sch.title)}**: `{tr(sch.formula)}` — {tr(sch.help)}")
         knobs, plot = st.columns([1, 3])
         with knobs:
@@ -94,7 +94,7 @@ def render(frame: Frame) -> None:
             return
         try:
             curve = _curve(name, int(epochs), float(base_lr), tuple(sorted(params.items())))
-        except S.ScheduleError as exc:
+        except schedules.ScheduleError as exc:
             _fail(str(exc), _("change that parameter (its help text gives the allowed range)."))
             return
         except Exception as exc:  # noqa: BLE001 - torch's own argument checks
@@ -124,14 +124,15 @@ def render(frame: Frame) -> None:
         with c2:
             log_all = st.toggle(_("log scale"), True, key=KEY + "all_log")
         try:
-            curves = [_curve(n, int(ep), 0.1, ()) for n in S.SCHEDULES]
+            curves = [_curve(n, int(ep), 0.1, ()) for n in schedules.SCHEDULES]
         except Exception as exc:  # noqa: BLE001
             _fail(_("a schedule could not be computed: {error}").format(error=exc), _("use fewer epochs."))
             return
         st.plotly_chart(plots_schedules.lr_curves(curves, log_all, detail=False), width="stretch",
                         theme=None, key=KEY + "fig_all")
         st.dataframe([{"scheduler": n, "rule": tr(s.formula), "defaults": ", ".join(
-            f"{p.name}={format_value(p.default)}" for p in s.params)} for n, s in S.SCHEDULES.items()],
+            f"{p.name}={format_value(p.default)}" for p in s.params)}
+            for n, s in schedules.SCHEDULES.items()],
             hide_index=True, width="stretch", column_config={
                 "scheduler": _("scheduler"), "rule": _("rule"), "defaults": _("defaults")})
 

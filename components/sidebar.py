@@ -17,18 +17,13 @@ from vizapp.i18n import N_, _, tr
 from vizapp.zoo import ConfigError, ModelSpec, families, model_names, presets, resolve
 
 from . import code_box, state, widgets
-from .text import esc, md
+from .text import esc, md, unbracket
 
 PREFIX = "vz.k"
 FAMILY_KEY = "vz.family"
 MODEL_KEY = "vz.model"
 ERRORS_KEY = "vz.errors"
 INVALID_KEY = "vz.invalid"  # the message of the knob change that was refused (for the header)
-
-
-def _md(text: str) -> str:
-    """Keep a message literal inside :red[…] markdown (brackets would end the directive)."""
-    return text.replace("[", "(").replace("]", ")")
 
 
 def _load(spec: ModelSpec) -> None:
@@ -168,8 +163,8 @@ def render() -> ModelSpec:
                 code_box.show_error(slot, message)
                 continue
             message = tr(message)  # a lazy message from an earlier run: in this run's language
-            text = md("**{}**: {}", _md(name), _md(message)) if slot is top_error and name \
-                else esc(_md(message))
+            text = md("**{}**: {}", unbracket(name), unbracket(message)) \
+                if slot is top_error and name else esc(unbracket(message))
             slot.markdown(f":red[:material/error: {text}]")
         current = ss[state.SPEC_KEY]
         sb.info(md(_("Showing the last valid model: **{}**"), current.label), icon=":material/undo:")

@@ -7,7 +7,8 @@ pointing anywhere, or make every browser that opens it fetch an outside image. S
 escaped (:func:`esc`) before it meets Markdown: links, images, HTML, autolinks, directives,
 icons, emoji and LaTeX come out as the literal characters, and a bare URL, ``www.`` address or
 e-mail address gets an invisible word joiner that keeps Markdown from making it a link. Our own
-templates keep their Markdown (:func:`md`); messages that are user text through and through go
+templates keep their Markdown (:func:`md`); text for inside a ``:red[…]`` directive loses its
+square brackets first (:func:`unbracket`); messages that are user text through and through go
 through :func:`show_error` / :func:`show_warning` / :func:`show_info` / :func:`caption`.
 """
 
@@ -72,6 +73,13 @@ def md(template: str, *args: Any, **kwargs: Any) -> str:
     it is): the template's own Markdown (bold, icons) stays, what the arguments carry does
     not."""
     return template.format(*(_arg(a) for a in args), **{k: _arg(v) for k, v in kwargs.items()})
+
+
+def unbracket(text: str) -> str:
+    """Text to show inside a ``:red[…]`` directive (then escaped with :func:`esc` or
+    :func:`md`): its square brackets become round ones, since a bracket would end the
+    directive."""
+    return text.replace("[", "(").replace("]", ")")
 
 
 def show_error(text: Any, icon: str | None = ":material/error:", where: Any = None) -> None:

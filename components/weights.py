@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from vizapp.i18n import _
-from vizapp.labs import train as T
+from vizapp.labs import train as train_lab
 from vizapp.zoo import ModelSpec
 
 from . import text
@@ -21,20 +21,20 @@ TRAIN_RUN = "vz.train.run"  # where the Train page keeps this session's TrainRun
 RANDOM = "random"
 
 
-def trained_runs(spec: ModelSpec) -> list[T.Trained]:
+def trained_runs(spec: ModelSpec) -> list[train_lab.Trained]:
     """This session's finished trainings of ``spec``'s configuration (usually 0 or 1; 2 for an
     lr or schedule comparison)."""
-    return T.trained_for(st.session_state.get(TRAIN_RUN), spec)
+    return train_lab.trained_for(st.session_state.get(TRAIN_RUN), spec)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the trained weights…")
-def trained_model(key: str, _trained: T.Trained) -> Any:
+def trained_model(key: str, _trained: train_lab.Trained) -> Any:
     """The trained model (eval mode, CPU), built once per run and label (``key`` is unique to
     them); shared read-only: the labs deep-copy it before any pass."""
-    return T.trained_model(_trained)
+    return train_lab.trained_model(_trained)
 
 
-def choose(spec: ModelSpec, key: str) -> T.Trained | None:
+def choose(spec: ModelSpec, key: str) -> train_lab.Trained | None:
     """A choice between the trained weights (the default when there are any) and the random
     ones, and a line saying which are shown. Returns the chosen training, or None for the
     random weights."""

@@ -94,7 +94,7 @@ def _help(info: KnobInfo) -> str:
         hi = "" if k.max is None else _num(k.max)
         extra.append(_("range {lo}…{hi}").format(lo=lo, hi=hi))
     if kind(info) == "text":
-        from vizapp.zoo.base import format_type
+        from vizapp.knobs import format_type
         extra.append(_("type {type}").format(type=format_type(info.type)))
     return tr(k.help) + (f"  \n*{'; '.join(extra)}*" if extra else "")
 

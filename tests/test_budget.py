@@ -16,7 +16,7 @@ from vizapp.cli import main
 from vizapp.labs.features import MAX_UPLOAD_PIXELS, FeatureError, decode_image
 from vizapp.runtime import BuildRefused, check_build, estimate_build, model_cache
 from vizapp.zoo import build_model, resolve
-from vizapp.zoo.meta import build_meta, weight_bytes
+from vizapp.zoo.meta_build import build_meta, weight_bytes
 
 HUGE_LENET = resolve("lenet-bn", {"in_channels": "1", "height": "4096", "width": "4096"})
 

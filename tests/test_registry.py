@@ -78,7 +78,7 @@ def test_torchvision_models_open_at_their_weights_input_size(name, side):
     """vit_h_14 opened at 518² but was built for 224² ("Expected 224 but got 518")."""
     import torch
 
-    from vizapp.zoo.meta import build_meta
+    from vizapp.zoo.meta_build import build_meta
 
     spec = resolve(f"torchvision:{name}")
     assert spec.input_shape == (3, side, side)

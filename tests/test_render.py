@@ -404,6 +404,30 @@ def test_layout_svg_and_png(tiny):
         L.layout(dot, "pdf")
 
 
+def test_an_analysis_displays_itself_in_jupyter(tiny):
+    """``import vizapp`` registers the notebook HTML with IPython's formatter by the records'
+    class name (the records never import the renderers): a stand-in shell receives it."""
+    from types import SimpleNamespace
+
+    import vizapp
+    from vizapp.render.report import fragment
+
+    seen = {}
+
+    class HTMLFormatter:
+        def for_type_by_name(self, module, name, func):
+            seen[(module, name)] = func
+
+    shell = SimpleNamespace(display_formatter=SimpleNamespace(
+        formatters={"text/html": HTMLFormatter()}))
+    assert vizapp.register_notebook_display(shell)
+    show = seen[(Analysis.__module__, Analysis.__name__)]
+    page = show(tiny)
+    assert page.startswith("<div class=vzr id=vzr-") and "<svg" in page
+    same = re.compile(r"vzr-[0-9a-f]{8}")  # ids are unique per call
+    assert same.sub("ID", page) == same.sub("ID", fragment(tiny))
+
+
 def test_layout_errors(tiny):
     with pytest.raises(L.LayoutError):
         L.layout("digraph { a -> ", "svg")

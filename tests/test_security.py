@@ -95,12 +95,12 @@ def test_module_names_stay_one_literal_in_generated_code(tmp_path):
 
 
 def test_constructors_are_written_from_values():
-    from vizapp.render.code import _constructor
-    assert _constructor(nn.Conv2d(1, 6, kernel_size=5, padding=2)) == \
+    from vizapp.render.code import constructor_code
+    assert constructor_code(nn.Conv2d(1, 6, kernel_size=5, padding=2)) == \
         "nn.Conv2d(1, 6, kernel_size=5, padding=2)"
-    assert _constructor(nn.MaxPool2d(3, stride=2)) == "nn.MaxPool2d(kernel_size=3, stride=2)"
-    assert _constructor(nn.Hardtanh(-float("inf"), 1.0)) == "nn.Hardtanh(min_val=float('-inf'))"
-    assert _constructor(nn.Flatten(start_dim="x")) == "nn.Flatten(start_dim='x')"
+    assert constructor_code(nn.MaxPool2d(3, stride=2)) == "nn.MaxPool2d(kernel_size=3, stride=2)"
+    assert constructor_code(nn.Hardtanh(-float("inf"), 1.0)) == "nn.Hardtanh(min_val=float('-inf'))"
+    assert constructor_code(nn.Flatten(start_dim="x")) == "nn.Flatten(start_dim='x')"
 
 
 STRING_ARGS = [  # every text-typed argument of a layer the box knows, with a payload in it

@@ -1,5 +1,7 @@
 """vizapp: a CNN architecture lab (Streamlit app, CLI and Python API)."""
 
+import sys
+
 __version__ = "0.1.0"
 
 
@@ -39,3 +41,31 @@ def show(model, input_shape=(3, 224, 224), batch: int = 1, *, depth: int = 1,
     if open_browser:
         webbrowser.open(out.resolve().as_uri())
     return out
+
+
+def notebook_html(analysis) -> str:
+    """An :class:`~vizapp.analysis.Analysis` in a notebook: the zoomable graph and the Shapes
+    table, self-contained (:func:`vizapp.render.report.fragment`)."""
+    from .render.report import fragment
+
+    return fragment(analysis)
+
+
+def register_notebook_display(shell=None) -> bool:
+    """In Jupyter (any IPython kernel) an ``Analysis`` displays itself with
+    :func:`notebook_html`. Registered with IPython's HTML formatter *by name*, so neither the
+    analysis nor the renderers are imported until an analysis is shown, and the records never
+    import the renderers. Done when vizapp is imported; returns whether a shell took it."""
+    if shell is None:
+        ipython = sys.modules.get("IPython")  # never imported here: only if already running
+        get_shell = getattr(ipython, "get_ipython", None)
+        shell = get_shell() if get_shell is not None else None
+    formatters = getattr(getattr(shell, "display_formatter", None), "formatters", None) or {}
+    html = formatters.get("text/html")
+    if html is None:  # no shell, or one that shows no HTML
+        return False
+    html.for_type_by_name("vizapp.analysis.records", "Analysis", notebook_html)
+    return True
+
+
+register_notebook_display()

@@ -41,11 +41,12 @@ def hw_text(a: Sequence[int]) -> str:
 
 
 def bytes_text(n: float | None) -> str:
-    """``1536`` → ``"1.5 KiB"``; None → ``"—"``."""
+    """A byte size in binary units: ``512`` → ``"512 B"``, ``1536`` → ``"1.5 KiB"``,
+    ``3 << 29`` → ``"1.5 GiB"`` (up to TiB); None (not measured) → ``"?"``."""
     if n is None:
-        return "—"
-    n = float(n)
-    for unit, div in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if abs(n) >= div:
-            return f"{n / div:.1f} {unit}"
-    return f"{int(n)} B"
+        return "?"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"

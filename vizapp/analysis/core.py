@@ -22,7 +22,7 @@ from torch import fx, nn
 
 from vizapp.i18n import msg
 from vizapp import i18n
-from vizapp.meta import is_meta
+from vizapp.meta_forward import is_meta
 
 from .assemble import assemble
 from .receptive import receptive_fields
@@ -224,11 +224,11 @@ def min_input_size(traced: Traced, full: Shape, limit: int = MAX_SIDE) -> tuple[
 # ----------------------------------------------------------------------------- specs
 def build_for_analysis(spec: Any) -> tuple[nn.Module, list[str]]:
     """Build a zoo spec's model with its weights on the meta device (no memory for them:
-    :func:`vizapp.zoo.meta.build_meta` also handles builders that compute with real tensors,
+    :func:`vizapp.zoo.meta_build.build_meta` also handles builders that compute with real tensors,
     like torchvision's RegNets). Only a builder that cannot build that way at all is built
     on the CPU (and the note says so)."""
     from vizapp.zoo import ConfigError, build_model
-    from vizapp.zoo.meta import build_meta
+    from vizapp.zoo.meta_build import build_meta
 
     try:
         return build_meta(spec), []

@@ -10,7 +10,7 @@ from torch import fx, nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from vizapp.meta import meta_state
+from vizapp.meta_forward import meta_state
 
 from .trace import Step, Traced, eval_mode
 

@@ -155,19 +155,21 @@ class Analysis:
 
     # ---------------------------------------------------------------- lookups
     def node(self, node_id: str) -> Node:
-        return self._node_index()[node_id]
+        return self.node_index()[node_id]
 
     def block(self, path: str) -> Block:
-        return self._block_index()[path]
+        return self.block_index()[path]
 
-    def _node_index(self) -> dict[str, Node]:
+    def node_index(self) -> dict[str, Node]:
+        """``{node id: Node}``, built once per analysis (shared: read it, never change it)."""
         idx = self.__dict__.get("_nidx")
         if idx is None:
             idx = {n.id: n for n in self.nodes}
             object.__setattr__(self, "_nidx", idx)
         return idx
 
-    def _block_index(self) -> dict[str, Block]:
+    def block_index(self) -> dict[str, Block]:
+        """``{block path: Block}``, built once per analysis (shared: read it, never change it)."""
         idx = self.__dict__.get("_bidx")
         if idx is None:
             idx = {b.path: b for b in self.blocks}
@@ -230,11 +232,6 @@ class Analysis:
     def macs_text(self, value: str) -> str:
         """``value`` (a formatted MAC count) with "≥ " when some MACs are not counted."""
         return ("≥ " if self.uncounted else "") + value
-
-    def _repr_html_(self) -> str:
-        """Jupyter: the zoomable graph and the Shapes table, self-contained."""
-        from vizapp.render.report import fragment
-        return fragment(self)
 
     def to_dict(self, depth: int = 1) -> dict[str, Any]:
         """The JSON of ``vizapp table``."""

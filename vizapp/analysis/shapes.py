@@ -22,9 +22,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vizapp import i18n
 from vizapp.fmt import shape_text
-from vizapp.meta import meta_state
+from vizapp.meta_forward import meta_state
 
-from . import rules as R
+from . import rules
 from .records import Shape
 from .rules import Call, NoRule, OpResult, RFStep, ShapeError, TMeta
 from .hooks import Unseen
@@ -320,9 +320,9 @@ class ShapePass:
         call = Call(_CALL_TYPES[step.op], target, tuple(args), dict(kwargs), step.module_path,
                     self.explain, from_input, pre_flatten=self._pre_flatten(step),
                     input_hw=tuple(self.input_shape[2:]))
-        if self.explain and R.is_add(call):
+        if self.explain and rules.is_add(call):
             call.shortcut = find_shortcut(step, self.producers, self.results)
-        rule = R.find_rule(call)
+        rule = rules.find_rule(call)
         if rule is not None:
             try:
                 return rule(call), "rule"

@@ -13,12 +13,10 @@ import sys
 
 from vizapp import i18n
 
+from .errors import UserError
+
 # sub-command modules, in help order; a module that does not exist yet is skipped
 _COMMANDS = ("presets", "table", "render", "bn", "run", "train", "report", "app", "serve")
-
-
-class UserError(Exception):
-    """A problem with what the user asked for; printed as one line, exit code 2."""
 
 
 class OneLineParser(argparse.ArgumentParser):

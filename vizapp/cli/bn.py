@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from vizapp.i18n import _
 
-from . import UserError
+from .errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

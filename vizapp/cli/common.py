@@ -8,7 +8,7 @@ from vizapp.i18n import _
 from vizapp.zoo.base import parse_input
 from vizapp.zoo import ModelSpec, resolve
 
-from . import UserError
+from .errors import UserError
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:

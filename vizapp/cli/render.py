@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from vizapp.render.dot import to_dot
     from vizapp.render.layout import LayoutError, layout
 
-    from . import UserError
+    from .errors import UserError
 
     if args.depth < 1:
         raise UserError(f"--depth must be at least 1, got {args.depth}")

@@ -39,7 +39,7 @@ def analysis_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from vizapp.render.report import report_html
 
-    from . import UserError
+    from .errors import UserError
     a = analysis_from_args(args)
     text = report_html(a, depth=args.depth)
     try:

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from vizapp.runtime import RunError, RunOptions, resolve_device, run_spec, sweep
     from vizapp.runtime.devices import DeviceError
 
-    from . import UserError
+    from .errors import UserError
 
     if args.iters < 1:
         raise UserError(f"--iters must be at least 1, got {args.iters}")
@@ -88,7 +88,7 @@ def _summary(d: dict) -> dict:
 
 
 def format_result(r) -> str:
-    from vizapp.runtime import fmt_bytes
+    from vizapp.fmt import bytes_text
 
     opts = [r.dtype] + (["channels_last"] if r.channels_last else []) + (
         ["compiled"] if r.compiled else [])
@@ -100,8 +100,8 @@ def format_result(r) -> str:
                  mean=f"{r.latency_ms_mean:.3f}"),
              "  " + _("throughput {t} samples/s").format(t=f"{r.throughput:,.1f}"),
              "  " + _("peak memory {peak} ({method}); weights {w}").format(
-                 peak=fmt_bytes(r.peak_memory_bytes), method=r.memory_method,
-                 w=fmt_bytes(r.param_bytes))]
+                 peak=bytes_text(r.peak_memory_bytes), method=r.memory_method,
+                 w=bytes_text(r.param_bytes))]
     if r.estimate is not None:
         lines.append("  " + _("estimate: {text}").format(text=r.estimate.text()))
     if r.waited_s > 0.01:

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace, extra: list[str] | None = None) -> int:
     from vizapp.i18n import msg
     from vizapp.zoo import ConfigError
 
-    from . import UserError
+    from .errors import UserError
 
     target = args.target
     path, colon, name = target.rpartition(":")

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from vizapp.analysis import analyze_spec
 
-    from . import UserError
+    from .errors import UserError
 
     if args.depth < 1:
         raise UserError(f"--depth must be at least 1, got {args.depth}")

@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def settings_from_args(args: argparse.Namespace):
     from vizapp.labs.train import MAX_BATCH, TrainSettings
 
-    from . import UserError
+    from .errors import UserError
 
     sargs = []
     for item in args.schedule_args:
@@ -70,39 +70,39 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from vizapp.labs import data as D
-    from vizapp.labs import train as T
+    from vizapp.labs import data as train_data
+    from vizapp.labs import train as train_lab
     from vizapp.zoo import build_model, codec
 
-    from . import UserError
+    from .errors import UserError
 
     settings = settings_from_args(args)
     try:
         settings.validate()
         spec = spec_from_args(args)
-        ds = D.load(D.DataChoice.parse(args.data, args.seed), spec.input_shape,
-                    spec.config.num_classes)
+        ds = train_data.load(train_data.DataChoice.parse(args.data, args.seed),
+                             spec.input_shape, spec.config.num_classes)
         model = build_model(spec, seed=args.seed)
-    except (T.TrainError, D.DataError) as exc:
+    except (train_lab.TrainError, train_data.DataError) as exc:
         raise UserError(str(exc)) from None
     if args.format == "text":
         print(_("{label} on {data}").format(label=spec.label, data=ds.summary()), flush=True)
 
     def emit(r) -> None:
-        if isinstance(r, T.EpochRecord):
+        if isinstance(r, train_lab.EpochRecord):
             print(json.dumps(r.to_dict()) if args.format == "json" else format_epoch(r, settings),
                   flush=True)
 
     try:
-        res = T.train(model, ds, settings, label=spec.label, emit=emit,
-                      config=codec.to_dict(spec))
-    except T.TrainError as exc:
+        res = train_lab.train(model, ds, settings, label=spec.label, emit=emit,
+                              config=codec.to_dict(spec))
+    except train_lab.TrainError as exc:
         raise UserError(str(exc)) from None
     if not res.ok:
         raise UserError(res.message)
     if args.save:
         with open(args.save, "wb") as f:
-            f.write(T.save_bytes(res))
+            f.write(train_lab.save_bytes(res))
     if args.format == "text":
         print(_("{status}: {message} in {seconds} s on {device} ({precision})").format(
             status=tr(STATUS.get(res.status, res.status)), message=tr(res.message),

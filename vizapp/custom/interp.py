@@ -264,9 +264,10 @@ class Interpreter:
         return value
 
     def compare(self, e: ast.Compare, env: dict[str, Any]) -> bool:
-        import operator as o
-        ops = {ast.Eq: o.eq, ast.NotEq: o.ne, ast.Lt: o.lt, ast.LtE: o.le, ast.Gt: o.gt,
-               ast.GtE: o.ge, ast.Is: o.is_, ast.IsNot: o.is_not,
+        import operator
+        ops = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
+               ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+               ast.Is: operator.is_, ast.IsNot: operator.is_not,
                ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
         left = self.expr(e.left, env)
         for op, right_e in zip(e.ops, e.comparators):

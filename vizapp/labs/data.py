@@ -245,7 +245,7 @@ def torchvision_folder(path: str, input_shape: Sequence[int], num_classes: int,
                        seed: int = 0) -> DataSet:
     """The training split of MNIST, FashionMNIST or CIFAR10 found under ``path`` (torchvision's
     own layout, ``download=False``), at most :data:`MAX_IMAGES` images, resized."""
-    import torchvision.datasets as D
+    from torchvision import datasets
 
     root = Path(path).expanduser()
     if not root.is_dir():
@@ -255,7 +255,7 @@ def torchvision_folder(path: str, input_shape: Sequence[int], num_classes: int,
     for name in TORCHVISION:
         for r in candidates:
             try:
-                ds = getattr(D, name)(str(r), train=True, download=False)
+                ds = getattr(datasets, name)(str(r), train=True, download=False)
             except (RuntimeError, OSError, FileNotFoundError):
                 continue
             return _from_torchvision(name, ds, input_shape, num_classes, seed)

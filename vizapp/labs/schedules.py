@@ -20,10 +20,10 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch.optim import lr_scheduler as S
+from torch.optim import lr_scheduler
 
 from vizapp.i18n import N_, msg
-from vizapp.zoo.base import ConfigError, KnobInfo, check_value, knob, knob_infos, parse_value
+from vizapp.knobs import ConfigError, KnobInfo, check_value, knob, knob_infos, parse_value
 
 
 class ScheduleError(ValueError):
@@ -223,29 +223,31 @@ def make_scheduler(name: str, opt: torch.optim.Optimizer, epochs: int,
     per epoch (what the LR schedules page plots and what the Train lab uses)."""
     p = check_params(name, params)
     if name == "StepLR":
-        return S.StepLR(opt, step_size=p["step_size"], gamma=p["gamma"])
+        return lr_scheduler.StepLR(opt, step_size=p["step_size"], gamma=p["gamma"])
     if name == "MultiStepLR":
-        return S.MultiStepLR(opt, milestones=list(p["milestones"]), gamma=p["gamma"])
+        return lr_scheduler.MultiStepLR(opt, milestones=list(p["milestones"]), gamma=p["gamma"])
     if name == "ExponentialLR":
-        return S.ExponentialLR(opt, gamma=p["gamma"])
+        return lr_scheduler.ExponentialLR(opt, gamma=p["gamma"])
     if name == "CosineAnnealingLR":
-        return S.CosineAnnealingLR(opt, T_max=p["T_max"], eta_min=p["eta_min"])
+        return lr_scheduler.CosineAnnealingLR(opt, T_max=p["T_max"], eta_min=p["eta_min"])
     if name == "ReduceLROnPlateau":
-        return S.ReduceLROnPlateau(opt, mode="min", factor=p["factor"], patience=p["patience"],
-                                   threshold=p["threshold"], cooldown=p["cooldown"],
-                                   min_lr=p["min_lr"])
+        return lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=p["factor"],
+                                              patience=p["patience"], threshold=p["threshold"],
+                                              cooldown=p["cooldown"], min_lr=p["min_lr"])
     if name == "LambdaLR":
         fn = LAMBDAS[p["fn"]][1]
         args = dict(p, epochs=epochs)
-        return S.LambdaLR(opt, lr_lambda=lambda e: fn(e, args))
+        return lr_scheduler.LambdaLR(opt, lr_lambda=lambda e: fn(e, args))
     if name == "OneCycleLR":
         if epochs < 2:
             raise ScheduleError(msg("OneCycleLR needs at least 2 epochs"))
-        return S.OneCycleLR(opt, max_lr=p["max_lr"], total_steps=epochs,
-                            pct_start=p["pct_start"], anneal_strategy=p["anneal_strategy"],
-                            div_factor=p["div_factor"], final_div_factor=p["final_div_factor"])
-    return S.CosineAnnealingWarmRestarts(opt, T_0=p["T_0"], T_mult=p["T_mult"],
-                                         eta_min=p["eta_min"])
+        return lr_scheduler.OneCycleLR(opt, max_lr=p["max_lr"], total_steps=epochs,
+                                       pct_start=p["pct_start"],
+                                       anneal_strategy=p["anneal_strategy"],
+                                       div_factor=p["div_factor"],
+                                       final_div_factor=p["final_div_factor"])
+    return lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=p["T_0"], T_mult=p["T_mult"],
+                                                    eta_min=p["eta_min"])
 
 
 def lr_curve(name: str, epochs: int = 100, base_lr: float = 0.1,
@@ -276,7 +278,7 @@ def lr_curve(name: str, epochs: int = 100, base_lr: float = 0.1,
             if e == epochs - 1:
                 break
             opt.step()  # a real optimizer step first, as torch expects
-            if isinstance(sched, S.ReduceLROnPlateau):
+            if isinstance(sched, lr_scheduler.ReduceLROnPlateau):
                 sched.step(float(loss[e]))
             else:
                 sched.step()

@@ -46,9 +46,9 @@ import torch.nn.functional as F
 from vizapp.i18n import msg
 from vizapp.labs import schedules
 from vizapp.labs.data import DataSet
-from vizapp.runtime import devices, memory, model_cache, records, timing
+from vizapp.runtime import devices, memory, model_cache, run_records, timing
 from vizapp.runtime.lock import BusyError, lock_for
-from vizapp.zoo.base import ConfigError, check_value, knob, knob_infos
+from vizapp.knobs import ConfigError, check_value, knob, knob_infos
 
 MAX_EPOCHS = 100
 MAX_BATCH = 4096
@@ -205,17 +205,17 @@ def amp_dtype(device: torch.device, precision: str) -> torch.dtype | None:
         return None
     if precision == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return records.DTYPES[precision]
+    return run_records.DTYPES[precision]
 
 
 def estimate_training(model: nn.Module, input_shape, batch: int, device: torch.device,
-                      dtype: str = "fp32") -> records.MemoryEstimate:
+                      dtype: str = "fp32") -> run_records.MemoryEstimate:
     """The inference estimate of :func:`vizapp.runtime.estimate_memory` plus what training
     keeps: every leaf's output saved for backward, gradients and two Adam moments."""
-    prof = memory._meta_profile(model, input_shape)
+    prof = memory.meta_profile(model, input_shape)
     est = memory.estimate_memory(model, input_shape, batch, dtype, device, resident=False,
                                   profile=prof)
-    el = records.DTYPES[dtype].itemsize
+    el = run_records.DTYPES[dtype].itemsize
     saved = sum(n for _, n in prof.leaves) * el
     per_sample = est.activation_bytes_per_sample + saved
     extra = 3 * est.param_bytes + saved * batch
@@ -600,7 +600,7 @@ def train(model: nn.Module, data: DataSet, settings: TrainSettings, *, label: st
 
 
 def _run_locked(loop: _Loop, cfg: dict[str, Any]) -> TrainResult:
-    with timing._cudnn_benchmark(loop.device):  # no global seeding: see the module's doc
+    with timing.cudnn_benchmark(loop.device):  # no global seeding: see the module's doc
         try:
             loop.prepare()
             loop.emit(Progress("running", 0, loop.total))
@@ -610,7 +610,7 @@ def _run_locked(loop: _Loop, cfg: dict[str, Any]) -> TrainResult:
         except _Stop as st:
             status, text = st.status, st.message
         except Exception as exc:  # noqa: BLE001 - OOM and friends end the run, not the app
-            if not timing._is_oom(exc):
+            if not timing.is_oom(exc):
                 raise
             loop.model.to("cpu")
             loop.x = loop.y = loop.xv = loop.yv = None  # type: ignore[assignment]
@@ -640,7 +640,7 @@ def check_fit(model: nn.Module, data: DataSet, s: TrainSettings, dev: torch.devi
     est = estimate_training(model, data.input_shape, s.batch_size, dev, dtype)
     try:
         memory.check_fits(est)
-    except records.MemoryRefused as exc:
+    except run_records.MemoryRefused as exc:
         raise TrainError(msg("{cause} Fix: {fix}", cause=msg("not trained: {text}.",
                                                              text=est.text()),
                              fix=exc.fix)) from None
@@ -692,7 +692,7 @@ def model_from_file(raw: bytes, batch: int = 1) -> tuple[Any, dict[str, torch.Te
     spec = codec.from_dict(cfg)
     try:
         memory.check_build(spec, batch, weight_copies=2)
-    except records.BuildRefused as exc:
+    except run_records.BuildRefused as exc:
         raise TrainError(msg("{cause} Fix: {fix}", cause=exc.cause, fix=exc.fix)) from None
     return spec, sd, build_model(spec)
 

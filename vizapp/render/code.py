@@ -59,7 +59,7 @@ def _lit(v: Any) -> str:
     return repr(v)
 
 
-def _constructor(m: nn.Module) -> str:
+def constructor_code(m: nn.Module) -> str:
     """``nn.Conv2d(1, 6, kernel_size=5, padding=2)`` for a torch.nn layer (checked)."""
     cls = type(m)
     qual = f"nn.{cls.__name__}" if getattr(nn, cls.__name__, None) is cls else None
@@ -134,7 +134,7 @@ _IND = "    "
 
 def _seq_positional(m: nn.Module, level: int) -> str:
     if _is_leaf(m):
-        return _constructor(m)
+        return constructor_code(m)
     items = [_seq_positional(c, level + 1) for c in m.children()]
     pad = _IND * (level + 1)
     return "nn.Sequential(\n" + "".join(f"{pad}{it},\n" for it in items) + _IND * level + ")"
@@ -142,7 +142,7 @@ def _seq_positional(m: nn.Module, level: int) -> str:
 
 def _seq_ordered(m: nn.Module, level: int) -> str:
     if _is_leaf(m):
-        return _constructor(m)
+        return constructor_code(m)
     pad = _IND * (level + 1)
     items = [f'{pad}({_q(n)}, {_seq_ordered(c, level + 1)}),\n' for n, c in m.named_children()]
     return "nn.Sequential(OrderedDict([\n" + "".join(items) + _IND * level + "]))"
@@ -152,7 +152,7 @@ def _add_module_lines(m: nn.Module, var: str, out: list[str], used: set[str]) ->
     out.append(f"{var} = nn.Sequential()")
     for name, c in m.named_children():
         if _is_leaf(c):
-            out.append(f'{var}.add_module({_q(name)}, {_constructor(c)})')
+            out.append(f'{var}.add_module({_q(name)}, {constructor_code(c)})')
         else:
             sub = _var(name, used)
             _add_module_lines(c, sub, out, used)
@@ -192,7 +192,7 @@ def _tensor_init(name: str, t: torch.Tensor, param: bool) -> str:
 def _container(m: nn.Module, level: int) -> str:
     """An expression rebuilding ``m`` with the same child names (for the class style)."""
     if _is_leaf(m):
-        return _constructor(m)
+        return constructor_code(m)
     pad = _IND * (level + 1)
     kids = [(n, _container(c, level + 1)) for n, c in m.named_children()]
     own_p = list(m.named_parameters(recurse=False))

@@ -296,7 +296,7 @@ class _ViewBuilder:
     def __init__(self, a: Analysis, depth: int, exp: frozenset[str], col: frozenset[str],
                  fold_repeats: bool):
         self.a, self.depth, self.exp, self.col, self.fold = a, depth, exp, col, fold_repeats
-        self.blocks = a._block_index()
+        self.blocks = a.block_index()
         self.consumers = a.consumers()
         self.order = a.order()
         parents = a.parents()

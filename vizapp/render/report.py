@@ -1,6 +1,7 @@
 """One self-contained HTML page for an analysis: the block graph as inline SVG (wheel to zoom,
 drag to pan, click a node for its details), the Shapes table with the worked arithmetic, the
-totals. No network: no external scripts, styles or fonts. Also ``Analysis._repr_html_``."""
+totals. No network: no external scripts, styles or fonts. Also how an ``Analysis`` shows itself
+in Jupyter (:func:`fragment`, registered with IPython by ``vizapp/__init__.py``)."""
 
 from __future__ import annotations
 

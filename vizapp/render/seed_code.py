@@ -26,7 +26,7 @@ from torch import nn
 
 from vizapp.i18n import msg
 
-from .code import STYLE_TITLES, STYLES, CodegenError, _constructor
+from .code import STYLE_TITLES, STYLES, CodegenError, constructor_code
 
 _I = "    "
 
@@ -83,7 +83,7 @@ def seed_style(spec: Any) -> str:
 
 def _seq_text(mods: list[nn.Module], level: int = 0) -> str:
     pad = _I * (level + 1)
-    return "nn.Sequential(\n" + "".join(f"{pad}{_constructor(m)},\n" for m in mods) + \
+    return "nn.Sequential(\n" + "".join(f"{pad}{constructor_code(m)},\n" for m in mods) + \
         _I * level + ")"
 
 
@@ -208,7 +208,7 @@ def _make_layer(cfg: Any, method: bool) -> str:
 def _resnet(spec: Any, model: nn.Module) -> SeedModel:
     cfg = spec.config
     b1 = Entry("b1", _seq_text(list(model.b1.children())), var=True)
-    tail = [Entry(n, _constructor(getattr(model, n))) for n in ("avgpool", "flatten", "fc")]
+    tail = [Entry(n, constructor_code(getattr(model, n))) for n in ("avgpool", "flatten", "fc")]
     stages: list[Entry] = []
     if cfg.block == "basic":
         cin = cfg.stem_channels
@@ -274,10 +274,10 @@ def _googlenet(spec: Any, model: nn.Module) -> SeedModel:
                 parts.append(f"Inception({m.p1_1.in_channels}, {m.p1_1.out_channels}, {c2}, "
                              f"{c3}, {m.p4_2.out_channels})")
             else:
-                parts.append(_constructor(m))
+                parts.append(constructor_code(m))
         body = "".join(f"{_I}{p},\n" for p in parts)
         entries.append(Entry(f"b{i + 3}", "nn.Sequential(\n" + body + ")", var=True))
-    entries.append(Entry("fc", _constructor(model.fc)))
+    entries.append(Entry("fc", constructor_code(model.fc)))
     return SeedModel("GoogLeNet", _INCEPTION, tuple(entries))
 
 
@@ -326,7 +326,7 @@ def _transition_fn(cfg: Any) -> str:
 
 def _densenet(spec: Any, model: nn.Module) -> SeedModel:
     cfg = spec.config
-    stem = [Entry(n, _constructor(getattr(model, n))) for n in ("conv", "bn", "relu", "pool")]
+    stem = [Entry(n, constructor_code(getattr(model, n))) for n in ("conv", "bn", "relu", "pool")]
     if cfg.compression == 0.5:
         nxt, note = "num_channels // 2", "halves the channels"
     else:

@@ -19,9 +19,9 @@ from .memory import (BUILD_BUDGET_BYTES, check_build, check_fits, device_budget,
                      estimate_memory, spec_profile, suggest_batch)
 from .model_cache import MODEL_CACHE_BYTES, MODEL_CACHE_SIZE, cache_bytes, cached_model, \
     clear_cache, release_memory
-from .records import (DTYPES, BuildEstimate, BuildRefused, MemoryEstimate, MemoryRefused,
+from .run_records import (DTYPES, BuildEstimate, BuildRefused, MemoryEstimate, MemoryRefused,
                       OutOfMemory, RunError, RunOptions, RunResult, StageMemory, Sweep,
-                      SweepPoint, fmt_bytes, percentile)
+                      SweepPoint, percentile)
 from .run import run_model, run_spec, sweep
 from .stages import stage_memory
 from .timing import make_input, precision, timed_loop
@@ -32,6 +32,6 @@ __all__ = ["DeviceError", "DeviceInfo", "available_devices", "best_device", "res
            "suggest_batch", "MODEL_CACHE_BYTES", "MODEL_CACHE_SIZE", "cache_bytes",
            "cached_model", "clear_cache", "release_memory", "DTYPES", "BuildEstimate",
            "BuildRefused", "MemoryEstimate", "MemoryRefused", "OutOfMemory", "RunError",
-           "RunOptions", "RunResult", "StageMemory", "Sweep", "SweepPoint", "fmt_bytes",
+           "RunOptions", "RunResult", "StageMemory", "Sweep", "SweepPoint",
            "percentile", "run_model", "run_spec", "sweep", "stage_memory", "make_input",
            "precision", "timed_loop"]

@@ -16,15 +16,17 @@ from torch import nn
 from vizapp.i18n import msg
 
 from .devices import cpu_memory
-from .records import DTYPES, BuildEstimate, BuildRefused, MemoryEstimate, MemoryRefused
+from .run_records import DTYPES, BuildEstimate, BuildRefused, MemoryEstimate, MemoryRefused
 
 @dataclass(frozen=True)
-class _Profile:
+class MetaProfile:
+    """What one forward pass on meta tensors tells about a model's activations."""
+
     leaves: tuple[tuple[str, int], ...]  # (leaf name, output numel per sample)
     stages: tuple[tuple[str, str, tuple[int, ...]], ...]  # (child, type, output shape @ batch 1)
 
 
-def _meta_profile(model: nn.Module, input_shape: Sequence[int]) -> _Profile:
+def meta_profile(model: nn.Module, input_shape: Sequence[int]) -> MetaProfile:
     """Output sizes of every leaf module and of every top-level child, from one forward pass
     on meta tensors (no memory, no arithmetic; the model's weights are not touched)."""
     target = getattr(model, "_orig_mod", model)  # a torch.compile wrapper
@@ -65,23 +67,24 @@ def _meta_profile(model: nn.Module, input_shape: Sequence[int]) -> _Profile:
     finally:
         for h in handles:
             h.remove()
-    return _Profile(tuple(leaves.items()), tuple((k, t, s) for k, (t, s) in stages.items()))
+    return MetaProfile(tuple(leaves.items()), tuple((k, t, s) for k, (t, s) in stages.items()))
 
 
 @functools.lru_cache(maxsize=32)
-def spec_profile(spec: Any) -> _Profile | None:
+def spec_profile(spec: Any) -> MetaProfile | None:
     """The meta profile of a spec's model, built on the meta device (no weights, no hooks on
     any shared model); None if the model cannot be built on meta."""
-    from vizapp.zoo.meta import build_meta
+    from vizapp.zoo.meta_build import build_meta
 
     try:
         meta = build_meta(spec).eval()
-        return _meta_profile(meta, spec.input_shape)
+        return meta_profile(meta, spec.input_shape)
     except Exception:  # noqa: BLE001 - fall back to profiling the real model
         return None
 
 
-def _param_bytes(model: nn.Module) -> int:
+def param_bytes(model: nn.Module) -> int:
+    """Bytes of the model's parameters and buffers, as they are stored now."""
     target = getattr(model, "_orig_mod", model)
     return sum(t.numel() * t.element_size() for t in
                [*target.parameters(), *target.buffers()])
@@ -105,7 +108,7 @@ def device_budget(device: torch.device) -> int | None:
 
 def estimate_memory(model: nn.Module, input_shape: Sequence[int], batch: int, dtype: str,
                     device: torch.device, resident: bool = True,
-                    profile: _Profile | None = None) -> MemoryEstimate:
+                    profile: MetaProfile | None = None) -> MemoryEstimate:
     """Static estimate of an inference run: weights (+ their half-precision autocast copies)
     + input + activations, where the activation peak of one sample is taken as 3 × the
     largest leaf output (an op's input, its output and one skip/concat tensor alive at once —
@@ -113,9 +116,9 @@ def estimate_memory(model: nn.Module, input_shape: Sequence[int], batch: int, dt
     are already on the device (they then count against the free memory already).
     ``profile``: a precomputed meta profile (:func:`spec_profile`); without it ``model`` gets
     forward hooks for one meta pass."""
-    prof = profile or _meta_profile(model, input_shape)
+    prof = profile or meta_profile(model, input_shape)
     el = DTYPES[dtype].itemsize
-    pbytes = _param_bytes(model)
+    pbytes = param_bytes(model)
     in_bytes = math.prod(int(d) for d in input_shape) * 4  # the input is created in fp32
     largest, big = max(prof.leaves, key=lambda t: t[1], default=("", 0))
     per_sample = 3 * big * el + in_bytes
@@ -159,7 +162,7 @@ BUILD_BUDGET_BYTES = 3 << 29  # weights (+ a copy) + one pass a page builds per 
 
 @functools.lru_cache(maxsize=64)
 def _meta_weights(spec: Any) -> int:
-    from vizapp.zoo.meta import build_meta, weight_bytes
+    from vizapp.zoo.meta_build import build_meta, weight_bytes
 
     return weight_bytes(build_meta(spec))
 

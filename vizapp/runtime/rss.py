@@ -15,7 +15,7 @@ def _rss() -> int:
         return 0
 
 
-class _RSSSampler:
+class RSSSampler:
     """Peak resident set size of this process while active (a thread reads /proc every ms)."""
 
     def __init__(self, period: float = 0.001):
@@ -28,7 +28,7 @@ class _RSSSampler:
         while not self._stop.wait(self.period):
             self.peak = max(self.peak, _rss())
 
-    def __enter__(self) -> "_RSSSampler":
+    def __enter__(self) -> "RSSSampler":
         self._t.start()
         return self
 

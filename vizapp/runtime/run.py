@@ -16,13 +16,13 @@ from vizapp.i18n import msg
 
 from .devices import DeviceError, resolve_device
 from .lock import BusyError, lock_for
-from .memory import (_param_bytes, check_build, check_fits, estimate_memory, spec_profile,
+from .memory import (check_build, check_fits, estimate_memory, param_bytes, spec_profile,
                      suggest_batch)
 from .model_cache import cached_model, release_memory
-from .records import (DTYPES, MemoryEstimate, MemoryRefused, OutOfMemory, RunError, RunOptions,
+from .run_records import (DTYPES, MemoryEstimate, MemoryRefused, OutOfMemory, RunError, RunOptions,
                       RunResult, Sweep, SweepPoint, percentile)
-from .rss import _RSSSampler
-from .timing import _cudnn_benchmark, _is_oom, _sync, make_input, precision, timed_loop
+from .rss import RSSSampler
+from .timing import cudnn_benchmark, is_oom, make_input, precision, synchronize, timed_loop
 
 
 def run_model(model: nn.Module, input_shape: Sequence[int], options: RunOptions, *,
@@ -55,14 +55,14 @@ def _run_locked(model: nn.Module, input_shape: Sequence[int], o: RunOptions,
                 device: torch.device, label: str, estimate: MemoryEstimate | None,
                 waited: float, notes: list[str]) -> RunResult:
     x = None
-    pbytes = _param_bytes(model)
+    pbytes = param_bytes(model)
     try:
         x = make_input(input_shape, o.batch, device, o.channels_last)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
             torch.cuda.reset_peak_memory_stats(device)
-        sampler = _RSSSampler() if device.type == "cpu" else contextlib.nullcontext()
-        with _cudnn_benchmark(device), torch.inference_mode(), precision(o.dtype, device):
+        sampler = RSSSampler() if device.type == "cpu" else contextlib.nullcontext()
+        with cudnn_benchmark(device), torch.inference_mode(), precision(o.dtype, device):
             with sampler:
                 t_warm = _warmup(model, x, o, device)
             iters = o.iters
@@ -76,7 +76,7 @@ def _run_locked(model: nn.Module, input_shape: Sequence[int], o: RunOptions,
     except RunError:
         raise
     except Exception as exc:
-        if not _is_oom(exc):
+        if not is_oom(exc):
             raise
         oom = True  # raised below, outside this block, so the traceback's tensors can go
     else:
@@ -110,13 +110,13 @@ def _warmup(model: nn.Module, x: torch.Tensor, o: RunOptions, device: torch.devi
         try:
             model(x)
         except Exception as exc:
-            if o.compile and i == 0 and not _is_oom(exc):
+            if o.compile and i == 0 and not is_oom(exc):
                 first = str(exc).strip().splitlines()[0][:300] if str(exc) else ""
                 raise RunError(msg("torch.compile failed: {type}: {first}",
                                    type=type(exc).__name__, first=first),
                                "run without compile.") from None
             raise
-        _sync(device)
+        synchronize(device)
         t_warm = time.perf_counter() - t0
     return t_warm
 
@@ -150,7 +150,7 @@ def run_spec(spec: Any, options: RunOptions) -> RunResult:
     try:
         model = cached_model(spec, device, options.channels_last, options.compile)
     except Exception as exc:
-        if _is_oom(exc):
+        if is_oom(exc):
             release_memory(device)
             raise OutOfMemory(f"{device} ran out of memory building the model's weights.",
                               "use a smaller model or another device.") from None

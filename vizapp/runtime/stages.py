@@ -11,10 +11,10 @@ from torch import nn
 
 from .devices import resolve_device
 from .lock import BusyError, lock_for
-from .memory import _meta_profile, check_build, check_fits, estimate_memory, spec_profile
+from .memory import check_build, check_fits, estimate_memory, meta_profile, spec_profile
 from .model_cache import cached_model, release_memory
-from .records import DTYPES, OutOfMemory, RunError, RunOptions, StageMemory
-from .timing import _is_oom, _sync, make_input, precision
+from .run_records import DTYPES, OutOfMemory, RunError, RunOptions, StageMemory
+from .timing import is_oom, make_input, precision, synchronize
 
 
 def stage_memory(spec: Any, options: RunOptions) -> tuple[StageMemory, ...]:
@@ -26,7 +26,7 @@ def stage_memory(spec: Any, options: RunOptions) -> tuple[StageMemory, ...]:
     if options.check_memory:
         check_build(spec, 1)
     model = cached_model(spec, device, options.channels_last, False)
-    prof = spec_profile(spec) or _meta_profile(model, spec.input_shape)
+    prof = spec_profile(spec) or meta_profile(model, spec.input_shape)
     est = estimate_memory(model, spec.input_shape, options.batch, options.dtype, device,
                           profile=prof)
     if options.check_memory:
@@ -66,11 +66,11 @@ def stage_memory(spec: Any, options: RunOptions) -> tuple[StageMemory, ...]:
             x = make_input(spec.input_shape, options.batch, device, options.channels_last)
             with torch.inference_mode(), precision(options.dtype, device):
                 model(x)
-            _sync(device)
+            synchronize(device)
     except BusyError as exc:
         raise RunError(str(exc)) from None
     except Exception as exc:
-        if not _is_oom(exc):
+        if not is_oom(exc):
             raise
         oom = True
     else:

@@ -10,10 +10,11 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-from .records import DTYPES
+from .run_records import DTYPES
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA, MPS); nothing to wait for on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elif device.type == "mps":
@@ -52,17 +53,18 @@ def timed_loop(model: nn.Module, x: torch.Tensor, iters: int, device: torch.devi
         lat = [s.elapsed_time(e) for s, e in zip(starts, ends)]
         return lat, starts[0].elapsed_time(ends[-1])
     lat = []
-    _sync(device)
+    synchronize(device)
     t_start = time.perf_counter()
     for _ in range(iters):
         t0 = time.perf_counter()
         model(x)
-        _sync(device)
+        synchronize(device)
         lat.append((time.perf_counter() - t0) * 1e3)
     return lat, (time.perf_counter() - t_start) * 1e3
 
 
-def _is_oom(exc: BaseException) -> bool:
+def is_oom(exc: BaseException) -> bool:
+    """Whether ``exc`` is the device (or the CPU allocator) running out of memory."""
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return True
     msg = str(exc).lower()
@@ -71,7 +73,7 @@ def _is_oom(exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def _cudnn_benchmark(device: torch.device) -> Iterator[None]:
+def cudnn_benchmark(device: torch.device) -> Iterator[None]:
     """cuDNN picks its fastest algorithms for the fixed shapes of a timed run."""
     old = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = device.type == "cuda"

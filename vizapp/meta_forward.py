@@ -2,7 +2,8 @@
 
 A module is *on meta* when every parameter and buffer it has is a meta tensor (a module with
 none is on meta too: it holds nothing real). :func:`meta_state` gives meta stand-ins for a
-module's real tensors, so it can run on meta without being changed or copied.
+module's real tensors, so it can run on meta without being changed or copied. (Building a
+model on meta in the first place is :mod:`vizapp.zoo.meta_build`.)
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The frozen records of live forward passes (options, estimates, results, sweeps), the errors
-a run can end in, and two small formatters. No torch maths here."""
+a run can end in, and :func:`percentile`. No torch maths here. (The analysis's records, of a
+model's nodes and blocks, are :mod:`vizapp.analysis.records`.)"""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any, Sequence
 
 import torch
 
+from vizapp.fmt import bytes_text
 from vizapp.i18n import msg
 
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16,
@@ -66,12 +68,12 @@ class MemoryEstimate:
     def text(self) -> str:
         s = msg("batch {batch} needs about {total} (weights {weights}, activations ≈ "
                 "{per_sample}/sample, largest at {layer})", batch=self.batch,
-                total=fmt_bytes(self.total_bytes), weights=fmt_bytes(self.param_bytes),
-                per_sample=fmt_bytes(self.activation_bytes_per_sample),
+                total=bytes_text(self.total_bytes), weights=bytes_text(self.param_bytes),
+                per_sample=bytes_text(self.activation_bytes_per_sample),
                 layer=self.largest_layer or "?")
         if self.budget_bytes is not None:
             s += msg("; {device} can give about {budget}", device=self.device,
-                     budget=fmt_bytes(self.budget_bytes))
+                     budget=bytes_text(self.budget_bytes))
         return s
 
 
@@ -103,10 +105,10 @@ class BuildEstimate:
         return msg("{model} at batch {batch} needs about {total} (weights {copies}{weights}, "
                    "activations {activations}); the budget for one visitor is {budget}",
                    model=self.label or msg("the model"), batch=self.batch,
-                   total=fmt_bytes(self.total_bytes), copies=copies,
-                   weights=fmt_bytes(self.param_bytes),
-                   activations=fmt_bytes(self.activation_bytes),
-                   budget=fmt_bytes(self.budget_bytes))
+                   total=bytes_text(self.total_bytes), copies=copies,
+                   weights=bytes_text(self.param_bytes),
+                   activations=bytes_text(self.activation_bytes),
+                   budget=bytes_text(self.budget_bytes))
 
 
 @dataclass(frozen=True)
@@ -165,16 +167,6 @@ class Sweep:
     model: str
     options: RunOptions
     points: tuple[SweepPoint, ...]
-
-
-def fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def percentile(values: Sequence[float], q: float) -> float:

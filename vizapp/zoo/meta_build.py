@@ -4,7 +4,8 @@
 tensors while they build (torchvision's RegNets compute their widths with ``torch.arange`` and
 ``.tolist()``), which fails on meta. For those, only the *factory* calls that create
 parameters and buffers (``torch.empty``/``zeros``/``ones``/``full`` without a device) are sent
-to meta; the builder's own arithmetic stays on the CPU. Either way no weight memory is used."""
+to meta; the builder's own arithmetic stays on the CPU. Either way no weight memory is used.
+(Running a module on meta is :mod:`vizapp.meta_forward`.)"""
 
 from __future__ import annotations
 
