@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         res = T.train(model, ds, settings, label=spec.label, emit=emit,
-                      config=codec.to_dict(spec))
+                      config=codec.to_dict(spec), in_place=True)  # built for this run alone
     except T.TrainError as exc:
         raise UserError(str(exc)) from None
     if not res.ok:

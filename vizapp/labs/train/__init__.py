@@ -1,7 +1,8 @@
 """Train a network for real on small offline data: any zoo spec, torchvision builder or
-``nn.Module`` (always on its own copy), SGD with momentum or Adam, weight decay, and the
-learning-rate schedules of :mod:`vizapp.labs.schedules` (the same knobs, the same scheduler
-factory, stepped once per epoch).
+``nn.Module`` (on its own copy, or itself where the caller built it for the run:
+``in_place``), SGD with momentum or Adam, weight decay, and the learning-rate schedules of
+:mod:`vizapp.labs.schedules` (the same knobs, the same scheduler factory, stepped once per
+epoch).
 
 The loop reports through ``emit(record)``: :class:`StepRecord` (every few steps),
 :class:`EpochRecord`, :class:`BNRecord` (running mean/var and γ/β per BatchNorm layer),
@@ -34,7 +35,8 @@ here: ``from vizapp.labs import train as T; T.train(...)``.
 
 from .background import Job, Trained, TrainRun, predict, same_architecture, trained_for, \
     trained_model
-from .fit import ACTIVATIONS, amp_dtype, check_fit, default_watch, estimate_training
+from .fit import (ACTIVATIONS, Outline, amp_dtype, check_fit, default_watch, estimate_spec,
+                  estimate_training, outline, refresh_budget, train_dtype)
 from .loop import (LOG_SECONDS, MAX_BN_CHANNELS, WORST, SeededDropout, batches, bn_layers,
                    epoch_order, gone_message, make_optimizer, seeded_dropout, train)
 from .records import BNRecord, EpochRecord, Progress, StepRecord, TrainResult, WatchRecord
@@ -43,8 +45,9 @@ from .settings import MAX_BATCH, MAX_EPOCHS, MAX_SECONDS, TrainError, TrainSetti
 from .weights import evaluate, load_bytes, model_from_file, save_bytes
 
 __all__ = ["Job", "Trained", "TrainRun", "predict", "same_architecture", "trained_for",
-           "trained_model", "ACTIVATIONS", "amp_dtype", "check_fit", "default_watch",
-           "estimate_training", "LOG_SECONDS", "MAX_BN_CHANNELS", "WORST", "SeededDropout",
+           "trained_model", "ACTIVATIONS", "Outline", "amp_dtype", "check_fit",
+           "default_watch", "estimate_spec", "estimate_training", "outline", "refresh_budget",
+           "train_dtype", "LOG_SECONDS", "MAX_BN_CHANNELS", "WORST", "SeededDropout",
            "batches", "bn_layers", "epoch_order", "gone_message", "make_optimizer",
            "seeded_dropout", "train", "BNRecord", "EpochRecord", "Progress", "StepRecord",
            "TrainResult", "WatchRecord", "MAX_BATCH", "MAX_EPOCHS", "MAX_SECONDS", "TrainError",

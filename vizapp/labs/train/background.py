@@ -15,6 +15,7 @@ import torch.nn as nn
 from vizapp.i18n import msg
 from vizapp.labs.data import DataSet
 from vizapp.runtime import model_cache
+from vizapp.runtime.records import MemoryEstimate
 
 from .loop import gone_message, train
 from .records import BNRecord, EpochRecord, Progress, StepRecord, TrainResult, WatchRecord
@@ -26,10 +27,13 @@ class Job:
     """One training of a :class:`TrainRun`."""
 
     label: str  # the name of its curves (unique within the run)
-    model: nn.Module  # trained as a copy
+    model: nn.Module | None  # trained as a copy (None once an owned model has been trained)
     config: dict[str, Any] = field(default_factory=dict)  # saved with the weights
     settings: TrainSettings | None = None  # None: the run's settings (an lr comparison differs)
     spec: Any = None  # the ModelSpec it was built from: other pages find its weights by it
+    owned: bool = False  # built for this job alone: trained itself (no copy), then let go
+    estimate: MemoryEstimate | None = None  # its training estimate for these settings, when
+    #                                         the page has made it already (checked, not redone)
 
 
 class TrainRun:
@@ -86,7 +90,7 @@ class TrainRun:
         return emit
 
     def _work(self) -> None:
-        for job in self.jobs:
+        for i, job in enumerate(self.jobs):
             label = job.label
             if self.alive is not None and not self.stop_event.is_set() and not self.alive():
                 self.stop_event.set()
@@ -100,12 +104,16 @@ class TrainRun:
             try:
                 res = train(job.model, self.data, job.settings or self.settings, label=label,
                             stop=self.stop_event, emit=self._emitter(label),
-                            config=job.config, alive=self.alive)
+                            config=job.config, alive=self.alive, in_place=job.owned,
+                            estimate=job.estimate)
             except TrainError as exc:
                 res = TrainResult("failed", str(exc), label, "", "", (), 0, 0.0)
             except Exception as exc:  # noqa: BLE001 - a thread must not die silently
                 res = TrainResult("failed", f"{type(exc).__name__}: {exc}", label, "", "", (),
                                   0, 0.0)
+            if job.owned:  # let the trained model go (its weights are in the result)
+                with self._lock:
+                    job = self.jobs[i] = dataclasses.replace(job, model=None)
             model_cache.release_memory(None)  # the run's activations and optimizer state
             with self._lock:
                 self.results[label] = res

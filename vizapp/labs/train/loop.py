@@ -20,6 +20,7 @@ from vizapp.labs import schedules
 from vizapp.labs.data import DataSet
 from vizapp.runtime import devices, model_cache, timing
 from vizapp.runtime.lock import BusyError, lock_for
+from vizapp.runtime.records import MemoryEstimate
 
 from .fit import amp_dtype, check_fit, default_watch
 from .records import BNRecord, EpochRecord, Progress, StepRecord, TrainResult, WatchRecord
@@ -359,20 +360,24 @@ def _finish(loop: _Loop, status: str, message: str, config: dict[str, Any]) -> T
 def train(model: nn.Module, data: DataSet, settings: TrainSettings, *, label: str = "model",
           stop: threading.Event | None = None, emit: Callable[[Any], None] | None = None,
           config: dict[str, Any] | None = None, lock_timeout: float | None = None,
-          alive: Callable[[], bool] | None = None) -> TrainResult:
+          alive: Callable[[], bool] | None = None, in_place: bool = False,
+          estimate: MemoryEstimate | None = None) -> TrainResult:
     """Train a copy of ``model`` on ``data``; never raises for what happens during training
     (NaN loss, OOM, stop, time cap: the result's status and message say so). Raises
     :class:`TrainError` for settings or data that cannot start. ``alive()`` is asked before
     every step and while queued for the device; when it says False the run stops (the
-    session that wanted it is gone)."""
+    session that wanted it is gone). ``in_place``: ``model`` was built for this run alone and
+    is trained itself, not a copy. ``estimate``: its training estimate, already made for these
+    settings (see :func:`check_fit`)."""
     settings.validate()
     emit = emit or (lambda _r: None)
     try:
         dev = devices.resolve_device(settings.device)
     except devices.DeviceError as exc:
         raise TrainError(str(exc)) from None
-    model = copy.deepcopy(model)
-    check_fit(model, data, settings, dev)
+    if not in_place:
+        model = copy.deepcopy(model)
+    check_fit(model, data, settings, dev, estimate=estimate, in_place=in_place)
     loop = _Loop(model, data, dataclasses.replace(settings, device=str(dev)), label, stop, emit,
                  alive)
     cfg = dict(config or {}, settings=settings_dict(settings), data=data.name,
