@@ -94,12 +94,29 @@ def render(frame: Frame) -> None:
         return
     show_failure(a)
     ex = exercise.toggle()
+    max_depth = _sync_depth(a)
+    _metrics(a)
+    depth = _toolbar(spec, a, max_depth)
+    rows = a.rows(depth)
+    event = _table(spec, a, rows, ex)
+    _selected_row(spec, rows, event, ex)
+    if ex:  # the chart and the worked rows would give the answers away
+        return
+    _chart_and_arithmetic(a, rows)
 
+
+def _sync_depth(a) -> int:
+    """The table's depth: seed-style 1 unless the link says otherwise, within the model's;
+    returns the model's deepest level (at least 1)."""
     max_depth = max(a.max_depth, 1)
     if DEPTH_KEY not in st.session_state:  # seed-style depth 1 unless the link says otherwise
         st.session_state[DEPTH_KEY] = min(max(state.initial_param("depth", 1, int), 1), max_depth)
     st.session_state[DEPTH_KEY] = min(st.session_state[DEPTH_KEY], max_depth)
+    return max_depth
 
+
+def _metrics(a) -> None:
+    """Parameters, MACs, output shape and the rows at the current depth."""
     m = st.columns(4)
     m[0].metric(_("Parameters"), human(a.total_params), help=_(
         "{n} ({t} trainable, {b} buffer elements)").format(
@@ -114,6 +131,9 @@ def render(frame: Frame) -> None:
     rows = a.rows(st.session_state[DEPTH_KEY])
     m[3].metric(_("Rows at this depth"), f"{len(rows)}")
 
+
+def _toolbar(spec: ModelSpec, a, max_depth: int) -> int:
+    """The depth slider and the CSV/JSON downloads of the table at that depth; returns it."""
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     if max_depth > 1:
         c1.slider(_("Depth (1 = what named_children() lists; higher expands nested blocks)"),
@@ -128,7 +148,12 @@ def render(frame: Frame) -> None:
     c3.download_button("JSON", json.dumps(a.to_dict(depth), indent=2, ensure_ascii=False),
                        file_name=f"{name}-shapes.json", mime="application/json",
                        icon=":material/download:", width="stretch")
+    return depth
 
+
+def _table(spec: ModelSpec, a, rows, ex: bool):
+    """The per-layer table (answers masked in an exercise), its totals and notes, and the
+    formula panel; returns the table's selection event."""
     recs = table_records(rows)
     if ex:  # predict, then reveal: unsolved output shapes hidden, the question above the table
         recs = exercise.mask(recs, rows, exercise.key_of(spec))
@@ -153,7 +178,11 @@ def render(frame: Frame) -> None:
     for note in a.notes:
         st.caption(":material/info: " + esc(note, 1000))
     formula.panel(a, example=not ex)
+    return event
 
+
+def _selected_row(spec: ModelSpec, rows, event, ex: bool) -> None:
+    """The arithmetic of the selected row (not of a row whose answer an exercise hides)."""
     selected = list(getattr(getattr(event, "selection", None), "rows", []) or [])
     if selected and 0 <= selected[0] < len(rows) and not (
             ex and exercise.hidden(exercise.key_of(spec), rows[selected[0]].name)):
@@ -165,8 +194,8 @@ def render(frame: Frame) -> None:
             st.code(r.explanation or _("(no arithmetic recorded)"), language=None,
                     wrap_lines=True)
 
-    if ex:  # the chart and the worked rows would give the answers away
-        return
+
+def _chart_and_arithmetic(a, rows) -> None:
     st.subheader(_("Channels and spatial size along the network"))
     st.plotly_chart(shape_profile(rows, a.input_shape), width="stretch",
                     key="vz.shapes.chart")
