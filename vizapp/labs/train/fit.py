@@ -64,8 +64,8 @@ def refresh_budget(est: records.MemoryEstimate,
 
 def _against(est: records.MemoryEstimate, budget: int | None) -> records.MemoryEstimate:
     """``est`` with ``budget`` and the largest batch it allows (the weights, their gradients
-    and two optimizer moments first)."""
-    max_batch = est.max_batch
+    and two optimizer moments first; None where the budget is unknown)."""
+    max_batch = None
     if budget is not None:
         avail = budget - est.param_bytes * 4
         per_sample = est.activation_bytes_per_sample
