@@ -156,6 +156,35 @@ def _layer_picker(names: list[str], key: str) -> str:
 
 
 def _render_layers(spec: ModelSpec, names: list[str], trained: train_lab.Trained | None) -> None:
+    layer, batch, seed, uploads = _layer_inputs(spec, names, trained)
+    token = trained.key if trained is not None else weights.RANDOM
+    with st.spinner(_("Running one training-mode pass on a copy…")):
+        report = _report(spec, token, int(batch), int(seed), uploads, layer, _trained=trained)
+    s = report.layer(layer)
+    _layer_intro(report, s, uploads, trained)
+    _layer_metrics(s)
+    _layer_charts(s)
+    with st.expander(_("Per-channel numbers"), expanded=trained is not None):
+        st.dataframe([{
+            _("channel"): i, _("batch mean"): s.batch_mean[i],
+            _("var biased"): s.batch_var_biased[i], _("var unbiased"): s.batch_var_unbiased[i],
+            _("running_mean before"): s.running_mean_before[i],
+            _("running_mean after"): s.running_mean_after[i],
+            _("running_var before"): s.running_var_before[i],
+            _("running_var after"): s.running_var_after[i], "γ": s.weight[i], "β": s.bias[i],
+            _("out mean"): s.out_mean[i], _("out std"): s.out_std[i]}
+            for i in range(s.num_features)], hide_index=True, width="stretch")
+    if len(report.profile) > 1:
+        st.subheader(_("Through the network"))
+        st.plotly_chart(plots_bn.depth_profile(report), width="stretch", theme=None,
+                        key=KEY + "fig_depth")
+        st.caption(_("How far each BN layer's input is from mean 0, std 1 (averaged over its "
+                     "channels) — the scale BN removes before the next layer."))
+
+
+def _layer_inputs(spec: ModelSpec, names: list[str], trained: train_lab.Trained | None
+                  ) -> tuple[str, int, int, tuple[bytes, ...]]:
+    """(layer, batch, seed, uploaded images) from the row of widgets above the statistics."""
     c1, c2, c3, c4 = st.columns([3, 1, 1, 2])
     with c1:
         layer = _layer_picker(names, KEY + "layer_stats")
@@ -175,10 +204,11 @@ def _render_layers(spec: ModelSpec, names: list[str], trained: train_lab.Trained
     if len(uploads) == 1:
         st.caption(_("One uploaded image = batch 1: BatchNorm1d layers (after Linear) then see "
                      "one value per channel and cannot run in train mode."))
-    token = trained.key if trained is not None else weights.RANDOM
-    with st.spinner(_("Running one training-mode pass on a copy…")):
-        report = _report(spec, token, int(batch), int(seed), uploads, layer, _trained=trained)
-    s = report.layer(layer)
+    return layer, batch, seed, uploads
+
+
+def _layer_intro(report, s, uploads: tuple[bytes, ...], trained: train_lab.Trained | None) -> None:
+    """Which weights and which batch the numbers come from, and what one channel averages."""
     if trained is not None:
         st.info(_("Trained weights: `running_mean`/`running_var` *before* this pass are the "
                   "running statistics the model learnt in the Train lab (what eval mode "
@@ -190,6 +220,9 @@ def _render_layers(spec: ModelSpec, names: list[str], trained: train_lab.Trained
         "({dims})."), inp=tuple(report.input_shape), name=text.code(s.name), shape=s.input_shape,
         n=f"{s.values_per_channel:,}",
         dims=' · '.join(str(d) for i, d in enumerate(s.input_shape) if i != 1)))
+
+
+def _layer_metrics(s) -> None:
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(_("channels"), s.num_features)
     m2.metric(_("max |manual − module|"), f"{s.max_abs_diff_manual:.2e}",
@@ -199,6 +232,11 @@ def _render_layers(spec: ModelSpec, names: list[str], trained: train_lab.Trained
               help=_("Train mode uses this batch's statistics; eval mode uses running_mean/var "
                      "(fresh buffers 0 and 1 normalise almost nothing, hence the difference)."))
     m4.metric("eps / momentum", f"{s.eps:g} / {s.momentum if s.momentum is not None else 'None'}")
+
+
+def _layer_charts(s) -> None:
+    """Per-channel batch statistics, the variance ratio, the output statistics and one
+    channel's distribution."""
     st.plotly_chart(plots_bn.channel_stats(s), width="stretch", theme=None,
                     key=KEY + "fig_stats")
     st.markdown(
@@ -217,22 +255,6 @@ def _render_layers(spec: ModelSpec, names: list[str], trained: train_lab.Trained
             if len(s.sample_in) > 1 else 0
         st.plotly_chart(plots_bn.distribution(s, ch), width="stretch", theme=None,
                         key=KEY + "fig_hist")
-    with st.expander(_("Per-channel numbers"), expanded=trained is not None):
-        st.dataframe([{
-            _("channel"): i, _("batch mean"): s.batch_mean[i],
-            _("var biased"): s.batch_var_biased[i], _("var unbiased"): s.batch_var_unbiased[i],
-            _("running_mean before"): s.running_mean_before[i],
-            _("running_mean after"): s.running_mean_after[i],
-            _("running_var before"): s.running_var_before[i],
-            _("running_var after"): s.running_var_after[i], "γ": s.weight[i], "β": s.bias[i],
-            _("out mean"): s.out_mean[i], _("out std"): s.out_std[i]}
-            for i in range(s.num_features)], hide_index=True, width="stretch")
-    if len(report.profile) > 1:
-        st.subheader(_("Through the network"))
-        st.plotly_chart(plots_bn.depth_profile(report), width="stretch", theme=None,
-                        key=KEY + "fig_depth")
-        st.caption(_("How far each BN layer's input is from mean 0, std 1 (averaged over its "
-                     "channels) — the scale BN removes before the next layer."))
 
 
 def _render_running(spec: ModelSpec, names: list[str], trained: train_lab.Trained | None) -> None:

@@ -171,6 +171,43 @@ def render(frame: Frame) -> None:
     a = frame.analysis
     if a is None:
         return
+    max_depth = _sync_view(spec, a)
+    presenting = present.on()
+    depth, fold, direction = _controls(max_depth, presenting)
+    if a.failure is not None:
+        from .page_shapes import show_failure
+        show_failure(a, detailed=False)
+
+    theme = _theme()
+    exp, col = _sets()
+    view = build_view(a, depth, exp, col, fold)
+    ex = exercise.on()  # (its switch is drawn above Details)
+    # predict, then reveal: no shapes on the edges, no arithmetic in the tooltips, no sizes
+    dot = to_dot(a, theme=theme, view=view, direction=direction, tooltips=not ex,
+                 edge_labels=not ex, answers=not ex)
+    svg = _svg(view, dot)
+    gcol, dcol = st.columns([3, 1.25])
+    with gcol:
+        _draw_graph(spec, a, view, svg, depth, fold, theme, presenting)
+    with dcol:
+        exercise.toggle("graph")
+        st.subheader(_("Details"))
+        sel = st.session_state.get(SEL_KEY)
+        if ex:
+            exercise.graph_panel(exercise.key_of(spec), a, sel)
+        else:
+            details_panel(a, sel)
+        _view_buttons(a, sel, view)
+    _to_url()
+
+    st.download_button("DOT", data=dot, file_name=f"{_stem(spec, a, depth)}.dot",
+                       mime="text/vnd.graphviz", icon=":material/download:", key="vz_g_dl_dot",
+                       help=_("SVG and PNG: the buttons at the top right of the graph."))
+
+
+def _sync_view(spec, a) -> int:
+    """Start from a clean view for another model (the link's view the first time), keep the
+    depth within the model's; returns the model's deepest level (at least 1)."""
     ss = st.session_state
     if ss.get(FOR_KEY) != repr(spec):  # another model: start from a clean view
         first = FOR_KEY not in ss
@@ -184,8 +221,11 @@ def render(frame: Frame) -> None:
         ss[DEPTH_KEY] = state.view_param("depth", min(2, max_depth), int)
     ss[DEPTH_KEY] = max(1, min(int(ss[DEPTH_KEY]), max_depth))
     ss.setdefault(FOLD_KEY, True)
+    return max_depth
 
-    presenting = present.on()
+
+def _controls(max_depth: int, presenting: bool) -> tuple[int, bool, str]:
+    """(depth, fold, direction) from the row of controls above the graph."""
     c1, c2, c3, c4 = st.columns([3, 1.2, 1.2, 1])
     with c1:
         if max_depth > 1:
@@ -205,19 +245,13 @@ def render(frame: Frame) -> None:
         exp, col = _sets()
         st.button(_("Reset expansions"), on_click=_reset_view, disabled=not (exp or col),
                   key="vz_g_reset")
+    return depth, fold, direction
 
-    if a.failure is not None:
-        from .page_shapes import show_failure
-        show_failure(a, detailed=False)
 
-    theme = _theme()
-    exp, col = _sets()
-    view = build_view(a, depth, exp, col, fold)
+def _svg(view, dot: str) -> str | None:
+    """The laid-out SVG of ``dot``; None (after saying why, with the collapsed view offered)
+    when the view is too big for the browser, its layout timed out or failed."""
     too_big = len(view.units) > MAX_UNITS
-    ex = exercise.on()  # (its switch is drawn above Details)
-    # predict, then reveal: no shapes on the edges, no arithmetic in the tooltips
-    dot = to_dot(a, theme=theme, view=view, direction=direction, tooltips=not ex,
-                 edge_labels=not ex, answers=not ex)
     svg = err = None
     timed_out = False
     if not too_big:
@@ -235,36 +269,26 @@ def render(frame: Frame) -> None:
                   key="vz_g_collapsed_view")
     elif err:
         st.error(_("Graph layout failed: {err}").format(err=err))
+    return svg
 
-    gcol, dcol = st.columns([3, 1.25])
-    with gcol:
-        if svg is not None:
-            sel = graph_viewer(svg, key="vz_graph_viewer", height=560 if presenting else 680,
-                               selected=ss.get(SEL_KEY), anchor=ss.pop(ANCHOR_KEY, None),
-                               start="first" if presenting else "auto",
-                               export=png_export.export_settings(svg, _stem(spec, a, depth),
-                                                                 THEMES[theme]["bg"]))
-            if sel:
-                ss[SEL_KEY] = sel
-        st.caption(_("{n} nodes · {e} edges · depth {d}").format(
-            n=len(view.units), e=len(view.edges), d=depth)
-                   + (_(" · repeats folded") if fold else "")
-                   + _(" · laid out by {engine} · edge labels are C×H×W (batch dropped)").format(
-                       engine=engine_name()))
-    with dcol:
-        exercise.toggle("graph")
-        st.subheader(_("Details"))
-        sel = ss.get(SEL_KEY)
-        if ex:
-            exercise.graph_panel(exercise.key_of(spec), a, sel)
-        else:
-            details_panel(a, sel)
-        _view_buttons(a, sel, view)
-    _to_url()
 
-    st.download_button("DOT", data=dot, file_name=f"{_stem(spec, a, depth)}.dot",
-                       mime="text/vnd.graphviz", icon=":material/download:", key="vz_g_dl_dot",
-                       help=_("SVG and PNG: the buttons at the top right of the graph."))
+def _draw_graph(spec, a, view, svg: str | None, depth: int, fold: bool, theme: str,
+                presenting: bool) -> None:
+    """The zoomable graph (a click selects a node) and the line that counts what it shows."""
+    ss = st.session_state
+    if svg is not None:
+        sel = graph_viewer(svg, key="vz_graph_viewer", height=560 if presenting else 680,
+                           selected=ss.get(SEL_KEY), anchor=ss.pop(ANCHOR_KEY, None),
+                           start="first" if presenting else "auto",
+                           export=png_export.export_settings(svg, _stem(spec, a, depth),
+                                                             THEMES[theme]["bg"]))
+        if sel:
+            ss[SEL_KEY] = sel
+    st.caption(_("{n} nodes · {e} edges · depth {d}").format(
+        n=len(view.units), e=len(view.edges), d=depth)
+               + (_(" · repeats folded") if fold else "")
+               + _(" · laid out by {engine} · edge labels are C×H×W (batch dropped)").format(
+                   engine=engine_name()))
 
 
 def _stem(spec, a, depth: int) -> str:

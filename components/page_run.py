@@ -49,6 +49,22 @@ def _run_error(exc: RunError) -> None:
 def render(frame: Frame) -> None:
     spec = frame.spec
     st.header(_("Run"))
+    _intro(spec)
+    opts = _options(spec)
+    est = _estimate_shown(spec, opts)
+    if est is None:
+        return
+    run_tab, sweep_tab, stage_tab = st.tabs([_("Timed run"), _("Batch-size sweep"),
+                                             _("Activation memory per stage")])
+    with run_tab:
+        _render_run(spec, opts, est.fits)
+    with sweep_tab:
+        _render_sweep(spec, opts)
+    with stage_tab:
+        _render_stages(spec, opts, est.fits)
+
+
+def _intro(spec: ModelSpec) -> None:
     st.caption(_("Real forward passes with real (randomly initialised) weights: a few warm-up "
                "passes, then timed ones — CUDA events on a GPU, perf_counter on the CPU — under "
                "`torch.inference_mode()`. One run at a time per device for the whole server; "
@@ -60,6 +76,10 @@ def render(frame: Frame) -> None:
                           "with trained or random weights (the same layers and shapes), so "
                           "this page times the random ones."),
                         labels=", ".join(t.label for t in trained)), icon=":material/school:")
+
+
+def _options(spec: ModelSpec) -> RunOptions:
+    """The run's options from the two rows of widgets."""
     devices = available_devices()
     labels = {d.name: d.label for d in devices}
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
@@ -86,20 +106,27 @@ def render(frame: Frame) -> None:
     if device == "cpu" and dtype == "fp16":
         c8.caption(_("fp16 autocast on a CPU is usually slower than fp32; bf16 is the CPU's "
                      "half type."))
+    return RunOptions(device=device, batch=batch, iters=iters, warmup=warmup, dtype=dtype,
+                      channels_last=channels_last, compile=compile_, max_seconds=MAX_SECONDS)
 
+
+def _estimate_shown(spec: ModelSpec, opts: RunOptions):
+    """The memory estimate of a run with ``opts``, said (a refusal when it does not fit),
+    and the device's queue; None (after saying why) when the model cannot be built."""
+    device, batch = opts.device, opts.batch
     try:
-        est = _estimate(spec, device, batch, dtype)
+        est = _estimate(spec, device, batch, opts.dtype)
     except ConfigError as exc:
         _fail(str(exc), _("fix the configuration in the sidebar."))
-        return
+        return None
     except RunError as exc:
         _run_error(exc)
-        return
+        return None
     except Exception as exc:  # noqa: BLE001
         _fail(_("the model could not be built on {device}: {error}").format(
             device=device, error=f"{type(exc).__name__}: {exc}"),
               _("pick another device or a smaller model."))
-        return
+        return None
     msg = _("Estimate: {text}.").format(text=est.text())
     if not est.fits:
         fits = suggest_batch(est.max_batch)
@@ -113,17 +140,7 @@ def render(frame: Frame) -> None:
         st.info(_("{device} is busy with {holder}; {n} more waiting. Your run will queue."
                   ).format(device=device, holder=lock.holder, n=lock.waiting),
                 icon=":material/hourglass_top:")
-
-    opts = RunOptions(device=device, batch=batch, iters=iters, warmup=warmup, dtype=dtype,
-                      channels_last=channels_last, compile=compile_, max_seconds=MAX_SECONDS)
-    run_tab, sweep_tab, stage_tab = st.tabs([_("Timed run"), _("Batch-size sweep"),
-                                             _("Activation memory per stage")])
-    with run_tab:
-        _render_run(spec, opts, est.fits)
-    with sweep_tab:
-        _render_sweep(spec, opts)
-    with stage_tab:
-        _render_stages(spec, opts, est.fits)
+    return est
 
 
 def _session_key(kind: str, spec: ModelSpec, opts: RunOptions) -> tuple:

@@ -59,82 +59,104 @@ def _view_to_url(name: str, first: str, epochs: int, lr: float, infos, params) -
 
 
 def render(frame: Frame) -> None:
-    spec = frame.spec
     st.header(_("Learning-rate schedules"))
     st.caption(_("Computed by `torch.optim.lr_scheduler` itself: a one-parameter SGD optimizer, "
                "`optimizer.step()` then `scheduler.step()` once per epoch; the plot shows the "
                "lr in force during each epoch. The model does not change these curves."))
     one, overview = st.tabs([_("One schedule"), _("All eight")])
     with one:
-        c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-        with c1:
-            names = list(schedules.SCHEDULES)
-            state.bind_widget("sched", KEY + "name", names[0], str, names)
-            name = st.selectbox(_("scheduler"), names, key=KEY + "name",
-                                format_func=lambda n: f"{n} — {tr(schedules.SCHEDULES[n].title)}")
-        with c2:
-            state.bind_widget("epochs", KEY + "epochs", 100, int, range(2, 2001))
-            epochs = st.number_input(_("epochs"), 2, 2000, key=KEY + "epochs")
-        with c3:
-            state.bind_widget("lr", KEY + "lr", 0.1, float, lambda v: 1e-6 <= v <= 10.0)
-            base_lr = st.number_input(_("initial lr"), 1e-6, 10.0, format="%.4g", key=KEY + "lr")
-        with c4:
-            log_y = st.toggle(_("log scale"), False, key=KEY + "log")
-        sch = schedules.SCHEDULES[name]
-        st.markdown(f"**{tr(sch.title)}**: `{tr(sch.formula)}` — {tr(sch.help)}")
-        knobs, plot = st.columns([1, 3])
-        with knobs:
-            if (state.view_param("sched", None) or names[0]) == name:  # the link's schedule
-                _params_from_url(sch.params, KEY + name)
-            params, errors = widgets.knob_form(st, sch.params, KEY + name)
-        _view_to_url(name, names[0], int(epochs), float(base_lr), sch.params, params)
-        if errors:
-            knob_name, msg = next(iter(errors.items()))
-            _fail(msg, _("change {knob} (its help text gives the allowed form and range).").format(knob=knob_name))
+        if not _one_schedule():
             return
-        try:
-            curve = _curve(name, int(epochs), float(base_lr), tuple(sorted(params.items())))
-        except schedules.ScheduleError as exc:
-            _fail(str(exc), _("change that parameter (its help text gives the allowed range)."))
-            return
-        except Exception as exc:  # noqa: BLE001 - torch's own argument checks
-            _fail(_("torch refused these parameters: {error}").format(
-                error=f"{type(exc).__name__}: {exc}"), _("change the parameter it names."))
-            return
-        with plot:
-            st.plotly_chart(plots_schedules.lr_curves([curve], log_y), width="stretch",
-                            theme=None, key=KEY + "fig_one")
-            lo, hi = min(curve.lr), max(curve.lr)
-            cuts = (_("; lr changes direction/steps at epochs {epochs}").format(
-                epochs=', '.join(map(str, curve.events[:12]))) if curve.events else "")
-            st.caption(_("lr from {a} to {b} (min {lo}, max {hi})").format(
-                a=f"{curve.lr[0]:.4g}", b=f"{curve.lr[-1]:.4g}", lo=f"{lo:.3g}",
-                hi=f"{hi:.3g}") + f"{cuts}.")
-            if name == "ReduceLROnPlateau":
-                st.caption(_("The dotted grey line is the synthetic validation loss "
-                             "0.2 + 2·exp(−epoch/τ) + noise that the scheduler watches."))
-            st.download_button(_("curve as JSON"), json.dumps(curve.to_dict()),
-                               file_name=f"{name}.json", mime="application/json",
-                               key=KEY + "dl")
-        st.code(_snippet(name, base_lr, params, int(epochs)), language="python")
     with overview:
-        c1, c2, c3 = st.columns([1, 1, 4])
-        with c1:
-            ep = st.number_input(_("epochs"), 2, 2000, 100, key=KEY + "all_epochs")
-        with c2:
-            log_all = st.toggle(_("log scale"), True, key=KEY + "all_log")
-        try:
-            curves = [_curve(n, int(ep), 0.1, ()) for n in schedules.SCHEDULES]
-        except Exception as exc:  # noqa: BLE001
-            _fail(_("a schedule could not be computed: {error}").format(error=exc), _("use fewer epochs."))
-            return
-        st.plotly_chart(plots_schedules.lr_curves(curves, log_all, detail=False), width="stretch",
-                        theme=None, key=KEY + "fig_all")
-        st.dataframe([{"scheduler": n, "rule": tr(s.formula), "defaults": ", ".join(
-            f"{p.name}={format_value(p.default)}" for p in s.params)}
-            for n, s in schedules.SCHEDULES.items()],
-            hide_index=True, width="stretch", column_config={
-                "scheduler": _("scheduler"), "rule": _("rule"), "defaults": _("defaults")})
+        _all_schedules()
+
+
+def _pick_schedule() -> tuple[str, str, int, float, bool]:
+    """(first scheduler's name, chosen scheduler, epochs, initial lr, log scale) from the
+    row of widgets (the link's values the first time)."""
+    c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+    with c1:
+        names = list(schedules.SCHEDULES)
+        state.bind_widget("sched", KEY + "name", names[0], str, names)
+        name = st.selectbox(_("scheduler"), names, key=KEY + "name",
+                            format_func=lambda n: f"{n} — {tr(schedules.SCHEDULES[n].title)}")
+    with c2:
+        state.bind_widget("epochs", KEY + "epochs", 100, int, range(2, 2001))
+        epochs = st.number_input(_("epochs"), 2, 2000, key=KEY + "epochs")
+    with c3:
+        state.bind_widget("lr", KEY + "lr", 0.1, float, lambda v: 1e-6 <= v <= 10.0)
+        base_lr = st.number_input(_("initial lr"), 1e-6, 10.0, format="%.4g", key=KEY + "lr")
+    with c4:
+        log_y = st.toggle(_("log scale"), False, key=KEY + "log")
+    return names[0], name, int(epochs), float(base_lr), log_y
+
+
+def _one_schedule() -> bool:
+    """One scheduler with its knobs, its curve, the curve's JSON and the same in PyTorch;
+    False when its knobs or torch refuse (the page stops there, having said why)."""
+    first, name, epochs, base_lr, log_y = _pick_schedule()
+    sch = schedules.SCHEDULES[name]
+    st.markdown(f"**{tr(sch.title)}**: `{tr(sch.formula)}` — {tr(sch.help)}")
+    knobs, plot = st.columns([1, 3])
+    with knobs:
+        if (state.view_param("sched", None) or first) == name:  # the link's schedule
+            _params_from_url(sch.params, KEY + name)
+        params, errors = widgets.knob_form(st, sch.params, KEY + name)
+    _view_to_url(name, first, epochs, base_lr, sch.params, params)
+    if errors:
+        knob_name, msg = next(iter(errors.items()))
+        _fail(msg, _("change {knob} (its help text gives the allowed form and range).").format(knob=knob_name))
+        return False
+    try:
+        curve = _curve(name, epochs, base_lr, tuple(sorted(params.items())))
+    except schedules.ScheduleError as exc:
+        _fail(str(exc), _("change that parameter (its help text gives the allowed range)."))
+        return False
+    except Exception as exc:  # noqa: BLE001 - torch's own argument checks
+        _fail(_("torch refused these parameters: {error}").format(
+            error=f"{type(exc).__name__}: {exc}"), _("change the parameter it names."))
+        return False
+    with plot:
+        _draw_curve(name, curve, log_y)
+    st.code(_snippet(name, base_lr, params, epochs), language="python")
+    return True
+
+
+def _draw_curve(name: str, curve, log_y: bool) -> None:
+    st.plotly_chart(plots_schedules.lr_curves([curve], log_y), width="stretch",
+                    theme=None, key=KEY + "fig_one")
+    lo, hi = min(curve.lr), max(curve.lr)
+    cuts = (_("; lr changes direction/steps at epochs {epochs}").format(
+        epochs=', '.join(map(str, curve.events[:12]))) if curve.events else "")
+    st.caption(_("lr from {a} to {b} (min {lo}, max {hi})").format(
+        a=f"{curve.lr[0]:.4g}", b=f"{curve.lr[-1]:.4g}", lo=f"{lo:.3g}",
+        hi=f"{hi:.3g}") + f"{cuts}.")
+    if name == "ReduceLROnPlateau":
+        st.caption(_("The dotted grey line is the synthetic validation loss "
+                     "0.2 + 2·exp(−epoch/τ) + noise that the scheduler watches."))
+    st.download_button(_("curve as JSON"), json.dumps(curve.to_dict()),
+                       file_name=f"{name}.json", mime="application/json",
+                       key=KEY + "dl")
+
+
+def _all_schedules() -> None:
+    """The eight schedulers' curves with their defaults, on one plot and in a table."""
+    c1, c2, c3 = st.columns([1, 1, 4])
+    with c1:
+        ep = st.number_input(_("epochs"), 2, 2000, 100, key=KEY + "all_epochs")
+    with c2:
+        log_all = st.toggle(_("log scale"), True, key=KEY + "all_log")
+    try:
+        curves = [_curve(n, int(ep), 0.1, ()) for n in schedules.SCHEDULES]
+    except Exception as exc:  # noqa: BLE001
+        _fail(_("a schedule could not be computed: {error}").format(error=exc), _("use fewer epochs."))
+        return
+    st.plotly_chart(plots_schedules.lr_curves(curves, log_all, detail=False), width="stretch",
+                    theme=None, key=KEY + "fig_all")
+    st.dataframe([{"scheduler": n, "rule": tr(s.formula), "defaults": ", ".join(
+        f"{p.name}={format_value(p.default)}" for p in s.params)} for n, s in schedules.SCHEDULES.items()],
+        hide_index=True, width="stretch", column_config={
+            "scheduler": _("scheduler"), "rule": _("rule"), "defaults": _("defaults")})
 
 
 def _snippet(name: str, base_lr: float, params: dict[str, Any], epochs: int) -> str:

@@ -155,16 +155,8 @@ def _metrics(m, a) -> None:
                     inp=shape_text(a.input_shape, batch=True)))
 
 
-def _table(spec, a, ex: bool, max_depth: int) -> None:
-    """The depth slider, the downloads, the exercise's question and the table itself."""
-    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-    if max_depth > 1:
-        c1.slider(_("Depth (1 = what named_children() lists; higher expands nested blocks)"),
-                  1, max_depth, key=DEPTH_KEY, on_change=_depth_to_url)
-    else:
-        c1.caption(_("Every layer is a direct child of the model (depth 1)."))
-    depth = st.session_state[DEPTH_KEY]
-    rows = a.rows(depth)
+def _downloads(c2, c3, spec, a, rows, depth: int, ex: bool) -> None:
+    """CSV and JSON of the rows (off during the exercise: the files hold every answer)."""
     name = (spec.preset or spec.family).replace(":", "_")
     off = _("Off while the exercise is on: the file holds every answer.") if ex else None
     c2.download_button("CSV", to_csv(rows) if not ex else "", file_name=f"{name}-shapes.csv",
@@ -175,6 +167,34 @@ def _table(spec, a, ex: bool, max_depth: int) -> None:
                        mime="application/json", icon=":material/download:", width="stretch",
                        disabled=ex, help=off)
 
+
+def _columns(ex: bool) -> dict:
+    """The table's columns (text for params/MACs in the exercise, where unsolved rows are ?)."""
+    return {
+        "layer": st.column_config.TextColumn(_("layer"), width="medium"),
+        "type": st.column_config.TextColumn(_("type")),
+        "output shape": st.column_config.TextColumn(_("output shape (C×H×W)")),
+        "params": st.column_config.TextColumn(_("params")) if ex else
+        st.column_config.NumberColumn(_("params"), format="localized"),
+        "MACs": st.column_config.TextColumn(_("MACs per image")) if ex else
+        st.column_config.NumberColumn(_("MACs per image"), format="localized"),
+        "RF": st.column_config.TextColumn(_("RF"), help=_("Receptive field: how many input "
+                                                          "pixels one output pixel sees")),
+    }
+
+
+def _table(spec, a, ex: bool, max_depth: int) -> None:
+    """The depth slider, the downloads, the exercise's question and the table itself."""
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    if max_depth > 1:
+        c1.slider(_("Depth (1 = what named_children() lists; higher expands nested blocks)"),
+                  1, max_depth, key=DEPTH_KEY, on_change=_depth_to_url)
+    else:
+        c1.caption(_("Every layer is a direct child of the model (depth 1)."))
+    depth = st.session_state[DEPTH_KEY]
+    rows = a.rows(depth)
+    _downloads(c2, c3, spec, a, rows, depth, ex)
+
     recs = table_records(rows, a.input_shape[0])
     if ex:  # predict, then reveal: unsolved output shapes hidden, the question above the table
         recs = exercise.mask(recs, rows, exercise.key_of(spec))
@@ -183,17 +203,7 @@ def _table(spec, a, ex: bool, max_depth: int) -> None:
         recs, hide_index=True, width="stretch", key="vz.shapes.table",
         on_select="rerun", selection_mode="single-row",
         height=min(38 + 35 * len(recs), 560),
-        column_config={
-            "layer": st.column_config.TextColumn(_("layer"), width="medium"),
-            "type": st.column_config.TextColumn(_("type")),
-            "output shape": st.column_config.TextColumn(_("output shape (C×H×W)")),
-            "params": st.column_config.TextColumn(_("params")) if ex else
-            st.column_config.NumberColumn(_("params"), format="localized"),
-            "MACs": st.column_config.TextColumn(_("MACs per image")) if ex else
-            st.column_config.NumberColumn(_("MACs per image"), format="localized"),
-            "RF": st.column_config.TextColumn(_("RF"), help=_("Receptive field: how many input "
-                                                              "pixels one output pixel sees")),
-        })
+        column_config=_columns(ex))
     if ex:
         st.caption(_("Totals and the output shape are left out while the exercise is on."))
     else:

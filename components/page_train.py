@@ -53,30 +53,12 @@ def _data(choice: D.DataChoice, shape: tuple[int, int, int], classes: int,
     return D.load(choice, shape, classes, upload)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _layers(spec: ModelSpec) -> tuple[list[str], str | None]:
-    """Module names and the default watched layer, from a model built on the meta device."""
-    import torch
-
-    with torch.device("meta"):
-        model = build_model(spec)
-    return [n for n, _ in model.named_modules() if n], T.default_watch(model)
-
-
 @st.cache_data(max_entries=32, show_spinner=False)
 def _estimate(spec: ModelSpec, device: str, batch: int, precision: str):
     """The training memory estimate (a record, cached across sessions: its sentence is made
-    where it is shown, in that session's language)."""
-    import torch
-
-    from vizapp.runtime import resolve_device
-
-    dev = resolve_device(device)
-    with torch.device("meta"):
-        model = build_model(spec)
-    dtype = "fp32" if T.amp_dtype(dev, precision) is None else "bf16"
-    est = T.estimate_training(model, spec.input_shape, batch, dev, dtype)
-    return est
+    where it is shown, in that session's language); a run started from this page measures
+    only the budget again."""
+    return T.estimate_spec(spec, device, batch, precision)
 
 
 def _pick_data(spec: ModelSpec) -> D.DataSet | None:
@@ -255,11 +237,16 @@ def _jobs(spec: ModelSpec, mode: str, other: ModelSpec | None, s: T.TrainSetting
 
 
 def _start(jobs: list[tuple[str, ModelSpec, T.TrainSettings]], ds: D.DataSet,
-           s: T.TrainSettings) -> None:
+           s: T.TrainSettings, spec: ModelSpec, est: Any) -> None:
+    """Build each run's model once (the run owns it: no copy) and hand over the estimate
+    shown for ``spec`` to the runs it applies to (the same configuration and settings)."""
     built = []
     for label, sp, js in jobs:
         cfg = codec.to_dict(sp)
-        built.append(T.Job(label, build_model(sp, seed=js.seed), cfg, js, sp))
+        same = sp == spec and (js.batch_size, js.device, js.precision) == (
+            s.batch_size, s.device, s.precision)
+        built.append(T.Job(label, build_model(sp, seed=js.seed), cfg, js, sp, owned=True,
+                           estimate=est if same else None))
     st.session_state[TRAIN_RUN] = T.TrainRun(built, ds, s,
                                                 alive=current_session_watch()).start()
     st.session_state[KEY + "data_of_run"] = ds
@@ -281,7 +268,7 @@ def render(frame: Frame) -> None:
                      icon=":material/tune:"):
         ds = _pick_data(spec)
         try:
-            layers, watch = _layers(spec)
+            outline = T.outline(spec)
         except ConfigError as exc:
             _fail(_("{error}: fix the configuration in the sidebar").format(error=exc))
             return
@@ -290,12 +277,13 @@ def render(frame: Frame) -> None:
             mode = _partner()
         with c2:
             ok, other = _other_model(spec) if mode == "model" else (True, None)
-        s = _settings(layers, watch)
+        s = _settings(list(outline.layers), outline.default_watch)
         s2 = None
         if s is not None and mode != "model":
             with c2:
                 s2 = _other_lr(s) if mode == "lr" else _other_schedule(s)
             ok = s2 is not None
+        est = None
         if s is not None:
             est = _estimate(spec, s.device, s.batch_size, s.precision)
             text, fits = est.text(), est.fits
@@ -309,7 +297,7 @@ def render(frame: Frame) -> None:
         c2.caption(_("The device is busy now ({n} waiting); a new training queues "
                      "behind.").format(n=lk.waiting))
     if go and ds is not None and s is not None and ok:
-        _start(_jobs(spec, mode, other, s, s2), ds, s)
+        _start(_jobs(spec, mode, other, s, s2), ds, s, spec, est)
         st.rerun()
     if run is not None:
         _live(run, POLL_S if run.running else None)

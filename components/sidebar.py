@@ -89,7 +89,39 @@ def render() -> ModelSpec:
     sb = st.sidebar
     sb.markdown("### :material/deployed_code: " + _("Model"))
     top_error = sb.empty()
+    fam = _pick_model(sb, fams)
 
+    base = good if good.family == fam else resolve(ss[MODEL_KEY])
+    hidden = fams[fam].hidden_knobs if fam in fams else ()  # set by the pickers themselves
+    arch, inputs = _knob_groups(type(base.config).knobs(), hidden)
+    slots: dict[str, object] = {}
+    with sb.expander(_("Architecture knobs"), expanded=True):
+        _arch_knobs(fam, base, arch, slots)
+    with sb.expander(_("Input N×C×H×W and classes"), expanded=True):
+        _input_knobs(fam, base, inputs, slots)
+    sb.button(_("↺ Reset to preset"), on_click=_on_reset, width="stretch",
+              help=_("Put every knob back to the preset's value."))
+
+    cfg, errors = widgets.read(dataclasses.replace(base, preset=ss[MODEL_KEY]), PREFIX)
+    errors.update(ss.pop(ERRORS_KEY, {}) or {})
+    if errors:
+        _show_errors(errors, slots, top_error, fam)
+        current = ss[state.SPEC_KEY]
+        sb.info(md(_("Showing the last valid model: **{}**"), current.label), icon=":material/undo:")
+        ss[INVALID_KEY] = "; ".join(errors.values())
+        return current
+    ss.pop(INVALID_KEY, None)
+    spec = dataclasses.replace(base, config=cfg, preset=ss[MODEL_KEY])
+    ss[state.SPEC_KEY] = spec
+    if fam == code_box.FAMILY:
+        ss[CODE_SLOT_KEY] = slots["code"]
+    return spec
+
+
+def _pick_model(sb, fams: dict) -> str:
+    """The family and model (preset) pickers and the preset's description; returns the
+    family."""
+    ss = st.session_state
     fam_names = list(fams)
     if ss[FAMILY_KEY] not in fam_names:
         fam_names.append(ss[FAMILY_KEY])
@@ -106,76 +138,73 @@ def render() -> ModelSpec:
     desc = _describe(ss[MODEL_KEY])
     if desc:
         sb.caption(esc(desc))
+    return fam
 
-    base = good if good.family == fam else resolve(ss[MODEL_KEY])
-    knobs = type(base.config).knobs()
-    slots: dict[str, object] = {}
 
-    # the classifier size goes with the input tensor: "what goes in, what comes out"
+def _knob_groups(knobs, hidden) -> tuple[list, list]:
+    """(architecture knobs, input knobs) without the ``hidden`` ones: the classifier size goes
+    with the input tensor ("what goes in, what comes out")."""
     arch = [k for k in knobs if k.knob.group not in ("input", "batch")
             and k.name != "num_classes"]
-    hidden = fams[fam].hidden_knobs if fam in fams else ()  # set by the pickers themselves
     inputs = [k for k in knobs if (k.knob.group in ("input", "batch") or k.name == "num_classes")
               and k.name not in hidden]
     arch = [k for k in arch if k.name not in hidden]
-    with sb.expander(_("Architecture knobs"), expanded=True):
-        if not arch:
-            st.caption(_("This model has no architecture knobs: pick another model above, or "
-                         "change its input and classes below."))
-        for info in arch:
-            wkey = widgets.key(PREFIX, fam, info.name)
-            if wkey not in ss:
-                ss[wkey] = widgets.to_widget(info, getattr(base.config, info.name))
-            if fam == code_box.FAMILY:  # your own model: a code box, not a knob widget
-                slots[info.name] = code_box.draw(info, wkey)
-                continue
-            widgets.draw(st, info, wkey)
-            slots[info.name] = st.empty()
-    with sb.expander(_("Input N×C×H×W and classes"), expanded=True):
-        row = [k for k in inputs if k.knob.group == "input"]
-        cols = st.columns(len(row)) if row else []
-        short = {"in_channels": "C", "height": "H", "width": "W"}
-        for col, info in zip(cols, row):
-            wkey = widgets.key(PREFIX, fam, info.name)
-            if wkey not in ss:
-                ss[wkey] = widgets.to_widget(info, getattr(base.config, info.name))
-            widgets.draw(col, info, wkey, label=short[info.name])
-        for info in row:
-            slots[info.name] = st.empty()
-        for info in inputs:
-            if info.knob.group == "input":
-                continue
-            wkey = widgets.key(PREFIX, fam, info.name)
-            if wkey not in ss:
-                ss[wkey] = widgets.to_widget(info, getattr(base.config, info.name))
-            label = {"batch": N_("Batch N"), "num_classes": N_("Classes")}.get(info.name)
-            widgets.draw(st, info, wkey, label=label)
-            slots[info.name] = st.empty()
-    sb.button(_("↺ Reset to preset"), on_click=_on_reset, width="stretch",
-              help=_("Put every knob back to the preset's value."))
+    return arch, inputs
 
-    cfg, errors = widgets.read(dataclasses.replace(base, preset=ss[MODEL_KEY]), PREFIX)
-    errors.update(ss.pop(ERRORS_KEY, {}) or {})
-    if errors:
-        for name, message in errors.items():
-            slot = slots.get(name, top_error)
-            if fam == code_box.FAMILY and name == "code":
-                code_box.show_error(slot, message)
-                continue
-            message = tr(message)  # a lazy message from an earlier run: in this run's language
-            text = md("**{}**: {}", unbracket(name), unbracket(message)) \
-                if slot is top_error and name else esc(unbracket(message))
-            slot.markdown(f":red[:material/error: {text}]")
-        current = ss[state.SPEC_KEY]
-        sb.info(md(_("Showing the last valid model: **{}**"), current.label), icon=":material/undo:")
-        ss[INVALID_KEY] = "; ".join(errors.values())
-        return current
-    ss.pop(INVALID_KEY, None)
-    spec = dataclasses.replace(base, config=cfg, preset=ss[MODEL_KEY])
-    ss[state.SPEC_KEY] = spec
-    if fam == code_box.FAMILY:
-        ss[CODE_SLOT_KEY] = slots["code"]
-    return spec
+
+def _widget_key(fam: str, info, base: ModelSpec) -> str:
+    """The knob's widget key, its value taken from ``base`` the first time."""
+    ss = st.session_state
+    wkey = widgets.key(PREFIX, fam, info.name)
+    if wkey not in ss:
+        ss[wkey] = widgets.to_widget(info, getattr(base.config, info.name))
+    return wkey
+
+
+def _arch_knobs(fam: str, base: ModelSpec, arch: list, slots: dict) -> None:
+    """One widget per architecture knob (the code box for your own model), each with a slot
+    under it for its error."""
+    if not arch:
+        st.caption(_("This model has no architecture knobs: pick another model above, or "
+                     "change its input and classes below."))
+    for info in arch:
+        wkey = _widget_key(fam, info, base)
+        if fam == code_box.FAMILY:  # your own model: a code box, not a knob widget
+            slots[info.name] = code_box.draw(info, wkey)
+            continue
+        widgets.draw(st, info, wkey)
+        slots[info.name] = st.empty()
+
+
+def _input_knobs(fam: str, base: ModelSpec, inputs: list, slots: dict) -> None:
+    """C, H and W in one row, then the batch and the classes, each with an error slot."""
+    row = [k for k in inputs if k.knob.group == "input"]
+    cols = st.columns(len(row)) if row else []
+    short = {"in_channels": "C", "height": "H", "width": "W"}
+    for col, info in zip(cols, row):
+        widgets.draw(col, info, _widget_key(fam, info, base), label=short[info.name])
+    for info in row:
+        slots[info.name] = st.empty()
+    for info in inputs:
+        if info.knob.group == "input":
+            continue
+        wkey = _widget_key(fam, info, base)
+        label = {"batch": N_("Batch N"), "num_classes": N_("Classes")}.get(info.name)
+        widgets.draw(st, info, wkey, label=label)
+        slots[info.name] = st.empty()
+
+
+def _show_errors(errors: dict, slots: dict, top_error, fam: str) -> None:
+    """Each refused knob's message in the slot under it (the top one when it has none)."""
+    for name, message in errors.items():
+        slot = slots.get(name, top_error)
+        if fam == code_box.FAMILY and name == "code":
+            code_box.show_error(slot, message)
+            continue
+        message = tr(message)  # a lazy message from an earlier run: in this run's language
+        text = md("**{}**: {}", unbracket(name), unbracket(message)) if slot is top_error and name \
+            else esc(unbracket(message))
+        slot.markdown(f":red[:material/error: {text}]")
 
 
 CODE_SLOT_KEY = "vz.code_slots"  # this rerun's places under the code box (a Slots)

@@ -360,6 +360,20 @@ def test_memory_estimate_refuses_before_training(small, monkeypatch):
         T.train(lenet_bn(), small, T.TrainSettings())
 
 
+def test_a_handed_over_estimate_is_checked_against_the_budget_of_now(small, monkeypatch):
+    """The page's estimate (made before the press) travels with the run: the check measures
+    the budget again and refuses when it no longer fits; the numbers are the model's own."""
+    spec = resolve("lenet-bn")
+    s = T.TrainSettings(epochs=1, batch_size=32)
+    est = T.estimate_spec(spec, "cpu", 32, s.precision)
+    real = T.estimate_training(lenet_bn(), spec.input_shape, 32, torch.device("cpu"))
+    assert (est.param_bytes, est.activation_bytes, est.total_bytes) == (
+        real.param_bytes, real.activation_bytes, real.total_bytes)
+    monkeypatch.setattr(memory, "device_budget", lambda dev: 10_000)
+    with pytest.raises(T.TrainError, match="not trained: batch 32 needs about"):
+        T.train(lenet_bn(), small, s, in_place=True, estimate=est)
+
+
 # ----------------------------------------------------------------------------- bad input
 def _zip(entries: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         res = train_lab.train(model, ds, settings, label=spec.label, emit=emit,
-                              config=codec.to_dict(spec))
+                              config=codec.to_dict(spec), in_place=True)  # built for this run
     except train_lab.TrainError as exc:
         raise UserError(str(exc)) from None
     if not res.ok:

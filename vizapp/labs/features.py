@@ -229,6 +229,14 @@ def feature_layers(model: nn.Module) -> list[tuple[str, str]]:
     return [(n, type(m).__name__) for n, m in model.named_modules() if n]
 
 
+def default_layer(layers: list[tuple[str, str]]) -> str:
+    """The layer shown first: the first convolution, else the first sub-module."""
+    for name, typ in layers:
+        if typ.startswith("Conv"):
+            return name
+    return layers[0][0]
+
+
 class _Stop(Exception):
     pass
 
@@ -238,12 +246,37 @@ def feature_maps(model: nn.Module, layer: str, x: torch.Tensor, *, max_channels:
     """The output of ``layer`` for ``x`` (eval mode, no grad), first ``max_channels`` planes
     of the first sample. The caller's model is not touched (a deep copy runs)."""
     names = dict(feature_layers(model))
+    _check_layer(names, layer)
+    out = _layer_output(model, layer, x)
+    y, note = _planes(out)
+    total = int(y.shape[0])
+    k = min(int(max_channels), total)
+    full = y[:k]
+    small = _shrink(full)
+    if small.shape != full.shape:
+        note = (f"{full.shape[1]}×{full.shape[2]} planes shown averaged down to "
+                f"{small.shape[1]}×{small.shape[2]} (the ranges are from the full planes)")
+    return FeatureMaps(
+        layer=layer, type=names[layer], input_shape=tuple(x.shape),
+        output_shape=tuple(out.shape), channels=tuple(range(k)), total_channels=total,
+        ch_min=tuple(float(m.min()) for m in full), ch_max=tuple(float(m.max()) for m in full),
+        ch_mean=tuple(float(m.mean()) for m in full),
+        maps=small.numpy().astype(np.float32), image=display_image(x), note=note)
+
+
+def _check_layer(names: dict[str, str], layer: str) -> None:
+    """FeatureError naming close names when the model has no module ``layer``."""
     if layer not in names:
         close = [n for n in names if layer in n][:8]
         if close:
             raise FeatureError(msg("no layer named '{layer}'. Close: {names}.", layer=layer,
                                    names=", ".join(close)))
         raise FeatureError(msg("no layer named '{layer}'.", layer=layer))
+
+
+def _layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
+    """What ``layer`` outputs for ``x``: a forward pass of a deep copy in eval mode, stopped
+    by a hook as soon as the layer has run (its first tensor for a tuple output)."""
     work = copy.deepcopy(model).eval()
     target = dict(work.named_modules())[layer]
     got: dict[str, Any] = {}
@@ -273,6 +306,12 @@ def feature_maps(model: nn.Module, layer: str, x: torch.Tensor, *, max_channels:
     if not isinstance(out, torch.Tensor):
         raise FeatureError(msg("layer '{layer}' returns {type}, not a tensor", layer=layer,
                                type=type(out).__name__))
+    return out
+
+
+def _planes(out: torch.Tensor) -> tuple[torch.Tensor, str]:
+    """The first sample of ``out`` as (C, H, W) planes on the CPU, and a note on how a
+    non-image output is drawn."""
     y = out.detach().float().cpu()[0]
     note = ""
     if y.dim() == 0:
@@ -284,19 +323,7 @@ def feature_maps(model: nn.Module, layer: str, x: torch.Tensor, *, max_channels:
         y = y.unsqueeze(1)
     elif y.dim() > 3:
         y = y.reshape(y.shape[0], y.shape[1], -1)
-    total = int(y.shape[0])
-    k = min(int(max_channels), total)
-    full = y[:k]
-    small = _shrink(full)
-    if small.shape != full.shape:
-        note = (f"{full.shape[1]}×{full.shape[2]} planes shown averaged down to "
-                f"{small.shape[1]}×{small.shape[2]} (the ranges are from the full planes)")
-    return FeatureMaps(
-        layer=layer, type=names[layer], input_shape=tuple(x.shape),
-        output_shape=tuple(out.shape), channels=tuple(range(k)), total_channels=total,
-        ch_min=tuple(float(m.min()) for m in full), ch_max=tuple(float(m.max()) for m in full),
-        ch_mean=tuple(float(m.mean()) for m in full),
-        maps=small.numpy().astype(np.float32), image=display_image(x), note=note)
+    return y, note
 
 
 # ----------------------------------------------------------------------------- filters

@@ -31,7 +31,21 @@ def stage_memory(spec: Any, options: RunOptions) -> tuple[StageMemory, ...]:
                           profile=prof)
     if options.check_memory:
         check_fits(est)
+    measured = _measure_stages(spec, model, options, device)
     el = DTYPES[options.dtype].itemsize
+    out = []
+    for name, typ, shape1 in prof.stages:
+        shape, nbytes, peak = measured.get(name, ((), 0, None))
+        est_b = math.prod(shape1) * options.batch * el
+        out.append(StageMemory(name, typ, shape, nbytes, est_b, peak))
+    return tuple(out)
+
+
+def _measure_stages(spec: Any, model: nn.Module, options: RunOptions, device: torch.device
+                    ) -> dict[str, tuple[tuple[int, ...], int, int | None]]:
+    """{stage: (output shape, output bytes, CUDA peak above the start or None)} of one
+    forward pass under the device's lock (hooks on each top-level child; OutOfMemory with
+    the memory released when the device runs out)."""
     measured: dict[str, tuple[tuple[int, ...], int, int | None]] = {}
     starts: dict[str, int] = {}
     cuda = device.type == "cuda"
@@ -83,9 +97,4 @@ def stage_memory(spec: Any, options: RunOptions) -> tuple[StageMemory, ...]:
         release_memory(device)
         raise OutOfMemory(f"{device} ran out of memory at batch {options.batch}; the memory "
                           f"has been released.", "use a smaller batch.")
-    out = []
-    for name, typ, shape1 in prof.stages:
-        shape, nbytes, peak = measured.get(name, ((), 0, None))
-        est_b = math.prod(shape1) * options.batch * el
-        out.append(StageMemory(name, typ, shape, nbytes, est_b, peak))
-    return tuple(out)
+    return measured
