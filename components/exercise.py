@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import streamlit as st
 
@@ -143,9 +143,19 @@ def _results(spec_key: str) -> dict[str, dict]:
     return st.session_state.setdefault(SCORES_KEY, {}).setdefault(spec_key, {})
 
 
+# called with (row name, the answer typed, right?, tries so far) after every Check: the class
+# exercise registers here (components/class_panel.py) to record its students' answers
+ON_TRY: list[Callable[[str, str, bool, int], None]] = []
+
+
 def _on_check(spec_key: str, name: str, output_shape: Any) -> None:
-    verdict = check(st.session_state.get(ANSWER_KEY, ""), output_shape)
-    record(_results(spec_key), name, verdict)
+    answer = st.session_state.get(ANSWER_KEY, "")
+    verdict = check(answer, output_shape)
+    rec = record(_results(spec_key), name, verdict)
+    got = parse_shape(answer)
+    for hook in ON_TRY:
+        hook(name, shape_text(got, batch=True) if got else str(answer), verdict.right,
+             rec["tries"])
     st.session_state[LAST_KEY] = {"row": name, "right": verdict.right, "message": verdict.message}
     if verdict.right:
         st.session_state[ANSWER_KEY] = ""
@@ -206,20 +216,24 @@ def mask(records: list[dict], rows: Sequence[Any], spec_key: str) -> list[dict]:
     return out
 
 
+def node_of(a: Any, name: str) -> Any:
+    """The one node a row or a clicked unit stands for (an op, or a leaf layer's block), or
+    None for a block of several."""
+    if name in a.order():  # an op of the model's own forward
+        return a.node(name)
+    b = a.block_index().get(name)
+    if b is None or b.children or len(b.nodes) != 1:
+        return None
+    return a.node(b.nodes[0])
+
+
 def layer_text(a: Any, name: str) -> str | None:
     """The row's layer as the student would write it (``nn.Conv2d(1, 6, kernel_size=5,
     padding=2)``): a question must show every setting its answer depends on."""
     from vizapp.render.calls import layer_call
 
-    if name in a.order():  # an op of the model's own forward
-        n = a.node(name)
-        return layer_call(n.module_type, n.attrs)
-    blocks = {b.path: b for b in a.blocks}
-    b = blocks.get(name)
-    if b is None or b.children or len(b.nodes) != 1:
-        return None
-    n = a.node(b.nodes[0])
-    return layer_call(n.module_type, n.attrs)
+    n = node_of(a, name)
+    return None if n is None else layer_call(n.module_type, n.attrs)
 
 
 def panel(spec_key: str, rows: Sequence[Any], a: Any = None) -> None:

@@ -15,7 +15,7 @@ from vizapp.fmt import human, shape_text
 from vizapp.render.plots import shape_profile
 from vizapp.zoo import ModelSpec
 
-from . import exercise, formula, sidebar, state
+from . import class_panel, exercise, formula, sidebar, state
 from .frame import Frame
 from .text import esc, md
 
@@ -199,6 +199,7 @@ def _table(spec, a, ex: bool, max_depth: int) -> None:
     if ex:  # predict, then reveal: unsolved output shapes hidden, the question above the table
         recs = exercise.mask(recs, rows, exercise.key_of(spec))
         exercise.panel(exercise.key_of(spec), rows, a)
+        class_panel.render(spec, a, rows)
     event = st.dataframe(
         recs, hide_index=True, width="stretch", key="vz.shapes.table",
         on_select="rerun", selection_mode="single-row",

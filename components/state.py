@@ -33,7 +33,7 @@ INITIAL_QUERY_KEY = "vz.initial_query"  # the link this session was opened with
 # view parameters pages may use; unknown parameters outside this set are reported
 VIEW_PARAMS = {"depth", "vs", "node", "block", "layer", "style", "expand", "collapse", "tab",
                "embed", "embed_options", "form", "fold", "cdepth", "bn_layer", "fm_layer",
-               "sched", "epochs", "lr", "present", "exercise", "dir",
+               "sched", "epochs", "lr", "present", "exercise", "dir", "class", "teacher",
                "lang"}  # lang: the interface language (components/lang.py)
 
 

@@ -3,9 +3,15 @@ headless Chromium (both skipped with a reason where playwright or chromium is mi
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# what the app keeps across restarts (class exercises) goes to a throwaway folder, never to
+# the home directory of whoever runs the tests (servers the tests start inherit it)
+os.environ.setdefault("VIZAPP_DATA_DIR", tempfile.mkdtemp(prefix="vizapp-test-data-"))
 
 from vizapp.testing import CHROMIUM, free_port, launch_chromium, start_streamlit, stop_streamlit
 

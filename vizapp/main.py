@@ -6,7 +6,7 @@ kept in step with it, and one ``st.Page`` per page (bodies in ``components/``).
 
 import streamlit as st
 
-from components import frame, header, lang, sidebar, state
+from components import class_panel, frame, header, lang, sidebar, state
 from components.pages import PAGES
 from vizapp import serve
 from vizapp.i18n import _, tr
@@ -25,6 +25,7 @@ def main() -> None:
                      default=(i == 0)) for i, p in enumerate(PAGES)]
     page = st.navigation(pages, position="top")
     lang.switch()
+    class_panel.open_link()  # ?class=CODE alone: the teacher's model, in exercise mode
     spec = sidebar.render()
     state.sync_query_params(spec)
     this = frame.begin(spec)  # the one fetch of this rerun's analysis
