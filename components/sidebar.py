@@ -14,7 +14,7 @@ import dataclasses
 import streamlit as st
 
 from vizapp.i18n import N_, _, tr
-from vizapp.zoo import ConfigError, ModelSpec, families, model_names, presets, resolve
+from vizapp.zoo import ConfigError, ModelSpec, codec, families, model_names, presets, resolve
 
 from . import code_box, state, widgets
 from .text import esc, md, unbracket
@@ -79,6 +79,27 @@ def _describe(name: str) -> str:
     return tr(p.description) if p else ""
 
 
+DESC_SLOT_KEY = "vz.desc_slot"  # this rerun's place for the caption under the pickers
+
+
+def _caption(spec: ModelSpec) -> None:
+    """Under the pickers: the preset's description while the knobs are the preset's; once a
+    knob changes, what changed (a description saying "growth 32" beside a knob at 16 was
+    wrong)."""
+    slot = st.session_state.pop(DESC_SLOT_KEY, None)
+    if slot is None:
+        return
+    changed = {k: v for k, v in codec.to_params(spec).items() if k != "model"}
+    if not changed or "code" in changed:
+        desc = _describe(st.session_state[MODEL_KEY])
+        if desc:
+            slot.caption(esc(desc))
+        return
+    slot.caption(esc(_("{preset}, changed: {changes}").format(
+        preset=st.session_state[MODEL_KEY],
+        changes=", ".join(f"{k}={v}" for k, v in changed.items()))))
+
+
 def render() -> ModelSpec:
     """Draw the sidebar; return the current valid spec (also kept in session state)."""
     ss = st.session_state
@@ -113,6 +134,7 @@ def render() -> ModelSpec:
     ss.pop(INVALID_KEY, None)
     spec = dataclasses.replace(base, config=cfg, preset=ss[MODEL_KEY])
     ss[state.SPEC_KEY] = spec
+    _caption(spec)
     if fam == code_box.FAMILY:
         ss[CODE_SLOT_KEY] = slots["code"]
     return spec
@@ -135,9 +157,7 @@ def _pick_model(sb, fams: dict) -> str:
                  on_change=_on_model,
                  help=_("A starting configuration; the knobs below change it.") + " "
                       + (tr(fams[fam].description) if fam in fams else ""))
-    desc = _describe(ss[MODEL_KEY])
-    if desc:
-        sb.caption(esc(desc))
+    ss[DESC_SLOT_KEY] = sb.empty()  # the preset's description, once the knobs are read
     return fam
 
 

@@ -313,3 +313,13 @@ def test_graph_page_falls_back_without_the_viewer(monkeypatch) -> None:
     assert headers(at)[0] == "Graph"
     dots = [p.spec for p in unknown_protos(at, "graphviz_chart")]
     assert dots and "fc3" in dots[0] and "output" in dots[0]
+
+
+def test_sidebar_caption_follows_the_knobs() -> None:
+    """The preset's description ("growth 32") stayed under the pickers with the knob at 16."""
+    at = app(model="densenet")
+    side = " ".join(c.value for c in at.sidebar.caption)
+    assert "growth 32" in side
+    at.number_input(key="vz.k.densenet.growth_rate").set_value(16).run()
+    side = " ".join(c.value for c in at.sidebar.caption)
+    assert "growth 32" not in side and "growth_rate=16" in side, side
