@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import streamlit as st
 
 from vizapp.fmt import shape_text
-from vizapp.i18n import _, msg, tr
+from vizapp.i18n import N_, _, msg, tr
 
 from . import state
 from .text import md
@@ -181,7 +181,7 @@ def _on_restart(spec_key: str) -> None:
 
 def _feedback(spec_key: str, rows_by_name: dict[str, Any]) -> None:
     last = st.session_state.get(LAST_KEY)
-    if not last or last["row"] not in rows_by_name:
+    if not last or last["row"] not in rows_by_name or last.get("count"):
         return
     r = rows_by_name[last["row"]]
     message = tr(last["message"])  # a lazy message: shown in the language of this run
@@ -203,12 +203,19 @@ def key_of(spec: Any) -> str:
 
 
 def mask(records: list[dict], rows: Sequence[Any], spec_key: str) -> list[dict]:
-    """The table's records with what gives an unsolved row's shape away replaced by "?": its
+    """The table's records with what gives an unsolved row's answer away replaced by "?": its
     output shape, its MACs, and its parameters (a Linear's 48,120 tells the 400 features the
-    Flatten before it outputs)."""
+    Flatten before it outputs); when counts are predicted, only the count asked for."""
+    mode = mode_now()
     out = []
     for rec, r in zip(records, rows):
-        if hidden(spec_key, r.name):
+        if mode != "shape":
+            column = "params" if mode == "params" else "MACs"
+            hide = hidden(f"{spec_key}:{mode}", r.name) and count_of(r, mode, 1) is not None
+            rec = {**rec, "MACs": f"{rec['MACs']:,}", "params": f"{rec['params']:,}"}
+            if hide:
+                rec[column] = "?"
+        elif hidden(spec_key, r.name):
             rec = {**rec, "output shape": "?", "MACs": "?", "params": "?"}
         else:  # one type per column: text
             rec = {**rec, "MACs": f"{rec['MACs']:,}", "params": f"{rec['params']:,}"}
@@ -236,8 +243,105 @@ def layer_text(a: Any, name: str) -> str | None:
     return None if n is None else layer_call(n.module_type, n.attrs)
 
 
+MODE_KEY = "vz.exercise.mode"
+MODES = {"shape": N_("output shape"), "params": N_("parameters"), "macs": N_("MACs per image")}
+
+
+def mode_now() -> str:
+    return st.session_state.get(MODE_KEY) or "shape"
+
+
+def count_of(r: Any, mode: str, batch: int) -> int | None:
+    """What a count question wants of a row: its parameters, or its MACs per image (None for
+    a row without any: nothing to count)."""
+    n = r.params if mode == "params" else r.macs // max(batch, 1)
+    return n or None
+
+
+def parse_count(text: Any) -> int | None:
+    """``"48,120"``, ``"48 120"``, ``"48_120"`` → 48120; None for anything else."""
+    body = re.sub(r"[\s,_']", "", str(text or ""))
+    return int(body) if body.isdigit() and len(body) <= 18 else None
+
+
+def _count_answer(a: Any, r: Any, mode: str) -> str:
+    """The worked arithmetic of a count: ``5²·1·6 + 6 = 156``; the MACs part of the row's
+    explanation."""
+    n = node_of(a, r.name) if a is not None else None
+    if mode == "params":
+        return (n.param_explanation if n is not None else "") or str(r.explanation)
+    text = str(n.explanation if n is not None else r.explanation)
+    return text[text.index("MACs"):] if "MACs" in text else text
+
+
+def _on_count(spec_key: str, name: str, want: int, mode: str) -> None:
+    got = parse_count(st.session_state.get(ANSWER_KEY, ""))
+    right = got == want
+    record(_results(spec_key), name, Verdict(right, ""))
+    what = tr(MODES[mode])
+    text = (msg("Right: {n:,}.", n=want) if right else
+            msg("Type a whole number, e.g. 1,234.") if got is None else
+            msg("Not quite: {n:,} {what}. Try again, or press “Show me”.", n=got, what=what))
+    st.session_state[LAST_KEY] = {"row": name, "right": right, "message": text, "count": True}
+    if right:
+        st.session_state[ANSWER_KEY] = ""
+
+
+def _on_count_reveal(spec_key: str, name: str, want: int) -> None:
+    record(_results(spec_key), name, None)
+    st.session_state[LAST_KEY] = {"row": name, "right": False, "count": True,
+                                  "message": msg("The answer: {n:,}.", n=want)}
+    st.session_state[ANSWER_KEY] = ""
+
+
+def _count_panel(spec_key: str, rows: Sequence[Any], a: Any, mode: str) -> None:
+    """Predict a layer's parameters or MACs (``5·5·1·6 + 6 = 156``), then see the working."""
+    batch = a.input_shape[0] if a is not None else 1
+    rows = [r for r in rows if count_of(r, mode, batch) is not None
+            and (a is None or node_of(a, r.name) is not None)]
+    key = f"{spec_key}:{mode}"
+    results = _results(key)
+    right, first, total = score(results, [r.name for r in rows])
+    st.markdown(_("Score: {score}").format(score=score_text(right, first, total)))
+    last = st.session_state.get(LAST_KEY)
+    by_name = {r.name: r for r in rows}
+    if last and last.get("count") and last["row"] in by_name:
+        r = by_name[last["row"]]
+        (st.success if last["right"] else st.error if hidden(key, r.name) else st.info)(
+            tr(last["message"]))
+        if not hidden(key, r.name):
+            st.code(tr(_count_answer(a, r, mode)), language=None, wrap_lines=True)
+    todo = [(i, r) for i, r in enumerate(rows) if not done(results.get(r.name))]
+    if not todo:
+        st.markdown(_("**All {total} layers done.** {score}.").format(
+            total=total, score=score_text(right, first, total)))
+        return
+    i, r = todo[0]
+    st.markdown(md(_("**Layer {} of {}: {}** ({}) receives **{}** and outputs **{}**. How many "
+                     "{}?"), i + 1, total, r.name, r.type,
+                   " + ".join(shape_text(s) for s in r.input_shapes) or "—",
+                   shape_text(r.output_shape), tr(MODES[mode])))
+    call = layer_text(a, r.name) if a is not None else None
+    if call:
+        st.code(call, language="python")
+    want = count_of(r, mode, batch)
+    with st.form("vz.exercise.cform", border=False, enter_to_submit=True):
+        st.text_input(tr(MODES[mode]), key=ANSWER_KEY, placeholder="1,234")
+        b1, b2, _rest = st.columns([1, 1.4, 4])
+        b1.form_submit_button(_("Check"), key="vz.exercise.ccheck", type="primary",
+                              on_click=_on_count, args=(key, r.name, want, mode))
+        b2.form_submit_button(_("Show me"), key="vz.exercise.creveal", on_click=_on_count_reveal,
+                              args=(key, r.name, want))
+
+
 def panel(spec_key: str, rows: Sequence[Any], a: Any = None) -> None:
     """The question for the next unsolved row, the verdict of the last answer and the score."""
+    st.segmented_control(_("Predict"), list(MODES), key=MODE_KEY, default="shape",
+                         format_func=lambda m: tr(MODES[m]))
+    if mode_now() != "shape":
+        with st.container(border=True, key="vz-exercise-count"):
+            _count_panel(spec_key, rows, a, mode_now())
+        return
     rows = [r for r in rows if expected(r.output_shape) is not None]
     results = _results(spec_key)
     right, first, total = score(results, [r.name for r in rows])

@@ -163,3 +163,30 @@ def test_nothing_on_the_shapes_page_gives_an_unanswered_row_away() -> None:
                  answers=False)
     assert "400" not in dot and "61.7 k" not in dot and "output 10" not in dot
     assert "Conv2d 5 · 1→6" in dot  # the network as written stays
+
+
+def test_predict_parameters_then_see_the_arithmetic() -> None:
+    """The same exercise for counts: LeNet's conv1 has 5·5·1·6 + 6 = 156 parameters; a wrong
+    count is said wrong, the right one right, and the working appears."""
+    from streamlit.testing.v1 import AppTest
+
+    assert ex.parse_count("48,120") == 48120 and ex.parse_count("48 120") == 48120
+    assert ex.parse_count("4.8e4") is None and ex.parse_count("") is None
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.query_params.update({"model": "lenet", "exercise": "1"})
+    at.run()
+    at.switch_page("app_pages/shapes.py").run()
+    at.session_state[ex.MODE_KEY] = "params"
+    at.run()
+    assert any("How many parameters" in m.value for m in at.markdown)
+    at.text_input(key=ex.ANSWER_KEY).set_value("150")
+    at.button(key="vz.exercise.ccheck").click().run()
+    assert any("Not quite" in e.value for e in at.error)
+    table = at.dataframe[0].value
+    assert table.loc[table["layer"] == "conv1", "params"].item() == "?"
+    at.text_input(key=ex.ANSWER_KEY).set_value("156")
+    at.button(key="vz.exercise.ccheck").click().run()
+    assert any("Right: 156" in s.value for s in at.success)
+    assert any("5²·1·6 + 6 = 156" in c.value for c in at.code)
+    table = at.dataframe[0].value
+    assert table.loc[table["layer"] == "conv1", "params"].item() == "156"
