@@ -100,19 +100,13 @@ def start_nginx(nginx: str, prefix: Path, conf: Path, listen: int,
     with open(prefix / "nginx.out", "wb") as out:
         proc = subprocess.Popen(base, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("nginx exited: " + (prefix / "nginx.out").read_text()[-1500:])
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{listen}/_stcore/health",
-                                        timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.1)
-    from vizapp.testing import stop_streamlit
+    from vizapp.testing import stop_streamlit, wait_for_health
 
+    def exited() -> None:
+        raise RuntimeError("nginx exited: " + (prefix / "nginx.out").read_text()[-1500:])
+
+    if wait_for_health(proc, listen, timeout, exited):
+        return proc
     stop_streamlit(proc)
     raise RuntimeError(f"nginx did not answer on port {listen} within {timeout:.0f} s")
 

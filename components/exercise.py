@@ -294,6 +294,17 @@ def _on_count_reveal(spec_key: str, name: str, want: int) -> None:
     st.session_state[ANSWER_KEY] = ""
 
 
+def _next_row(rows: Sequence[Any], results: dict, right: int, first: int,
+              total: int) -> tuple[int, Any] | None:
+    """(its number, the next unsolved row), or None after saying every row is done."""
+    todo = [(i, r) for i, r in enumerate(rows) if not done(results.get(r.name))]
+    if not todo:
+        st.markdown(_("**All {total} layers done.** {score}.").format(
+            total=total, score=score_text(right, first, total)))
+        return None
+    return todo[0]
+
+
 def _count_panel(spec_key: str, rows: Sequence[Any], a: Any, mode: str) -> None:
     """Predict a layer's parameters or MACs (``5·5·1·6 + 6 = 156``), then see the working."""
     batch = a.input_shape[0] if a is not None else 1
@@ -311,12 +322,10 @@ def _count_panel(spec_key: str, rows: Sequence[Any], a: Any, mode: str) -> None:
             tr(last["message"]))
         if not hidden(key, r.name):
             st.code(tr(_count_answer(a, r, mode)), language=None, wrap_lines=True)
-    todo = [(i, r) for i, r in enumerate(rows) if not done(results.get(r.name))]
-    if not todo:
-        st.markdown(_("**All {total} layers done.** {score}.").format(
-            total=total, score=score_text(right, first, total)))
+    nxt = _next_row(rows, results, right, first, total)
+    if nxt is None:
         return
-    i, r = todo[0]
+    i, r = nxt
     st.markdown(md(_("**Layer {} of {}: {}** ({}) receives **{}** and outputs **{}**. How many "
                      "{}?"), i + 1, total, r.name, r.type,
                    " + ".join(shape_text(s) for s in r.input_shapes) or "—",
@@ -352,12 +361,10 @@ def panel(spec_key: str, rows: Sequence[Any], a: Any = None) -> None:
         c2.button(_("Start over"), key="vz.exercise.restart", on_click=_on_restart,
                   args=(spec_key,), icon=":material/restart_alt:")
         _feedback(spec_key, {r.name: r for r in rows})
-        todo = [(i, r) for i, r in enumerate(rows) if not done(results.get(r.name))]
-        if not todo:
-            st.markdown(_("**All {total} layers done.** {score}.").format(
-                total=total, score=score_text(right, first, total)))
+        nxt = _next_row(rows, results, right, first, total)
+        if nxt is None:
             return
-        i, r = todo[0]
+        i, r = nxt
         ins = " + ".join(shape_text(s) for s in r.input_shapes) or "—"
         st.markdown(md(_("**Layer {} of {}: {}** ({}) receives **{}**. What shape comes out?"),
                        i + 1, total, r.name, r.type, ins))

@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("VIZAPP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -46,21 +47,34 @@ def start_streamlit(script: Path, port: int, timeout: float = 120.0,
     finally:
         if log is not None:
             out.close()
+    def exited() -> None:
+        stop_streamlit(proc)  # what it started, too (they hold its output pipe open)
+        text = Path(log).read_bytes() if log is not None else proc.stdout.read()
+        raise RuntimeError("streamlit exited: " + text.decode(errors="replace")[-2000:])
+
+    if wait_for_health(proc, port, timeout, exited, poll):
+        return proc
+    stop_streamlit(proc)
+    raise RuntimeError(f"streamlit did not answer /_stcore/health within {timeout:.0f} s")
+
+
+def wait_for_health(proc: subprocess.Popen, port: int, timeout: float,
+                    exited: Callable[[], None], poll: float = 0.1) -> bool:
+    """True once http://127.0.0.1:port/_stcore/health answers 200 (Streamlit's, or a proxy's
+    in front of it); ``exited()`` is called (and should raise) if ``proc`` ends first."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            stop_streamlit(proc)  # what it started, too (they hold its output pipe open)
-            text = Path(log).read_bytes() if log is not None else proc.stdout.read()
-            raise RuntimeError("streamlit exited: " + text.decode(errors="replace")[-2000:])
+            exited()
+            return False
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
                                         timeout=2) as r:
                 if r.status == 200:
-                    return proc
+                    return True
         except OSError:
             time.sleep(poll)
-    stop_streamlit(proc)
-    raise RuntimeError(f"streamlit did not answer /_stcore/health within {timeout:.0f} s")
+    return False
 
 
 def popen_group(cmd: list[str], **kwargs) -> subprocess.Popen:
