@@ -19,6 +19,7 @@ import streamlit as st
 from vizapp.i18n import N_, _, tr
 from vizapp.analysis.records import Analysis, Block, Node
 from vizapp.fmt import human, shape_text
+from vizapp.render.calls import layer_call
 from vizapp.render.dot import fold_label, fold_members, parse_id
 from .text import code, esc, md
 
@@ -368,6 +369,9 @@ def _node_details(a: Analysis, n: Node) -> None:
     st.markdown(md("**{}** · {}", n.label, code(n.module_path or n.id)) + "  \n"
                 + md(_("{type} · category *{category}*"), type=n.module_type,
                      category=n.category))
+    call = layer_call(n.module_type, n.attrs)  # the label's settings, written out in full
+    if call:
+        st.code(call, language="python", wrap_lines=True)
     st.markdown(_("**in** {i} → **out** {o}").format(i=_shapes(n.input_shapes),
                                                      o=shape_text(n.output_shape)) + "  \n"
                 + "<small>" + _("(C×H×W, batch {n} dropped)").format(n=a.input_shape[0])
