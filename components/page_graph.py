@@ -186,7 +186,8 @@ def render(frame: Frame) -> None:
     ss.setdefault(FOLD_KEY, True)
 
     presenting = present.on()
-    c1, c2, c3, c4 = st.columns([3, 1.2, 1.2, 1])
+    # one row that gives each control the width of its words (columns cut them at 1280 px)
+    c1 = c2 = c3 = c4 = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     with c1:
         if max_depth > 1:
             depth = st.slider(_("Depth"), 1, max_depth, key=DEPTH_KEY,
