@@ -244,7 +244,8 @@ def render(frame: Frame) -> None:
                                selected=ss.get(SEL_KEY), anchor=ss.pop(ANCHOR_KEY, None),
                                start="first" if presenting else "auto",
                                export=png_export.export_settings(svg, _stem(spec, a, depth),
-                                                                 THEMES[theme]["bg"]))
+                                                                 THEMES[theme]["bg"]),
+                               view=view)
             if sel:
                 ss[SEL_KEY] = sel
         st.caption(_("{n} nodes · {e} edges · depth {d}").format(
