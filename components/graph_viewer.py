@@ -320,9 +320,11 @@ export default function (component) {
       menu.hidden = true;
       root.querySelector('button[data-act="png"]').setAttribute('aria-expanded', 'false');
     };
-    document.addEventListener('pointerdown', (e) => {
+    const onPress = (e) => {  // a press anywhere else closes the PNG menu
+      if (!root.isConnected) { document.removeEventListener('pointerdown', onPress); return; }
       if (!menu.hidden && !(e.composedPath ? e.composedPath() : []).includes(menu.parentElement)) closeMenu();
-    });
+    };
+    document.addEventListener('pointerdown', onPress);
     root.querySelectorAll('.vz-tools').forEach((bar) => bar.addEventListener('click', (e) => {
       const b = e.target.closest && e.target.closest('button');
       const act = b && b.getAttribute('data-act');
