@@ -111,7 +111,9 @@ is ⌊5/2⌋ + 1 = 3 as well, the last pixel is never reached.""")
 
 TERMS = N_("""\
 **Words in the labels and tables**
-- **/2** in a label (`Conv2d 7 /2`, `MaxPool 3 /2`): the stride, S = 2 — the layer keeps every
+- **Settings in a label** (`Conv2d 7×7 s2 p3 · 1→64`, `MaxPool 3×3 s2`): the kernel K×K,
+  then **s** the stride, **p** the padding, **d** the dilation and **g** the groups, each only
+  when it is not the default (s1, p0, d1, g1), then the channels in→out. **s2** keeps every
   second window position, so H and W are halved (rounded as above).
 - **RF** (receptive field): how many input pixels, per side, one output pixel of this layer sees.
   Each layer adds (K − 1)·jump to it.

@@ -137,14 +137,20 @@ def _style(df):
             if row[c]:
                 out[cols.index(c)] = DIFF_BG
         for c in cols:
-            if row[c] == "—":
+            if _absent(row[c]):
                 out[cols.index(c)] = MISSING
         return out
 
-    fmt = {c: (lambda v: "—" if v is None or v != v else f"{int(v):,}")
-           for c in ("params A", "params B", "MACs A", "MACs B")}
-    fmt.update({c: (lambda v: f"{int(v):+,}" if v else "0") for c in ("Δ params", "Δ MACs")})
-    return df.style.apply(row_style, axis=1).format(fmt)
+    # three significant digits, as the metrics above: the columns fit a 1280 px screen
+    fmt = {c: human for c in ("params A", "params B", "MACs A", "MACs B")}
+    fmt.update({c: (lambda v: ("+" if v > 0 else "") + human(v) if v else "0")
+                for c in ("Δ params", "Δ MACs")})
+    return df.style.apply(row_style, axis=1).format(fmt, na_rep="—")
+
+
+def _absent(v) -> bool:
+    """A cell with no value: the stage is missing on one side ("—", None or NaN)."""
+    return v is None or v == "—" or (isinstance(v, float) and v != v)
 
 
 def render(frame: Frame) -> None:
@@ -198,7 +204,7 @@ def render(frame: Frame) -> None:
     state.set_view_param("cdepth", depth, default=auto)
     pairs = align(a.rows(depth), b.rows(depth))
     df = pd.DataFrame(diff_table(pairs, spec.batch, b_spec.batch))
-    st.dataframe(_style(df), hide_index=True, width="stretch",
+    st.dataframe(_style(df), hide_index=True, width="stretch", placeholder="—",
                  column_config={c: tr(COLUMNS[c]) for c in df.columns if c in COLUMNS},
                  height=min(38 + 35 * len(df), 600), key="vz.cmp.table")
     stages = [p.name for p in pairs]

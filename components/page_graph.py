@@ -226,7 +226,8 @@ def _sync_view(spec, a) -> int:
 
 def _controls(max_depth: int, presenting: bool) -> tuple[int, bool, str]:
     """(depth, fold, direction) from the row of controls above the graph."""
-    c1, c2, c3, c4 = st.columns([3, 1.2, 1.2, 1])
+    # one row that gives each control the width of its words (columns cut them at 1280 px)
+    c1 = c2 = c3 = c4 = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     with c1:
         if max_depth > 1:
             depth = st.slider(_("Depth"), 1, max_depth, key=DEPTH_KEY,
@@ -281,7 +282,8 @@ def _draw_graph(spec, a, view, svg: str | None, depth: int, fold: bool, theme: s
                            selected=ss.get(SEL_KEY), anchor=ss.pop(ANCHOR_KEY, None),
                            start="first" if presenting else "auto",
                            export=png_export.export_settings(svg, _stem(spec, a, depth),
-                                                             THEMES[theme]["bg"]))
+                                                             THEMES[theme]["bg"]),
+                           view=view)
         if sel:
             ss[SEL_KEY] = sel
     st.caption(_("{n} nodes · {e} edges · depth {d}").format(

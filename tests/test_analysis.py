@@ -343,3 +343,38 @@ def test_residual_story_says_where_the_relu_is():
     a = analyze(torch.nn.Sequential(Plain(), Plain()), (4, 8, 8))
     assert "output = F(x) + x (identity" in a.block("0").explanation
     assert "ReLU(" not in a.block("0").explanation
+
+
+# ----------------------------------------------------------------------------- labels
+def test_labels_carry_the_settings() -> None:
+    """A node's label says kernel, stride, padding, dilation and groups (those not at their
+    default) and the channels, from the same record fields the full call in Details is written
+    from; within the graph node's width budget (at most two lines of LABEL_CHARS)."""
+    from vizapp.render.calls import layer_call
+    from vizapp.render.dot import LABEL_CHARS, fit_label
+
+    def labels(a):
+        return [(n.label, layer_call(n.module_type, n.attrs)) for n in a.nodes
+                if n.category in ("conv", "pool") and n.attrs]
+
+    alex = dict(labels(analyze_spec(resolve("alexnet"))))
+    assert alex["Conv2d 11×11 s4 p1 · 1→96"] == \
+        "nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1)"
+    assert alex["MaxPool 3×3 s2"] == "nn.MaxPool2d(kernel_size=3, stride=2)"
+    lenet = [lab for lab, _ in labels(analyze_spec(resolve("lenet")))]
+    assert lenet[:2] == ["Conv2d 5×5 p2 · 1→6", "AvgPool 2×2 s2"]
+    net = nn.Sequential(nn.Conv2d(256, 256, 3, padding=2, dilation=2, groups=32),
+                        nn.Conv2d(256, 8, (1, 3), stride=(2, 1)),
+                        nn.MaxPool2d(3, stride=1, dilation=2),
+                        nn.ConvTranspose2d(8, 4, 2, stride=2))
+    got = labels(analyze(net, (256, 16, 16)))
+    assert got == [
+        ("Conv2d 3×3 p2 d2 g32 · 256→256",
+         "nn.Conv2d(256, 256, kernel_size=3, padding=2, dilation=2, groups=32)"),
+        ("Conv2d 1×3 s2×1 · 256→8", "nn.Conv2d(256, 8, kernel_size=(1, 3), stride=(2, 1))"),
+        ("MaxPool 3×3 d2", "nn.MaxPool2d(kernel_size=3, stride=1, dilation=2)"),
+        ("ConvT 2×2 s2 · 8→4", "nn.ConvTranspose2d(8, 4, kernel_size=2, stride=2)")]
+    assert fit_label(got[0][0]) == "Conv2d 3×3 p2 d2 g32\n256→256"  # over budget: two lines
+    for name in ("resnext50_32x4d", "mobilenet_v2", "efficientnet_b0", "googlenet"):
+        for lab, _ in labels(analyze(meta_model(name), (3, 224, 224))):
+            assert all(len(line) <= LABEL_CHARS for line in fit_label(lab).split("\n")), lab

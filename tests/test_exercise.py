@@ -162,7 +162,7 @@ def test_nothing_on_the_shapes_page_gives_an_unanswered_row_away() -> None:
     dot = to_dot(analyze_spec(resolve("lenet")), depth=1, tooltips=False, edge_labels=False,
                  answers=False)
     assert "400" not in dot and "61.7 k" not in dot and "output 10" not in dot
-    assert "Conv2d 5 · 1→6" in dot  # the network as written stays
+    assert "Conv2d 5×5 p2 · 1→6" in dot  # the network as written stays
 
 
 def test_predict_parameters_then_see_the_arithmetic() -> None:

@@ -68,7 +68,9 @@ def test_click_node_shows_details(server, browser):
     assert page.locator(f"g[id='{node_id}'].vz-selected").count() == 1
     page.screenshot(path=str(SHOTS / "graph_resnet18_clicked_conv1.png"))
 
-    # a folded run: its label and the unfold button
+    # a folded run: its label and the unfold button (the whole graph in the frame first: it
+    # opens on its first blocks at a readable zoom)
+    page.locator("[data-testid='vz-graph-viewer'] button[data-act='fit']").click()
     fold = page.locator("[data-testid='vz-graph-viewer'] g.node.fold").first
     fold_first = fold.get_attribute("id")[2:]  # "b2.0"
     assert "×2" in fold.text_content()

@@ -132,3 +132,32 @@ def test_macs_are_per_image_on_every_page() -> None:
     at.switch_page("app_pages/shapes.py").run()
     metric = next(m for m in at.metric if "MACs" in m.label)
     assert metric.label == "MACs per image" and metric.value == "4.09 G"  # 8.18 G / 2
+
+
+def test_the_viewer_gets_the_link_s_node_the_flow_and_the_label_sizes():
+    """A link's node= reaches the viewer as the id to open centred on (with what draws it
+    when it is folded away), the drawn units in data-flow order for ← / →, and the label
+    sizes the first view is made for (11 px at least; 14 px when presenting)."""
+    from components.graph_viewer import COMPONENT_NAME, drawn_as, flow
+    from vizapp.render.dot import build_view
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    for k, v in {"model": "resnet18", "expand": "b3.0", "node": "n-b3_0_conv3"}.items():
+        at.query_params[k] = v
+    at.run()
+    viewer = _component(at, COMPONENT_NAME)
+    assert viewer["selected"] == "n-b3_0_conv3" and viewer["focus"][0] == "n-b3_0_conv3"
+    ids = viewer["flow"]["ids"]
+    assert ids[:3] == ["n-input_1", "n-b1_conv", "n-b1_bn"] and ids[-1] == "n-output"
+    i = ids.index("n-b3_0_conv3")
+    assert ids[i + 1] == "n-add_2"  # the shortcut conv, then the addition it feeds
+    first, last = viewer["flow"]["spans"]["b-b3.0"]  # an open block: its first and last unit
+    assert ids[first] == "n-b3_0_conv1" and ids[last] == "n-relu_5"
+    assert (viewer["labelPx"], viewer["minPx"]) == (13.0, 11.0)
+    # what draws a node or block that is folded or collapsed away
+    from vizapp.analysis import analyze_spec
+    from vizapp.zoo import resolve
+    v = build_view(analyze_spec(resolve("resnet18")), 2)
+    assert drawn_as(v, "n-b4_0_conv1") == ["n-b4_0_conv1", "b-b4.0"]
+    assert drawn_as(v, "b-b2.1") == ["b-b2.1", "f-b2.0", "b-b2"]
+    assert flow(None) is None and drawn_as(v, None) == []

@@ -67,6 +67,7 @@ def test_bad_link_parts_are_named_not_fatal(server, browser):
 
 def test_expanding_keeps_the_block_in_place_and_in_the_url(server, browser):
     page = _open(browser, server, "model=resnet18")
+    page.locator(f"{VIEWER} button[data-act='fit']").click()  # it opens on the first blocks
     block = page.locator(f"{VIEWER} g.node[id='b-b3.0']")
     block.click()
     page.wait_for_function(

@@ -172,3 +172,86 @@ def wait_for_content(page, timeout: int = 120_000, settle_ms: int = 600) -> None
     page.wait_for_timeout(settle_ms)
     page.wait_for_selector("[data-test-script-state='notRunning']", timeout=timeout)
     page.wait_for_function(_CONTENT_READY, timeout=timeout)
+
+
+# every control's text that does not fit: an element whose content is wider than its box
+# (scrollWidth > clientWidth: an ellipsis, a cut word), a control cut off by a box around it
+# that clips, or a button or group of options whose words wrap onto a second line; searched
+# in the page and in open shadow roots (the graph viewer's)
+_OVERFLOW = """(root) => {
+  const CONTROLS = "button, [role='button'], [role='tab'], [role='option'], [role='menuitem'], " +
+    "label, [data-testid='stWidgetLabel'], [data-testid='stTopNavLink'], " +
+    "[data-testid='stButtonGroup']";
+  const ONE_LINE = "button, [role='tab'], [role='option'], [data-testid='stTopNavLink']";
+  const scope = root ? document.querySelector(root) : document;
+  const found = [];
+  const visible = (el) => {
+    const r = el.getBoundingClientRect();
+    if (r.width < 1 || r.height < 1) return false;
+    const cs = getComputedStyle(el);
+    return cs.visibility !== 'hidden' && cs.display !== 'none';
+  };
+  const name = (el) => (el.innerText || el.textContent || '').trim().replace(/\\s+/g, ' ');
+  const lines = (el) => {  // distinct line boxes of the element's text
+    const range = document.createRange();
+    const tops = new Set();
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      if (!t.textContent.trim()) continue;
+      range.selectNodeContents(t);
+      for (const r of range.getClientRects()) if (r.width > 1) tops.add(Math.round(r.top / 6));
+    }
+    return tops.size;
+  };
+  const clipper = (el) => {  // the nearest box around el that cuts off what sticks out of it
+    for (let a = el.parentElement || (el.getRootNode() && el.getRootNode().host); a;
+         a = a.parentElement || (a.getRootNode() && a.getRootNode().host)) {
+      if (a === document.body || a.matches("[data-testid='stMain'], [data-testid='stSidebar']"))
+        return null;
+      if (getComputedStyle(a).overflowX !== 'visible') return a;
+    }
+    return null;
+  };
+  const check = (ctl) => {
+    if (!visible(ctl)) return;
+    const text = name(ctl);
+    if (!text) return;
+    const info = { text, tag: ctl.tagName, testid: ctl.getAttribute('data-testid') };
+    for (const el of [ctl, ...ctl.querySelectorAll('*')]) {
+      if (el.clientWidth <= 2 || !visible(el) || el.closest('svg')) continue;
+      if (el.scrollWidth > el.clientWidth + 1) {
+        found.push({ ...info, what: 'overflow', scroll: el.scrollWidth, client: el.clientWidth });
+        return;
+      }
+    }
+    const box = ctl.getBoundingClientRect(), c = clipper(ctl);
+    if (c && !ctl.closest('.vz-stage')) {
+      const cb = c.getBoundingClientRect();
+      if (box.right > cb.right + 1 || box.left < cb.left - 1) {
+        found.push({ ...info, what: 'clipped', right: box.right, clip: cb.right });
+        return;
+      }
+    }
+    if (ctl.matches("[data-testid='stButtonGroup']")) {
+      const tops = new Set([...ctl.querySelectorAll('button')].filter(visible)
+        .map((b) => Math.round(b.getBoundingClientRect().top / 6)));
+      if (tops.size > 1) found.push({ ...info, what: 'wraps', rows: tops.size });
+    } else if (ctl.matches(ONE_LINE) && lines(ctl) > 1) {
+      found.push({ ...info, what: 'wraps', lines: lines(ctl) });
+    }
+  };
+  const walk = (node) => {
+    node.querySelectorAll(CONTROLS).forEach(check);
+    node.querySelectorAll('*').forEach((el) => { if (el.shadowRoot) walk(el.shadowRoot); });
+  };
+  if (scope) walk(scope);
+  return found;
+}"""
+
+
+def overflowing_controls(page, root: str | None = None) -> list[dict]:
+    """The controls (buttons, widget labels, options, navigation links; also inside the graph
+    viewer) whose text is cut (scrollWidth > clientWidth, or clipped by a box around them) or
+    whose one-line text wraps: ``[{"text", "what", "tag", ...}]``, empty when everything
+    fits. ``root``: a CSS selector to look under (default: the whole page)."""
+    return page.evaluate(_OVERFLOW, root)

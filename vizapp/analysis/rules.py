@@ -113,6 +113,27 @@ def _pair(v: Any) -> tuple[int, int]:
 
 _hw = hw_text
 
+# a layer's settings in its label, each with the default it is left out at
+_SETTINGS = (("stride", "s", (1, 1)), ("padding", "p", (0, 0)), ("dilation", "d", (1, 1)))
+
+
+def settings_label(name: str, attrs: tuple[tuple[str, Any], ...]) -> str:
+    """A windowed layer's label from its record's settings (the fields
+    :func:`vizapp.render.calls.layer_call` writes the full call from): the kernel, then stride,
+    padding, dilation and groups where they are not the default, then the channels —
+    ``Conv2d 5×5 p2 · 1→6``, ``Conv2d 11×11 s4 p1 · 1→96``, ``MaxPool 3×3 s2``,
+    ``Conv2d 3×3 p2 d2 g32 · 256→256`` (a non-square setting per axis: ``s2×1``)."""
+    a = dict(attrs)
+    k = _pair(a["kernel"])
+    parts = [name, f"{k[0]}×{k[1]}"]
+    for key, tag, default in _SETTINGS:
+        if key in a and _pair(a[key]) != default:
+            parts.append(tag + _hw(_pair(a[key])))
+    if a.get("groups", 1) != 1:
+        parts.append(f"g{a['groups']}")
+    text = " ".join(parts)
+    return text + (f" · {a['in']}→{a['out']}" if "in" in a and "out" in a else "")
+
 
 # ----------------------------------------------------------------------------- windows
 def window_out(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> tuple[int, str]:
@@ -184,8 +205,6 @@ def conv2d(c: Call) -> OpResult:
                                              m.dilation, False, "Conv2d", m.out_channels)
     g = m.groups
     macs = out[0] * out[1] * out[2] * out[3] * (m.in_channels // g) * k[0] * k[1]
-    label = f"Conv2d {_hw(k)}" + (f" /{_hw(s)}" if s != (1, 1) else "") + \
-        f" · {m.in_channels}→{m.out_channels}" + (f" g{g}" if g > 1 else "")
     text = pexpl = ""
     if c.explain:
         text = (msg("Conv2d {cin}→{cout}, kernel {k}, stride {s}, padding {p}",
@@ -203,9 +222,10 @@ def conv2d(c: Call) -> OpResult:
             pexpl = f"k²·Cin·Cout/g = {ksq}·{m.in_channels}·{m.out_channels}{gdiv} = {_n(w)}" \
                 + msg(" (no bias)")
         text += f"; MACs = N·Cout·H·W·(Cin/g)·k² = {_n(macs)}"
-    return OpResult(TMeta(out, x.dtype), "conv2d", "conv", label, macs, text, pexpl,
-                    (("kernel", k), ("stride", s), ("padding", p), ("dilation", d),
-                     ("groups", g), ("in", m.in_channels), ("out", m.out_channels)), rf)
+    attrs = (("kernel", k), ("stride", s), ("padding", p), ("dilation", d), ("groups", g),
+             ("in", m.in_channels), ("out", m.out_channels))
+    return OpResult(TMeta(out, x.dtype), "conv2d", "conv", settings_label("Conv2d", attrs),
+                    macs, text, pexpl, attrs, rf)
 
 
 def pool2d(c: Call) -> OpResult:
@@ -218,7 +238,8 @@ def pool2d(c: Call) -> OpResult:
         raise NoRule()
     out, expl, rf, k, s, p, dd = _window_rule(c, x, m.kernel_size, m.stride, m.padding, d,
                                               m.ceil_mode, name, x.shape[1])
-    label = f"{'MaxPool' if is_max else 'AvgPool'} {_hw(k)}" + (f" /{_hw(s)}" if s != (1, 1) else "")
+    attrs = (("kernel", k), ("stride", s), ("padding", p)) + \
+        ((("dilation", dd),) if dd != (1, 1) else ())  # a dilated max-pool says so
     text = ""
     if c.explain:
         text = (msg("{name} kernel {k}, stride {s}, padding {p}", name=name, k=_hw(k), s=_hw(s),
@@ -230,8 +251,8 @@ def pool2d(c: Call) -> OpResult:
         value = (value, TMeta(out, torch.int64))
         text += "; also returns the index of each maximum (for MaxUnpool2d)" if text else ""
     return OpResult(value, "max_pool2d" if is_max else "avg_pool2d", "pool",
-                    label, 0, text, msg("no parameters") if c.explain else "",
-                    (("kernel", k), ("stride", s), ("padding", p)), rf)
+                    settings_label("MaxPool" if is_max else "AvgPool", attrs), 0, text,
+                    msg("no parameters") if c.explain else "", attrs, rf)
 
 
 def max_unpool(c: Call) -> OpResult:
@@ -254,10 +275,10 @@ def max_unpool(c: Call) -> OpResult:
                    h=x.shape[2], sh=sh, ph=ph, kh=kh, ho=ho, a=fmt_shape(x.shape),
                    b=fmt_shape(out))
     rf = RFStep("transposed", (kh, kw), (sh, sw), (ph, pw))
-    return OpResult(TMeta(out, x.dtype), "max_unpool2d", "pool", f"MaxUnpool {_hw((kh, kw))}"
-                    + (f" ×{_hw((sh, sw))}" if (sh, sw) != (1, 1) else ""), 0, text,
-                    msg("no parameters") if c.explain else "", (("kernel", (kh, kw)),
-                                                           ("stride", (sh, sw))), rf)
+    attrs = (("kernel", (kh, kw)), ("stride", (sh, sw)))
+    return OpResult(TMeta(out, x.dtype), "max_unpool2d", "pool",
+                    settings_label("MaxUnpool", attrs), 0, text,
+                    msg("no parameters") if c.explain else "", attrs, rf)
 
 
 def conv_transpose2d(c: Call) -> OpResult:
@@ -291,11 +312,11 @@ def conv_transpose2d(c: Call) -> OpResult:
         b = m.out_channels if m.bias is not None else 0
         pexpl = f"k²·Cin·Cout/g + bias = {_n(w)} + {b} = {_n(w + b)}"
     rf = RFStep("transposed", (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1), s, p)
+    attrs = (("kernel", k), ("stride", s), ("padding", p)) + \
+        ((("dilation", d),) if d != (1, 1) else ()) + \
+        ((("groups", g),) if g != 1 else ()) + (("in", m.in_channels), ("out", m.out_channels))
     return OpResult(TMeta(out, x.dtype), "conv_transpose2d", "conv",
-                    f"ConvT {_hw(k)}" + (f" ×{_hw(s)}" if s != (1, 1) else "") +
-                    f" · {m.in_channels}→{m.out_channels}", macs, text, pexpl,
-                    (("kernel", k), ("stride", s), ("padding", p), ("in", m.in_channels),
-                     ("out", m.out_channels)), rf)
+                    settings_label("ConvT", attrs), macs, text, pexpl, attrs, rf)
 
 
 def _pad_amounts(pad: Any) -> tuple[int, int, int, int] | None:

@@ -35,8 +35,9 @@ def layer_call(module_type: str, attrs: Any) -> str | None:
         parts = [f"kernel_size={k}"]
         if "stride" in a:  # always said: its default (the kernel) surprises a student
             parts.append(f"stride={_one(a['stride'])}")
-        if "padding" in a and _one(a["padding"]) != 0:
-            parts.append(f"padding={_one(a['padding'])}")
+        for key, default in (("padding", 0), ("dilation", 1)):
+            if key in a and _one(a[key]) != default:
+                parts.append(f"{key}={_one(a[key])}")
         return f"nn.{t}({', '.join(parts)})"
     if t == "Linear" and {"in", "out"} <= set(a):
         return f"nn.Linear({a['in']}, {a['out']})"

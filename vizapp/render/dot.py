@@ -562,6 +562,19 @@ def _edge_stmt(e: Edge, t: dict, label: bool = True) -> str:
     return f"  {_q(e.src)} -> {_q(e.dst)} [{', '.join(attrs)}];"
 
 
+LABEL_CHARS = 28  # a node's width budget: "Conv2d 3×3 s2 p1 · 1024→2048" still fits one line
+
+
+def fit_label(label: str, width: int = LABEL_CHARS) -> str:
+    """A node's label within its width budget: a longer one (``Conv2d 3×3 s2 p1 g32 ·
+    256→256``) goes on two lines, its settings above its channels; the record keeps the one
+    line and Details the full call."""
+    if len(label) <= width or " · " not in label:
+        return label
+    head, _sep, tail = label.rpartition(" · ")
+    return head + "\n" + tail
+
+
 def _bare_label(n: Node) -> str:
     """A node's label with nothing computed from the input: "Flatten" (not "Flatten → 400"),
     "Linear →120" (its in_features is the Flatten's answer)."""
@@ -600,7 +613,7 @@ def _node_stmt(a: Analysis, n: Node, t: dict, failed: bool, tips: bool = True,
             text = _("output")
         attrs += [f"label={_q(_pad(text))}", "shape=oval", "style=filled"]
     else:
-        attrs.append(f"label={_q(n.label if answers else _bare_label(n))}")
+        attrs.append(f"label={_q(fit_label(n.label if answers else _bare_label(n)))}")
     if failed:
         attrs += [f"color={_q(t['fail'])}", "penwidth=2.5", f"xlabel={_q(_pad(_('fails here')))}",
                   f"fontcolor={_q(t['fail'])}"]
