@@ -17,7 +17,7 @@ from vizapp.fmt import human, shape_text
 from vizapp.render.plots import compare_costs
 from vizapp.zoo import ConfigError, ModelSpec, families, presets, resolve
 
-from . import state, widgets
+from . import spec_editor, state, widgets
 from .frame import Frame
 from .text import esc, md
 
@@ -97,21 +97,15 @@ def _b_controls(a: ModelSpec) -> ModelSpec:
     if ss.get(B_MODEL) not in names:
         names.append(ss[B_MODEL])
     for info in type(good.config).knobs():  # widgets dropped while on another page
-        wkey = widgets.key(PREFIX, good.family, info.name)
-        if wkey not in ss:
-            ss[wkey] = widgets.to_widget(info, getattr(good.config, info.name))
+        spec_editor.widget_key(PREFIX, good, info)
     st.selectbox(_("B: preset"), names, key=B_MODEL, on_change=_on_b_model,
                  help=_("The second configuration; its knobs are below."))
     slots = {}
     with st.expander(_("B's knobs ({family})").format(family=good.family), expanded=False):
         cols = st.columns(2)
-        for i, info in enumerate(type(good.config).knobs()):
-            if good.family == "torchvision" and info.name == "name":
-                continue
-            col = cols[i % 2]
-            widgets.draw(col, info, widgets.key(PREFIX, good.family, info.name))
-            slots[info.name] = col.empty()
-    cfg, errors = widgets.read(good, PREFIX)
+        for i, info in enumerate(spec_editor.visible_knobs(good)):
+            slots[info.name] = spec_editor.draw(cols[i % 2], PREFIX, good, info)
+    cfg, errors = spec_editor.read(PREFIX, good)
     err = ss.pop("vz.b.error", None)
     if err:
         errors[""] = err

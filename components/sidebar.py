@@ -16,7 +16,7 @@ import streamlit as st
 from vizapp.i18n import N_, _, tr
 from vizapp.zoo import ConfigError, ModelSpec, codec, families, model_names, presets, resolve
 
-from . import code_box, state, widgets
+from . import code_box, spec_editor, state, widgets
 from .text import esc, md, unbracket
 
 PREFIX = "vz.k"
@@ -113,8 +113,7 @@ def render() -> ModelSpec:
     fam = _pick_model(sb, fams)
 
     base = good if good.family == fam else resolve(ss[MODEL_KEY])
-    hidden = fams[fam].hidden_knobs if fam in fams else ()  # set by the pickers themselves
-    arch, inputs = _knob_groups(type(base.config).knobs(), hidden)
+    arch, inputs = _knob_groups(spec_editor.visible_knobs(base))
     slots: dict[str, object] = {}
     with sb.expander(_("Architecture knobs"), expanded=True):
         _arch_knobs(fam, base, arch, slots)
@@ -123,7 +122,7 @@ def render() -> ModelSpec:
     sb.button(_("↺ Reset to preset"), on_click=_on_reset, width="stretch",
               help=_("Put every knob back to the preset's value."))
 
-    cfg, errors = widgets.read(dataclasses.replace(base, preset=ss[MODEL_KEY]), PREFIX)
+    cfg, errors = spec_editor.read(PREFIX, dataclasses.replace(base, preset=ss[MODEL_KEY]))
     errors.update(ss.pop(ERRORS_KEY, {}) or {})
     if errors:
         _show_errors(errors, slots, top_error, fam)
@@ -161,24 +160,13 @@ def _pick_model(sb, fams: dict) -> str:
     return fam
 
 
-def _knob_groups(knobs, hidden) -> tuple[list, list]:
-    """(architecture knobs, input knobs) without the ``hidden`` ones: the classifier size goes
-    with the input tensor ("what goes in, what comes out")."""
+def _knob_groups(knobs) -> tuple[list, list]:
+    """(architecture knobs, input knobs): the classifier size goes with the input tensor
+    ("what goes in, what comes out")."""
     arch = [k for k in knobs if k.knob.group not in ("input", "batch")
             and k.name != "num_classes"]
-    inputs = [k for k in knobs if (k.knob.group in ("input", "batch") or k.name == "num_classes")
-              and k.name not in hidden]
-    arch = [k for k in arch if k.name not in hidden]
+    inputs = [k for k in knobs if k.knob.group in ("input", "batch") or k.name == "num_classes"]
     return arch, inputs
-
-
-def _widget_key(fam: str, info, base: ModelSpec) -> str:
-    """The knob's widget key, its value taken from ``base`` the first time."""
-    ss = st.session_state
-    wkey = widgets.key(PREFIX, fam, info.name)
-    if wkey not in ss:
-        ss[wkey] = widgets.to_widget(info, getattr(base.config, info.name))
-    return wkey
 
 
 def _arch_knobs(fam: str, base: ModelSpec, arch: list, slots: dict) -> None:
@@ -188,12 +176,10 @@ def _arch_knobs(fam: str, base: ModelSpec, arch: list, slots: dict) -> None:
         st.caption(_("This model has no architecture knobs: pick another model above, or "
                      "change its input and classes below."))
     for info in arch:
-        wkey = _widget_key(fam, info, base)
         if fam == code_box.FAMILY:  # your own model: a code box, not a knob widget
-            slots[info.name] = code_box.draw(info, wkey)
+            slots[info.name] = code_box.draw(info, spec_editor.widget_key(PREFIX, base, info))
             continue
-        widgets.draw(st, info, wkey)
-        slots[info.name] = st.empty()
+        slots[info.name] = spec_editor.draw(st, PREFIX, base, info)
 
 
 def _input_knobs(fam: str, base: ModelSpec, inputs: list, slots: dict) -> None:
@@ -202,16 +188,14 @@ def _input_knobs(fam: str, base: ModelSpec, inputs: list, slots: dict) -> None:
     cols = st.columns(len(row)) if row else []
     short = {"in_channels": "C", "height": "H", "width": "W"}
     for col, info in zip(cols, row):
-        widgets.draw(col, info, _widget_key(fam, info, base), label=short[info.name])
+        spec_editor.draw(col, PREFIX, base, info, label=short[info.name], slot=False)
     for info in row:
         slots[info.name] = st.empty()
     for info in inputs:
         if info.knob.group == "input":
             continue
-        wkey = _widget_key(fam, info, base)
         label = {"batch": N_("Batch N"), "num_classes": N_("Classes")}.get(info.name)
-        widgets.draw(st, info, wkey, label=label)
-        slots[info.name] = st.empty()
+        slots[info.name] = spec_editor.draw(st, PREFIX, base, info, label=label)
 
 
 def _show_errors(errors: dict, slots: dict, top_error, fam: str) -> None:
