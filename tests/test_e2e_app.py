@@ -101,7 +101,7 @@ def test_knob_change_updates_the_graph(server, browser):
 def test_invalid_knob_shows_message_and_keeps_graph(server, browser):
     page = open_page(browser, server + "/?model=resnet18")
     wait_graph(page)
-    field = page.get_by_role("textbox", name="Blocks", exact=True)
+    field = page.get_by_role("textbox", name="Residual blocks", exact=True)  # its label
     field.fill("2,2,2")
     field.press("Enter")
     page.wait_for_selector("[data-testid='stSidebar'] >> text=Showing the last valid model",
