@@ -156,6 +156,67 @@ def test_schedule_lrs_equal_the_schedules_page(small, name, args):
     assert [e.lr for e in r.epochs] == pytest.approx(list(want), rel=1e-12)
 
 
+@pytest.mark.parametrize("name", list(S.SCHEDULES))
+@pytest.mark.parametrize("epochs", [3, 10, 40])
+def test_every_schedule_acts_within_the_run_by_default(name, epochs):
+    """With the run's defaults every schedule moves the lr away from lr₀ within the run
+    (even ReduceLROnPlateau, if the loss stops improving); torch's own defaults, made for
+    90-epoch ImageNet runs, leave StepLR, MultiStepLR, CosineAnnealingLR (T_max 100) close
+    to or exactly at lr₀ in a 10-epoch run."""
+    p = S.run_params(name, epochs, 0.5, {})
+    assert S.changes_lr(name, epochs, 0.5, p)
+    lrs = S.lr_curve(name, epochs, 0.5, **p).lr
+    if name != "ReduceLROnPlateau":  # its cuts depend on the loss
+        assert max(lrs) / min(lrs) > 1.5, lrs  # visibly: by half or more
+    if epochs == 10 and name in ("StepLR", "MultiStepLR"):
+        assert not S.changes_lr(name, 10, 0.5, S.check_params(name, {}))
+
+
+def test_run_defaults_are_the_run_s_length():
+    assert S.run_defaults("CosineAnnealingLR", 12, 0.1) == {"T_max": 12}
+    assert S.run_defaults("StepLR", 12, 0.1) == {"step_size": 4}
+    assert S.run_defaults("MultiStepLR", 90, 0.1) == {"milestones": (30, 60, 80)}
+    assert S.run_defaults("OneCycleLR", 5, 0.3) == {"max_lr": 0.3}
+    lrs = S.lr_curve("ExponentialLR", 10, 1.0, **S.run_defaults("ExponentialLR", 10, 1.0)).lr
+    assert lrs[-1] == pytest.approx(0.1, rel=0.1)  # ends near lr₀/10
+    lrs = S.lr_curve("CosineAnnealingWarmRestarts", 12, 1.0,
+                     **S.run_defaults("CosineAnnealingWarmRestarts", 12, 1.0)).lr
+    assert [e for e in range(1, 12) if lrs[e] > lrs[e - 1]] == [4]  # one restart, at a third
+    # given parameters win over the run's defaults
+    assert S.run_params("StepLR", 12, 0.1, {"step_size": 5})["step_size"] == 5
+
+
+def test_a_schedule_that_is_a_no_op_over_the_run_is_recognised():
+    assert not S.changes_lr("StepLR", 10, 0.5, {"step_size": 10})
+    assert S.changes_lr("StepLR", 10, 0.5, {"step_size": 9})
+    # ReduceLROnPlateau: 9 steps in 10 epochs; the first sets the best loss, a cut needs
+    # patience + 1 bad ones after it
+    assert not S.changes_lr("ReduceLROnPlateau", 10, 0.5, {"patience": 8})
+    assert S.changes_lr("ReduceLROnPlateau", 10, 0.5, {"patience": 7})
+    assert not S.changes_lr("ExponentialLR", 10, 0.5, {"gamma": 1.0})
+    assert not S.changes_lr("CosineAnnealingLR", 1, 0.5, {"T_max": 5})  # one epoch: no step
+
+
+def test_training_without_schedule_args_uses_the_run_s_defaults(small):
+    """CosineAnnealingLR with no parameters in a 5-epoch run anneals over those 5 epochs
+    (T_max = 5), not over torch's 100."""
+    r = T.train(lenet_bn(), small, T.TrainSettings(lr=0.4, epochs=5, batch_size=128,
+                                                   schedule="CosineAnnealingLR"))
+    got = [e.lr for e in r.epochs]
+    assert got == pytest.approx(list(S.lr_curve("CosineAnnealingLR", 5, 0.4, T_max=5).lr))
+    assert got[-1] < 0.1 * 0.4 < S.lr_curve("CosineAnnealingLR", 5, 0.4).lr[-1]
+
+
+def test_the_lr_chart_starts_at_zero():
+    from vizapp.render import plots_train
+
+    rec = [T.StepRecord(1, 1, 1.0, 0.5, 0.8, 0.1, 0.5), T.StepRecord(2, 1, 0.9, 0.6, 0.7, 0.2, 1.0)]
+    layout = plots_train.curves({"a": {"step": rec, "epoch": ()}}).to_plotly_json()["layout"]
+    assert layout["yaxis3"]["rangemode"] == "tozero"
+    assert layout["yaxis3"]["anchor"] == "x3" and layout["annotations"][2]["text"] == \
+        "learning rate"  # the third panel is the lr's
+
+
 # ----------------------------------------------------------------------------- stopping
 def test_stop_ends_a_run_early(small):
     run = T.TrainRun([("a", lenet_bn(), {})], small,
@@ -715,13 +776,14 @@ def _curve_names(at) -> set[str]:
 ])
 def test_train_page_compares_two_lrs_or_two_schedules(mode, state, runs):
     """The same model, data and seed twice; each run's lr per epoch is its own schedule's
-    sequence (the LR schedules page's), and the curves are named after what differs."""
+    sequence (the LR schedules page's, with the parameters the page left at their defaults
+    for this run), and the curves are named after what differs."""
     at, run = _train_page({"vz.train.cmp": mode, **state})
     view = run.view()
     assert list(view) == list(runs)
     for label, (name, lr, args) in runs.items():
         assert view[label]["result"].status == "done", view[label]["result"].message
-        want = S.lr_curve(name, 4, lr, **args).lr
+        want = S.lr_curve(name, 4, lr, **S.run_params(name, 4, lr, args)).lr
         assert [e.lr for e in view[label]["epoch"]] == pytest.approx(list(want), rel=1e-12)
         assert f"{label} train" in _curve_names(at)
     a, b = (view[k]["epoch"] for k in runs)
