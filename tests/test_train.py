@@ -320,6 +320,174 @@ def test_session_watch_allows_a_reconnect_within_the_grace_period():
     assert current_session_watch() is None  # no Streamlit server here
 
 
+# ----------------------------------------------------------------------------- one run per key
+def _join(reg, data, s, watcher, label="a", spec_name="lenet-bn"):
+    """What the Train page does on a press: the run of this key, watched by ``watcher``."""
+    spec = resolve(spec_name)
+    key = T.run_key([(label, spec, s)], "small")
+
+    def make():
+        return T.TrainRun([T.Job(label, build_model(spec, seed=s.seed), {}, s, spec,
+                                 owned=True)], data, s)
+    return reg.join(key, make, watcher)
+
+
+def _wait_for(fn, timeout=30):
+    deadline = time.time() + timeout
+    while not fn() and time.time() < deadline:
+        time.sleep(0.02)
+    assert fn()
+
+
+def _ended(*joined, timeout=120):
+    for j in joined:
+        j.run.thread.join(timeout)
+        assert not j.run.running
+
+
+def test_two_watchers_of_one_key_share_one_run(small):
+    """Two sessions press Train with the same key while the run waits for the device: one
+    run is started, both watch it; a third press after it finished gets the stored run at
+    once (no new run); another seed is another run, queued behind."""
+    reg = T.RunRegistry()
+    s = T.TrainSettings(lr=0.5, epochs=2, batch_size=32, seed=3)
+    with _device_held():
+        a = _join(reg, small, s, lambda: True)
+        b = _join(reg, small, dataclasses.replace(s, device="cpu"), lambda: True)  # same kind
+        assert (a.how, b.how) == ("started", "joined") and b.run is a.run
+        assert reg.started == 1 and a.run.watching() == 2
+        _wait_for(lambda: a.run.view()["a"]["progress"].phase == "queued")  # a's run first
+        c = _join(reg, small, dataclasses.replace(s, seed=4), lambda: True)
+        assert c.how == "started" and c.run is not a.run and reg.started == 2
+        _wait_for(lambda: c.run.view()["a"]["progress"].queue_position == 2)
+        assert c.run.view()["a"]["progress"].phase == "queued"  # behind the holder and a
+    _ended(a, c)
+    assert a.run.view()["a"]["result"].status == "done"
+    d = _join(reg, small, s, lambda: True)
+    assert d.how == "stored" and d.run is a.run and reg.started == 2
+    assert not d.run.running and d.run.view()["a"]["result"].status == "done"
+
+
+def test_many_sessions_pressing_at_once_start_one_run(small):
+    reg = T.RunRegistry()
+    s = T.TrainSettings(lr=0.5, epochs=1, batch_size=32, seed=8)
+    out, go = [], threading.Event()
+
+    def press():
+        go.wait(10)
+        out.append(_join(reg, small, s, lambda: True))
+
+    threads = [threading.Thread(target=press) for _ in range(8)]
+    for t in threads:
+        t.start()
+    go.set()
+    for t in threads:
+        t.join(120)
+    assert reg.started == 1 and len({id(j.run) for j in out}) == 1
+    assert sorted(j.how for j in out).count("started") == 1
+    _ended(out[0])
+
+
+def test_the_same_key_run_twice_gives_identical_curves(small):
+    """Sharing one run is honest only if the run is reproducible: the key trained twice on
+    fresh servers (nothing stored) gives the same step, epoch and BatchNorm records and the
+    same weights; another seed does not."""
+    s = T.TrainSettings(lr=0.5, epochs=2, batch_size=32, seed=3, schedule="StepLR")
+
+    def once(settings):
+        j = _join(T.RunRegistry(), small, settings, lambda: True)
+        _ended(j)
+        return j.run.view()["a"]
+
+    a, b, c = once(s), once(s), once(dataclasses.replace(s, seed=5))
+
+    def facts(v):
+        return ([(r.step, r.loss, r.acc, r.lr) for r in v["step"]], curves(v["result"]),
+                [(r.step, r.layer, r.running_mean, r.running_var) for r in v["bn"]])
+
+    assert facts(a) == facts(b) and len(a["epoch"]) == 2
+    assert all(torch.equal(a["result"].state_dict[k], b["result"].state_dict[k])
+               for k in a["result"].state_dict)
+    assert facts(c)[1] != facts(a)[1]
+
+
+def test_a_shared_run_goes_on_while_anyone_watches(small):
+    """One of two sessions leaves (its tab closed): the run goes on for the other; when
+    nobody is left it stops, is not stored, and the next press trains again."""
+    reg = T.RunRegistry()
+    here = {"a": True, "b": True}
+    s = T.TrainSettings(epochs=100, batch_size=8, log_every=1, seed=2)
+    a = _join(reg, small, s, lambda: here["a"])
+    _join(reg, small, s, lambda: here["b"])
+
+    def steps():
+        v = a.run.view()["a"]["step"]
+        return v[-1].step if v else 0
+
+    deadline = time.time() + 60
+    while steps() < 3 and time.time() < deadline:
+        time.sleep(0.02)
+    here["a"] = False
+    n = steps()
+    while steps() < n + 10 and time.time() < deadline:
+        time.sleep(0.02)
+    assert steps() >= n + 10 and a.run.running and a.run.watching() == 1
+    here["b"] = False
+    _ended(a)
+    res = a.run.view()["a"]["result"]
+    assert res.status == "stopped" and "session that started it is gone" in res.message
+    again = _join(reg, small, s, lambda: True)
+    assert again.how == "started" and reg.started == 2
+    again.run.stop()
+    _ended(again)
+
+
+def test_stop_lets_one_watcher_go_and_the_last_one_stops_the_run(small):
+    reg = T.RunRegistry()
+    s = T.TrainSettings(epochs=100, batch_size=8, log_every=1, seed=6)
+    w1, w2 = (lambda: True), (lambda: True)
+    a = _join(reg, small, s, w1)
+    _join(reg, small, s, w2)
+    assert a.run.leave(w1) == 1 and a.run.running and a.run.watching() == 1
+    assert a.run.leave(w2) == 0
+    _ended(a)
+    assert "stopped by the user" in a.run.view()["a"]["result"].message
+
+
+def test_finished_runs_are_kept_within_a_byte_budget(small):
+    """A stored run costs its weights, records and data; a registry too small for one keeps
+    none (the next press trains again)."""
+    s = T.TrainSettings(lr=0.5, epochs=1, batch_size=32, seed=1)
+    reg = T.RunRegistry()
+    a = _join(reg, small, s, lambda: True)
+    _ended(a)
+    weights = sum(t.nelement() * t.element_size()
+                  for t in a.run.view()["a"]["result"].state_dict.values())
+    size = T.run_bytes(a.run)
+    assert size > weights + small.x_train.nelement() * 4
+    assert reg.finished.bytes == size
+    tiny = T.RunRegistry(max_bytes=size - 1)
+    b = _join(tiny, small, s, lambda: True)
+    _ended(b)
+    assert _join(tiny, small, s, lambda: True).how == "started" and tiny.started == 2
+
+
+def test_run_key_is_what_makes_a_run():
+    spec = resolve("lenet-bn")
+    s = T.TrainSettings(epochs=5, schedule="CosineAnnealingLR")
+
+    def key(sp=spec, settings=s, data="digits"):
+        return T.run_key([("a", sp, settings)], data)
+
+    assert key() == key(settings=dataclasses.replace(s, device="cpu"))  # auto is the CPU here
+    assert key() == key(settings=dataclasses.replace(s, schedule_args=(("T_max", 5),)))
+    assert key() == key(sp=resolve("lenet-bn", {"batch": 8}))  # the sidebar's batch
+    assert key() != key(settings=dataclasses.replace(s, schedule_args=(("T_max", 6),)))
+    assert key() != key(settings=dataclasses.replace(s, seed=1))
+    assert key() != key(data="shapes")
+    assert key() != key(sp=resolve("lenet"))
+
+
 # ----------------------------------------------------------------------------- random state
 def test_training_does_not_seed_or_rewind_the_global_rng(small):
     """Other sessions' threads share torch's global RNG: during and after a training its
