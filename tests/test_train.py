@@ -488,6 +488,58 @@ def test_run_key_is_what_makes_a_run():
     assert key() != key(sp=resolve("lenet"))
 
 
+# ----------------------------------------------------------------------------- the link
+def test_train_link_round_trip():
+    """Every setting the page has goes into the link and comes back equal; only what differs
+    from the page's defaults is written, under t. keys that no model knob uses."""
+    from vizapp.labs.train import link as L
+    from vizapp.zoo.codec import all_knob_names
+
+    s = T.TrainSettings(optimizer="adam", lr=0.05, momentum=0.5, weight_decay=1e-4,
+                        batch_size=32, epochs=7, schedule="MultiStepLR", seed=11,
+                        max_seconds=60.0, schedule_args=(("gamma", 0.5), ("milestones", (2, 5))))
+    page = T.PageKnobs(data="shapes", n=3000, compare="schedule", schedule2="StepLR",
+                       device="cpu", watch="act3", unit=2)
+    link = T.TrainLink(s, page, (("step_size", 2),))
+    q = L.to_params(link, T.TrainLink())
+    assert q == {"t.optimizer": "adam", "t.lr": "0.05", "t.momentum": "0.5",
+                 "t.weight_decay": "0.0001", "t.batch_size": "32", "t.epochs": "7",
+                 "t.schedule": "MultiStepLR", "t.seed": "11", "t.max_seconds": "60.0",
+                 "t.data": "shapes", "t.n": "3000", "t.compare": "schedule",
+                 "t.schedule2": "StepLR", "t.device": "cpu", "t.watch": "act3", "t.unit": "2",
+                 "t.s.gamma": "0.5", "t.s.milestones": "2,5", "t.s2.step_size": "2"}
+    assert all(k.startswith("t.") for k in q) and not set(q) & all_knob_names()
+    back, messages = L.from_params(q)
+    assert messages == [] and back == link
+    # written against the page's defaults: the defaults themselves are left out
+    assert L.to_params(link, link) == {}
+    # what does not apply is not written: the shapes count for the digits, the second lr
+    # when the comparison changes the model
+    other = T.TrainLink(page=T.PageKnobs(data="digits", n=3000, compare="model", lr2=0.3))
+    assert L.to_params(other, T.TrainLink()) == {}
+
+
+@pytest.mark.parametrize("query,message", [
+    ({"t.lr": "abc"}, "t.lr: cannot read 'abc' as float"),
+    ({"t.epochs": "0"}, "t.epochs: epochs must be at least 1 (got 0) — kept the default."),
+    ({"t.schedule": "Nope"}, "t.schedule: lr schedule must be one of none, StepLR"),
+    ({"t.schedule": "StepLR", "t.s.gamma": "7"}, "t.s.gamma: gamma must be at most 1"),
+    ({"t.schedule": "StepLR", "t.s.T_max": "3"}, "'t.s.T_max' is not a parameter of StepLR"),
+    ({"t.s.gamma": "0.5"}, "t.s.gamma: the link sets no schedule for them"),
+    ({"t.compare": "both"}, "t.compare: compare must be one of model, lr, schedule"),
+    ({"t.watch": "conv9"}, "t.watch: watch must be one of act1, act4 (got 'conv9')"),
+    ({"t.bogus": "1"}, "'t.bogus' is not a Train setting — ignored."),
+])
+def test_bad_link_values_are_reported_and_left_at_the_default(query, message):
+    from vizapp.labs.train import link as L
+
+    link, messages = L.from_params({"t.seed": "5", **query}, {"watch": ("act1", "act4")})
+    assert len(messages) == 1 and messages[0].startswith(message), messages
+    assert link.settings.seed == 5  # the good values are read
+    assert link.settings.lr == 0.9 and link.settings.epochs == 10  # the bad ones: defaults
+    assert link.settings.schedule_args == () and link.page == T.PageKnobs()
+
+
 # ----------------------------------------------------------------------------- random state
 def test_training_does_not_seed_or_rewind_the_global_rng(small):
     """Other sessions' threads share torch's global RNG: during and after a training its
