@@ -1031,3 +1031,106 @@ def test_train_page_refuses_an_lr_comparison_with_equal_rates():
     assert any("second learning rate equals the first (0.5)" in e.value.replace("\\", "")
                for e in at.error)  # shown Markdown-escaped
     assert at.button(key="vz.train.go").disabled
+
+
+def _page(query: dict | None = None, state: dict | None = None, model: str = "lenet-bn"):
+    """The Train page (AppTest) opened on a link with ``query`` and ``state`` set, run once."""
+    from streamlit.testing.v1 import AppTest
+
+    def script(model: str):
+        from components import frame, page_train
+        from vizapp.zoo import resolve
+
+        page_train.render(frame.Frame(resolve(model), None))  # this page needs no analysis
+
+    at = AppTest.from_function(script, args=(model,), default_timeout=120)
+    at.query_params.update(query or {})
+    for k, v in (state or {}).items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _texts(at) -> str:
+    return "\n".join(e.value for kind in ("info", "warning", "caption", "error", "success")
+                     for e in at.get(kind))
+
+
+def test_a_link_opens_the_train_page_with_its_settings_and_never_trains():
+    """The t.* parameters set the widgets (a bad one is reported as text and left at its
+    default); the Train button is there and nothing is trained; the link is rewritten from the
+    widgets (the bad value gone) and follows a widget change."""
+    started = T.RUNS.started
+    at = _page({"t.data": "shapes", "t.n": "400", "t.epochs": "3", "t.lr": "0.5",
+                "t.schedule": "StepLR", "t.s.gamma": "0.5", "t.compare": "lr", "t.lr2": "0.2",
+                "t.seed": "4", "t.batch_size": "lots", "t.unit": "3"})
+    assert at.selectbox(key="vz.train.data").value == "shapes"
+    assert at.slider(key="vz.train.n").value == 400
+    assert at.slider(key="vz.train.s.epochs").value == 3
+    assert at.number_input(key="vz.train.s.lr").value == 0.5
+    assert at.number_input(key="vz.train.s.seed").value == 4
+    assert at.number_input(key="vz.train.s.batch_size").value == 64  # the default
+    assert at.selectbox(key="vz.train.s.schedule").value == "StepLR"
+    assert at.number_input(key="vz.sched.StepLR.gamma").value == 0.5
+    assert at.number_input(key="vz.sched.StepLR.step_size").value == 1  # the run's: a third of 3
+    assert at.selectbox(key="vz.train.cmp").value == "lr"
+    assert at.number_input(key="vz.train.lr2").value == 0.2
+    assert at.number_input(key="vz.train.unit").value == 3
+    warnings = [w.value.replace("\\", "") for w in at.warning]  # shown Markdown-escaped
+    assert any("t.batch_size: cannot read 'lots' as int" in w for w in warnings), warnings
+    go = at.button(key="vz.train.go")
+    assert not go.disabled and "vz.train.run" not in at.session_state
+    assert T.RUNS.started == started
+    q = at.query_params
+    assert q.get("t.batch_size") is None and q["t.epochs"] == "3" and q["t.lr2"] == "0.2"
+    assert q["t.s.gamma"] == "0.5" and "t.s.step_size" not in q  # the run's default
+    at.slider(key="vz.train.s.epochs").set_value(9).run()
+    assert at.query_params["t.epochs"] == "9"
+    assert at.number_input(key="vz.sched.StepLR.step_size").value == 3  # follows the epochs
+    at.number_input(key="vz.sched.StepLR.step_size").set_value(5).run()
+    assert at.query_params["t.s.step_size"] == "5"
+    at.slider(key="vz.train.s.epochs").set_value(12).run()
+    assert at.number_input(key="vz.sched.StepLR.step_size").value == 5  # set by hand: kept
+    assert T.RUNS.started == started and "vz.train.run" not in at.session_state
+
+
+def test_a_schedule_that_does_nothing_in_this_run_says_so():
+    at = _page({"t.epochs": "10", "t.schedule": "StepLR", "t.s.step_size": "10"})
+    assert "StepLR leaves the lr at 0.9 for all 10 epoch(s) of this run" in _texts(at)
+    at = _page({"t.epochs": "10", "t.schedule": "StepLR"})  # the run's default: acts
+    assert "leaves the lr at" not in _texts(at)
+
+
+def test_two_sessions_pressing_the_same_link_watch_one_run():
+    """Two sessions press Train on the same link while the device is busy: one run is
+    started and both watch it (the page says 2); a third that joins and presses Stop only
+    stops watching; when the run has finished, a new session gets the stored result at once
+    and nothing new is trained."""
+    link = {"t.data": "shapes", "t.n": "200", "t.epochs": "2", "t.vs": "none",
+            "t.seed": "424242"}
+    started = T.RUNS.started
+    with _device_held():
+        a, b = _page(link), _page(link)
+        a.button(key="vz.train.go").click().run()
+        b.button(key="vz.train.go").click().run()
+        run = a.session_state["vz.train.run"]
+        assert b.session_state["vz.train.run"] is run and T.RUNS.started == started + 1
+        assert "2 session(s) watching this run" in _texts(b)
+        assert "Another session had started this very run" in _texts(b)
+        assert "waiting for the device — 1 run(s) ahead" in "\n".join(
+            str(p.proto.text) for p in b.get("progress"))
+        d = _page(link)  # a third one joins, then stops: only it stops watching
+        d.button(key="vz.train.go").click().run()
+        d.button(key="vz.train.stop").click().run()
+        assert "You stopped watching; the run goes on for the 2 other session(s)" in _texts(d)
+        assert "vz.train.run" not in d.session_state and not run.stopping
+        assert run.watching() == 2
+    run.thread.join(120)
+    a.run()
+    assert a.metric[0].value == f"{100 * run.view()['lenet-bn']['epoch'][-1].val_acc:.1f}%"
+    c = _page(link)
+    c.button(key="vz.train.go").click().run()
+    assert c.session_state["vz.train.run"] is run and T.RUNS.started == started + 1
+    assert "had been trained already: its stored result is shown" in _texts(c)
+    assert c.metric[0].value == a.metric[0].value
