@@ -1057,6 +1057,16 @@ def _texts(at) -> str:
                      for e in at.get(kind))
 
 
+def test_train_settings_in_a_link_are_not_taken_for_model_knobs():
+    from components.state import VIEW_PREFIXES, spec_from_query
+
+    spec, messages = spec_from_query({"model": "lenet-bn", "t.epochs": "3", "t.lr": "0.5",
+                                      "t.s.gamma": "0.5", "t.seed": "2"})
+    assert messages == [] and spec.preset == "lenet-bn" and "t." in VIEW_PREFIXES
+    _, messages = spec_from_query({"model": "lenet-bn", "epochz": "3"})
+    assert len(messages) == 1  # a key outside every namespace is still reported
+
+
 def test_a_link_opens_the_train_page_with_its_settings_and_never_trains():
     """The t.* parameters set the widgets (a bad one is reported as text and left at its
     default); the Train button is there and nothing is trained; the link is rewritten from the
