@@ -19,13 +19,14 @@ from typing import Any
 
 import streamlit as st
 
-from vizapp.i18n import N_, _, tr
+from vizapp.i18n import N_, _, get_lang, tr
 from vizapp.labs import data as D
 from vizapp.labs import schedules as S
 from vizapp.labs import train as T
 from vizapp.labs.features import first_filters
 from vizapp.render import plots_train as P
 from vizapp.runtime import available_devices, lock_for
+from vizapp.runtime.cache import SharedCache
 from vizapp.runtime.sessions import GRACE_S, current_session_watch
 from vizapp.zoo import (ConfigError, ModelSpec, build_model, codec, preset_names,
                         presets, resolve)
@@ -42,6 +43,10 @@ SOURCES = {"digits": N_("handwritten digits (sklearn, 1,797 real images)"),
            "zip": N_("upload a zip of class folders")}
 SETTINGS = T.TrainSettings.knobs()
 POLL_S = 0.7
+PRESSED = KEY + "pressed"  # set by the Train button's callback, read once by the next render
+# a run's figures, per state of its records and language, for every session watching it: the
+# live curves are most of a poll's work (about 25 ms), the results' figures 0.3 s a page
+FIGURES = SharedCache("train figures", max_bytes=32 << 20, max_entries=128)
 
 
 def _fail(text: str) -> None:
@@ -398,27 +403,35 @@ def render(frame: Frame) -> None:
     train_link.show_messages()
     run: T.TrainRun | None = st.session_state.get(TRAIN_RUN)
     busy = run is not None and run.running
-    with st.expander(_("Data and training settings"), expanded=not busy,
+    pressed = bool(st.session_state.pop(PRESSED, False))
+    with st.expander(_("Data and training settings"), expanded=not (busy or pressed),
                      icon=":material/tune:"):
         f = _form(spec, outline)
     if f.s is not None:
         train_link.sync(*_link(spec, outline, f))
+    if pressed and f.ready and not busy:
+        assert f.ds is not None and f.s is not None  # Train was pressed: its callback ran first
+        _start(_jobs(spec, f.mode, f.other, f.s, f.s2), f.ds, f.data_key, f.s, spec, f.est)
+        run = st.session_state[TRAIN_RUN]
+        busy = run.running
     c1, c2 = st.columns([1, 5])
-    go = c1.button(_("Train"), type="primary", key=KEY + "go", icon=":material/play_arrow:",
-                   disabled=busy or not f.ready)
+    c1.button(_("Train"), type="primary", key=KEY + "go", icon=":material/play_arrow:",
+              disabled=busy or not f.ready, on_click=_press)
     lk = lock_for(f.s.device if f.s else "cpu")
     if not busy and lk.busy:
         c2.caption(_("The device is busy now ({n} waiting); a new training queues "
                      "behind.").format(n=lk.waiting))
-    if go and f.ready:
-        assert f.ds is not None and f.s is not None
-        _start(_jobs(spec, f.mode, f.other, f.s, f.s2), f.ds, f.data_key, f.s, spec, f.est)
-        st.rerun()
     _shared_note()
     if run is not None:
         _live(run, POLL_S if run.running else None)
         if not run.running:
-            _results(run, run.data)
+            _results(run)
+
+
+def _press() -> None:
+    """Train was pressed: this run starts (or joins) the training before the button is drawn
+    (disabled then), with the settings the widgets say now — one page run per press."""
+    st.session_state[PRESSED] = True
 
 
 def _shared_note() -> None:
@@ -451,6 +464,8 @@ def _leave(run: T.TrainRun) -> None:
 def _live(run: T.TrainRun, every: float | None) -> None:
     @st.fragment(run_every=every)
     def live() -> None:
+        if every is not None and not run.running:
+            st.rerun()  # the whole page: results appear and polling stops
         lang.restore()  # a fragment rerun starts in the default language
         view = run.view()
         if run.running:
@@ -460,11 +475,20 @@ def _live(run: T.TrainRun, every: float | None) -> None:
                      "server so far").format(n=run.watching(), k=T.RUNS.started))
         for label, v in view.items():
             _progress(label, v["progress"], v["result"])
-        st.plotly_chart(P.curves({k: v for k, v in view.items()}), width="stretch",
-                        theme=None, key=KEY + "curves")
-        if every is not None and not run.running:
-            st.rerun()  # the whole page: results appear and polling stops
+        st.plotly_chart(_curves(run, view), width="stretch", theme=None, key=KEY + "curves")
     live()
+
+
+def _figure(run: T.TrainRun, what: tuple, build: Any) -> Any:
+    """``build()``, a figure of ``run`` that ``what`` names (with the state of the records it
+    shows), made once per language for all the sessions that watch the run (read only)."""
+    return FIGURES.get((run.id, get_lang(), *what), build)
+
+
+def _curves(run: T.TrainRun, view: dict[str, dict]) -> Any:
+    """The loss/accuracy/lr figure of ``run``'s records in ``view``."""
+    state = tuple((k, len(v["step"]), len(v["epoch"])) for k, v in view.items())
+    return _figure(run, ("curves", state), lambda: P.curves(view))
 
 
 def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
@@ -486,7 +510,9 @@ def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
             esc(f"{label}: {tr(res.message)}", 1000))
 
 
-def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:
+def _results(run: T.TrainRun) -> None:
+    """The finished run's accuracy, BatchNorm statistics, percentiles, mistakes, filters and
+    weights file (its figures shared with every session that watched it)."""
     view = run.view()
     done = {k: v for k, v in view.items() if v["result"] is not None and v["epoch"]}
     if not done:
@@ -503,22 +529,24 @@ def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:
     tabs = st.tabs([_("BatchNorm"), _("Percentiles & train/eval gap"), _("Mistakes"),
                     _("Filters"), _("Download")])
     with tabs[0]:
-        _bn_tab(done)
+        _bn_tab(run, done)
     with tabs[1]:
-        st.plotly_chart(P.percentiles({k: v["watch"] for k, v in done.items()}),
-                        width="stretch", theme=None, key=KEY + "pct")
+        st.plotly_chart(_figure(run, ("pct", tuple(done)), lambda: P.percentiles(
+            {k: v["watch"] for k, v in done.items()})), width="stretch", theme=None,
+            key=KEY + "pct")
         st.caption(_("Ioffe & Szegedy (2015), Fig. 1(b, c): the 15th, 50th and 85th percentile "
                    "of one unit's input over training. Without BatchNorm the distribution "
                    "drifts; with it, it stays put."))
-        st.plotly_chart(P.gap({k: v["epoch"] for k, v in done.items()}), width="stretch",
-                        theme=None, key=KEY + "gap")
+        st.plotly_chart(_figure(run, ("gap", tuple(done)), lambda: P.gap(
+            {k: v["epoch"] for k, v in done.items()})), width="stretch", theme=None,
+            key=KEY + "gap")
         st.caption(_("Train-vs-eval gap: the same validation images in train mode (batch "
                    "statistics) and eval mode (running statistics). Zero without BatchNorm "
                    "or dropout."))
     with tabs[2]:
-        _mistakes(res, ds)
+        _mistakes(run, label, res)
     with tabs[3]:
-        _filters(res)
+        _filters(run, label, res)
     with tabs[4]:
         fname = re.sub(r"[^\w.-]+", "_", label) + "_trained.pt"
         st.download_button(_("state_dict + configuration (.pt)"), T.save_bytes(res),
@@ -526,10 +554,10 @@ def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:
         st.code(f"obj = torch.load('{fname}', weights_only=True)\n"
                 f"model.load_state_dict(obj['state_dict'])\n"
                 f"config = json.loads(obj['config'])", language="python")
-        _check_file(res, ds)
+        _check_file(res, run.data)
 
 
-def _bn_tab(done: dict[str, dict]) -> None:
+def _bn_tab(run: T.TrainRun, done: dict[str, dict]) -> None:
     with_bn = {k: v for k, v in done.items() if v["bn"]}
     if not with_bn:
         st.info(_("No BatchNorm layer in the trained model(s)."), icon=":material/info:")
@@ -537,38 +565,39 @@ def _bn_tab(done: dict[str, dict]) -> None:
     label = next(iter(with_bn))
     layers = list(dict.fromkeys(b.layer for b in with_bn[label]["bn"]))
     layer = st.selectbox(_("BatchNorm layer"), layers, key=KEY + "bn_layer")
-    st.plotly_chart(P.bn_stats(with_bn[label]["bn"], layer), width="stretch", theme=None,
-                    key=KEY + "bn")
+    st.plotly_chart(_figure(run, ("bn", label, layer), lambda: P.bn_stats(
+        with_bn[label]["bn"], layer)), width="stretch", theme=None, key=KEY + "bn")
     st.caption(_("Running mean and variance (what eval mode uses) and the learnt scale γ and "
                  "shift β of each channel, step by step."))
 
 
-def _mistakes(res: T.TrainResult, ds: D.DataSet | None) -> None:
+def _mistakes(run: T.TrainRun, label: str, res: T.TrainResult) -> None:
     if not res.confusion:
         st.info(_("No confusion matrix: the run ended before its first epoch."))
         return
     names = [html.escape(c) for c in res.classes]
-    st.plotly_chart(P.confusion(res.confusion, names), width="stretch", theme=None,
-                    key=KEY + "cm")
-    if ds is None or not res.worst:
+    st.plotly_chart(_figure(run, ("cm", label), lambda: P.confusion(res.confusion, names)),
+                    width="stretch", theme=None, key=KEY + "cm")
+    if not res.worst:
         return
+    ds = run.data
     idx = [i for i, *_ in res.worst]
-    imgs = (ds.x_val[idx] * ds.std + ds.mean).numpy()
     titles = [f"{names[t]}→{names[p]} {100 * q:.0f}%" for _, t, p, q in res.worst]
-    st.plotly_chart(P.image_grid(imgs, titles, cols=6), width="stretch", theme=None,
-                    key=KEY + "worst")
+    st.plotly_chart(_figure(run, ("worst", label), lambda: P.image_grid(
+        (ds.x_val[idx] * ds.std + ds.mean).numpy(), titles, cols=6)), width="stretch",
+        theme=None, key=KEY + "worst")
     st.caption(_("The most confident mistakes on the validation split: true → predicted "
                  "(probability)."))
 
 
-def _filters(res: T.TrainResult) -> None:
+def _filters(run: T.TrainRun, label: str, res: T.TrainResult) -> None:
     filters = first_filters(res.state_dict)
     if filters is None:
         st.info(_("No convolution in the trained model."))
         return
-    st.plotly_chart(P.image_grid(filters.images, [str(i) for i in range(len(filters.images))],
-                                 cols=12, height_per_row=80), width="stretch", theme=None,
-                    key=KEY + "filters")
+    st.plotly_chart(_figure(run, ("filters", label), lambda: P.image_grid(
+        filters.images, [str(i) for i in range(len(filters.images))], cols=12,
+        height_per_row=80)), width="stretch", theme=None, key=KEY + "filters")
     st.text(f"{filters.layer}: {filters.shape} — " + _("the trained first-layer filters"))
     st.caption(_("The Feature maps page shows them too, with the maps of validation images "
                  "through the trained model (same configuration in the sidebar)."))
