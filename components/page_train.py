@@ -11,24 +11,27 @@ is shown escaped or as plain text."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import html
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
-from vizapp.i18n import N_, _, tr
+from vizapp.i18n import N_, _, get_lang, tr
 from vizapp.labs import data as D
 from vizapp.labs import schedules as S
 from vizapp.labs import train as T
 from vizapp.labs.features import first_filters
 from vizapp.render import plots_train as P
 from vizapp.runtime import available_devices, lock_for
+from vizapp.runtime.cache import SharedCache
 from vizapp.runtime.sessions import GRACE_S, current_session_watch
 from vizapp.zoo import (ConfigError, ModelSpec, build_model, codec, preset_names,
                         presets, resolve)
 
-from . import lang, widgets
+from . import lang, train_link, widgets
 from .frame import Frame
 from .text import esc, md
 from .weights import TRAIN_RUN
@@ -40,6 +43,10 @@ SOURCES = {"digits": N_("handwritten digits (sklearn, 1,797 real images)"),
            "zip": N_("upload a zip of class folders")}
 SETTINGS = T.TrainSettings.knobs()
 POLL_S = 0.7
+PRESSED = KEY + "pressed"  # set by the Train button's callback, read once by the next render
+# a run's figures, per state of its records and language, for every session watching it: the
+# live curves are most of a poll's work (about 25 ms), the results' figures 0.3 s a page
+FIGURES = SharedCache("train figures", max_bytes=32 << 20, max_entries=128)
 
 
 def _fail(text: str) -> None:
@@ -61,7 +68,15 @@ def _estimate(spec: ModelSpec, device: str, batch: int, precision: str):
     return T.estimate_spec(spec, device, batch, precision)
 
 
-def _pick_data(spec: ModelSpec) -> D.DataSet | None:
+def _data_key(choice: D.DataChoice, spec: ModelSpec, upload: bytes | None) -> str:
+    """What names a data set for a run's key: its source, the input and classes it is made
+    for, and an upload's digest."""
+    digest = hashlib.sha256(upload).hexdigest() if upload is not None else None
+    return repr((choice, tuple(spec.input_shape), spec.config.num_classes, digest))
+
+
+def _pick_data(spec: ModelSpec) -> tuple[D.DataSet | None, str]:
+    """The data set the widgets choose (None after saying why there is none) and its key."""
     c1, c2 = st.columns([2, 3])
     kind = c1.selectbox(_("data"), list(SOURCES), format_func=lambda k: tr(SOURCES[k]), key=KEY + "data")
     upload, choice = None, D.DataChoice(kind)
@@ -76,14 +91,14 @@ def _pick_data(spec: ModelSpec) -> D.DataSet | None:
                                     "downloaded."))
         if not path:
             c2.caption(_("Give the folder that holds the data set."))
-            return None
+            return None, ""
         choice = D.DataChoice("folder", path=path)
     elif kind == "zip":
         f = c2.file_uploader(_("zip of class folders (cat/1.png, dog/7.png …)"), type=["zip"],
                              key=KEY + "zip", help=_("At most {mib} MiB and {n} images.").format(
                                  mib=D.MAX_ZIP_BYTES // 2**20, n=f"{D.MAX_IMAGES:,}"))
         if f is None:
-            return None
+            return None, ""
         upload, choice = f.getvalue(), D.DataChoice("zip", path=f.name)
     try:
         with st.spinner(_("Preparing the data…")):
@@ -95,9 +110,9 @@ def _pick_data(spec: ModelSpec) -> D.DataSet | None:
                        icon=":material/warning:")
         else:
             _fail(str(exc))
-        return None
+        return None, ""
     c2.text(ds.summary())
-    return ds
+    return ds, _data_key(choice, spec, upload)
 
 
 def _settings(model_layers: list[str], default_watch: str | None) -> T.TrainSettings | None:
@@ -113,7 +128,8 @@ def _settings(model_layers: list[str], default_watch: str | None) -> T.TrainSett
     if values["schedule"] != "none":
         sch = S.SCHEDULES[values["schedule"]]
         with st.expander(_("{name} knobs — {formula}").format(name=sch.name, formula=tr(sch.formula)), expanded=False):
-            sargs, e = widgets.knob_form(st, sch.params, "vz.sched." + sch.name)
+            sargs, e = train_link.schedule_form(st, sch, train_link.SCHEDULE_KEY + sch.name,
+                                                values["epochs"], values["lr"])
             errors.update(e)
     c1, c2, c3 = st.columns([2, 2, 1])
     devs = {d.name: d.label for d in available_devices()}
@@ -159,10 +175,8 @@ def _partner() -> str:
 def _other_model(spec: ModelSpec) -> tuple[bool, ModelSpec | None]:
     """(ok, the comparison configuration): another preset at the same input and classes."""
     names = ["none", *preset_names()]
-    preset = presets().get(spec.preset or "")
-    default = (preset.train_with if preset is not None else None) or "none"
     if KEY + "vs" not in st.session_state:
-        st.session_state[KEY + "vs"] = default
+        st.session_state[KEY + "vs"] = _default_vs(spec)
     other = st.selectbox(_("compare with"), names, key=KEY + "vs",
                          help=_("Trained after the first one on the same data and seed; the "
                                 "curves are overlaid (LeNet vs LeNet-BN: the seed's experiment)."))
@@ -177,10 +191,24 @@ def _other_model(spec: ModelSpec) -> tuple[bool, ModelSpec | None]:
         return False, None
 
 
+def _default_vs(spec: ModelSpec) -> str:
+    """The comparison model a preset names (LeNet-BN's is LeNet), else none."""
+    preset = presets().get(spec.preset or "")
+    return (preset.train_with if preset is not None else None) or "none"
+
+
+def _default_lr2(lr: float) -> float:
+    return 0.1 if lr != 0.1 else 0.9
+
+
+def _default_sched2(schedule: str) -> str:
+    return "StepLR" if schedule != "StepLR" else "CosineAnnealingLR"
+
+
 def _other_lr(s: T.TrainSettings) -> T.TrainSettings | None:
     info = next(k for k in SETTINGS if k.name == "lr")
     if KEY + "lr2" not in st.session_state:
-        st.session_state[KEY + "lr2"] = 0.1 if s.lr != 0.1 else 0.9
+        st.session_state[KEY + "lr2"] = _default_lr2(s.lr)
     lr = st.number_input(_("second learning rate"), min_value=float(info.knob.min),
                          max_value=float(info.knob.max), step=0.01, format="%g",
                          key=KEY + "lr2", help=_("The same model, data, seed and schedule; "
@@ -195,8 +223,7 @@ def _other_lr(s: T.TrainSettings) -> T.TrainSettings | None:
 def _other_schedule(s: T.TrainSettings) -> T.TrainSettings | None:
     names = ["none", *S.SCHEDULES]
     if KEY + "sched2" not in st.session_state:
-        st.session_state[KEY + "sched2"] = "StepLR" if s.schedule != "StepLR" else \
-            "CosineAnnealingLR"
+        st.session_state[KEY + "sched2"] = _default_sched2(s.schedule)
     name = st.selectbox(_("second lr schedule"), names, key=KEY + "sched2",
                         format_func=_schedule_name,
                         help=_("The same model, data, seed and lr₀; only the schedule differs."))
@@ -209,7 +236,8 @@ def _other_schedule(s: T.TrainSettings) -> T.TrainSettings | None:
         sch = S.SCHEDULES[name]
         with st.expander(_("{name} knobs — {formula}").format(name=sch.name,
                                                               formula=sch.formula)):
-            args, errors = widgets.knob_form(st, sch.params, KEY + "sched2." + sch.name)
+            args, errors = train_link.schedule_form(st, sch, train_link.SCHEDULE2_KEY + sch.name,
+                                                    s.epochs, s.lr)
         if errors:
             knob, msg = next(iter(errors.items()))
             _fail(_("{message} (change {name})").format(message=msg, name=knob))
@@ -237,88 +265,230 @@ def _jobs(spec: ModelSpec, mode: str, other: ModelSpec | None, s: T.TrainSetting
 
 
 def _start(jobs: list[tuple[str, ModelSpec, T.TrainSettings]], ds: D.DataSet,
-           s: T.TrainSettings, spec: ModelSpec, est: Any) -> None:
-    """Build each run's model once (the run owns it: no copy) and hand over the estimate
-    shown for ``spec`` to the runs it applies to (the same configuration and settings)."""
-    built = []
-    for label, sp, js in jobs:
-        cfg = codec.to_dict(sp)
-        same = sp == spec and (js.batch_size, js.device, js.precision) == (
-            s.batch_size, s.device, s.precision)
-        built.append(T.Job(label, build_model(sp, seed=js.seed), cfg, js, sp, owned=True,
-                           estimate=est if same else None))
-    st.session_state[TRAIN_RUN] = T.TrainRun(built, ds, s,
-                                                alive=current_session_watch()).start()
-    st.session_state[KEY + "data_of_run"] = ds
+           data_key: str, s: T.TrainSettings, spec: ModelSpec, est: Any) -> None:
+    """Watch the run of these jobs: the one training now for another session, the stored one,
+    or a new one. A new one builds each run's model once (the run owns it: no copy) and
+    hands over the estimate shown for ``spec`` to the runs it applies to (the same
+    configuration and settings)."""
+    def make() -> T.TrainRun:
+        built = []
+        for label, sp, js in jobs:
+            cfg = codec.to_dict(sp)
+            same = sp == spec and (js.batch_size, js.device, js.precision) == (
+                s.batch_size, s.device, s.precision)
+            built.append(T.Job(label, build_model(sp, seed=js.seed), cfg, js, sp, owned=True,
+                               estimate=est if same else None))
+        return T.TrainRun(built, ds, s)
+
+    watcher = current_session_watch() or (lambda: True)  # no browser session: always here
+    joined = T.RUNS.join(T.run_key(jobs, data_key), make, watcher)
+    st.session_state[TRAIN_RUN] = joined.run
+    st.session_state[KEY + "watcher"] = watcher
+    st.session_state[KEY + "how"] = joined.how
+    st.session_state.pop(KEY + "left", None)
+    train_link.forget_messages()
 
 
-def render(frame: Frame) -> None:
-    spec = frame.spec
+@dataclass(frozen=True, eq=False)
+class Form:
+    """What the settings expander says: the data, the comparison and the settings (None
+    where they are not valid; the page has said why) and the memory estimate."""
+
+    ds: D.DataSet | None
+    data_key: str
+    mode: str
+    other: ModelSpec | None
+    s: T.TrainSettings | None
+    s2: T.TrainSettings | None
+    ok: bool
+    est: Any
+
+    @property
+    def ready(self) -> bool:
+        return self.ds is not None and self.s is not None and self.ok
+
+
+def _form(spec: ModelSpec, outline: T.Outline) -> Form:
+    ds, data_key = _pick_data(spec)
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        mode = _partner()
+    with c2:
+        ok, other = _other_model(spec) if mode == "model" else (True, None)
+    s = _settings(list(outline.layers), outline.default_watch)
+    s2 = None
+    if s is not None and mode != "model":
+        with c2:
+            s2 = _other_lr(s) if mode == "lr" else _other_schedule(s)
+        ok = s2 is not None
+    est = None
+    if s is not None:
+        for js in (s, s2) if mode == "schedule" and s2 is not None else (s,):
+            _say_if_noop(js)
+        est = _estimate(spec, s.device, s.batch_size, s.precision)
+        text, fits = est.text(), est.fits
+        (st.caption if fits else st.warning)(md(_("Memory estimate for training: {text}."),
+                                                 text=text))  # names a layer: user text
+    return Form(ds, data_key, mode, other, s, s2, ok, est)
+
+
+def _say_if_noop(s: T.TrainSettings) -> None:
+    """A schedule whose parameters leave the lr at lr₀ for the whole run says so."""
+    if s.schedule == "none":
+        return
+    try:
+        acts = S.changes_lr(s.schedule, s.epochs, s.lr, dict(s.schedule_args))
+    except Exception:  # noqa: BLE001 - torch refuses these parameters: the run will say so
+        return
+    if not acts:
+        st.info(_("{name} leaves the lr at {lr} for all {epochs} epoch(s) of this run: with "
+                  "these parameters it changes nothing here (for ReduceLROnPlateau: not even "
+                  "if the loss never improved).").format(name=s.schedule, lr=f"{s.lr:g}",
+                                                         epochs=s.epochs),
+                icon=":material/info:")
+
+
+def _choices(spec: ModelSpec, outline: T.Outline) -> dict[str, list[str]]:
+    """The values the page's select boxes offer (what a link may name)."""
+    return {"vs": ["none", *preset_names()], "device": [d.name for d in available_devices()],
+            "watch": list(outline.layers)}
+
+
+def _link(spec: ModelSpec, outline: T.Outline, f: Form) -> tuple[T.TrainLink, T.TrainLink]:
+    """The page as a link, and the page's defaults for these settings (what the link leaves
+    out)."""
+    ss, s = st.session_state, f.s
+    assert s is not None
+    page = T.PageKnobs(data=ss.get(KEY + "data", "digits"), n=int(ss.get(KEY + "n", 2000)),
+                       path=ss.get(KEY + "path") or "", compare=f.mode,
+                       vs=ss.get(KEY + "vs") or "", lr2=float(ss.get(KEY + "lr2") or 0.0),
+                       schedule2=ss.get(KEY + "sched2") or "", device=s.device,
+                       watch=s.watch or "", unit=s.watch_unit)
+    args2 = f.s2.schedule_args if f.mode == "schedule" and f.s2 is not None else ()
+    base = T.PageKnobs(vs=_default_vs(spec), lr2=_default_lr2(s.lr),
+                       schedule2=_default_sched2(s.schedule),
+                       device=available_devices()[0].name, watch=outline.default_watch or "")
+
+    def run_defaults(name: str) -> tuple:
+        return () if name in ("", "none") else tuple(
+            S.run_defaults(name, s.epochs, s.lr).items())
+
+    return (T.TrainLink(s, page, args2),
+            T.TrainLink(T.TrainSettings(schedule_args=run_defaults(s.schedule)), base,
+                        run_defaults(page.schedule2)))
+
+
+def _intro() -> None:
     st.header(_("Train"))
     st.caption(_("Trains a copy of the current configuration for real, on small data that ships "
                "with the app (nothing is downloaded), in the background: the curves update "
                "while it runs and other pages keep answering. One training at a time per "
-               "device for the whole server; the others queue."))
-    st.caption(_("A training stops once its browser tab has been closed for {s} s; a finished "
+               "device for the whole server; the others queue. Sessions that press Train with "
+               "the same model, settings, data and seed watch one and the same run; the link "
+               "carries the settings."))
+    st.caption(_("A training stops once no browser tab has watched it for {s} s; a finished "
                  "one feeds the Feature maps and BatchNorm pages for the same "
                  "configuration.").format(s=f"{GRACE_S:g}"))
+
+
+def render(frame: Frame) -> None:
+    spec = frame.spec
+    _intro()
+    try:
+        outline = T.outline(spec)
+    except ConfigError as exc:
+        _fail(_("{error}: fix the configuration in the sidebar").format(error=exc))
+        return
+    train_link.seed(_choices(spec, outline))  # the link's settings, before any widget
+    train_link.show_messages()
     run: T.TrainRun | None = st.session_state.get(TRAIN_RUN)
     busy = run is not None and run.running
-    with st.expander(_("Data and training settings"), expanded=not busy,
+    pressed = bool(st.session_state.pop(PRESSED, False))
+    with st.expander(_("Data and training settings"), expanded=not (busy or pressed),
                      icon=":material/tune:"):
-        ds = _pick_data(spec)
-        try:
-            outline = T.outline(spec)
-        except ConfigError as exc:
-            _fail(_("{error}: fix the configuration in the sidebar").format(error=exc))
-            return
-        c1, c2 = st.columns([1, 2])
-        with c1:
-            mode = _partner()
-        with c2:
-            ok, other = _other_model(spec) if mode == "model" else (True, None)
-        s = _settings(list(outline.layers), outline.default_watch)
-        s2 = None
-        if s is not None and mode != "model":
-            with c2:
-                s2 = _other_lr(s) if mode == "lr" else _other_schedule(s)
-            ok = s2 is not None
-        est = None
-        if s is not None:
-            est = _estimate(spec, s.device, s.batch_size, s.precision)
-            text, fits = est.text(), est.fits
-            (st.caption if fits else st.warning)(md(_("Memory estimate for training: {text}."),
-                                                     text=text))  # names a layer: user text
+        f = _form(spec, outline)
+    if f.s is not None:
+        train_link.sync(*_link(spec, outline, f))
+    if pressed and f.ready and not busy:
+        assert f.ds is not None and f.s is not None  # Train was pressed: its callback ran first
+        _start(_jobs(spec, f.mode, f.other, f.s, f.s2), f.ds, f.data_key, f.s, spec, f.est)
+        run = st.session_state[TRAIN_RUN]
+        busy = run.running
     c1, c2 = st.columns([1, 5])
-    go = c1.button(_("Train"), type="primary", key=KEY + "go", icon=":material/play_arrow:",
-                   disabled=busy or ds is None or s is None or not ok)
-    lk = lock_for(s.device if s else "cpu")
+    c1.button(_("Train"), type="primary", key=KEY + "go", icon=":material/play_arrow:",
+              disabled=busy or not f.ready, on_click=_press)
+    lk = lock_for(f.s.device if f.s else "cpu")
     if not busy and lk.busy:
         c2.caption(_("The device is busy now ({n} waiting); a new training queues "
                      "behind.").format(n=lk.waiting))
-    if go and ds is not None and s is not None and ok:
-        _start(_jobs(spec, mode, other, s, s2), ds, s, spec, est)
-        st.rerun()
+    _shared_note()
     if run is not None:
         _live(run, POLL_S if run.running else None)
         if not run.running:
-            _results(run, st.session_state.get(KEY + "data_of_run"))
+            _results(run)
+
+
+def _press() -> None:
+    """Train was pressed: this run starts (or joins) the training before the button is drawn
+    (disabled then), with the settings the widgets say now — one page run per press."""
+    st.session_state[PRESSED] = True
+
+
+def _shared_note() -> None:
+    """How this session came to its run (started, joined, stored), or that it left one."""
+    left = st.session_state.get(KEY + "left")
+    if left:
+        st.info(_("You stopped watching; the run goes on for the {n} other session(s) that "
+                  "watch it.").format(n=left), icon=":material/visibility_off:")
+    how = st.session_state.get(KEY + "how") if st.session_state.get(TRAIN_RUN) else None
+    if how == "joined":
+        st.info(_("Another session had started this very run (the same model, settings, data "
+                  "and seed): you are watching it instead of queueing a copy."),
+                icon=":material/groups:")
+    elif how == "stored":
+        st.info(_("This very run (the same model, settings, data and seed) had been trained "
+                  "already: its stored result is shown."), icon=":material/inventory_2:")
+
+
+def _leave(run: T.TrainRun) -> None:
+    """Stop: the last session watching a run stops it; the others only stop watching."""
+    watcher = st.session_state.get(KEY + "watcher")
+    left = run.leave(watcher) if watcher is not None else 0
+    if watcher is None:
+        run.stop()
+    if left:
+        st.session_state.pop(TRAIN_RUN, None)
+        st.session_state[KEY + "left"] = left
 
 
 def _live(run: T.TrainRun, every: float | None) -> None:
     @st.fragment(run_every=every)
     def live() -> None:
+        if every is not None and not run.running:
+            st.rerun()  # the whole page: results appear and polling stops
         lang.restore()  # a fragment rerun starts in the default language
         view = run.view()
         if run.running:
-            st.button(_("Stop"), key=KEY + "stop", icon=":material/stop:", on_click=run.stop)
+            st.button(_("Stop"), key=KEY + "stop", icon=":material/stop:", on_click=_leave,
+                      args=(run,))
+        st.caption(_("{n} session(s) watching this run · {k} run(s) started on this "
+                     "server so far").format(n=run.watching(), k=T.RUNS.started))
         for label, v in view.items():
             _progress(label, v["progress"], v["result"])
-        st.plotly_chart(P.curves({k: v for k, v in view.items()}), width="stretch",
-                        theme=None, key=KEY + "curves")
-        if every is not None and not run.running:
-            st.rerun()  # the whole page: results appear and polling stops
+        st.plotly_chart(_curves(run, view), width="stretch", theme=None, key=KEY + "curves")
     live()
+
+
+def _figure(run: T.TrainRun, what: tuple, build: Any) -> Any:
+    """``build()``, a figure of ``run`` that ``what`` names (with the state of the records it
+    shows), made once per language for all the sessions that watch the run (read only)."""
+    return FIGURES.get((run.id, get_lang(), *what), build)
+
+
+def _curves(run: T.TrainRun, view: dict[str, dict]) -> Any:
+    """The loss/accuracy/lr figure of ``run``'s records in ``view``."""
+    state = tuple((k, len(v["step"]), len(v["epoch"])) for k, v in view.items())
+    return _figure(run, ("curves", state), lambda: P.curves(view))
 
 
 def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
@@ -340,7 +510,9 @@ def _progress(label: str, p: T.Progress, res: T.TrainResult | None) -> None:
             esc(f"{label}: {tr(res.message)}", 1000))
 
 
-def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:
+def _results(run: T.TrainRun) -> None:
+    """The finished run's accuracy, BatchNorm statistics, percentiles, mistakes, filters and
+    weights file (its figures shared with every session that watched it)."""
     view = run.view()
     done = {k: v for k, v in view.items() if v["result"] is not None and v["epoch"]}
     if not done:
@@ -357,22 +529,24 @@ def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:
     tabs = st.tabs([_("BatchNorm"), _("Percentiles & train/eval gap"), _("Mistakes"),
                     _("Filters"), _("Download")])
     with tabs[0]:
-        _bn_tab(done)
+        _bn_tab(run, done)
     with tabs[1]:
-        st.plotly_chart(P.percentiles({k: v["watch"] for k, v in done.items()}),
-                        width="stretch", theme=None, key=KEY + "pct")
+        st.plotly_chart(_figure(run, ("pct", tuple(done)), lambda: P.percentiles(
+            {k: v["watch"] for k, v in done.items()})), width="stretch", theme=None,
+            key=KEY + "pct")
         st.caption(_("Ioffe & Szegedy (2015), Fig. 1(b, c): the 15th, 50th and 85th percentile "
                    "of one unit's input over training. Without BatchNorm the distribution "
                    "drifts; with it, it stays put."))
-        st.plotly_chart(P.gap({k: v["epoch"] for k, v in done.items()}), width="stretch",
-                        theme=None, key=KEY + "gap")
+        st.plotly_chart(_figure(run, ("gap", tuple(done)), lambda: P.gap(
+            {k: v["epoch"] for k, v in done.items()})), width="stretch", theme=None,
+            key=KEY + "gap")
         st.caption(_("Train-vs-eval gap: the same validation images in train mode (batch "
                    "statistics) and eval mode (running statistics). Zero without BatchNorm "
                    "or dropout."))
     with tabs[2]:
-        _mistakes(res, ds)
+        _mistakes(run, label, res)
     with tabs[3]:
-        _filters(res)
+        _filters(run, label, res)
     with tabs[4]:
         fname = re.sub(r"[^\w.-]+", "_", label) + "_trained.pt"
         st.download_button(_("state_dict + configuration (.pt)"), T.save_bytes(res),
@@ -380,10 +554,10 @@ def _results(run: T.TrainRun, ds: D.DataSet | None) -> None:
         st.code(f"obj = torch.load('{fname}', weights_only=True)\n"
                 f"model.load_state_dict(obj['state_dict'])\n"
                 f"config = json.loads(obj['config'])", language="python")
-        _check_file(res, ds)
+        _check_file(res, run.data)
 
 
-def _bn_tab(done: dict[str, dict]) -> None:
+def _bn_tab(run: T.TrainRun, done: dict[str, dict]) -> None:
     with_bn = {k: v for k, v in done.items() if v["bn"]}
     if not with_bn:
         st.info(_("No BatchNorm layer in the trained model(s)."), icon=":material/info:")
@@ -391,38 +565,39 @@ def _bn_tab(done: dict[str, dict]) -> None:
     label = next(iter(with_bn))
     layers = list(dict.fromkeys(b.layer for b in with_bn[label]["bn"]))
     layer = st.selectbox(_("BatchNorm layer"), layers, key=KEY + "bn_layer")
-    st.plotly_chart(P.bn_stats(with_bn[label]["bn"], layer), width="stretch", theme=None,
-                    key=KEY + "bn")
+    st.plotly_chart(_figure(run, ("bn", label, layer), lambda: P.bn_stats(
+        with_bn[label]["bn"], layer)), width="stretch", theme=None, key=KEY + "bn")
     st.caption(_("Running mean and variance (what eval mode uses) and the learnt scale γ and "
                  "shift β of each channel, step by step."))
 
 
-def _mistakes(res: T.TrainResult, ds: D.DataSet | None) -> None:
+def _mistakes(run: T.TrainRun, label: str, res: T.TrainResult) -> None:
     if not res.confusion:
         st.info(_("No confusion matrix: the run ended before its first epoch."))
         return
     names = [html.escape(c) for c in res.classes]
-    st.plotly_chart(P.confusion(res.confusion, names), width="stretch", theme=None,
-                    key=KEY + "cm")
-    if ds is None or not res.worst:
+    st.plotly_chart(_figure(run, ("cm", label), lambda: P.confusion(res.confusion, names)),
+                    width="stretch", theme=None, key=KEY + "cm")
+    if not res.worst:
         return
+    ds = run.data
     idx = [i for i, *_ in res.worst]
-    imgs = (ds.x_val[idx] * ds.std + ds.mean).numpy()
     titles = [f"{names[t]}→{names[p]} {100 * q:.0f}%" for _, t, p, q in res.worst]
-    st.plotly_chart(P.image_grid(imgs, titles, cols=6), width="stretch", theme=None,
-                    key=KEY + "worst")
+    st.plotly_chart(_figure(run, ("worst", label), lambda: P.image_grid(
+        (ds.x_val[idx] * ds.std + ds.mean).numpy(), titles, cols=6)), width="stretch",
+        theme=None, key=KEY + "worst")
     st.caption(_("The most confident mistakes on the validation split: true → predicted "
                  "(probability)."))
 
 
-def _filters(res: T.TrainResult) -> None:
+def _filters(run: T.TrainRun, label: str, res: T.TrainResult) -> None:
     filters = first_filters(res.state_dict)
     if filters is None:
         st.info(_("No convolution in the trained model."))
         return
-    st.plotly_chart(P.image_grid(filters.images, [str(i) for i in range(len(filters.images))],
-                                 cols=12, height_per_row=80), width="stretch", theme=None,
-                    key=KEY + "filters")
+    st.plotly_chart(_figure(run, ("filters", label), lambda: P.image_grid(
+        filters.images, [str(i) for i in range(len(filters.images))], cols=12,
+        height_per_row=80)), width="stretch", theme=None, key=KEY + "filters")
     st.text(f"{filters.layer}: {filters.shape} — " + _("the trained first-layer filters"))
     st.caption(_("The Feature maps page shows them too, with the maps of validation images "
                  "through the trained model (same configuration in the sidebar)."))

@@ -35,10 +35,15 @@ VIEW_PARAMS = {"depth", "vs", "node", "block", "layer", "style", "expand", "coll
                "embed", "embed_options", "form", "fold", "cdepth", "bn_layer", "fm_layer",
                "sched", "epochs", "lr", "present", "exercise", "dir", "class", "teacher",
                "lang"}  # lang: the interface language (components/lang.py)
+# a page's own namespace of parameters (a model knob never has a dot in its name): the LR
+# schedules page's parameters, Compare's B side, the Train page's settings (read and written
+# by vizapp.labs.train.link: t.epochs, t.s.step_size …)
+VIEW_PREFIXES = ("s.", "vs.", "t.")
 
 
 def _not_the_spec(key: str) -> bool:
-    """The link's parameters that are not the model's: view state and Compare's B side."""
+    """The link's parameters that are not the model's: view state, a page's namespace (any
+    dotted key, :data:`VIEW_PREFIXES` among them) and Compare's B side."""
     return key in VIEW_PARAMS or "." in key or key.startswith("vs_")
 
 

@@ -156,6 +156,67 @@ def test_schedule_lrs_equal_the_schedules_page(small, name, args):
     assert [e.lr for e in r.epochs] == pytest.approx(list(want), rel=1e-12)
 
 
+@pytest.mark.parametrize("name", list(S.SCHEDULES))
+@pytest.mark.parametrize("epochs", [3, 10, 40])
+def test_every_schedule_acts_within_the_run_by_default(name, epochs):
+    """With the run's defaults every schedule moves the lr away from lr₀ within the run
+    (even ReduceLROnPlateau, if the loss stops improving); torch's own defaults, made for
+    90-epoch ImageNet runs, leave StepLR, MultiStepLR, CosineAnnealingLR (T_max 100) close
+    to or exactly at lr₀ in a 10-epoch run."""
+    p = S.run_params(name, epochs, 0.5, {})
+    assert S.changes_lr(name, epochs, 0.5, p)
+    lrs = S.lr_curve(name, epochs, 0.5, **p).lr
+    if name != "ReduceLROnPlateau":  # its cuts depend on the loss
+        assert max(lrs) / min(lrs) > 1.5, lrs  # visibly: by half or more
+    if epochs == 10 and name in ("StepLR", "MultiStepLR"):
+        assert not S.changes_lr(name, 10, 0.5, S.check_params(name, {}))
+
+
+def test_run_defaults_are_the_run_s_length():
+    assert S.run_defaults("CosineAnnealingLR", 12, 0.1) == {"T_max": 12}
+    assert S.run_defaults("StepLR", 12, 0.1) == {"step_size": 4}
+    assert S.run_defaults("MultiStepLR", 90, 0.1) == {"milestones": (30, 60, 80)}
+    assert S.run_defaults("OneCycleLR", 5, 0.3) == {"max_lr": 0.3}
+    lrs = S.lr_curve("ExponentialLR", 10, 1.0, **S.run_defaults("ExponentialLR", 10, 1.0)).lr
+    assert lrs[-1] == pytest.approx(0.1, rel=0.1)  # ends near lr₀/10
+    lrs = S.lr_curve("CosineAnnealingWarmRestarts", 12, 1.0,
+                     **S.run_defaults("CosineAnnealingWarmRestarts", 12, 1.0)).lr
+    assert [e for e in range(1, 12) if lrs[e] > lrs[e - 1]] == [4]  # one restart, at a third
+    # given parameters win over the run's defaults
+    assert S.run_params("StepLR", 12, 0.1, {"step_size": 5})["step_size"] == 5
+
+
+def test_a_schedule_that_is_a_no_op_over_the_run_is_recognised():
+    assert not S.changes_lr("StepLR", 10, 0.5, {"step_size": 10})
+    assert S.changes_lr("StepLR", 10, 0.5, {"step_size": 9})
+    # ReduceLROnPlateau: 9 steps in 10 epochs; the first sets the best loss, a cut needs
+    # patience + 1 bad ones after it
+    assert not S.changes_lr("ReduceLROnPlateau", 10, 0.5, {"patience": 8})
+    assert S.changes_lr("ReduceLROnPlateau", 10, 0.5, {"patience": 7})
+    assert not S.changes_lr("ExponentialLR", 10, 0.5, {"gamma": 1.0})
+    assert not S.changes_lr("CosineAnnealingLR", 1, 0.5, {"T_max": 5})  # one epoch: no step
+
+
+def test_training_without_schedule_args_uses_the_run_s_defaults(small):
+    """CosineAnnealingLR with no parameters in a 5-epoch run anneals over those 5 epochs
+    (T_max = 5), not over torch's 100."""
+    r = T.train(lenet_bn(), small, T.TrainSettings(lr=0.4, epochs=5, batch_size=128,
+                                                   schedule="CosineAnnealingLR"))
+    got = [e.lr for e in r.epochs]
+    assert got == pytest.approx(list(S.lr_curve("CosineAnnealingLR", 5, 0.4, T_max=5).lr))
+    assert got[-1] < 0.1 * 0.4 < S.lr_curve("CosineAnnealingLR", 5, 0.4).lr[-1]
+
+
+def test_the_lr_chart_starts_at_zero():
+    from vizapp.render import plots_train
+
+    rec = [T.StepRecord(1, 1, 1.0, 0.5, 0.8, 0.1, 0.5), T.StepRecord(2, 1, 0.9, 0.6, 0.7, 0.2, 1.0)]
+    layout = plots_train.curves({"a": {"step": rec, "epoch": ()}}).to_plotly_json()["layout"]
+    assert layout["yaxis3"]["rangemode"] == "tozero"
+    assert layout["yaxis3"]["anchor"] == "x3" and layout["annotations"][2]["text"] == \
+        "learning rate"  # the third panel is the lr's
+
+
 # ----------------------------------------------------------------------------- stopping
 def test_stop_ends_a_run_early(small):
     run = T.TrainRun([("a", lenet_bn(), {})], small,
@@ -257,6 +318,226 @@ def test_session_watch_allows_a_reconnect_within_the_grace_period():
     active[0] = True
     assert not w()  # gone stays gone
     assert current_session_watch() is None  # no Streamlit server here
+
+
+# ----------------------------------------------------------------------------- one run per key
+def _join(reg, data, s, watcher, label="a", spec_name="lenet-bn"):
+    """What the Train page does on a press: the run of this key, watched by ``watcher``."""
+    spec = resolve(spec_name)
+    key = T.run_key([(label, spec, s)], "small")
+
+    def make():
+        return T.TrainRun([T.Job(label, build_model(spec, seed=s.seed), {}, s, spec,
+                                 owned=True)], data, s)
+    return reg.join(key, make, watcher)
+
+
+def _wait_for(fn, timeout=30):
+    deadline = time.time() + timeout
+    while not fn() and time.time() < deadline:
+        time.sleep(0.02)
+    assert fn()
+
+
+def _ended(*joined, timeout=120):
+    for j in joined:
+        j.run.thread.join(timeout)
+        assert not j.run.running
+
+
+def test_two_watchers_of_one_key_share_one_run(small):
+    """Two sessions press Train with the same key while the run waits for the device: one
+    run is started, both watch it; a third press after it finished gets the stored run at
+    once (no new run); another seed is another run, queued behind."""
+    reg = T.RunRegistry()
+    s = T.TrainSettings(lr=0.5, epochs=2, batch_size=32, seed=3)
+    with _device_held():
+        a = _join(reg, small, s, lambda: True)
+        b = _join(reg, small, dataclasses.replace(s, device="cpu"), lambda: True)  # same kind
+        assert (a.how, b.how) == ("started", "joined") and b.run is a.run
+        assert reg.started == 1 and a.run.watching() == 2
+        _wait_for(lambda: a.run.view()["a"]["progress"].phase == "queued")  # a's run first
+        c = _join(reg, small, dataclasses.replace(s, seed=4), lambda: True)
+        assert c.how == "started" and c.run is not a.run and reg.started == 2
+        _wait_for(lambda: c.run.view()["a"]["progress"].queue_position == 2)
+        assert c.run.view()["a"]["progress"].phase == "queued"  # behind the holder and a
+    _ended(a, c)
+    assert a.run.view()["a"]["result"].status == "done"
+    d = _join(reg, small, s, lambda: True)
+    assert d.how == "stored" and d.run is a.run and reg.started == 2
+    assert not d.run.running and d.run.view()["a"]["result"].status == "done"
+
+
+def test_many_sessions_pressing_at_once_start_one_run(small):
+    reg = T.RunRegistry()
+    s = T.TrainSettings(lr=0.5, epochs=1, batch_size=32, seed=8)
+    out, go = [], threading.Event()
+
+    def press():
+        go.wait(10)
+        out.append(_join(reg, small, s, lambda: True))
+
+    threads = [threading.Thread(target=press) for _ in range(8)]
+    for t in threads:
+        t.start()
+    go.set()
+    for t in threads:
+        t.join(120)
+    assert reg.started == 1 and len({id(j.run) for j in out}) == 1
+    assert sorted(j.how for j in out).count("started") == 1
+    _ended(out[0])
+
+
+def test_the_same_key_run_twice_gives_identical_curves(small):
+    """Sharing one run is honest only if the run is reproducible: the key trained twice on
+    fresh servers (nothing stored) gives the same step, epoch and BatchNorm records and the
+    same weights; another seed does not."""
+    s = T.TrainSettings(lr=0.5, epochs=2, batch_size=32, seed=3, schedule="StepLR")
+
+    def once(settings):
+        j = _join(T.RunRegistry(), small, settings, lambda: True)
+        _ended(j)
+        return j.run.view()["a"]
+
+    a, b, c = once(s), once(s), once(dataclasses.replace(s, seed=5))
+
+    def facts(v):
+        return ([(r.step, r.loss, r.acc, r.lr) for r in v["step"]], curves(v["result"]),
+                [(r.step, r.layer, r.running_mean, r.running_var) for r in v["bn"]])
+
+    assert facts(a) == facts(b) and len(a["epoch"]) == 2
+    assert all(torch.equal(a["result"].state_dict[k], b["result"].state_dict[k])
+               for k in a["result"].state_dict)
+    assert facts(c)[1] != facts(a)[1]
+
+
+def test_a_shared_run_goes_on_while_anyone_watches(small):
+    """One of two sessions leaves (its tab closed): the run goes on for the other; when
+    nobody is left it stops, is not stored, and the next press trains again."""
+    reg = T.RunRegistry()
+    here = {"a": True, "b": True}
+    s = T.TrainSettings(epochs=100, batch_size=8, log_every=1, seed=2)
+    a = _join(reg, small, s, lambda: here["a"])
+    _join(reg, small, s, lambda: here["b"])
+
+    def steps():
+        v = a.run.view()["a"]["step"]
+        return v[-1].step if v else 0
+
+    deadline = time.time() + 60
+    while steps() < 3 and time.time() < deadline:
+        time.sleep(0.02)
+    here["a"] = False
+    n = steps()
+    while steps() < n + 10 and time.time() < deadline:
+        time.sleep(0.02)
+    assert steps() >= n + 10 and a.run.running and a.run.watching() == 1
+    here["b"] = False
+    _ended(a)
+    res = a.run.view()["a"]["result"]
+    assert res.status == "stopped" and "session that started it is gone" in res.message
+    again = _join(reg, small, s, lambda: True)
+    assert again.how == "started" and reg.started == 2
+    again.run.stop()
+    _ended(again)
+
+
+def test_stop_lets_one_watcher_go_and_the_last_one_stops_the_run(small):
+    reg = T.RunRegistry()
+    s = T.TrainSettings(epochs=100, batch_size=8, log_every=1, seed=6)
+    w1, w2 = (lambda: True), (lambda: True)
+    a = _join(reg, small, s, w1)
+    _join(reg, small, s, w2)
+    assert a.run.leave(w1) == 1 and a.run.running and a.run.watching() == 1
+    assert a.run.leave(w2) == 0
+    _ended(a)
+    assert "stopped by the user" in a.run.view()["a"]["result"].message
+
+
+def test_finished_runs_are_kept_within_a_byte_budget(small):
+    """A stored run costs its weights, records and data; a registry too small for one keeps
+    none (the next press trains again)."""
+    s = T.TrainSettings(lr=0.5, epochs=1, batch_size=32, seed=1)
+    reg = T.RunRegistry()
+    a = _join(reg, small, s, lambda: True)
+    _ended(a)
+    weights = sum(t.nelement() * t.element_size()
+                  for t in a.run.view()["a"]["result"].state_dict.values())
+    size = T.run_bytes(a.run)
+    assert size > weights + small.x_train.nelement() * 4
+    assert reg.finished.bytes == size
+    tiny = T.RunRegistry(max_bytes=size - 1)
+    b = _join(tiny, small, s, lambda: True)
+    _ended(b)
+    assert _join(tiny, small, s, lambda: True).how == "started" and tiny.started == 2
+
+
+def test_run_key_is_what_makes_a_run():
+    spec = resolve("lenet-bn")
+    s = T.TrainSettings(epochs=5, schedule="CosineAnnealingLR")
+
+    def key(sp=spec, settings=s, data="digits"):
+        return T.run_key([("a", sp, settings)], data)
+
+    assert key() == key(settings=dataclasses.replace(s, device="cpu"))  # auto is the CPU here
+    assert key() == key(settings=dataclasses.replace(s, schedule_args=(("T_max", 5),)))
+    assert key() == key(sp=resolve("lenet-bn", {"batch": 8}))  # the sidebar's batch
+    assert key() != key(settings=dataclasses.replace(s, schedule_args=(("T_max", 6),)))
+    assert key() != key(settings=dataclasses.replace(s, seed=1))
+    assert key() != key(data="shapes")
+    assert key() != key(sp=resolve("lenet"))
+
+
+# ----------------------------------------------------------------------------- the link
+def test_train_link_round_trip():
+    """Every setting the page has goes into the link and comes back equal; only what differs
+    from the page's defaults is written, under t. keys that no model knob uses."""
+    from vizapp.labs.train import link as L
+    from vizapp.zoo.codec import all_knob_names
+
+    s = T.TrainSettings(optimizer="adam", lr=0.05, momentum=0.5, weight_decay=1e-4,
+                        batch_size=32, epochs=7, schedule="MultiStepLR", seed=11,
+                        max_seconds=60.0, schedule_args=(("gamma", 0.5), ("milestones", (2, 5))))
+    page = T.PageKnobs(data="shapes", n=3000, compare="schedule", schedule2="StepLR",
+                       device="cpu", watch="act3", unit=2)
+    link = T.TrainLink(s, page, (("step_size", 2),))
+    q = L.to_params(link, T.TrainLink())
+    assert q == {"t.optimizer": "adam", "t.lr": "0.05", "t.momentum": "0.5",
+                 "t.weight_decay": "0.0001", "t.batch_size": "32", "t.epochs": "7",
+                 "t.schedule": "MultiStepLR", "t.seed": "11", "t.max_seconds": "60.0",
+                 "t.data": "shapes", "t.n": "3000", "t.compare": "schedule",
+                 "t.schedule2": "StepLR", "t.device": "cpu", "t.watch": "act3", "t.unit": "2",
+                 "t.s.gamma": "0.5", "t.s.milestones": "2,5", "t.s2.step_size": "2"}
+    assert all(k.startswith("t.") for k in q) and not set(q) & all_knob_names()
+    back, messages = L.from_params(q)
+    assert messages == [] and back == link
+    # written against the page's defaults: the defaults themselves are left out
+    assert L.to_params(link, link) == {}
+    # what does not apply is not written: the shapes count for the digits, the second lr
+    # when the comparison changes the model
+    other = T.TrainLink(page=T.PageKnobs(data="digits", n=3000, compare="model", lr2=0.3))
+    assert L.to_params(other, T.TrainLink()) == {}
+
+
+@pytest.mark.parametrize("query,message", [
+    ({"t.lr": "abc"}, "t.lr: cannot read 'abc' as float"),
+    ({"t.epochs": "0"}, "t.epochs: epochs must be at least 1 (got 0) — kept the default."),
+    ({"t.schedule": "Nope"}, "t.schedule: lr schedule must be one of none, StepLR"),
+    ({"t.schedule": "StepLR", "t.s.gamma": "7"}, "t.s.gamma: gamma must be at most 1"),
+    ({"t.schedule": "StepLR", "t.s.T_max": "3"}, "'t.s.T_max' is not a parameter of StepLR"),
+    ({"t.s.gamma": "0.5"}, "t.s.gamma: the link sets no schedule for them"),
+    ({"t.compare": "both"}, "t.compare: compare must be one of model, lr, schedule"),
+    ({"t.watch": "conv9"}, "t.watch: watch must be one of act1, act4 (got 'conv9')"),
+    ({"t.bogus": "1"}, "'t.bogus' is not a Train setting — ignored."),
+])
+def test_bad_link_values_are_reported_and_left_at_the_default(query, message):
+    from vizapp.labs.train import link as L
+
+    link, messages = L.from_params({"t.seed": "5", **query}, {"watch": ("act1", "act4")})
+    assert len(messages) == 1 and messages[0].startswith(message), messages
+    assert link.settings.seed == 5  # the good values are read
+    assert link.settings.lr == 0.9 and link.settings.epochs == 10  # the bad ones: defaults
+    assert link.settings.schedule_args == () and link.page == T.PageKnobs()
 
 
 # ----------------------------------------------------------------------------- random state
@@ -715,13 +996,14 @@ def _curve_names(at) -> set[str]:
 ])
 def test_train_page_compares_two_lrs_or_two_schedules(mode, state, runs):
     """The same model, data and seed twice; each run's lr per epoch is its own schedule's
-    sequence (the LR schedules page's), and the curves are named after what differs."""
+    sequence (the LR schedules page's, with the parameters the page left at their defaults
+    for this run), and the curves are named after what differs."""
     at, run = _train_page({"vz.train.cmp": mode, **state})
     view = run.view()
     assert list(view) == list(runs)
     for label, (name, lr, args) in runs.items():
         assert view[label]["result"].status == "done", view[label]["result"].message
-        want = S.lr_curve(name, 4, lr, **args).lr
+        want = S.lr_curve(name, 4, lr, **S.run_params(name, 4, lr, args)).lr
         assert [e.lr for e in view[label]["epoch"]] == pytest.approx(list(want), rel=1e-12)
         assert f"{label} train" in _curve_names(at)
     a, b = (view[k]["epoch"] for k in runs)
@@ -749,3 +1031,116 @@ def test_train_page_refuses_an_lr_comparison_with_equal_rates():
     assert any("second learning rate equals the first (0.5)" in e.value.replace("\\", "")
                for e in at.error)  # shown Markdown-escaped
     assert at.button(key="vz.train.go").disabled
+
+
+def _page(query: dict | None = None, state: dict | None = None, model: str = "lenet-bn"):
+    """The Train page (AppTest) opened on a link with ``query`` and ``state`` set, run once."""
+    from streamlit.testing.v1 import AppTest
+
+    def script(model: str):
+        from components import frame, page_train
+        from vizapp.zoo import resolve
+
+        page_train.render(frame.Frame(resolve(model), None))  # this page needs no analysis
+
+    at = AppTest.from_function(script, args=(model,), default_timeout=120)
+    at.query_params.update(query or {})
+    for k, v in (state or {}).items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _texts(at) -> str:
+    return "\n".join(e.value for kind in ("info", "warning", "caption", "error", "success")
+                     for e in at.get(kind))
+
+
+def test_train_settings_in_a_link_are_not_taken_for_model_knobs():
+    from components.state import VIEW_PREFIXES, spec_from_query
+
+    spec, messages = spec_from_query({"model": "lenet-bn", "t.epochs": "3", "t.lr": "0.5",
+                                      "t.s.gamma": "0.5", "t.seed": "2"})
+    assert messages == [] and spec.preset == "lenet-bn" and "t." in VIEW_PREFIXES
+    _, messages = spec_from_query({"model": "lenet-bn", "epochz": "3"})
+    assert len(messages) == 1  # a key outside every namespace is still reported
+
+
+def test_a_link_opens_the_train_page_with_its_settings_and_never_trains():
+    """The t.* parameters set the widgets (a bad one is reported as text and left at its
+    default); the Train button is there and nothing is trained; the link is rewritten from the
+    widgets (the bad value gone) and follows a widget change."""
+    started = T.RUNS.started
+    at = _page({"t.data": "shapes", "t.n": "400", "t.epochs": "3", "t.lr": "0.5",
+                "t.schedule": "StepLR", "t.s.gamma": "0.5", "t.compare": "lr", "t.lr2": "0.2",
+                "t.seed": "4", "t.batch_size": "lots", "t.unit": "3"})
+    assert at.selectbox(key="vz.train.data").value == "shapes"
+    assert at.slider(key="vz.train.n").value == 400
+    assert at.slider(key="vz.train.s.epochs").value == 3
+    assert at.number_input(key="vz.train.s.lr").value == 0.5
+    assert at.number_input(key="vz.train.s.seed").value == 4
+    assert at.number_input(key="vz.train.s.batch_size").value == 64  # the default
+    assert at.selectbox(key="vz.train.s.schedule").value == "StepLR"
+    assert at.number_input(key="vz.sched.StepLR.gamma").value == 0.5
+    assert at.number_input(key="vz.sched.StepLR.step_size").value == 1  # the run's: a third of 3
+    assert at.selectbox(key="vz.train.cmp").value == "lr"
+    assert at.number_input(key="vz.train.lr2").value == 0.2
+    assert at.number_input(key="vz.train.unit").value == 3
+    warnings = [w.value.replace("\\", "") for w in at.warning]  # shown Markdown-escaped
+    assert any("t.batch_size: cannot read 'lots' as int" in w for w in warnings), warnings
+    go = at.button(key="vz.train.go")
+    assert not go.disabled and "vz.train.run" not in at.session_state
+    assert T.RUNS.started == started
+    q = at.query_params
+    assert q.get("t.batch_size") is None and q["t.epochs"] == "3" and q["t.lr2"] == "0.2"
+    assert q["t.s.gamma"] == "0.5" and "t.s.step_size" not in q  # the run's default
+    at.slider(key="vz.train.s.epochs").set_value(9).run()
+    assert at.query_params["t.epochs"] == "9"
+    assert at.number_input(key="vz.sched.StepLR.step_size").value == 3  # follows the epochs
+    at.number_input(key="vz.sched.StepLR.step_size").set_value(5).run()
+    assert at.query_params["t.s.step_size"] == "5"
+    at.slider(key="vz.train.s.epochs").set_value(12).run()
+    assert at.number_input(key="vz.sched.StepLR.step_size").value == 5  # set by hand: kept
+    assert T.RUNS.started == started and "vz.train.run" not in at.session_state
+
+
+def test_a_schedule_that_does_nothing_in_this_run_says_so():
+    at = _page({"t.epochs": "10", "t.schedule": "StepLR", "t.s.step_size": "10"})
+    assert "StepLR leaves the lr at 0.9 for all 10 epoch(s) of this run" in _texts(at)
+    at = _page({"t.epochs": "10", "t.schedule": "StepLR"})  # the run's default: acts
+    assert "leaves the lr at" not in _texts(at)
+
+
+def test_two_sessions_pressing_the_same_link_watch_one_run():
+    """Two sessions press Train on the same link while the device is busy: one run is
+    started and both watch it (the page says 2); a third that joins and presses Stop only
+    stops watching; when the run has finished, a new session gets the stored result at once
+    and nothing new is trained."""
+    link = {"t.data": "shapes", "t.n": "200", "t.epochs": "2", "t.vs": "none",
+            "t.seed": "424242"}
+    started = T.RUNS.started
+    with _device_held():
+        a, b = _page(link), _page(link)
+        a.button(key="vz.train.go").click().run()
+        b.button(key="vz.train.go").click().run()
+        run = a.session_state["vz.train.run"]
+        assert b.session_state["vz.train.run"] is run and T.RUNS.started == started + 1
+        assert "2 session(s) watching this run" in _texts(b)
+        assert "Another session had started this very run" in _texts(b)
+        assert "waiting for the device — 1 run(s) ahead" in "\n".join(
+            str(p.proto.text) for p in b.get("progress"))
+        d = _page(link)  # a third one joins, then stops: only it stops watching
+        d.button(key="vz.train.go").click().run()
+        d.button(key="vz.train.stop").click().run()
+        assert "You stopped watching; the run goes on for the 2 other session(s)" in _texts(d)
+        assert "vz.train.run" not in d.session_state and not run.stopping
+        assert run.watching() == 2
+    run.thread.join(120)
+    a.run()
+    assert a.metric[0].value == f"{100 * run.view()['lenet-bn']['epoch'][-1].val_acc:.1f}%"
+    c = _page(link)
+    c.button(key="vz.train.go").click().run()
+    assert c.session_state["vz.train.run"] is run and T.RUNS.started == started + 1
+    assert "had been trained already: its stored result is shown" in _texts(c)
+    assert c.metric[0].value == a.metric[0].value

@@ -270,6 +270,18 @@ def lr_curve(name: str, epochs: int = 100, base_lr: float = 0.1,
     if name == "ReduceLROnPlateau":
         loss = synthetic_loss(epochs, p["loss_tau"], p["loss_noise"], p["seed"])
 
+    lrs = _stepped(sched, opt, epochs, loss)
+    events = tuple(e for e in range(1, epochs) if lrs[e] < lrs[e - 1] * (1 - 1e-9) and (
+        name in ("StepLR", "MultiStepLR", "ReduceLROnPlateau")) or (
+        name == "CosineAnnealingWarmRestarts" and lrs[e] > lrs[e - 1] * (1 + 1e-9)))
+    return LRCurve(schedule=name, params=tuple(sorted(p.items())), base_lr=float(base_lr),
+                   epochs=tuple(range(epochs)), lr=tuple(lrs),
+                   loss=tuple(float(v) for v in loss), events=events)
+
+
+def _stepped(sched: Any, opt: torch.optim.Optimizer, epochs: int, loss: Any) -> list[float]:
+    """The lr in force during each of ``epochs`` epochs: ``opt.step()`` then ``sched.step()``
+    (with ``loss[e]`` for ReduceLROnPlateau) after every epoch but the last."""
     lrs: list[float] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -282,12 +294,65 @@ def lr_curve(name: str, epochs: int = 100, base_lr: float = 0.1,
                 sched.step(float(loss[e]))
             else:
                 sched.step()
-    events = tuple(e for e in range(1, epochs) if lrs[e] < lrs[e - 1] * (1 - 1e-9) and (
-        name in ("StepLR", "MultiStepLR", "ReduceLROnPlateau")) or (
-        name == "CosineAnnealingWarmRestarts" and lrs[e] > lrs[e - 1] * (1 + 1e-9)))
-    return LRCurve(schedule=name, params=tuple(sorted(p.items())), base_lr=float(base_lr),
-                   epochs=tuple(range(epochs)), lr=tuple(lrs),
-                   loss=tuple(float(v) for v in loss), events=events)
+    return lrs
+
+
+# ---------------------------------------------------------------- defaults for a training run
+def run_defaults(name: str, epochs: int, base_lr: float) -> dict[str, Any]:
+    """The parameters of schedule ``name`` that a training of ``epochs`` epochs from ``base_lr``
+    starts with (the others keep their defaults), chosen so that the schedule visibly acts
+    within the run, stepped once per epoch: CosineAnnealingLR's T_max is the run's epochs,
+    StepLR decays every third of the run, MultiStepLR at 1/3, 2/3 and 8/9 of it (torch's 30,
+    60, 80 of 90), ExponentialLR ends near lr₀/10, SGDR restarts once, a third of the way in,
+    the warm-ups take a fifth of the run, ReduceLROnPlateau may cut after a fifth of it, and
+    OneCycleLR peaks at lr₀."""
+    if name not in SCHEDULES:
+        raise ScheduleError(msg("unknown schedule '{name}'; schedules: {names}", name=name,
+                                names=", ".join(SCHEDULES)))
+    e = max(1, int(epochs))
+    third = max(1, round(e / 3))
+    if name == "StepLR":
+        return {"step_size": third}
+    if name == "MultiStepLR":
+        return {"milestones": tuple(sorted({m for m in (round(e / 3), round(2 * e / 3),
+                                                        round(8 * e / 9)) if 1 <= m < e}))
+                or (1,)}
+    if name == "ExponentialLR":
+        gamma = 0.1 ** (1 / max(1, e - 1))
+        return {"gamma": min(0.995, max(0.5, round(round(gamma / 0.005) * 0.005, 3)))}
+    if name == "CosineAnnealingLR":
+        return {"T_max": e}
+    if name == "ReduceLROnPlateau":
+        return {"patience": max(0, e // 5 - 1)}
+    if name == "LambdaLR":
+        return {"warmup": max(1, round(e / 5))}
+    if name == "OneCycleLR":
+        return {"max_lr": min(10.0, max(1e-5, float(base_lr)))}
+    # CosineAnnealingWarmRestarts (T_mult 2: the next period ends the run); T_0 = 1 would
+    # restart every epoch, which leaves the lr at lr₀
+    return {"T_0": max(min(2, e), third)}
+
+
+def run_params(name: str, epochs: int, base_lr: float, params: dict[str, Any]) -> dict[str, Any]:
+    """Every parameter of schedule ``name`` for a run: ``params`` where given, else
+    :func:`run_defaults`, else the schedule's defaults; typed and checked."""
+    return check_params(name, {**run_defaults(name, epochs, base_lr), **params})
+
+
+def changes_lr(name: str, epochs: int, base_lr: float, params: dict[str, Any]) -> bool:
+    """Whether schedule ``name`` with ``params`` makes the lr of any epoch of a run of
+    ``epochs`` epochs differ from ``base_lr`` (False: a no-op here, e.g. StepLR with
+    step_size ≥ epochs). For
+    ReduceLROnPlateau the loss is taken never to improve (its earliest possible cut)."""
+    epochs = int(epochs)
+    p = check_params(name, params)
+    weight = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([weight], lr=float(base_lr))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched = make_scheduler(name, opt, max(epochs, 2), p)
+    lrs = _stepped(sched, opt, epochs, np.ones(max(epochs, 1)))
+    return any(abs(v - float(base_lr)) > 1e-12 * float(base_lr) for v in lrs)
 
 
 def all_curves(epochs: int = 100, base_lr: float = 0.1) -> tuple[LRCurve, ...]:

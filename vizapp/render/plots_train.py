@@ -48,6 +48,7 @@ def curves(runs: dict[str, dict], height: int = 520) -> go.Figure:
                         line=dict(color=color, width=2, shape="hv"), row=1, col=3, **kw)
     fig.update_xaxes(title_text=_("epoch"))
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    fig.update_yaxes(rangemode="tozero", row=1, col=3)  # a decay reads as the share of lr₀ left
     fig.update_layout(height=height, **_LAYOUT)
     return fig
 

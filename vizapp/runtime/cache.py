@@ -44,17 +44,31 @@ class SharedCache:
                     return self._data[key][0]
             try:
                 value = compute()
-                self._put(key, value)
+                self.put(key, value)
                 return value
             finally:
                 with self._lock:
                     self._key_locks.pop(key, None)
 
-    def _put(self, key: Hashable, value: Any) -> None:
+    def peek(self, key: Hashable) -> Any:
+        """The cached value of ``key`` (now the most recently used), or None; computes
+        nothing (for values that are made elsewhere and :meth:`put` here when ready)."""
+        with self._lock:
+            if key not in self._data:
+                return None
+            self._data.move_to_end(key)
+            return self._data[key][0]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        """Keep ``value`` under ``key`` (replacing what was there), evicting the least
+        recently used entries past either limit; a value bigger than the whole cache is not
+        kept."""
         size = self.sizeof(value)
         with self._lock:
             if size > self.max_bytes:
                 return  # too big to keep: computed for this caller only
+            if key in self._data:
+                self.bytes -= self._data.pop(key)[1]
             self._data[key] = (value, size)
             self.bytes += size
             while self._data and (self.bytes > self.max_bytes or

@@ -24,13 +24,18 @@ threads do with ``torch``'s global RNG (a model that calls ``F.dropout`` itself 
 global RNG and is not reproducible).
 
 A run can be told to stop by an ``alive()`` callback (checked before every step and while it
-waits for the device): when the browser session that started it is gone, it stops.
+waits for the device): when no browser session watches it any more, it stops.
+
+A run can be watched by many sessions at once: :class:`RunRegistry` (:data:`RUNS`) gives every
+session that asks for the same :func:`run_key` (model, settings, data, seed, device kind) the
+same :class:`TrainRun` while it trains and the stored one once it has finished.
 
 The package: :mod:`.settings` (knobs and their checks), :mod:`.records` (what a run emits and
 returns), :mod:`.fit` (whether a run can start: data, precision, memory), :mod:`.loop` (the
 loop and :func:`train`), :mod:`.background` (:class:`TrainRun` and what other pages use of a
-finished run) and :mod:`.weights` (the downloadable file). Everything public is re-exported
-here: ``from vizapp.labs import train as T; T.train(...)``.
+finished run), :mod:`.shared` (one run per key for every session), :mod:`.link` (the Train
+page's settings in a link) and :mod:`.weights` (the downloadable file). Everything public is
+re-exported here: ``from vizapp.labs import train as T; T.train(...)``.
 """
 
 from .background import Job, Trained, TrainRun, predict, same_architecture, trained_for, \
@@ -39,9 +44,11 @@ from .fit import (ACTIVATIONS, Outline, amp_dtype, check_fit, default_watch, est
                   estimate_training, outline, refresh_budget, train_dtype)
 from .loop import (LOG_SECONDS, MAX_BN_CHANNELS, WORST, SeededDropout, batches, bn_layers,
                    epoch_order, gone_message, make_optimizer, seeded_dropout, train)
+from .link import PageKnobs, TrainLink
 from .records import BNRecord, EpochRecord, Progress, StepRecord, TrainResult, WatchRecord
 from .settings import MAX_BATCH, MAX_EPOCHS, MAX_SECONDS, TrainError, TrainSettings, \
     settings_dict
+from .shared import RUNS, Joined, RunRegistry, run_bytes, run_key
 from .weights import evaluate, load_bytes, model_from_file, save_bytes
 
 __all__ = ["Job", "Trained", "TrainRun", "predict", "same_architecture", "trained_for",
@@ -52,4 +59,5 @@ __all__ = ["Job", "Trained", "TrainRun", "predict", "same_architecture", "traine
            "seeded_dropout", "train", "BNRecord", "EpochRecord", "Progress", "StepRecord",
            "TrainResult", "WatchRecord", "MAX_BATCH", "MAX_EPOCHS", "MAX_SECONDS", "TrainError",
            "TrainSettings", "settings_dict", "evaluate", "load_bytes", "model_from_file",
-           "save_bytes"]
+           "save_bytes", "PageKnobs", "TrainLink", "RUNS", "Joined", "RunRegistry",
+           "run_bytes", "run_key"]

@@ -39,17 +39,24 @@ class Job:
 class TrainRun:
     """One or more trainings in a background thread (one after the other, same data and
     seed; each may have its own settings); the records are kept for a UI to poll with
-    :meth:`view`. ``alive()`` (optional) says whether whoever started it is still there: the
-    run stops within a step once it says False."""
+    :meth:`view`, by as many sessions as watch it.
+
+    Watchers are callables saying whether a session is still there (``alive``, then
+    :meth:`watch`): the run goes on while any of them says so and stops within a step once
+    none does (a run nobody ever watched goes on: the CLI, scripts). :meth:`leave` lets one
+    session go; the last one to leave stops the run. ``on_end(run)`` is called in the run's
+    thread when every job has ended."""
 
     def __init__(self, jobs: list[Job | tuple], data: DataSet, settings: TrainSettings, *,
-                 alive: Callable[[], bool] | None = None):
+                 alive: Callable[[], bool] | None = None,
+                 on_end: Callable[["TrainRun"], None] | None = None):
         self.jobs = [j if isinstance(j, Job) else Job(*j) for j in jobs]
         labels = [j.label for j in self.jobs]
         if len(set(labels)) != len(labels):
             raise TrainError(msg("two runs are both called '{label}': give each its own label",
                                  label=labels[0]))
-        self.data, self.settings, self.alive = data, settings, alive
+        self.data, self.settings, self.on_end = data, settings, on_end
+        self.watchers: list[Callable[[], bool]] = [alive] if alive is not None else []
         self.id = uuid.uuid4().hex  # a cache key for its trained weights
         self.stop_event = threading.Event()
         self._lock = threading.Lock()
@@ -74,6 +81,41 @@ class TrainRun:
     def running(self) -> bool:
         return self.thread.is_alive()
 
+    @property
+    def stopping(self) -> bool:
+        """Told to stop (by a user, or because nobody watches it any more)."""
+        return self.stop_event.is_set()
+
+    def watch(self, watcher: Callable[[], bool]) -> None:
+        """One more session watches the run (it goes on while any watcher says True)."""
+        with self._lock:
+            if all(w is not watcher for w in self.watchers):
+                self.watchers.append(watcher)
+
+    def leave(self, watcher: Callable[[], bool]) -> int:
+        """``watcher``'s session stops watching; the last one to leave stops the run (and
+        stays its watcher, so the run ends "stopped by the user"). Returns how many other
+        watchers are left."""
+        with self._lock:
+            others = [w for w in self.watchers if w is not watcher]
+            if others:
+                self.watchers = others
+        if not others:
+            self.stop()
+        return len(others)
+
+    def alive(self) -> bool:
+        """Whether anyone still watches (True for a run nobody ever watched)."""
+        with self._lock:
+            watchers = list(self.watchers)
+        return not watchers or any(w() for w in watchers)
+
+    def watching(self) -> int:
+        """How many of its watchers are there now."""
+        with self._lock:
+            watchers = list(self.watchers)
+        return sum(1 for w in watchers if w())
+
     def settings_of(self, label: str) -> TrainSettings:
         job = next(j for j in self.jobs if j.label == label)
         return job.settings or self.settings
@@ -90,9 +132,25 @@ class TrainRun:
         return emit
 
     def _work(self) -> None:
+        try:
+            self._train_jobs()
+        finally:
+            if self.on_end is not None:
+                self.on_end(self)
+
+    @property
+    def done(self) -> bool:
+        """Every job ended by itself (status "done"): a result worth keeping for the next
+        session that asks for the same run."""
+        with self._lock:
+            results = dict(self.results)
+        return all(results.get(j.label) is not None and results[j.label].status == "done"
+                   for j in self.jobs)
+
+    def _train_jobs(self) -> None:
         for i, job in enumerate(self.jobs):
             label = job.label
-            if self.alive is not None and not self.stop_event.is_set() and not self.alive():
+            if not self.stop_event.is_set() and not self.alive():
                 self.stop_event.set()
                 with self._lock:
                     self.progress[label] = Progress("stopped", message=gone_message(0))

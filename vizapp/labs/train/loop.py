@@ -157,8 +157,10 @@ class _Loop:
         if self.s.schedule != "none":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.sched = schedules.make_scheduler(self.s.schedule, self.opt, self.s.epochs,
-                                                      dict(self.s.schedule_args))
+                self.sched = schedules.make_scheduler(
+                    self.s.schedule, self.opt, self.s.epochs,
+                    schedules.run_params(self.s.schedule, self.s.epochs, self.s.lr,
+                                         dict(self.s.schedule_args)))
         self.scaler = (torch.amp.GradScaler("cuda") if self.amp is torch.float16 else None)
         self.hooks = []
         if self.watch:

@@ -37,12 +37,14 @@ class TrainSettings:
                            help="Images per step.")
     epochs: int = knob(10, min=1, max=MAX_EPOCHS, step=1, help="Passes over the training split.")
     schedule: str = knob("none", choices=("none", *schedules.SCHEDULES), label="lr schedule",
-                         help="A scheduler of the LR schedules page, stepped once per epoch.")
+                         help="A scheduler of the LR schedules page, stepped once per epoch; its "
+                               "knobs start at values that act within this run.")
     seed: int = knob(0, min=0, max=2**31 - 1, step=1,
                      help="Seeds the initial weights, the batch order and dropout.")
     max_seconds: float = knob(120.0, min=1.0, max=MAX_SECONDS, step=10.0, label="time cap (s)",
                               help="The run stops after this many seconds.")
-    schedule_args: tuple[tuple[str, Any], ...] = ()  # the schedule's knobs (others default)
+    schedule_args: tuple[tuple[str, Any], ...] = ()  # the schedule's knobs (the others take
+    #                                                 schedules.run_defaults for this run)
     device: str = "auto"
     precision: str = "auto"  # auto: bf16 (fp16) autocast on CUDA, fp32 elsewhere; or fp32
     watch: str | None = None  # module whose input is watched (None: the last activation)
