@@ -463,6 +463,7 @@ def rebuild(desc: Description) -> nn.Module:
 
 
 _CACHE_SIZE = 256
+_CACHE_BYTES = 32 << 20  # and at most this much description text (a 2,000-layer one: ~0.3 MB)
 _cache: OrderedDict[tuple[str, Shape | None], Description] = OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -491,8 +492,13 @@ def _remember(items: list) -> None:
         for key, desc in items:
             _cache[key] = desc
             _cache.move_to_end(key)
-        while len(_cache) > _CACHE_SIZE:
+        while len(_cache) > _CACHE_SIZE or (
+                len(_cache) > 1 and sum(_size(d) for d in _cache.values()) > _CACHE_BYTES):
             _cache.popitem(last=False)
+
+
+def _size(d: Description) -> int:
+    return len(repr(d.nodes)) + len(repr(d.sites))
 
 
 def known_for(*objects: Any) -> list:

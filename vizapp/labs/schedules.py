@@ -261,11 +261,7 @@ def lr_curve(name: str, epochs: int = 100, base_lr: float = 0.1,
         raise ScheduleError(msg("the base lr must be positive (got {base_lr})", base_lr=base_lr))
     epochs = int(epochs)
     p = check_params(name, params)
-    weight = torch.nn.Parameter(torch.zeros(1))
-    opt = torch.optim.SGD([weight], lr=float(base_lr))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sched = make_scheduler(name, opt, epochs, p)
+    sched, opt = _one_param_scheduler(name, epochs, base_lr, p, epochs)
     loss = np.array([])
     if name == "ReduceLROnPlateau":
         loss = synthetic_loss(epochs, p["loss_tau"], p["loss_noise"], p["seed"])
@@ -339,18 +335,24 @@ def run_params(name: str, epochs: int, base_lr: float, params: dict[str, Any]) -
     return check_params(name, {**run_defaults(name, epochs, base_lr), **params})
 
 
+def _one_param_scheduler(name: str, epochs: int, base_lr: float, params: dict[str, Any],
+                         span: int) -> tuple[Any, torch.optim.Optimizer]:
+    """Schedule ``name`` (checked parameters) over ``span`` epochs on a one-parameter SGD."""
+    p = check_params(name, params)
+    weight = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([weight], lr=float(base_lr))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return make_scheduler(name, opt, span, p), opt
+
+
 def changes_lr(name: str, epochs: int, base_lr: float, params: dict[str, Any]) -> bool:
     """Whether schedule ``name`` with ``params`` makes the lr of any epoch of a run of
     ``epochs`` epochs differ from ``base_lr`` (False: a no-op here, e.g. StepLR with
     step_size ≥ epochs). For
     ReduceLROnPlateau the loss is taken never to improve (its earliest possible cut)."""
     epochs = int(epochs)
-    p = check_params(name, params)
-    weight = torch.nn.Parameter(torch.zeros(1))
-    opt = torch.optim.SGD([weight], lr=float(base_lr))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sched = make_scheduler(name, opt, max(epochs, 2), p)
+    sched, opt = _one_param_scheduler(name, epochs, base_lr, params, max(epochs, 2))
     lrs = _stepped(sched, opt, epochs, np.ones(max(epochs, 1)))
     return any(abs(v - float(base_lr)) > 1e-12 * float(base_lr) for v in lrs)
 
