@@ -1128,6 +1128,11 @@ def test_two_sessions_pressing_the_same_link_watch_one_run():
         assert b.session_state["vz.train.run"] is run and T.RUNS.started == started + 1
         assert "2 session(s) watching this run" in _texts(b)
         assert "Another session had started this very run" in _texts(b)
+        deadline = time.time() + 30  # the run's thread reaches the device queue on its own
+        while "waiting for the device — 1 run(s) ahead" not in "\n".join(
+                str(p.proto.text) for p in b.get("progress")) and time.time() < deadline:
+            time.sleep(0.3)
+            b.run()
         assert "waiting for the device — 1 run(s) ahead" in "\n".join(
             str(p.proto.text) for p in b.get("progress"))
         d = _page(link)  # a third one joins, then stops: only it stops watching
