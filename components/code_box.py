@@ -1,7 +1,14 @@
-"""The code box of the "Your own model" family: a text area instead of generated knob widgets,
-the evaluator's message under it as plain text (never Markdown), and the one-click fix for a
-Linear whose in_features does not match what arrives. What was typed is never thrown away: the
-widget keeps it, and the rest of the app keeps showing the last good model."""
+"""The code box of the "Your own model" family: a full-width text area above the page (the
+sidebar only points to it), the evaluator's message under it as plain text (never Markdown)
+with the lines around the error numbered and the error's line marked, a numbered listing on
+request, and the one-click fix for a Linear whose in_features does not match what arrives.
+What was typed is never thrown away: the widget keeps it, and the rest of the app keeps showing
+the last good model.
+
+Streamlit's own text area, not an editor component: the maintained choices are iframes
+(streamlit-code-editor, last release 2024-12; streamlit-ace, 2021) that would lose Ctrl+Enter's
+"apply", the browser's own undo and text-area accessibility; line numbers come with the
+error's excerpt and the listing instead."""
 
 from __future__ import annotations
 
@@ -15,7 +22,8 @@ from vizapp.i18n import _, tr
 from vizapp.zoo import ModelSpec
 
 FAMILY = "custom"
-HEIGHT = 340
+HEIGHT = 300
+ANCHOR = "your-code"  # the sidebar's link points here
 # code, not prose: monospace, no soft wrapping (the sidebar is narrow; scroll sideways instead)
 CSS = ("<style>textarea[aria-label='Code']{font-family:ui-monospace,Menlo,Consolas,monospace;"
        "font-size:12.5px;white-space:pre;overflow-x:auto}</style>")
@@ -29,8 +37,20 @@ class Slots:
     fix: Any
 
 
-def draw(info, wkey: str) -> Slots:
-    """The code area (its value is already in session state) and the places under it."""
+def draw(info, wkey: str, place: Any = None) -> Slots:
+    """The code area (its value is already in session state) and the places under it, in
+    ``place`` (the main area, above the page) when given; the sidebar then gets a link."""
+    if place is None:
+        return _area(info, wkey)
+    st.caption(_("Your code is in the main area, above the page:"))
+    st.markdown(f"[{_('✎ Edit your code')}](#{ANCHOR})")
+    with place:
+        with st.expander(_("Your code"), expanded=True, icon=":material/code:"):
+            st.html(f'<div id="{ANCHOR}"></div>')
+            return _area(info, wkey)
+
+
+def _area(info, wkey: str) -> Slots:
     from vizapp.custom import allow_code
 
     if allow_code():
@@ -40,7 +60,10 @@ def draw(info, wkey: str) -> Slots:
     st.html(CSS)
     st.text_area(_("Code"), key=wkey, height=HEIGHT, help=tr(info.knob.help),
                  placeholder="net = nn.Sequential(...)")
-    st.caption(_("Ctrl+Enter (or click outside the box) applies the code."))
+    left, right = st.columns([3, 1])
+    left.caption(_("Ctrl+Enter (or click outside the box) applies the code."))
+    if right.toggle(_("Line numbers"), key="vz.code_numbers"):
+        st.code(st.session_state.get(wkey, ""), language="python", line_numbers=True)
     return Slots(st.empty(), st.container())
 
 
@@ -51,11 +74,22 @@ def finish(slots: Slots, frame, wkey: str) -> None:
         url_note(frame.spec)
 
 
-def show_error(slots: Slots, message: str) -> None:
-    """The evaluator's message, as text."""
+def show_error(slots: Slots, message: str, cfg: Any = None) -> None:
+    """The evaluator's message, as text, and the lines around the error with its line marked
+    (``cfg``: the refused config, whose code and input the error's line and column come from)."""
+    from vizapp.custom import refusal
+    from vizapp.render.excerpt import excerpt
+
     box = slots.error.container()
-    box.markdown(":red[:material/error: The code was not applied:]")
+    box.markdown(":red[:material/error: " + _("The code was not applied:") + "]")
     box.code(message, language=None, wrap_lines=True)
+    code = getattr(cfg, "code", None)
+    if not isinstance(code, str):
+        return
+    err = refusal(code, cfg.input_shape)
+    lines = "" if err is None else excerpt(code, err.line, err.col)
+    if lines:
+        box.code(lines, language=None)
 
 
 def _apply(wkey: str, new: str) -> None:

@@ -30,8 +30,11 @@ def render(frame: Frame, page: str = "") -> None:
     present.toggle()
     invalid = st.session_state.get(sidebar.INVALID_KEY)
     if invalid:
+        where = _("fix the code in the box below (its line is marked)") \
+            if st.session_state.get(sidebar.FAMILY_KEY) == "custom" else \
+            _("fix the knob marked in the sidebar")
         st.warning(md(_("Your last change is not a valid model ({}). Everything below still "
-                        "shows **{}**; fix the knob marked in the sidebar."), invalid, spec.label),
+                        "shows **{}**; {}."), invalid, spec.label, where),
                    icon=":material/undo:")
     msgs = st.session_state.get(state.URL_MESSAGES_KEY) or []
     if msgs:

@@ -100,8 +100,9 @@ def _caption(spec: ModelSpec) -> None:
         changes=", ".join(f"{k}={v}" for k, v in changed.items()))))
 
 
-def render() -> ModelSpec:
-    """Draw the sidebar; return the current valid spec (also kept in session state)."""
+def render(code_place=None) -> ModelSpec:
+    """Draw the sidebar; return the current valid spec (also kept in session state).
+    ``code_place``: where the code box of "Your own model" goes (the main area)."""
     ss = st.session_state
     good = state.current_spec()
     if FAMILY_KEY not in ss or MODEL_KEY not in ss:
@@ -116,7 +117,7 @@ def render() -> ModelSpec:
     arch, inputs = _knob_groups(spec_editor.visible_knobs(base))
     slots: dict[str, object] = {}
     with sb.expander(_("Architecture knobs"), expanded=True):
-        _arch_knobs(fam, base, arch, slots)
+        _arch_knobs(fam, base, arch, slots, code_place)
     with sb.expander(_("Input N×C×H×W and classes"), expanded=True):
         _input_knobs(fam, base, inputs, slots)
     sb.button(_("↺ Reset to preset"), on_click=_on_reset, width="stretch",
@@ -125,7 +126,7 @@ def render() -> ModelSpec:
     cfg, errors = spec_editor.read(PREFIX, dataclasses.replace(base, preset=ss[MODEL_KEY]))
     errors.update(ss.pop(ERRORS_KEY, {}) or {})
     if errors:
-        _show_errors(errors, slots, top_error, fam)
+        _show_errors(errors, slots, top_error, fam, cfg)
         current = ss[state.SPEC_KEY]
         sb.info(md(_("Showing the last valid model: **{}**"), current.label), icon=":material/undo:")
         ss[INVALID_KEY] = "; ".join(errors.values())
@@ -169,7 +170,7 @@ def _knob_groups(knobs) -> tuple[list, list]:
     return arch, inputs
 
 
-def _arch_knobs(fam: str, base: ModelSpec, arch: list, slots: dict) -> None:
+def _arch_knobs(fam: str, base: ModelSpec, arch: list, slots: dict, code_place=None) -> None:
     """One widget per architecture knob (the code box for your own model), each with a slot
     under it for its error."""
     if not arch:
@@ -177,7 +178,8 @@ def _arch_knobs(fam: str, base: ModelSpec, arch: list, slots: dict) -> None:
                      "change its input and classes below."))
     for info in arch:
         if fam == code_box.FAMILY:  # your own model: a code box, not a knob widget
-            slots[info.name] = code_box.draw(info, spec_editor.widget_key(PREFIX, base, info))
+            slots[info.name] = code_box.draw(info, spec_editor.widget_key(PREFIX, base, info),
+                                             code_place)
             continue
         slots[info.name] = spec_editor.draw(st, PREFIX, base, info)
 
@@ -198,12 +200,12 @@ def _input_knobs(fam: str, base: ModelSpec, inputs: list, slots: dict) -> None:
         slots[info.name] = spec_editor.draw(st, PREFIX, base, info, label=label)
 
 
-def _show_errors(errors: dict, slots: dict, top_error, fam: str) -> None:
+def _show_errors(errors: dict, slots: dict, top_error, fam: str, cfg=None) -> None:
     """Each refused knob's message in the slot under it (the top one when it has none)."""
     for name, message in errors.items():
         slot = slots.get(name, top_error)
         if fam == code_box.FAMILY and name == "code":
-            code_box.show_error(slot, message)
+            code_box.show_error(slot, message, cfg)
             continue
         message = tr(message)  # a lazy message from an earlier run: in this run's language
         text = md("**{}**: {}", unbracket(name), unbracket(message)) if slot is top_error and name \

@@ -441,9 +441,8 @@ def _bad_inputs():
         ("dunder", lambda: evaluate("net = __import__('os')"), CodeError,
          "line 1: names like __import__ (double underscores) are not allowed"),
         ("class", lambda: evaluate("class Net(nn.Module):\n    pass\nnet = Net()"), CodeError,
-         "line 1: classes with forward() run arbitrary Python, which this shared app does not "
-         "do: write the model as nn.Sequential(...) (with OrderedDict or add_module for names), "
-         "or start the app on your own computer with `vizapp app --allow-code` to allow classes"),
+         "line 1: class Net has no forward(self, x): the app needs it to know what the layers "
+         "do with the input"),
         ("loop", lambda: evaluate("layers = []\nfor i in 3:\n    layers.append(i)"), CodeError,
          "line 2: cannot loop over a value of type int"),
         ("typo", lambda: evaluate("net = nn.Conv2x(1, 2, 3)"), CodeError,

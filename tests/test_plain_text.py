@@ -165,7 +165,11 @@ def _open_named(page: str, fail: bool, **params: str) -> AppTest:
 
 def _assert_names_are_text(at: AppTest) -> tuple[list[str], list[str]]:
     bodies_, plots = markdown_and_plots(at)
-    bad = {b[:160]: live(outside_code(b)) for b in bodies_ if live(outside_code(b))}
+    from components.code_box import ANCHOR
+
+    own = f"](#{ANCHOR})"  # the sidebar's link to the code box: vizapp's own, same page
+    bad = {b[:160]: live(outside_code(b.replace(own, ")"))) for b in bodies_
+           if live(outside_code(b.replace(own, ")")))}
     assert not bad, bad
     tags = {p[:80]: _PLOTLY_HTML.findall(p) for p in plots if _PLOTLY_HTML.findall(p)}
     assert not tags, tags

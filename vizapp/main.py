@@ -26,11 +26,13 @@ def main() -> None:
     page = st.navigation(pages, position="top")
     lang.switch()
     class_panel.open_link()  # ?class=CODE alone: the teacher's model, in exercise mode
-    spec = sidebar.render()
+    head, code_place = st.container(), st.container()  # the header strip, then your code
+    spec = sidebar.render(code_place)
     state.sync_query_params(spec)
     this = frame.begin(spec)  # the one fetch of this rerun's analysis
     sidebar.finish(this)
-    header.render(this, page.url_path)
+    with head:
+        header.render(this, page.url_path)
     page.run()
 
 

@@ -7,9 +7,11 @@ whitelist (:mod:`.check`) and run by a small interpreter (:mod:`.interp`) that k
 last expression, or the variable ``net`` or ``model``. It is always built on the meta device
 first; above :data:`limits.MAX_PARAMS` parameters it is refused before any memory is taken.
 
-Classes with ``forward()`` are arbitrary Python: refused unless :func:`allow_code` is on (the
-environment variable ``VIZAPP_ALLOW_CODE=1``, set by ``vizapp app --allow-code`` on a
-personal computer), in which case :mod:`.trusted` runs them with ``exec``.
+Classes (``class Net(nn.Module)`` with ``__init__`` and ``forward``) are interpreted too
+(:mod:`.boxclass`): ``__init__`` in the sandbox like the rest of the code, ``forward`` by the same
+interpreter with the tensor operations of :mod:`.tensor_ops` only. With :func:`allow_code` on (the
+environment variable ``VIZAPP_ALLOW_CODE=1``, set by ``vizapp app --allow-code`` on a personal
+computer), code with classes runs as ordinary Python instead (:mod:`.trusted`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from .sandbox import Description, describe, rebuild
 
 ALLOW_ENV = "VIZAPP_ALLOW_CODE"
 
-__all__ = ["CodeError", "Built", "allow_code", "evaluate", "build", "summary", "limits"]
+__all__ = ["CodeError", "Built", "allow_code", "evaluate", "build", "summary", "limits",
+           "refusal"]
 
 
 def allow_code() -> bool:
@@ -101,3 +104,12 @@ def summary(source: str, input_shape: tuple[int, ...] | None = None) -> Summary:
         return Summary(count_params(m), sum(1 for _ in m.modules()), True)
     desc = describe(source, input_shape)
     return Summary(desc.params, desc.layers, False)
+
+
+def refusal(source: str, input_shape: tuple[int, ...] | None = None) -> CodeError | None:
+    """Why ``source`` is refused (its line and column as fields), or None when it builds."""
+    try:
+        summary(source, input_shape)
+    except CodeError as exc:
+        return exc
+    return None

@@ -32,6 +32,7 @@ ALLOWED_NODES = (
     ast.comprehension, ast.JoinedStr, ast.FormattedValue,
     ast.operator, ast.unaryop, ast.boolop, ast.cmpop, ast.expr_context,
     ast.alias,  # only under an accepted import (a refused one fails first: ast.walk is BFS)
+    ast.ClassDef,  # class Net(nn.Module) only: see _check_class
 )
 # the imports code pasted from d2l or a notebook starts with: accepted, and they change nothing
 # (nn, torch.nn, OrderedDict are there already); every other import is refused
@@ -72,10 +73,8 @@ _REFUSALS = {
     ast.SetComp: N_("sets are not needed to describe a model"),
     ast.Set: N_("sets are not needed to describe a model"),
 }
-CLASS_REFUSAL = N_("classes with forward() run arbitrary Python, which this shared app does not "
-                 "do: write the model as nn.Sequential(...) (with OrderedDict or add_module for "
-                 "names), or start the app on your own computer with `vizapp app --allow-code` "
-                 "to allow classes")
+CLASS_HELP = N_("a class in the box is class Name(nn.Module) with methods only (__init__, "
+               "forward and helpers), no decorators")
 
 
 def parse(source: str) -> ast.Module:
@@ -87,6 +86,7 @@ def parse(source: str) -> ast.Module:
     if not source.strip():
         raise CodeError(msg("the box is empty: write a model, e.g. net = "
                             "nn.Sequential(nn.Flatten(), nn.Linear(784, 10))"))
+    source = source.replace("\u00a0", " ")  # web pages' non-breaking spaces, as pasted
     try:
         tree = ast.parse(source, mode="exec")
     except SyntaxError as exc:
@@ -105,12 +105,70 @@ def has_class(tree: ast.Module) -> ast.ClassDef | None:
     return next((n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)), None)
 
 
+def is_super_init(node: ast.AST) -> bool:
+    """``super().__init__()`` or ``super(Net, self).__init__()`` (no arguments to __init__)."""
+    if not (isinstance(node, ast.Call) and not node.args and not node.keywords
+            and isinstance(node.func, ast.Attribute) and node.func.attr == "__init__"):
+        return False
+    inner = node.func.value
+    return (isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name)
+            and inner.func.id == "super" and not inner.keywords and len(inner.args) in (0, 2)
+            and all(isinstance(a, ast.Name) for a in inner.args))
+
+
+def _class_parts(tree: ast.Module) -> set[int]:
+    """ids of the nodes that are allowed only where a class puts them: its ``__init__``
+    method and the ``super().__init__()`` statements in it (names the other rules refuse)."""
+    allowed: set[int] = set()
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        for f in cls.body:
+            if isinstance(f, ast.FunctionDef) and f.name == "__init__":
+                allowed.add(id(f))
+                for st in f.body:
+                    if isinstance(st, ast.Expr) and is_super_init(st.value):
+                        allowed.update(id(n) for n in ast.walk(st.value))
+    return allowed
+
+
+def _check_class(node: ast.ClassDef, top: bool) -> None:
+    line = node.lineno
+    if not top:
+        raise CodeError(msg("define classes at the top level of the box, not inside a function "
+                            "or another class"), line)
+    if len(node.bases) != 1 or node.keywords or node.decorator_list or \
+            not (isinstance(node.bases[0], ast.Attribute) and node.bases[0].attr == "Module"
+                 and _is_nn(node.bases[0].value)):
+        raise CodeError(msg("class {name}: a class in the box extends nn.Module only, e.g. "
+                            "class {name}(nn.Module):", name=node.name), line)
+    for item in node.body:
+        doc = isinstance(item, ast.Expr) and isinstance(item.value, ast.Constant) and \
+            isinstance(item.value.value, str)
+        if not (isinstance(item, (ast.FunctionDef, ast.Pass)) or doc):
+            raise CodeError(lazy(CLASS_HELP), item.lineno)
+        if isinstance(item, ast.FunctionDef) and item.decorator_list:
+            raise CodeError(msg("decorators are not allowed"), item.lineno)
+        if isinstance(item, ast.FunctionDef) and not item.args.args:
+            raise CodeError(msg("method {name} needs self as its first parameter",
+                                name=item.name), item.lineno)
+    forward = next((f for f in node.body if isinstance(f, ast.FunctionDef)
+                    and f.name == "forward"), None)
+    if forward is not None and (len(forward.args.args) != 2 or forward.args.defaults):
+        raise CodeError(msg("forward(self, x) takes one input here (the image batch)"),
+                        forward.lineno)
+
+
 def check(tree: ast.Module) -> None:
     """Refuse any node outside the subset (CodeError with its line)."""
+    allowed = _class_parts(tree)
+    top = {id(n) for n in tree.body}
     for node in ast.walk(tree):
         line = getattr(node, "lineno", None)
+        if id(node) in allowed:
+            continue
         if isinstance(node, ast.ClassDef):
-            raise CodeError(lazy(CLASS_REFUSAL), line)
+            _check_class(node, id(node) in top)
+            _check_name(node.name, line)
+            continue
         if no_op_import(node):
             continue
         for cls, why in _REFUSALS.items():
@@ -148,25 +206,21 @@ def _check_name(name: str, line: int | None) -> None:
                         line)
     if name.startswith("__"):
         raise CodeError(msg("names starting with __ ({name}) are not allowed", name=name), line)
+    if name == "super":
+        raise CodeError(msg("super() is allowed only as super().__init__() in __init__"), line)
     if name in FORBIDDEN_NAMES:
         raise CodeError(msg("{name}() is not available in the box: it only builds layers",
                             name=name), line)
 
 
 def _check_attribute(node: ast.Attribute, line: int | None) -> None:
+    """Names starting with ``_`` are refused here; every other attribute is resolved by the
+    interpreter, which knows only ``nn.<Layer>``, ``F.<function>``, ``torch.<function>``,
+    ``self.<what __init__ made>``, tensor methods and ``.add_module/.append/.extend``."""
     attr = node.attr
     if attr.startswith("_"):
         raise CodeError(msg("attribute .{attr} is not allowed (no names starting with _)",
                             attr=attr), line)
-    if attr == "functional" or getattr(node.value, "attr", None) == "functional":
-        raise CodeError(msg("nn.functional is not available in the box: use layers such as "
-                            "nn.ReLU() or nn.MaxPool2d(2) inside nn.Sequential"), line)
-    if _is_nn(node.value) or attr in METHODS:
-        return
-    if isinstance(node.value, ast.Name) and node.value.id == "torch" and attr == "nn":
-        return
-    raise CodeError(msg(".{attr} is not allowed: the box only allows nn.<Layer>, "
-                        "torch.nn.<Layer>, .add_module, .append and .extend", attr=attr), line)
 
 
 def _is_nn(value: ast.expr) -> bool:

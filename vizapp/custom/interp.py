@@ -15,9 +15,12 @@ from torch import nn
 
 from vizapp.i18n import msg
 
-from . import limits
-from .check import CodeError, check, parse
+from . import limits, tensor_ops
+from .boxclass import (CURRENT, PROGRAM_OF, BoxClass, BoxModule, Program, box_class,
+                       get_attribute, new_instance, set_attribute)
+from .check import CodeError, check, is_super_init, parse
 from .layer_args import check_layer_call
+from .tensor_ops import FUNCTIONAL_NS, TensorFunction, TensorMethod, is_tensor
 from .values import BINOPS, BUILTINS, NN, TORCH, Builtin, Layer, Method, Namespace, layer
 
 PLAIN = (int, float, bool, str, type(None))
@@ -44,6 +47,14 @@ class Function:
 
 
 @dataclass
+class BoundMethod:
+    """``self.method`` of a box class instance."""
+
+    obj: BoxModule
+    node: ast.FunctionDef
+
+
+@dataclass
 class Interpreter:
     tree: ast.Module
     steps: int = 0
@@ -55,22 +66,27 @@ class Interpreter:
     sites: dict[int, ast.Call] = field(default_factory=dict)  # id(layer) -> the call
     calls: dict[int, tuple] = field(default_factory=dict)  # id(layer) -> (args, kwargs)
     keep: list[Any] = field(default_factory=list)  # keeps ids stable while sites are used
+    program: Program | None = None  # the box's classes, for the instances it makes
+    forward: bool = False  # running a forward pass: layers are called, none is made
 
     # ------------------------------------------------------------------ bookkeeping
     def tick(self, node: ast.AST) -> None:
         self.steps += 1
-        if self.steps > limits.MAX_STEPS:
+        cap = limits.MAX_FORWARD_STEPS if self.forward else limits.MAX_STEPS
+        if self.steps > cap:
             raise CodeError(msg("the code takes more than {max_steps:,} steps to run",
-                                max_steps=limits.MAX_STEPS),
+                                max_steps=cap),
                             getattr(node, "lineno", None))
-        if self.steps % 256 == 0 and time.monotonic() - self.started > limits.MAX_SECONDS:
+        if self.steps % 256 == 0 and not self.forward and \
+                time.monotonic() - self.started > limits.MAX_SECONDS:
             raise CodeError(msg("the code takes longer than {max_seconds:g} s to build",
                                 max_seconds=limits.MAX_SECONDS),
                             getattr(node, "lineno", None))
 
     def iterate(self, node: ast.AST, items: Any):
         if not isinstance(items, (list, tuple, range, dict, str, zip, enumerate, reversed,
-                                  nn.Sequential, nn.ModuleList, type(iter([])))):
+                                  nn.Sequential, nn.ModuleList, type(iter([])))) or \
+                is_tensor(items):
             raise CodeError(msg("cannot loop over {what}", what=_kind(items)), node.lineno)
         for item in items:
             self.iterations += 1
@@ -94,6 +110,8 @@ class Interpreter:
     def stmt(self, s: ast.stmt, env: dict[str, Any]) -> Any:
         self.tick(s)
         if isinstance(s, ast.Expr):
+            if is_super_init(s.value):
+                return None  # super().__init__(): the instance is an nn.Module already
             return self.expr(s.value, env)
         if isinstance(s, ast.Assign):
             value = self.expr(s.value, env)
@@ -110,6 +128,8 @@ class Interpreter:
             self.body(s.body if self.expr(s.test, env) else s.orelse, env)
         elif isinstance(s, ast.FunctionDef):
             env[s.name] = Function(s)
+        elif isinstance(s, ast.ClassDef):
+            env[s.name] = box_class(s)
         elif isinstance(s, ast.Return):
             raise _Return(None if s.value is None else self.expr(s.value, env))
         elif isinstance(s, ast.Break):
@@ -140,6 +160,16 @@ class Interpreter:
                                     k=len(target.elts)), target.lineno)
             for t, v in zip(target.elts, items):
                 self.assign(t, v, env)
+        elif isinstance(target, ast.Attribute):
+            obj = self.expr(target.value, env)
+            if not isinstance(obj, BoxModule) or self.forward:
+                raise CodeError(msg("only self.<name> = ... in __init__ sets an attribute"),
+                                target.lineno)
+            try:
+                set_attribute(obj, target.attr, value)
+            except CodeError as exc:
+                raise CodeError(exc.reason, target.lineno) from None
+            _check_size(value, target)
         elif isinstance(target, ast.Subscript):
             obj = self.expr(target.value, env)
             if not isinstance(obj, (list, dict, OrderedDict)):
@@ -202,19 +232,33 @@ class Interpreter:
 
     def attribute(self, e: ast.Attribute, env: dict[str, Any]) -> Any:
         obj = self.expr(e.value, env)
-        if obj is TORCH and e.attr == "nn":
-            return NN
-        if obj is NN:
-            try:
-                return layer(e.attr)
-            except CodeError as exc:
-                raise CodeError(exc.reason, e.lineno) from None
-        if e.attr == "add_module" and isinstance(obj, nn.Module) or \
-                e.attr in ("append", "extend") and isinstance(obj, (list, nn.Sequential,
-                                                                     nn.ModuleList)):
-            return Method(obj, e.attr)
-        raise CodeError(msg("{what} has no .{attr} the box allows", what=_kind(obj),
-                            attr=e.attr), e.lineno)
+        try:
+            found = self.attribute_of(obj, e.attr)
+        except CodeError as exc:
+            raise CodeError(exc.reason, e.lineno) from None
+        if found is _MISSING:
+            raise CodeError(msg("{what} has no .{attr} the box allows", what=_kind(obj),
+                                attr=e.attr), e.lineno)
+        return found
+
+    def attribute_of(self, obj: Any, attr: str) -> Any:
+        """``obj.attr`` where the box allows it (else ``_MISSING``)."""
+        found = _namespace_attribute(obj, attr)
+        if found is not _MISSING:
+            return found
+        if isinstance(obj, BoxModule):
+            return get_attribute(obj, attr, BoundMethod)
+        if is_tensor(obj):
+            if attr in tensor_ops.TENSOR_ATTRIBUTES:
+                return getattr(obj, attr)
+            return TensorMethod(obj, attr) if attr in tensor_ops.TENSOR_METHODS else _MISSING
+        if not self.forward and (attr == "add_module" and isinstance(obj, nn.Module) or
+                                 attr in ("append", "extend") and
+                                 isinstance(obj, (list, nn.Sequential, nn.ModuleList))):
+            return Method(obj, attr)
+        if isinstance(obj, (nn.Sequential, nn.ModuleDict)) and attr in obj._modules:
+            return obj._modules[attr]  # a named layer of a container: self.features.conv1
+        return _MISSING
 
     def elements(self, elts: list[ast.expr], env: dict[str, Any]) -> list[Any]:
         out: list[Any] = []
@@ -239,6 +283,8 @@ class Interpreter:
         line = getattr(e, "lineno", None)
         if fn is None:
             raise CodeError(msg("operator {type} is not needed here", type=type(op).__name__), line)
+        if is_tensor(a) or is_tensor(b):
+            return self.tensor_call(e, type(op).__name__, fn, [a, b], {})
         _check_operands(op, a, b, line)
         try:
             result = fn(a, b)
@@ -250,6 +296,10 @@ class Interpreter:
     def unary(self, e: ast.UnaryOp, v: Any) -> Any:
         if isinstance(e.op, ast.Not):
             return not v
+        if is_tensor(v) and isinstance(e.op, ast.USub):
+            import operator
+
+            return self.tensor_call(e, "-", operator.neg, [v], {})
         if not isinstance(v, (int, float)):
             raise CodeError(msg("unary {type} needs a number", type=type(e.op).__name__), e.lineno)
         return {ast.USub: lambda x: -x, ast.UAdd: lambda x: +x,
@@ -283,6 +333,10 @@ class Interpreter:
     def subscript(self, e: ast.Subscript, env: dict[str, Any]) -> Any:
         obj = self.expr(e.value, env)
         key = self.expr(e.slice, env)
+        if is_tensor(obj):
+            import operator
+
+            return self.tensor_call(e, "[]", operator.getitem, [obj, key], {})
         if not isinstance(obj, (list, tuple, str, dict, range, nn.Sequential, nn.ModuleList,
                                 nn.ModuleDict)):
             raise CodeError(msg("cannot index {what}", what=_kind(obj)), e.lineno)
@@ -348,17 +402,67 @@ class Interpreter:
             else:
                 kwargs[kw.arg] = value
         if isinstance(fn, Layer):
+            if self.forward:
+                raise CodeError(msg("forward() uses the layers __init__ made: build nn.{name} "
+                                    "in __init__ as self.<name>", name=fn.name), e.lineno)
             return self.make_layer(e, fn, args, kwargs)
-        if isinstance(fn, Function):
+        if isinstance(fn, (Function, BoundMethod)):
             return self.call_function(e, fn, args, kwargs)
         if isinstance(fn, Method):
             return self.call_method(e, fn, args, kwargs)
         if isinstance(fn, Builtin):
             return self.call_builtin(e, fn, args, kwargs)
+        if isinstance(fn, BoxClass):
+            return self.instantiate(e, fn, args, kwargs)
+        if isinstance(fn, TensorFunction):
+            return self.tensor_call(e, fn.name, fn.fn, args, kwargs)
+        if isinstance(fn, TensorMethod):
+            return self.tensor_call(e, f".{fn.name}", getattr(fn.obj, fn.name), args, kwargs)
         if isinstance(fn, nn.Module):
+            return self.call_layer(e, fn, args, kwargs)
+        raise CodeError(msg("{what} cannot be called", what=_kind(fn)), e.lineno)
+
+    def call_layer(self, e: ast.Call, module: nn.Module, args: list[Any],
+                   kwargs: dict[str, Any]) -> Any:
+        if not self.forward:
             raise CodeError(msg("calling a layer runs it on data; the box only describes the "
                                 "model (the app runs it for you)"), e.lineno)
-        raise CodeError(msg("{what} cannot be called", what=_kind(fn)), e.lineno)
+        try:
+            return tensor_ops.call_module(module, args, kwargs)
+        except CodeError as exc:
+            raise CodeError(exc.reason, exc.line or e.lineno, exc.col) from None
+
+    def tensor_call(self, e: ast.AST, what: str, fn: Any, args: list[Any],
+                    kwargs: dict[str, Any]) -> Any:
+        try:
+            return tensor_ops.checked_call(what, fn, args, kwargs)
+        except CodeError as exc:
+            raise CodeError(exc.reason, exc.line or getattr(e, "lineno", None)) from None
+
+    def instantiate(self, e: ast.Call, cls: BoxClass, args: list[Any],
+                    kwargs: dict[str, Any]) -> BoxModule:
+        """``Net(...)``: a new instance, then its ``__init__`` with ``self`` bound."""
+        if self.forward:
+            raise CodeError(msg("forward() uses the layers __init__ made: create {cls}(...) in "
+                                "__init__", cls=cls.name), e.lineno)
+        if "forward" not in cls.methods:
+            raise CodeError(msg("class {cls} has no forward(self, x): the app needs it to know "
+                                "what the layers do with the input", cls=cls.name),
+                            cls.node.lineno)
+        self.layers += 1
+        if self.layers > limits.MAX_MODULES:
+            raise CodeError(msg("the code creates more than {max_modules:,} layers",
+                                max_modules=limits.MAX_MODULES), e.lineno)
+        obj = new_instance(self.program, cls)
+        self.keep.append(obj)
+        init = cls.methods.get("__init__")
+        if init is not None:
+            self.call_function(e, BoundMethod(obj, init), args, kwargs)
+        elif args or kwargs:
+            raise CodeError(msg("{cls}() takes no arguments (it has no __init__)", cls=cls.name),
+                            e.lineno)
+        self.sites[id(obj)] = e
+        return obj
 
     def make_layer(self, e: ast.Call, fn: Layer, args: list[Any], kwargs: dict[str, Any]):
         try:  # first: it stops at the first value of the wrong type (no walk over a huge list)
@@ -386,35 +490,38 @@ class Interpreter:
         self.keep.append(module)
         return module
 
-    def call_function(self, e: ast.Call, fn: Function, args: list[Any],
+    def call_function(self, e: ast.Call | None, fn: Function | BoundMethod, args: list[Any],
                       kwargs: dict[str, Any]) -> Any:
+        if isinstance(fn, BoundMethod):
+            args = [fn.obj, *args]
         a = fn.node.args
         if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs:
             raise CodeError(msg("functions in the box take plain parameters only (no *args, "
                                 "**kwargs)"), fn.node.lineno)
         names = [p.arg for p in a.args]
+        line = fn.node.lineno if e is None else e.lineno
         if len(args) > len(names):
             raise CodeError(msg("{name}() takes {n} arguments but {k} were given",
-                                name=fn.node.name, n=len(names), k=len(args)), e.lineno)
+                                name=fn.node.name, n=len(names), k=len(args)), line)
         local = dict(zip(names, args))
         defaults = dict(zip(names[len(names) - len(a.defaults):], a.defaults))
         for k, v in kwargs.items():
             if k not in names or k in local:
                 raise CodeError(msg("{name}() got an unexpected or repeated argument '{arg}'",
-                                    name=fn.node.name, arg=k), e.lineno)
+                                    name=fn.node.name, arg=k), line)
             local[k] = v
         for n in names:
             if n not in local:
                 if n not in defaults:
                     raise CodeError(msg("{name}() is missing the argument '{arg}'",
-                                        name=fn.node.name, arg=n), e.lineno)
+                                        name=fn.node.name, arg=n), line)
                 local[n] = self.expr(defaults[n], self.scope)
         self.depth += 1
         try:
             if self.depth > limits.MAX_DEPTH:
                 raise CodeError(msg("functions call each other more than {max_depth} deep",
                                     max_depth=limits.MAX_DEPTH),
-                                e.lineno)
+                                line)
             self.body(fn.node.body, local)
         except _Return as r:
             return r.value
@@ -472,6 +579,67 @@ class Interpreter:
         return out
 
 
+_MISSING = object()
+
+
+def _namespace_attribute(obj: Any, attr: str) -> Any:
+    """``torch.nn``, ``nn.Conv2d``, ``nn.functional``, ``F.relu``, ``torch.cat`` (or
+    ``_MISSING``)."""
+    if obj is TORCH:
+        if attr == "nn":
+            return NN
+        return tensor_ops.torch_function(attr) or _MISSING
+    if obj is NN:
+        if attr == "functional":
+            return FUNCTIONAL_NS
+        return layer(attr)
+    if obj is FUNCTIONAL_NS:
+        found = tensor_ops.functional(attr)
+        if found is None:
+            raise CodeError(msg("F.{name} is not among the functions a forward() in the box may "
+                                "use (activations, pools, dropout, padding)", name=attr))
+        return found
+    return _MISSING
+
+
+def program_of(source: str) -> Program:
+    """Parse and check ``source`` (never run it) and collect its ``def`` s and classes."""
+    tree = parse(source)
+    check(tree)
+    return program_from(source, tree)
+
+
+def program_from(source: str, tree: ast.Module) -> Program:
+    """The program of an already checked tree."""
+    scope: dict[str, Any] = {}
+    for s in tree.body:
+        if isinstance(s, ast.FunctionDef):
+            scope[s.name] = Function(s)
+        elif isinstance(s, ast.ClassDef):
+            scope[s.name] = box_class(s)
+    return Program(source, tree, scope, run_method)
+
+
+PROGRAM_OF.append(program_of)
+
+
+def run_method(obj: BoxModule, name: str, args: list[Any]) -> Any:
+    """Run ``obj``'s method ``name`` (its ``forward``) in forward mode. Nested box modules of
+    one pass share the outermost call's interpreter, so its step budget covers the pass."""
+    program = obj.box_program
+    current = CURRENT.get()
+    if current is not None and current.tree is program.tree:
+        return current.call_function(None, BoundMethod(obj, obj.box_class.methods[name]), args, {})
+    interp = Interpreter(program.tree, scope=dict(program.scope), program=program, forward=True)
+    token = CURRENT.set(interp)
+    try:
+        return interp.call_function(None, BoundMethod(obj, obj.box_class.methods[name]), args, {})
+    except RecursionError:
+        raise CodeError(msg("the code nests too deeply")) from None
+    finally:
+        CURRENT.reset(token)
+
+
 # ---------------------------------------------------------------------------- checks
 def _kind(v: Any) -> str:
     if isinstance(v, Namespace):
@@ -480,6 +648,10 @@ def _kind(v: Any) -> str:
         return f"nn.{v.name}"
     if isinstance(v, Function):
         return msg("the function {name}", name=v.node.name)
+    if isinstance(v, BoxClass):
+        return msg("the class {name}", name=v.name)
+    if is_tensor(v):
+        return msg("a tensor")
     if isinstance(v, nn.Module):
         return msg("a {type} layer", type=type(v).__name__)
     return msg("a value of type {type}", type=type(v).__name__)
@@ -573,11 +745,24 @@ MODEL_NAMES = ("net", "model")
 
 
 def _pick(interp: Interpreter, last: object, tree: ast.Module) -> nn.Module:
+    """The last expression if it is a model; else ``net`` / ``model``; else the model the last
+    top-level assignment made (seed 003's ``model4 = Net4()``); else an instance of the last
+    class (when it needs no arguments)."""
     if isinstance(last, nn.Module) and isinstance(tree.body[-1], ast.Expr):
         return last
     for name in MODEL_NAMES:
         if isinstance(interp.scope.get(name), nn.Module):
             return interp.scope[name]
+    assigned = [interp.scope.get(t.id) for s in tree.body if isinstance(s, ast.Assign)
+                for t in s.targets if isinstance(t, ast.Name)]
+    models = [m for m in assigned if isinstance(m, nn.Module)]
+    if models:
+        return models[-1]
+    classes = [s for s in tree.body if isinstance(s, ast.ClassDef)]
+    if classes:
+        cls = interp.scope[classes[-1].name]
+        return interp.instantiate(ast.Call(func=ast.Name(cls.name), args=[], keywords=[],
+                                           lineno=cls.node.lineno), cls, [], {})
     raise CodeError(msg("the box must end with the model: an expression like nn.Sequential(...), "
                         "or a variable named net or model"))
 
@@ -588,7 +773,7 @@ def evaluate_source(source: str) -> tuple[Interpreter, nn.Module]:
     :mod:`.sandbox`)."""
     tree = parse(source)
     check(tree)
-    interp = Interpreter(tree)
+    interp = Interpreter(tree, program=program_from(source, tree))
     try:
         last = interp.run()
     except RecursionError:

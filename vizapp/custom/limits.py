@@ -17,3 +17,5 @@ MAX_LAYER_CALLS = 20_000  # layer calls of one forward pass (a layer shared 2**4
 SANDBOX_MEMORY = 1 << 30  # bytes the evaluating process may add to its address space
 SANDBOX_CPU_S = 4  # CPU seconds of the evaluating process (it holds an analysis worker)
 SANDBOX_WALL_S = 6.0  # wall-clock seconds before it is killed
+MAX_TENSOR_ELEMENTS = 1 << 28  # values of one tensor a forward written in the box may make
+MAX_FORWARD_STEPS = 300_000  # interpreter steps of one forward pass (all box classes together)

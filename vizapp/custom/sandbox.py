@@ -41,14 +41,16 @@ from vizapp.i18n import SOURCE_LANG, Msg, get_lang, msg, tr
 from vizapp.runtime import workers
 
 from . import limits
+from .boxclass import PLAIN_ATTR, BoxModule, Program, new_instance
 from .check import CodeError
-from .interp import evaluate_source
+from .interp import evaluate_source, program_of
 from .layer_args import call_values, check_layer_call
 from .values import layer_names
 
 Shape = tuple[int, ...]
 MAX_REPLY_BYTES = 8 << 20  # a description of 2,000 layers is ~0.3 MB
 _CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
+BOX = "class"  # a node for an instance of a class written in the box
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Description:
     params: int
     layers: int
     sites: tuple  # ((module path, Site), …)
+    source: str | None = None  # the code, when the model holds instances of its classes
 
     def site(self, path: str) -> Site | None:
         return dict(self.sites).get(path)
@@ -114,6 +117,13 @@ def _describe_model(model: nn.Module, calls: dict[int, tuple]) -> tuple[list, in
         if id(m) in index:
             return index[id(m)]
         name = type(m).__name__
+        if isinstance(m, BoxModule):
+            kids = [(k, visit(c)) for k, c in m._modules.items() if c is not None]
+            node = {"type": BOX, "class": m.box_class.name, "children": kids,
+                    "attrs": {k: _encode(v, index) for k, v in m.box_attrs.items()}}
+            index[id(m)] = len(nodes)
+            nodes.append(node)
+            return index[id(m)]
         if getattr(nn, name, None) is not type(m) or name not in layer_names():
             raise CodeError(msg("{type} is not a torch.nn layer", type=name))
         if name in _CONTAINERS:
@@ -200,6 +210,7 @@ def describe_here(source: str, input_shape: Shape | None = None) -> dict:
             raise CodeError(msg("one pass through the model calls its layers {n:,} times (at "
                                 "most {cap:,}): is one layer shared many times over?", n=n_calls,
                                 cap=limits.MAX_LAYER_CALLS))
+        _check_forward(model, input_shape)
         nodes, root = _describe_model(model, interp.calls)
         params = sum(p.numel() for p in model.parameters())
         if params > limits.MAX_PARAMS:
@@ -208,11 +219,29 @@ def describe_here(source: str, input_shape: Shape | None = None) -> dict:
                                 max_params=limits.MAX_PARAMS))
         desc = {"nodes": nodes, "root": root, "params": params,
                 "layers": sum(1 for _ in model.modules()), "sites": _sites(model, interp.sites)}
-        again = rebuild(_description(desc))
+        again = rebuild(_description(desc, source))
         if repr(again) != repr(model) or _shapes(again) != _shapes(model):
             raise CodeError(msg("this model cannot be rebuilt from its layers' arguments (a "
                                 "layer was changed after it was built?)"))
     return desc
+
+
+def _check_forward(model: nn.Module, input_shape: Shape | None) -> None:
+    """A model with classes from the box: one meta forward pass here, so that a mistake in a
+    ``forward`` (``self.conv`` where ``__init__`` made ``self.conv1``) comes back with its line
+    like any other error in the code. Shape errors of the layers are left to the analysis,
+    which names them better."""
+    if input_shape is None or not any(isinstance(m, BoxModule) for m in model.modules()):
+        return
+    try:
+        with torch.no_grad():
+            model.eval()(torch.empty(1, *input_shape, device="meta"))
+    except CodeError:
+        raise
+    except Exception:  # noqa: BLE001 - a layer's shape complaint: the analysis explains it
+        pass
+    finally:
+        model.train()
 
 
 def _shapes(m: nn.Module) -> list:
@@ -367,8 +396,10 @@ def run_sandboxed(source: str, input_shape: Shape | None = None,
         err = reply["error"]
         if err.get("reason") == "memory":
             raise _memory_error(lim)
-        raise CodeError(_msg_from_json(err.get("reason")), _int_or_none(err.get("line")),
-                        _int_or_none(err.get("col")))
+        refusal = CodeError(_msg_from_json(err.get("reason")), _int_or_none(err.get("line")),
+                            _int_or_none(err.get("col")))
+        refusal.settled = True  # the code's own error: the same code gets it again
+        raise refusal
     return reply["ok"]
 
 
@@ -411,13 +442,14 @@ def _msg_from_json(v: Any) -> str:
 
 
 # ------------------------------------------------------------------ description ⇄ module
-def _description(d: dict) -> Description:
+def _description(d: dict, source: str) -> Description:
     sites = []
     for path, (line, span, shared) in d.get("sites", []):
         sites.append((str(path), Site(int(line), tuple(int(x) for x in span) if span else None,
                                       bool(shared))))
+    boxed = any(isinstance(n, dict) and n.get("type") == BOX for n in d["nodes"])
     return Description(tuple(d["nodes"]), int(d["root"]), int(d["params"]), int(d["layers"]),
-                       tuple(sites))
+                       tuple(sites), source if boxed else None)
 
 
 def _decode(v: Any, built: list) -> Any:
@@ -438,8 +470,12 @@ def rebuild(desc: Description) -> nn.Module:
     if len(desc.nodes) > limits.MAX_MODULES * 2:
         raise CodeError(msg("the model's description is damaged"))
     built: list[nn.Module] = []
+    program = None if desc.source is None else program_of(desc.source)
     for node in desc.nodes:
         name = node.get("type") if isinstance(node, dict) else None
+        if name == BOX and program is not None:
+            built.append(_rebuild_box(node, program, built))
+            continue
         if name not in layer_names():
             raise CodeError(msg("the model's description is damaged"))
         cls = getattr(nn, name)
@@ -462,9 +498,32 @@ def rebuild(desc: Description) -> nn.Module:
     return built[desc.root]
 
 
+def _rebuild_box(node: dict, program: Program, built: list) -> BoxModule:
+    """An instance of a class of the box: its layers and plain attributes; its methods come
+    from the checked source (:func:`~.boxclass.program_of`), never from the description."""
+    cls_name, attrs = node.get("class"), node.get("attrs", {})
+    if not isinstance(cls_name, str) or not isinstance(attrs, dict):
+        raise CodeError(msg("the model's description is damaged"))
+    m = new_instance(program, program.cls(cls_name))
+    for child, ref in node.get("children", []):
+        if type(ref) is not int or not 0 <= ref < len(built) or not isinstance(child, str) \
+                or not child.isidentifier():
+            raise CodeError(msg("the model's description is damaged"))
+        m.add_module(child, built[ref])
+    for k, v in attrs.items():
+        v = _decode(v, built)
+        if not isinstance(k, str) or not (isinstance(v, PLAIN_ATTR) or isinstance(v, tuple) and
+                                          all(isinstance(x, PLAIN_ATTR) for x in v)):
+            raise CodeError(msg("the model's description is damaged"))
+        m.box_attrs[k] = v
+    return m
+
+
 _CACHE_SIZE = 256
 _CACHE_BYTES = 32 << 20  # and at most this much description text (a 2,000-layer one: ~0.3 MB)
 _cache: OrderedDict[tuple[str, Shape | None], Description] = OrderedDict()
+_ERRORS_SIZE = 64
+_errors: OrderedDict[tuple, CodeError] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -476,9 +535,19 @@ def describe(source: str, input_shape: Shape | None = None) -> Description:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    reply = run_sandboxed(*key)
+        if (key, get_lang()) in _errors:  # the code box shows a refusal twice (message, lines)
+            raise _errors[(key, get_lang())]
     try:
-        desc = _description(reply)
+        reply = run_sandboxed(*key)
+    except CodeError as exc:
+        if getattr(exc, "settled", False):
+            with _cache_lock:
+                _errors[(key, get_lang())] = exc  # its text is in this language
+                while len(_errors) > _ERRORS_SIZE:
+                    _errors.popitem(last=False)
+        raise
+    try:
+        desc = _description(reply, source)
         with torch.device("meta"):
             rebuild(desc)  # a reply that does not rebuild is refused here, once
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):

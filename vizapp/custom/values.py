@@ -15,6 +15,7 @@ from torch import nn
 from vizapp.i18n import msg
 
 from . import limits
+from .tensor_ops import FUNCTIONAL_NS
 
 
 class Namespace:
@@ -121,7 +122,8 @@ BUILTINS: dict[str, Any] = {b.name: b for b in (
     Builtin("round", round), Builtin("reversed", reversed), Builtin("bool", bool),
     Builtin("str", _str), Builtin("print", _print), Builtin("OrderedDict", OrderedDict),
 )}
-BUILTINS.update({"nn": NN, "torch": TORCH, "True": True, "False": False, "None": None})
+BUILTINS.update({"nn": NN, "torch": TORCH, "F": FUNCTIONAL_NS, "True": True, "False": False,
+                 "None": None})
 
 BINOPS: dict[type, Callable[[Any, Any], Any]] = {}
 

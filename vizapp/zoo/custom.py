@@ -13,8 +13,10 @@ from .registry import Family, Preset, register_family, register_preset
 
 EXAMPLES = Path(__file__).with_name("custom_examples")
 CODE_HELP = ("A model in PyTorch: nn.Sequential(...), OrderedDict([...]), add_module chains, "
-             "for loops and small def helpers. The model is the last expression or the "
-             "variable net (or model). No imports needed: nn, torch.nn and OrderedDict are there.")
+             "for loops, small def helpers and classes with __init__ and forward (F.relu, "
+             "torch.cat, x.view …). The model is the last expression, the variable net (or "
+             "model) or the last model assigned. No imports needed: nn, torch.nn, F and "
+             "OrderedDict are there.")
 
 
 def example(name: str) -> str:
@@ -83,6 +85,10 @@ for _name, _file, _input, _desc, _seed, _exercise in (
      "LeNet with a bug to find (1×28×28, no padding)", None, True),
     ("d2l-vgg-blocks", "d2l_vgg", {"in_channels": 1, "height": 224, "width": 224},
      "d2l's VGG with a vgg_block helper function and a for loop (widths ÷ 4)", "002", False),
+    ("seed003-class", "seed003_class", _IN,
+     "Seed 003's Net1: a class with __init__ and forward (F.relu, x.view)", "003", False),
+    ("d2l-resnet-class", "d2l_resnet_class", {"in_channels": 1, "height": 96, "width": 96},
+     "d2l's ResNet-18 with its Residual class (1×96×96)", "001", False),
 ):
     register_preset(Preset(_name, "custom", CustomConfig(code=example(_file), **_input), _desc,
                            _seed, exercise=_exercise))
