@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vizapp.i18n import N_, _, tr
+from vizapp.i18n import N_, _, get_lang, tr
 from vizapp.render.code import STYLE_TITLES, STYLES, CodegenError, available_styles, generate
 from vizapp.render.seed_code import generate_seed, seed_style, supports
 from vizapp.zoo import ModelSpec
@@ -41,11 +41,12 @@ def _styles(spec: ModelSpec) -> tuple[str, ...]:
 
 
 @st.cache_data(max_entries=64, show_spinner=False, hash_funcs={ModelSpec: repr})
-def _code(spec: ModelSpec, style: str, form: str = "flat") -> str:
-    """In a worker process: the class style's forward is written by torch.fx (a trace)."""
+def _code(spec: ModelSpec, style: str, form: str = "flat", lang: str = "en") -> str:
+    """In a worker process: the class style's forward is written by torch.fx (a trace); the
+    comments in ``lang``."""
     from vizapp.runtime import workers
 
-    return workers.call(generate_seed if form == "seed" else generate, spec, style)
+    return workers.call(generate_seed if form == "seed" else generate, spec, style, None, lang)
 
 
 def _form(spec: ModelSpec) -> str:
@@ -87,7 +88,7 @@ def render(frame: Frame) -> None:
     st.caption(note)
     try:
         with st.spinner(_("Writing the code…")):
-            code = _code(spec, style, form)
+            code = _code(spec, style, form, get_lang())
     except CodegenError as exc:
         text.show_warning(exc, icon=":material/code_off:")
         return

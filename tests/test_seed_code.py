@@ -114,3 +114,31 @@ def test_the_exported_file_runs_as_is(tmp_path) -> None:
     rows = analyze_spec(spec).rows(1)
     assert lines[:-1] == [f"{r.name} {r.type} output shape:\t torch.Size({list(r.output_shape)})"
                           for r in rows]
+
+
+def test_generated_comments_follow_the_language():
+    """In Chinese the comments and docstrings are Chinese, the code is the same code (the two
+    files differ only in comments and docstrings, and both build the same model)."""
+    import ast as _ast
+
+    for spec, gen in ((resolve("googlenet"), generate_seed), (resolve("densenet"), generate_seed),
+                      (resolve("resnet50"), generate_seed)):
+        en, zh = gen(spec, "class", lang="en"), gen(spec, "class", lang="zh")
+        assert "# 分支 1：单个 1×1 卷积" in zh or "稠密块" in zh or "种子 001" in zh
+        assert not [ln for ln in zh.splitlines() if ln.strip().startswith("#")
+                    and not any("\u4e00" <= ch <= "\u9fff" for ch in ln)], zh
+        strip = [_ast.dump(_ast.parse(c)) for c in (en, zh)]
+        body_en = [n for n in _ast.parse(en).body if not isinstance(n, _ast.Expr)]
+        body_zh = [n for n in _ast.parse(zh).body if not isinstance(n, _ast.Expr)]
+        assert len(body_en) == len(body_zh) and strip[0] != strip[1]
+
+        def no_docs(tree):
+            for node in _ast.walk(tree):
+                if isinstance(node, (_ast.ClassDef, _ast.FunctionDef, _ast.Module)) and \
+                        node.body and isinstance(node.body[0], _ast.Expr) and \
+                        isinstance(getattr(node.body[0], "value", None), _ast.Constant):
+                    node.body = node.body[1:]
+            return _ast.dump(tree)
+
+        assert no_docs(_ast.parse(en)) == no_docs(_ast.parse(zh))
+        assert "由 vizapp 生成" in zh.splitlines()[0]
