@@ -76,3 +76,32 @@ def test_code_box_buggy_lenet_message_fix_graph(browser):
         assert "nn.Linear(256, 120)" in url.decode(page.url.split("code=")[1].split("&")[0])
     finally:
         stop_streamlit(proc)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_code_box_class_with_a_forward_bug_at_1280(browser, lang):
+    """Seed 003's class in the main-area box at 1280×720: the graph's ReLU/max-pool nodes come
+    from its forward; writing the seed's own bug back (self.conv) names the line and marks it."""
+    from vizapp.zoo.custom import example
+    proc = start_streamlit(ROOT / "vizapp" / "main.py", port := free_port())
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(f"http://127.0.0.1:{port}/shapes?model=seed003-class&lang={lang}")
+        page.wait_for_selector("[data-test-script-state='notRunning']", timeout=120_000)
+        box = page.locator("[data-testid='stMain'] textarea")
+        box.wait_for(timeout=60_000)
+        assert box.is_visible() and box.bounding_box()["width"] > 700  # full width, not sidebar
+        assert page.locator("[data-testid='stSidebar'] a[href='#your-code']").count() == 1
+        page.get_by_text("max_pool2d").first.wait_for(timeout=60_000)  # forward's F.max_pool2d
+        bad = example("seed003_class").replace("self.conv1(x)), 2)", "self.conv(x)), 2)")
+        line = next(i for i, ln in enumerate(bad.splitlines(), 1) if "self.conv(x)" in ln)
+        box.fill(bad)
+        box.press("Control+Enter")
+        marked = f"▶ {line} │"
+        page.get_by_text(marked).first.wait_for(timeout=60_000)
+        words = "did you mean self.conv1?" if lang == "en" else "你是想写 self.conv1 吗？"
+        assert page.get_by_text(words).count() >= 1
+        page.get_by_text(marked).first.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / f"code_box_class_bug_1280_{lang}.png"))
+    finally:
+        stop_streamlit(proc)
