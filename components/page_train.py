@@ -469,6 +469,8 @@ def _leave(run: T.TrainRun) -> None:
 def _live(run: T.TrainRun, every: float | None) -> None:
     @st.fragment(run_every=every)
     def live() -> None:
+        if st.session_state.get(TRAIN_RUN) is not run:
+            st.rerun()  # this session stopped watching it (Stop, others watch on): the page
         if every is not None and run.running and _nearly_done(run.view()):
             run.thread.join(POLL_S)  # the end is due before the next poll: show it at once
         if every is not None and not run.running:
