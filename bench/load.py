@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/load.py [--sessions 30] [--changes 3] [--model resnet18] [--think 2]
                                    [--source-ip spread]
+    .venv/bin/python bench/load.py --train [--sessions 10] [--epochs 10]
 
 Each session is a websocket client speaking Streamlit's own protocol (``/_stcore/stream``,
 ``BackMsg`` / ``ForwardMsg`` protobufs from the ``streamlit`` package), so thirty of them cost
@@ -21,6 +22,14 @@ Targets for this 2-core machine at N = 30: 0 errors, 0 stuck, open p95 ≤ 5 s, 
 ≤ 2 s, peak RSS ≤ 2 GB, back near the baseline after close. Traffic goes to 127.0.0.1 only;
 every loop is bounded and the script stops by itself.
 
+``--train`` measures the *Train* page instead: a warm-up run, then one run alone, then
+``--sessions`` sessions that open the same Train link (LeNet-BN on the bundled digits,
+``--epochs`` epochs) and press Train within 2 s — each follows the live fragment as a browser
+does until its page shows the finished curves — then 5 sessions with 5 different settings.
+It prints p95 press → finished against the run alone (target ≤ 1.3×), how many runs the
+server started for the N sessions (the page's "N session(s) watching this run · K run(s)
+started" line; target 1) and whether every session finished without an error.
+
 ``--source-ip spread`` binds session *i*'s socket to 127.0.0.(2 + i mod 250) (Linux routes all
 of 127/8 to the loopback), so a proxy in front that hashes the client address sees N different
 students (``bench/replicas.py``); ``--source-ip 127.0.0.9`` binds every session to one address.
@@ -32,6 +41,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import statistics
 import sys
 import threading
@@ -57,6 +67,8 @@ class Run:
     widgets: dict[str, tuple[str, str]] = field(default_factory=dict)  # key → (id, type)
     errors: list[str] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)  # st.code / alert texts (messages shown)
+    markdown: list[str] = field(default_factory=list)  # st.markdown / st.caption bodies
+    figures: list[str] = field(default_factory=list)  # plotly figure JSON
     pages: dict[str, str] = field(default_factory=dict)  # url path → page_script_hash
     states: dict[str, tuple] = field(default_factory=dict)  # id → (WidgetState, set by script)
 
@@ -78,6 +90,7 @@ class Session:
         self.pages: dict[str, str] = {}
         self.page_hash = ""
         self.query = ""  # the URL's query as the server last set it (a browser sends it back)
+        self.page_name = ""  # the page a link opens (its url path, e.g. "train")
         self.widgets: dict[str, object] = {}  # widget id → the last WidgetState we set
 
     async def __aenter__(self) -> "Session":
@@ -97,6 +110,7 @@ class Session:
         msg = BackMsg()
         msg.rerun_script.query_string = self.query
         msg.rerun_script.page_script_hash = self.page_hash
+        msg.rerun_script.page_name = self.page_name
         for w in widgets or []:  # like a browser: every widget's current value, ours changed
             self.widgets[w.id] = w
         for w in self.widgets.values():
@@ -135,6 +149,10 @@ def _element(el, raw: bytes, run: Run) -> None:
         run.texts.append(raw)
     elif kind == "code":
         run.codes.append(el.code.code_text)
+    elif kind == "markdown":
+        run.markdown.append(el.markdown.body)
+    elif kind == "plotly_chart":
+        run.figures.append(el.plotly_chart.spec)
     if kind == "alert":
         run.codes.append(el.alert.body)
     inner = getattr(el, kind, None)
@@ -302,6 +320,213 @@ async def bench(port: int, args, proc) -> dict:
             "changed": len(stats.change)}
 
 
+# ----------------------------------------------------------------------------- --train
+WATCHING = re.compile(r"(\d+) session\(s\) watching this run · (\d+) run\(s\) started")
+
+
+@dataclass
+class Watched:
+    """What one session saw of its training, from the press on."""
+
+    seconds: float = float("nan")  # press → the finished curves on its page
+    watching: int = 0  # the most sessions its page said watch the run
+    started: int = 0  # the runs the server had started, as its page said
+    errors: list[str] = field(default_factory=list)
+
+
+def _finished(run: Run, epochs: int) -> bool:
+    """Whether this script run drew the finished curves: the run's success message and a
+    validation curve with one point per epoch."""
+    if not any(f"trained {epochs} epochs" in c for c in run.codes):
+        return False
+    for spec in run.figures:
+        for trace in json.loads(spec).get("data", []):
+            if str(trace.get("name", "")).endswith(" val") and len(trace.get("x", ())) == epochs:
+                return True
+    return False
+
+
+class TrainSession(Session):
+    """A browser on the Train page: presses Train, then reruns the live fragment at the
+    interval the server asks for (``auto_rerun``), as the browser does, until the curves are
+    finished."""
+
+    def __init__(self, port: int, timeout: float):
+        super().__init__(port, timeout)
+        self.page_name = "train"
+
+    async def _send(self, fragment: str = "", press: str | None = None) -> None:
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        msg = BackMsg()
+        cs = msg.rerun_script
+        cs.query_string, cs.page_script_hash, cs.page_name = (self.query, self.page_hash,
+                                                              self.page_name)
+        if fragment:
+            cs.fragment_id, cs.is_auto_rerun = fragment, True
+        for w in self.widgets.values():
+            cs.widget_states.widgets.append(w)
+        if press is not None:  # a button: one trigger, not kept like a value
+            cs.widget_states.widgets.append(WidgetState(id=press, trigger_value=True))
+        await self.ws.send(msg.SerializeToString())
+
+    async def press_and_watch(self, button: str, epochs: int) -> Watched:
+        """Press ``button`` (its widget id) and follow the page until the curves of
+        ``epochs`` epochs are drawn (TimeoutError after ``self.timeout`` seconds)."""
+        seen, t0 = Watched(), time.perf_counter()
+        due: dict[str, tuple[float, float]] = {}  # fragment → (interval, next run)
+        await self._send(press=button)
+        running, run = True, Run(0.0)
+        while True:
+            now = time.perf_counter()
+            if now - t0 > self.timeout:
+                raise TimeoutError
+            if not running and due:
+                frag, (interval, at) = min(due.items(), key=lambda kv: kv[1][1])
+                if now >= at:
+                    due[frag] = (interval, now + interval)
+                    await self._send(fragment=frag)
+                    running, run = True, Run(0.0)
+                    continue
+            wait = self.timeout if running or not due else min(
+                at for _, at in due.values()) - now
+            try:
+                raw = await asyncio.wait_for(self.ws.recv(), max(wait, 0.01))
+            except (asyncio.TimeoutError, TimeoutError):
+                if running:
+                    raise
+                continue
+            f = ForwardMsg()
+            f.ParseFromString(raw)
+            kind = f.WhichOneof("type")
+            if kind == "auto_rerun":
+                due[f.auto_rerun.fragment_id] = (f.auto_rerun.interval,
+                                                 time.perf_counter() + f.auto_rerun.interval)
+            elif kind == "page_info_changed":
+                self.query = f.page_info_changed.query_string
+            elif kind == "delta" and f.delta.WhichOneof("type") == "new_element":
+                _element(f.delta.new_element, raw, run)
+            elif kind == "script_finished":
+                seen.errors += run.errors
+                for text in run.markdown:
+                    for m in WATCHING.finditer(text):
+                        seen.watching = max(seen.watching, int(m.group(1)))
+                        seen.started = max(seen.started, int(m.group(2)))
+                if _finished(run, epochs):
+                    seen.seconds = time.perf_counter() - t0
+                    return seen
+                # a run cut short for a rerun (the page's st.rerun) goes on by itself
+                running = f.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN
+                run = Run(0.0) if not running else run
+
+
+def train_link(epochs: int, seed: int, lr: float = 0.5) -> str:
+    """A teacher's link: LeNet-BN on the bundled digits, no comparison run."""
+    return (f"model=lenet-bn&t.data=digits&t.epochs={epochs}&t.lr={lr:g}&t.vs=none"
+            f"&t.seed={seed}")
+
+
+async def train_student(k: int, port: int, args, link: str, out: list, errors: list,
+                        opened: asyncio.Barrier | None, spread: float) -> None:
+    """Open ``link``, wait until every session has opened it, press Train within ``spread``
+    seconds of the others and watch until the curves are finished."""
+    try:
+        async with TrainSession(port, args.timeout) as s:
+            run = await s.rerun(link)
+            s.page_hash = s.pages.get("train", "")  # a browser's reruns name the page it shows
+            errors.extend(run.errors)
+            if "vz.train.go" not in run.widgets:
+                raise RuntimeError("the Train page drew no Train button")
+            if opened is not None:
+                await opened.wait()
+            await asyncio.sleep(random.Random(k).uniform(0, spread))
+            seen = await s.press_and_watch(run.widgets["vz.train.go"][0], args.epochs)
+            errors.extend(seen.errors)
+            out.append(seen)
+    except (asyncio.TimeoutError, TimeoutError):
+        errors.append(f"session {k}: no finished curves within {args.timeout:g} s")
+    except Exception as exc:  # noqa: BLE001 - counted and printed
+        errors.append(f"session {k}: {type(exc).__name__}: {exc}")
+
+
+async def train_group(port: int, args, links: list[str], spread: float) -> tuple[list, list]:
+    out: list[Watched] = []
+    errors: list[str] = []
+    opened = asyncio.Barrier(len(links)) if len(links) > 1 else None
+    await asyncio.gather(*(train_student(k, port, args, link, out, errors, opened, spread)
+                           for k, link in enumerate(links)))
+    return out, errors
+
+
+async def train_bench(port: int, args) -> dict:
+    """Warm-up (not measured), one run alone (3 times before the N sessions, twice after),
+    N sessions on one link, 5 sessions on 5 settings."""
+    seed = random.Random().randrange(10**6)  # keys no earlier run of this server has stored
+    for i in range(2):  # the server warms up in the background for a while after it starts
+        await train_group(port, args, [train_link(args.epochs, seed - 1 - i)], 0.0)
+    alone, alone_err = [], []
+
+    async def one_alone(k: int) -> None:  # one session, a key of its own
+        w, e = await train_group(port, args, [train_link(args.epochs, seed + 100 + k)], 0.0)
+        alone.extend(w)
+        alone_err.extend(e)
+
+    for k in range(3):  # the baseline: the median of 3 before and 2 after the N sessions
+        await one_alone(k)
+    same, same_err = await train_group(port, args, [train_link(args.epochs, seed + 1)]
+                                       * args.sessions, 2.0)
+    base = max((w.started for w in alone), default=0)
+    for k in range(3, 5):
+        await one_alone(k)
+    t0 = time.perf_counter()
+    mixed, mixed_err = await train_group(port, args, [train_link(args.epochs, seed + 2 + i)
+                                                      for i in range(5)], 2.0)
+    mixed_wall = time.perf_counter() - t0
+    times = [w.seconds for w in same]
+    return {"sessions": args.sessions, "epochs": args.epochs,
+            "alone_s": statistics.median([w.seconds for w in alone]) if alone else float("nan"),
+            "alone_all": [w.seconds for w in alone],
+            "same_p50": pct(times, 50), "same_p95": pct(times, 95), "same_max": max(times,
+                                                                                    default=0),
+            "same_finished": len(same), "same_watching": max((w.watching for w in same),
+                                                              default=0),
+            "same_runs_started": max((w.started for w in same), default=0) - base,
+            "mixed_finished": len(mixed), "mixed_wall_s": mixed_wall,
+            "mixed_runs_started": max((w.started for w in mixed), default=0)
+            - max((w.started for w in alone), default=0),
+            "errors": alone_err + same_err + mixed_err}
+
+
+def train_main(args) -> int:
+    port = free_port()
+    log = ROOT / "artifacts" / "bench_load_train.log"
+    log.parent.mkdir(exist_ok=True)
+    proc = start_streamlit(MAIN, port, log=log)
+    try:
+        r = asyncio.run(train_bench(port, args))
+    finally:
+        stop_streamlit(proc)
+    ratio = r["same_p95"] / r["alone_s"]
+    print(f"Train: LeNet-BN on digits, {r['epochs']} epochs, {r['sessions']} sessions on one "
+          f"link (pressed within 2 s)")
+    print(f"one run alone          press → finished {r['alone_s']:.2f} s (median of "
+          f"{', '.join(f'{x:.2f}' for x in r['alone_all'])})")
+    print(f"{r['sessions']} sessions, one link   press → finished p50 {r['same_p50']:.2f} s, "
+          f"p95 {r['same_p95']:.2f} s = {ratio:.2f}× alone (target ≤ 1.3×); "
+          f"{r['same_finished']}/{r['sessions']} saw the finished curves")
+    print(f"runs the server started for them: {r['same_runs_started']} (the page said up to "
+          f"{r['same_watching']} sessions watching one run)")
+    print(f"5 sessions, 5 settings: {r['mixed_finished']}/5 finished in {r['mixed_wall_s']:.1f} "
+          f"s, {r['mixed_runs_started']} runs started")
+    print(f"errors: {len(r['errors'])}")
+    for e in r["errors"][:10]:
+        print("  error:", e)
+    (ROOT / "artifacts" / "bench_load_train.json").write_text(json.dumps(r, indent=2))
+    ok = (not r["errors"] and r["same_finished"] == r["sessions"] and r["mixed_finished"] == 5
+          and r["same_runs_started"] == 1)
+    return 0 if ok else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sessions", type=int, default=30)
@@ -312,7 +537,12 @@ def main() -> int:
     ap.add_argument("--settle", type=float, default=8.0, help="seconds after close before RSS")
     ap.add_argument("--source-ip", default=None,
                     help="'spread': session i connects from 127.0.0.(2+i%%250); or one address")
+    ap.add_argument("--train", action="store_true",
+                    help="the Train page instead: --sessions sessions press Train on one link")
+    ap.add_argument("--epochs", type=int, default=10, help="--train: epochs of each run")
     args = ap.parse_args()
+    if args.train:
+        return train_main(args)
     port = free_port()
     proc = start_streamlit(MAIN, port)  # stopped with its worker
     try:

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import html
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,10 @@ PRESSED = KEY + "pressed"  # set by the Train button's callback, read once by th
 # a run's figures, per state of its records and language, for every session watching it: the
 # live curves are most of a poll's work (about 25 ms), the results' figures 0.3 s a page
 FIGURES = SharedCache("train figures", max_bytes=32 << 20, max_entries=128)
+# while a run trains its records change 4 times a second and every watcher polls: the live
+# curves are built at most once per LIVE_S for all of them (a figure at most LIVE_S old)
+LIVE_S = 0.5
+LIVE = SharedCache("train live curves", max_bytes=8 << 20, max_entries=16)
 
 
 def _fail(text: str) -> None:
@@ -464,6 +469,10 @@ def _leave(run: T.TrainRun) -> None:
 def _live(run: T.TrainRun, every: float | None) -> None:
     @st.fragment(run_every=every)
     def live() -> None:
+        if st.session_state.get(TRAIN_RUN) is not run:
+            st.rerun()  # this session stopped watching it (Stop, others watch on): the page
+        if every is not None and run.running and _nearly_done(run.view()):
+            run.thread.join(POLL_S)  # the end is due before the next poll: show it at once
         if every is not None and not run.running:
             st.rerun()  # the whole page: results appear and polling stops
         lang.restore()  # a fragment rerun starts in the default language
@@ -479,6 +488,16 @@ def _live(run: T.TrainRun, every: float | None) -> None:
     live()
 
 
+def _nearly_done(view: dict[str, dict]) -> bool:
+    """Whether every training of a run has ended or will end within a poll (its ETA)."""
+    for v in view.values():
+        p = v["progress"]
+        if v["result"] is None and (p.phase != "running" or p.eta_s is None
+                                    or p.eta_s > POLL_S):
+            return False
+    return True
+
+
 def _figure(run: T.TrainRun, what: tuple, build: Any) -> Any:
     """``build()``, a figure of ``run`` that ``what`` names (with the state of the records it
     shows), made once per language for all the sessions that watch the run (read only)."""
@@ -486,7 +505,11 @@ def _figure(run: T.TrainRun, what: tuple, build: Any) -> Any:
 
 
 def _curves(run: T.TrainRun, view: dict[str, dict]) -> Any:
-    """The loss/accuracy/lr figure of ``run``'s records in ``view``."""
+    """The loss/accuracy/lr figure of ``run``'s records in ``view`` (while it trains: of its
+    records at most :data:`LIVE_S` ago)."""
+    if run.running:
+        tick = int(time.monotonic() / LIVE_S)
+        return LIVE.get((run.id, get_lang(), tick), lambda: P.curves(view))
     state = tuple((k, len(v["step"]), len(v["epoch"])) for k, v in view.items())
     return _figure(run, ("curves", state), lambda: P.curves(view))
 

@@ -111,3 +111,45 @@ def test_train_to_the_end_shows_results(server, browser):
         page.screenshot(path=str(SHOTS / f"train_tab_{tab.split()[0].lower()}.png"))
     assert "Traceback" not in main.inner_text()
     page.close()
+
+
+def test_one_link_two_tabs_one_run(server, browser):
+    """Two tabs open the same Train link: the widgets show its settings and nothing trains
+    until Train is pressed; both press and watch one run (each page says 2 sessions); one
+    tab stops watching, the run goes on for the other until it stops it; a widget change
+    rewrites the link."""
+    link = f"{server}/train?model=lenet-bn&t.epochs=40&t.vs=none&t.seed=77&t.lr=0.5"
+    a, b = (browser.new_page(viewport={"width": 1280, "height": 900}) for _ in range(2))
+    for p in (a, b):
+        p.goto(link, wait_until="domcontentloaded")
+        settle(p)
+        assert p.get_by_role("slider", name="epochs").input_value() == "40"
+        assert p.locator(PROGRESS).count() == 0  # a link never starts a training
+    main_a, main_b = (p.locator("[data-testid='stMain']") for p in (a, b))
+    a.get_by_role("button", name=re.compile("^.*Train$")).click()
+    wait_until(lambda: step_of(a) > 0, 120, "the first step record")
+    b.get_by_role("button", name=re.compile("^.*Train$")).click()
+    wait_until(lambda: "Another session had started this very run" in main_b.inner_text(),
+               60, "the second tab to join")
+    for m in (main_a, main_b):
+        wait_until(lambda: "2 session(s) watching this run" in m.inner_text(), 60,
+                   "both pages to count two watchers")
+    b.get_by_role("button", name=re.compile("Stop")).click()
+    wait_until(lambda: "You stopped watching; the run goes on for the 1 other" in
+               main_b.inner_text(), 60, "the second tab to leave")
+    s1 = step_of(a)
+    wait_until(lambda: step_of(a) > s1 + 5, 60, "the run to go on for the first tab")
+    a.get_by_role("button", name=re.compile("Stop")).click()
+    wait_until(lambda: "stopped by the user" in main_a.inner_text(), 120, "the stop message")
+    settle(b)
+    slider = b.get_by_role("slider", name="epochs")
+    if not slider.is_visible():  # the settings fold away while a run is on
+        b.get_by_text("Data and training settings").click()
+    slider.focus()
+    slider.press("Home")
+    settle(b)
+    wait_until(lambda: "t.epochs=1&" in b.url + "&" and "t.seed=77" in b.url, 30,
+               f"the link to follow the slider ({b.url})")
+    assert "Traceback" not in main_a.inner_text() + main_b.inner_text()
+    for p in (a, b):
+        p.close()

@@ -1123,8 +1123,9 @@ def test_two_sessions_pressing_the_same_link_watch_one_run():
     with _device_held():
         a, b = _page(link), _page(link)
         a.button(key="vz.train.go").click().run()
-        b.button(key="vz.train.go").click().run()
         run = a.session_state["vz.train.run"]
+        _wait_for(lambda: run.view()["lenet-bn"]["progress"].phase == "queued")
+        b.button(key="vz.train.go").click().run()
         assert b.session_state["vz.train.run"] is run and T.RUNS.started == started + 1
         assert "2 session(s) watching this run" in _texts(b)
         assert "Another session had started this very run" in _texts(b)
