@@ -130,15 +130,15 @@ def test_one_link_two_tabs_one_run(server, browser):
     wait_until(lambda: step_of(a) > 0, 120, "the first step record")
     b.get_by_role("button", name=re.compile("^.*Train$")).click()
     wait_until(lambda: "Another session had started this very run" in main_b.inner_text(),
-               60, "the second tab to join")
+               150, "the second tab to join")
     for m in (main_a, main_b):
-        wait_until(lambda: "2 session(s) watching this run" in m.inner_text(), 60,
+        wait_until(lambda: "2 session(s) watching this run" in m.inner_text(), 150,
                    "both pages to count two watchers")
     b.get_by_role("button", name=re.compile("Stop")).click()
     wait_until(lambda: "You stopped watching; the run goes on for the 1 other" in
-               main_b.inner_text(), 60, "the second tab to leave")
+               main_b.inner_text(), 150, "the second tab to leave")
     s1 = step_of(a)
-    wait_until(lambda: step_of(a) > s1 + 5, 60, "the run to go on for the first tab")
+    wait_until(lambda: step_of(a) > s1 + 5, 150, "the run to go on for the first tab")
     a.get_by_role("button", name=re.compile("Stop")).click()
     wait_until(lambda: "stopped by the user" in main_a.inner_text(), 120, "the stop message")
     settle(b)
