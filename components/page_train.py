@@ -25,6 +25,7 @@ from vizapp.labs import data as D
 from vizapp.labs import schedules as S
 from vizapp.labs import train as T
 from vizapp.labs.features import first_filters
+from vizapp.render import plots_inside as PI
 from vizapp.render import plots_train as P
 from vizapp.runtime import available_devices, lock_for
 from vizapp.runtime.cache import SharedCache
@@ -549,11 +550,13 @@ def _results(run: T.TrainRun) -> None:
     label = st.selectbox(_("run shown under Mistakes, Filters and Download"), list(done),
                          key=KEY + "which") if len(done) > 1 else next(iter(done))
     res = done[label]["result"]
-    tabs = st.tabs([_("BatchNorm"), _("Percentiles & train/eval gap"), _("Mistakes"),
-                    _("Filters"), _("Download")])
+    tabs = st.tabs([_("BatchNorm"), _("Inside the network"), _("Percentiles & train/eval gap"),
+                    _("Mistakes"), _("Filters"), _("Download")])
     with tabs[0]:
         _bn_tab(run, done)
     with tabs[1]:
+        _inside_tab(run, done)
+    with tabs[2]:
         st.plotly_chart(_figure(run, ("pct", tuple(done)), lambda: P.percentiles(
             {k: v["watch"] for k, v in done.items()})), width="stretch", theme=None,
             key=KEY + "pct")
@@ -566,11 +569,11 @@ def _results(run: T.TrainRun) -> None:
         st.caption(_("Train-vs-eval gap: the same validation images in train mode (batch "
                    "statistics) and eval mode (running statistics). Zero without BatchNorm "
                    "or dropout."))
-    with tabs[2]:
-        _mistakes(run, label, res)
     with tabs[3]:
-        _filters(run, label, res)
+        _mistakes(run, label, res)
     with tabs[4]:
+        _filters(run, label, res)
+    with tabs[5]:
         fname = re.sub(r"[^\w.-]+", "_", label) + "_trained.pt"
         st.download_button(_("state_dict + configuration (.pt)"), T.save_bytes(res),
                            file_name=fname, key=KEY + "dl", icon=":material/download:")
@@ -592,6 +595,40 @@ def _bn_tab(run: T.TrainRun, done: dict[str, dict]) -> None:
         with_bn[label]["bn"], layer)), width="stretch", theme=None, key=KEY + "bn")
     st.caption(_("Running mean and variance (what eval mode uses) and the learnt scale γ and "
                  "shift β of each channel, step by step."))
+
+
+def _inside_tab(run: T.TrainRun, done: dict[str, dict]) -> None:
+    """Per layer over training: gradient and weight norms, activation mean ± std and
+    saturation, and one layer's distribution (from the run's LayerStats records)."""
+    with_stats = {k: v["inside"] for k, v in done.items() if v.get("inside")}
+    if not with_stats:
+        st.info(_("No per-layer statistics in this run."), icon=":material/info:")
+        return
+    label = st.radio(_("run"), list(with_stats), horizontal=True, key=KEY + "inside_run") \
+        if len(with_stats) > 1 else next(iter(with_stats))
+    recs = with_stats[label]
+    n = len({r.step for r in recs})
+    st.plotly_chart(_figure(run, ("in_norms", label, n), lambda: PI.norms(recs)),
+                    width="stretch", theme=None, key=KEY + "in_norms")
+    st.caption(_("Each Conv/Linear layer's gradient norm, sampled on {n} steps (first layer "
+                 "blue, last orange). With sigmoid and no BatchNorm the first layers' gradients "
+                 "are orders of magnitude smaller than the last ones' (vanishing gradients), so "
+                 "they barely learn.").format(n=n))
+    st.plotly_chart(_figure(run, ("in_acts", label, n), lambda: PI.activations(recs)),
+                    width="stretch", theme=None, key=KEY + "in_acts")
+    st.caption(_("What each BatchNorm and activation puts out. After BatchNorm the mean stays "
+                 "near 0 and the std near 1; a sigmoid's values piled up at 0 or 1 (saturated) "
+                 "pass almost no gradient back."))
+    layers = list(dict.fromkeys(r.layer for r in recs))
+    left, right = st.columns([2, 1])
+    layer = left.selectbox(_("layer"), layers, key=KEY + "in_layer")
+    kinds = [k for k in ("act", "weight", "grad") if any(r.layer == layer and r.kind == k
+                                                         for r in recs)]
+    names = {"act": _("output"), "weight": _("weights"), "grad": _("gradients")}
+    kind = right.radio(_("values"), kinds, format_func=names.get, horizontal=True,
+                       key=KEY + "in_kind")
+    st.plotly_chart(_figure(run, ("in_dist", label, layer, kind, n), lambda: PI.distribution(
+        recs, layer, kind)), width="stretch", theme=None, key=KEY + "in_dist")
 
 
 def _mistakes(run: T.TrainRun, label: str, res: T.TrainResult) -> None:

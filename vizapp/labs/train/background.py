@@ -18,7 +18,8 @@ from vizapp.runtime import model_cache
 from vizapp.runtime.run_records import MemoryEstimate
 
 from .loop import gone_message, train
-from .records import BNRecord, EpochRecord, Progress, StepRecord, TrainResult, WatchRecord
+from .records import (BNRecord, EpochRecord, LayerStats, Progress, StepRecord, TrainResult,
+                      WatchRecord)
 from .settings import TrainError, TrainSettings
 
 
@@ -61,7 +62,8 @@ class TrainRun:
         self.stop_event = threading.Event()
         self._lock = threading.Lock()
         self.records: dict[str, dict[str, list]] = {
-            j.label: {"step": [], "epoch": [], "bn": [], "watch": []} for j in self.jobs}
+            j.label: {"step": [], "epoch": [], "bn": [], "watch": [], "inside": []}
+            for j in self.jobs}
         self.progress: dict[str, Progress] = {
             j.label: Progress("pending", message=msg("next, after {label}", label=labels[i - 1])
                               if i else msg("starting"))
@@ -121,7 +123,8 @@ class TrainRun:
         return job.settings or self.settings
 
     def _emitter(self, label: str) -> Callable[[Any], None]:
-        kinds = {StepRecord: "step", EpochRecord: "epoch", BNRecord: "bn", WatchRecord: "watch"}
+        kinds = {StepRecord: "step", EpochRecord: "epoch", BNRecord: "bn", WatchRecord: "watch",
+                 LayerStats: "inside"}
 
         def emit(r: Any) -> None:
             with self._lock:

@@ -23,12 +23,14 @@ from vizapp.runtime.lock import BusyError, lock_for
 from vizapp.runtime.run_records import MemoryEstimate
 
 from .fit import amp_dtype, check_fit, default_watch
+from .inside import Inside
 from .records import BNRecord, EpochRecord, Progress, StepRecord, TrainResult, WatchRecord
 from .settings import TrainError, TrainSettings, settings_dict
 
 MAX_BN_CHANNELS = 64  # channels recorded per BatchNorm layer
 WORST = 12  # misclassified validation images kept
 LOG_SECONDS = 0.25  # at most about 4 step records a second unless log_every is given
+INSIDE_SAMPLES = 120  # logged steps with per-layer statistics, at most, in one run
 
 
 def bn_layers(model: nn.Module) -> list[tuple[str, nn.modules.batchnorm._BatchNorm]]:
@@ -138,6 +140,7 @@ class _Loop:
         self.step = 0
         self.t0 = 0.0
         self.want_watch = False
+        self.next_inside = 0  # the first step the per-layer statistics may sample again
         self.epochs: list[EpochRecord] = []
 
     # -- setup
@@ -169,6 +172,9 @@ class _Loop:
                 raise TrainError(msg("the model has no layer '{name}': pick one of its "
                                      "module names", name=self.watch))
             self.hooks.append(mod.register_forward_pre_hook(self._watch_hook))
+        self.inside = Inside(self.model, self.emit) if self.s.inside else None
+        if self.inside is not None:
+            self.hooks.append(self.inside)
 
     def _watch_hook(self, _m: nn.Module, args: tuple) -> None:
         if not self.want_watch or not args or not isinstance(args[0], torch.Tensor):
@@ -203,14 +209,21 @@ class _Loop:
             due = (self.step + 1) % self.log_every == 0 and (
                 time.perf_counter() - self.last_log >= self.min_interval)
             self.want_watch = self.watch is not None and due
+            if self.inside is not None:  # at most about INSIDE_SAMPLES logged steps a run
+                self.inside.arm(due and self.step + 1 >= self.next_inside, self.step + 1,
+                                (self.step + 1) / len(self.ranges))
+                if self.inside.armed:
+                    self.next_inside = self.step + 1 + max(1, self.total // INSIDE_SAMPLES)
             loss, out = self.forward_loss(xb, yb)
             self.opt.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
+                self._after_backward()
                 self.scaler.step(self.opt)
                 self.scaler.update()
             else:
                 loss.backward()
+                self._after_backward()
                 self.opt.step()
             self.step += 1
             losses.append(loss.detach() * (b - a))
@@ -222,6 +235,14 @@ class _Loop:
         dt = time.perf_counter() - t0
         total_loss = float(torch.stack(losses).sum()) / seen
         return total_loss, float(torch.stack(correct).sum()) / seen, dt
+
+    def _after_backward(self) -> None:
+        """A logged step's weights and gradients, before the optimizer changes them (fp16
+        gradients unscaled first: the scaler's step then knows they are)."""
+        if self.inside is not None and self.inside.armed:
+            if self.scaler is not None:
+                self.scaler.unscale_(self.opt)
+            self.inside.after_backward()
 
     def check_stop(self) -> None:
         """Before every step: the user's Stop, and whether the session that started the run

@@ -89,3 +89,26 @@ class TrainResult:
     def ok(self) -> bool:
         return self.status in ("done", "stopped", "timeout")
 
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """One layer's numbers at one logged step (TensorBoard's "distributions"): its weights or
+    their gradients (``kind`` "weight" / "grad", of the layer's weight tensor, just before the
+    optimizer's step) or its output (``kind`` "act", after a BatchNorm or an activation).
+    ``norm`` is the L2 norm of the whole tensor; ``mean``/``std`` of all its values; the
+    histogram (``counts`` over ``bins`` equal bins from ``lo`` to ``hi``) of an evenly strided
+    sample of at most ``SAMPLE`` values; ``saturated`` the share of values within 0.05 of a
+    bounded activation's limits (sigmoid 0/1, tanh ±1; None for others)."""
+
+    step: int
+    epochs_done: float
+    layer: str
+    kind: str  # weight | grad | act
+    mean: float
+    std: float
+    norm: float
+    lo: float
+    hi: float
+    counts: tuple[int, ...]
+    saturated: float | None = None

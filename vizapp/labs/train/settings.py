@@ -51,6 +51,7 @@ class TrainSettings:
     watch_unit: int = 0  # channel/feature of that input
     log_every: int | None = None  # steps between step records (None: about 8 per epoch,
     #                               at most 4 a second)
+    inside: bool = True  # per-layer weight/gradient/activation statistics on logged steps
 
     @classmethod
     def knobs(cls):
