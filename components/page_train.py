@@ -142,6 +142,12 @@ def _settings(model_layers: list[str], default_watch: str | None) -> T.TrainSett
     device = c1.selectbox(_("device"), list(devs), format_func=devs.get, key=KEY + "device",
                           help=_("The best available first; bf16 autocast and channels_last "
                                  "on a GPU."))
+    precision = "auto"
+    if not device.startswith("cpu"):  # a GPU: the mixed precision is the user's to switch
+        precision = c1.selectbox(_("precision"), ["auto", "fp32", "bf16", "fp16"],
+                                 key=KEY + "precision",
+                                 help=_("auto: bf16 autocast where the GPU has it (else fp16), "
+                                        "fp32 on Apple GPUs; fp32 switches autocast off."))
     watch = c2.selectbox(_("watch the input of"), model_layers, key=KEY + "watch",
                          index=model_layers.index(default_watch) if default_watch in
                          model_layers else 0, help=_("Its 15/50/85th percentiles are recorded "
@@ -152,7 +158,8 @@ def _settings(model_layers: list[str], default_watch: str | None) -> T.TrainSett
         _fail(_("{message} (change {name})").format(message=msg, name=name))
         return None
     return _valid(T.TrainSettings(**values, schedule_args=tuple(sorted(sargs.items())),
-                                  device=device, watch=watch, watch_unit=int(unit)))
+                                  device=device, precision=precision, watch=watch,
+                                  watch_unit=int(unit)))
 
 
 def _valid(s: T.TrainSettings) -> T.TrainSettings | None:
@@ -547,6 +554,8 @@ def _results(run: T.TrainRun) -> None:
         col.metric(md(_("val accuracy — {label}"), label=label), f"{100 * e.val_acc:.1f}%",
                    _("{d} pts since epoch 1").format(
                        d=f"{100 * (e.val_acc - v['epoch'][0].val_acc):+.1f}"))
+    for name, v in done.items():
+        st.caption(esc(_throughput(name, v["epoch"][-1], v["result"])))
     label = st.selectbox(_("run shown under Mistakes, Filters and Download"), list(done),
                          key=KEY + "which") if len(done) > 1 else next(iter(done))
     res = done[label]["result"]
@@ -581,6 +590,25 @@ def _results(run: T.TrainRun) -> None:
                 f"model.load_state_dict(obj['state_dict'])\n"
                 f"config = json.loads(obj['config'])", language="python")
         _check_file(res, run.data)
+
+
+def _throughput(label: str, e: T.EpochRecord, res: T.TrainResult) -> str:
+    """The last epoch's speed: images/s, the training FLOP/s achieved (≈ 3 × the forward
+    pass per image, counted by FlopCounterMode) and, on a GPU the table knows, its share of
+    the published peak."""
+    from vizapp.runtime.devices import peak_tflops
+
+    tf = e.flops_per_s / 1e12
+    rate = f"{tf:,.2f} TFLOP/s" if tf >= 1 else f"{e.flops_per_s / 1e9:,.1f} GFLOP/s"
+    text = _("{label}: {ips} images/s · ≈ {rate} of training arithmetic ({prec} on "
+             "{device}; a step ≈ 3 × the forward pass)").format(
+        label=label, ips=f"{e.images_per_s:,.0f}", rate=rate, prec=res.precision or "fp32",
+        device=res.device)
+    peak = peak_tflops(res.device, res.precision)
+    if peak is not None and e.flops_per_s:
+        text += " — " + _("{pct} of the {gpu}'s {peak} TFLOP/s peak").format(
+            pct=f"{100 * tf / peak[1]:.1f}%", gpu=peak[0], peak=f"{peak[1]:g}")
+    return text
 
 
 def _bn_tab(run: T.TrainRun, done: dict[str, dict]) -> None:

@@ -82,3 +82,28 @@ def resolve_device(name: str | None) -> torch.device:
         raise DeviceError(msg("device '{name}' is not available ({why}); available: {names}",
                               name=name, why=why, names=", ".join(names)))
     return torch.device(s)
+
+
+# vendor-published dense peak TFLOP/s (no sparsity) by GPU name: (bf16/fp16 tensor cores, fp32)
+PEAK_TFLOPS = (
+    ("H200", 989.0, 67.0), ("H100 SXM", 989.0, 67.0), ("H100 NVL", 835.0, 60.0),
+    ("H100 PCIe", 756.0, 51.0), ("H100", 756.0, 51.0), ("A100", 312.0, 19.5),
+    ("L40S", 362.0, 91.6), ("L4", 121.0, 30.3), ("A10G", 70.0, 31.2), ("A10", 125.0, 31.2),
+    ("RTX 4090", 165.0, 82.6), ("RTX 3090", 71.0, 35.6), ("V100", 125.0, 15.7),
+    ("T4", 65.0, 8.1),
+)
+
+
+def peak_tflops(device: str, precision: str) -> tuple[str, float] | None:
+    """(GPU name, its published dense peak TFLOP/s for ``precision``: bf16/fp16 tensor cores,
+    else fp32) for a CUDA device this table knows; None otherwise (CPU, MPS, an unlisted GPU)."""
+    if not device.startswith("cuda") or not torch.cuda.is_available():
+        return None
+    try:
+        name = torch.cuda.get_device_name(torch.device(device))
+    except (RuntimeError, AssertionError):
+        return None
+    for key, half, single in PEAK_TFLOPS:
+        if key in name:
+            return name, half if precision in ("bf16", "fp16", "bfloat16", "float16") else single
+    return None

@@ -29,6 +29,10 @@ def _stats(t: torch.Tensor, bounds: tuple[float, float] | None = None) -> tuple:
         return 0.0, 0.0, 0.0, 0.0, 0.0, (0,) * BINS, None
     stride = max(1, v.numel() // SAMPLE)
     sample = v[::stride][:SAMPLE]
+    sample = sample[torch.isfinite(sample)]  # a diverging run: its NaNs are not binned
+    if sample.numel() == 0:
+        nan = float("nan")
+        return nan, nan, nan, nan, nan, (0,) * BINS, None
     lo, hi = float(sample.min()), float(sample.max())
     if hi <= lo:
         hi = lo + 1e-12

@@ -103,6 +103,26 @@ def _tup(t: torch.Tensor | None) -> tuple[float, ...]:
     return tuple(t.detach()[:MAX_BN_CHANNELS].float().cpu().tolist())
 
 
+def forward_flops(model: nn.Module, x: torch.Tensor) -> int:
+    """FLOPs of one image's forward pass (``FlopCounterMode``, eval mode, no gradient: no
+    BatchNorm statistic moves, no dropout draw). A training step costs about three times that
+    per image (the backward pass computes two products for each one of the forward pass)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    if len(x) == 0:
+        return 0
+    was = model.training
+    counter = FlopCounterMode(display=False)
+    try:
+        with torch.no_grad(), counter:
+            model.eval()(x)
+    except Exception:  # noqa: BLE001 - a model the counter cannot follow: no figure, no failure
+        return 0
+    finally:
+        model.train(was)
+    return int(counter.get_total_flops())
+
+
 def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
     if s.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
@@ -155,6 +175,7 @@ class _Loop:
             self.x = self.x.contiguous(memory_format=torch.channels_last)
             self.xv = self.xv.contiguous(memory_format=torch.channels_last)
         self.gen = seeded_dropout(self.model, self.s.seed, dev)
+        self.flops_per_image = forward_flops(self.model, self.xv[:1])
         self.opt = make_optimizer(self.model, self.s)
         self.sched = None
         if self.s.schedule != "none":
@@ -333,8 +354,9 @@ class _Loop:
             tl, ta, dt = self.train_epoch(epoch)
             vl, va, _ = self.evaluate()
             gap = self.train_eval_gap()
-            rec = EpochRecord(epoch + 1, tl, ta, vl, va, lr, dt,
-                              sum(b - a for a, b in self.ranges) / dt if dt > 0 else 0.0, gap)
+            ips = sum(b - a for a, b in self.ranges) / dt if dt > 0 else 0.0
+            rec = EpochRecord(epoch + 1, tl, ta, vl, va, lr, dt, ips, gap,
+                              ips * 3 * self.flops_per_image)
             self.epochs.append(rec)
             self.emit(rec)
             if epoch < self.s.epochs - 1:

@@ -30,6 +30,7 @@ class EpochRecord:
     seconds: float  # training phase of this epoch
     images_per_s: float
     gap: float = float("nan")  # mean |train-mode − eval-mode| logit on validation images
+    flops_per_s: float = 0.0  # training FLOP/s achieved: images/s × 3 × forward FLOPs/image
 
     def to_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "train_loss": self.train_loss, "train_acc": self.train_acc,
