@@ -656,7 +656,8 @@ def _inside_tab(run: T.TrainRun, done: dict[str, dict]) -> None:
     kind = right.radio(_("values"), kinds, format_func=names.get, horizontal=True,
                        key=KEY + "in_kind")
     st.plotly_chart(_figure(run, ("in_dist", label, layer, kind, n), lambda: PI.distribution(
-        recs, layer, kind)), width="stretch", theme=None, key=KEY + "in_dist")
+        recs, layer, kind, kind_name=names[kind])), width="stretch", theme=None,
+        key=KEY + "in_dist")
 
 
 def _mistakes(run: T.TrainRun, label: str, res: T.TrainResult) -> None:

@@ -107,7 +107,8 @@ def regrid(recs: Sequence, bins: int = 48) -> tuple[np.ndarray, np.ndarray]:
     return (edges[:-1] + edges[1:]) / 2, z
 
 
-def distribution(recs: Sequence, layer: str, kind: str, height: int = 380) -> go.Figure:
+def distribution(recs: Sequence, layer: str, kind: str, height: int = 380,
+                 kind_name: str | None = None) -> go.Figure:
     """One layer's values (``kind``: weight, grad or act) over training: x epochs, y value,
     colour the share of values in that bin at that step."""
     pts = [r for r in recs if r.layer == layer and r.kind == kind]
@@ -119,5 +120,5 @@ def distribution(recs: Sequence, layer: str, kind: str, height: int = 380) -> go
                         hovertemplate="epoch %{x:.2f}<br>value %{y:.3g}<br>%{z:.1%}"
                                       "<extra></extra>")
     fig.update_layout(height=height, xaxis_title=_("epoch"), yaxis_title=_("value"),
-                      title=plain(f"{layer} · {kind}"), **_LAYOUT)
+                      title=plain(f"{layer} · {kind_name or kind}"), **_LAYOUT)
     return fig
