@@ -567,7 +567,7 @@ def _remember(items: list) -> None:
 
 
 def _size(d: Description) -> int:
-    return len(repr(d.nodes)) + len(repr(d.sites))
+    return len(repr(d.nodes)) + len(repr(d.sites)) + len(d.source or "")
 
 
 def known_for(*objects: Any) -> list:
