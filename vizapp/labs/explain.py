@@ -449,6 +449,23 @@ def _run_block(block: nn.Module, inputs: tuple[Any, ...]
     return gm, env
 
 
+def _cat_source(node: torch.fx.Node, env: dict[str, Any], mods: dict[str, nn.Module],
+                path: str, idx: tuple[int, ...]) -> Source:
+    """The input of a channel concatenation that channel ``idx[1]`` comes from, followed down
+    through earlier concatenations (a dense block concatenates again and again)."""
+    c = idx[1]
+    while getattr(node, "target", None) in _CATS:
+        offset = 0
+        for p in node.args[0]:
+            n_ch = env[p.name].shape[1]
+            if c < offset + n_ch:
+                node, c = p, c - offset
+                break
+            offset += n_ch
+    return Source(node.name, _producer(node, mods, path), c,
+                  float(env[node.name][(0, c, *idx[2:])]))
+
+
 def _join(block: nn.Module, path: str, inputs: tuple[Any, ...], idx: tuple[int, ...]
           ) -> dict[str, Any]:
     """Which inputs of the block's final addition / concatenation the value came from, and
@@ -462,14 +479,7 @@ def _join(block: nn.Module, path: str, inputs: tuple[Any, ...], idx: tuple[int, 
         node = node.args[0]
     target = getattr(node, "target", None)
     if target in _CATS:
-        parts, offset, c = list(node.args[0]), 0, idx[1]
-        for p in parts:
-            n_ch = env[p.name].shape[1]
-            if c < offset + n_ch:
-                src = Source(p.name, _producer(p, mods, path), c - offset,
-                             float(env[p.name][(0, c - offset, *idx[2:])]))
-                break
-            offset += n_ch
+        src = _cat_source(node, env, mods, path, idx)
         kind, sources, value = "cat", (src,), src.value
     elif target in _ADDS or (node is not None and getattr(node, "op", "") == "call_method"
                              and target in ("add", "add_")):
@@ -529,6 +539,15 @@ def flat_origin(analysis: Any, layer: str) -> tuple[int, ...] | None:
             shape = tuple(prev.input_shapes[0][1:])
         prev = index.get(prev.inputs[0])
     return shape
+
+
+def _block_input(analysis: Any, layer: str) -> str:
+    """The module path of the node that feeds block ``layer`` (for its receptive field)."""
+    if analysis is None or layer not in analysis.block_index():
+        return ""
+    ins = analysis.block(layer).inputs
+    node = analysis.node_index().get(ins[0]) if ins else None
+    return node.module_path if node is not None and node.module_type[:1].isupper() else ""
 
 
 def rf_box(analysis: Any, layer: str, hw: tuple[int, int]
@@ -594,9 +613,9 @@ def explain(model: nn.Module, layer: str, x: torch.Tensor, at: Sequence[int], *,
     m = dict(work.named_modules()).get(layer)
     kind = kind_of(m) if m is not None else "conv"
     if m is not None and not kind:
-        raise ExplainError(msg("'{layer}' ({type}) is not a layer this page takes apart: pick "
-                               "a Conv2d, pooling, Linear, BatchNorm or activation layer, or a "
-                               "block ending in + or cat", layer=layer, type=type(m).__name__))
+        raise ExplainError(msg("'{layer}' ({type}) cannot be taken apart: pick a Conv2d, "
+                               "pooling, Linear, BatchNorm or activation layer, or a block "
+                               "ending in + or cat", layer=layer, type=type(m).__name__))
     follow = followers(analysis, layer) if kind in ("conv", "linear") else ()
     cap = partial_forward(work, layer, x, [n for n, op in follow if op[:1].isupper()])
     idx = _index(cap.output.shape, at)
@@ -613,7 +632,10 @@ def explain(model: nn.Module, layer: str, x: torch.Tensor, at: Sequence[int], *,
         parts = _join(m, layer, cap.inputs, idx)
     if follow:
         parts["then"] = _then(work, follow, cap, idx, parts["output"])
-    rf = rf_box(analysis, layer, idx[-2:]) if len(idx) == 4 else None
+    rf_of = layer
+    if parts["kind"] == "cat":  # the receptive field of the branch the channel came from
+        rf_of = parts["sources"][0].module or _block_input(analysis, layer)
+    rf = rf_box(analysis, rf_of, idx[-2:]) if len(idx) == 4 and rf_of else None
     return Breakdown(layer=layer, type=type(m).__name__, at=tuple(int(a) for a in at),
                      input_shape=tuple(xin.shape) if isinstance(xin, torch.Tensor) else (),
                      output_shape=tuple(cap.output.shape),
