@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import math
 import operator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -118,6 +118,8 @@ class Breakdown:
     rf_box: tuple[int, int, int, int] | None = None  # (top, left, bottom, right), inclusive
     rf_size: tuple[int, int] | None = None
     formula: tuple[tuple[str, float], ...] = ()  # elementwise: BN's numbers
+    # the output plane the value lies in (channel ``at[0]``, float32 H×W; 1×F when flat)
+    plane: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def error(self) -> float:
@@ -125,7 +127,10 @@ class Breakdown:
         return abs(self.output - self.forward_output)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as plain data (without the plane)."""
+        d = asdict(self)
+        d.pop("plane", None)
+        return d
 
 
 # ----------------------------------------------------------------------------- capture
@@ -640,4 +645,19 @@ def explain(model: nn.Module, layer: str, x: torch.Tensor, at: Sequence[int], *,
                      input_shape=tuple(xin.shape) if isinstance(xin, torch.Tensor) else (),
                      output_shape=tuple(cap.output.shape),
                      forward_output=float(cap.output[idx]), rf_box=rf[0] if rf else None,
-                     rf_size=rf[1] if rf else None, **parts)
+                     rf_size=rf[1] if rf else None, plane=_plane(cap.output, idx), **parts)
+
+
+def _plane(out: torch.Tensor, idx: tuple[int, ...]) -> np.ndarray:
+    """The output plane holding ``idx``: channel ``idx[1]`` of an image, the row of a flat."""
+    y = out.detach()[0].float().cpu()
+    return (y[idx[1]] if y.dim() == 3 else y.reshape(1, -1)).numpy()
+
+
+def probabilities(model: nn.Module, x: torch.Tensor) -> tuple[float, ...]:
+    """Softmax of the model's output for the first sample (eval mode, on a deep copy)."""
+    work = copy.deepcopy(model).eval()
+    device = next((p.device for p in work.parameters()), torch.device("cpu"))
+    with torch.no_grad():
+        out = _first_tensor(work(x.to(device)))
+    return tuple(float(p) for p in torch.softmax(out[0].float().flatten(), 0).cpu())
