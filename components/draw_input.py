@@ -57,14 +57,14 @@ def _probabilities(spec: ModelSpec, token: str, data: bytes,
     return explain.probabilities(weights.trained_model(token, _trained), x)
 
 
-def prediction(spec: ModelSpec, trained: train_lab.Trained | None, choice: tuple) -> None:
+def prediction(spec: ModelSpec, trained: train_lab.Trained | None, data: bytes) -> None:
     """The drawing's class probabilities (trained weights), or why there are none."""
     st.subheader(_("Draw and predict"))
     if trained is None:
         st.info(_("Train this configuration in the Train lab to see what it predicts for your "
                   "drawing (random weights predict nothing useful)."), icon=":material/school:")
         return
-    probs = _probabilities(spec, trained.key, choice[3], _trained=trained)
+    probs = _probabilities(spec, trained.key, data, _trained=trained)
     names = list(trained.data.classes)
     rows: list[dict[str, Any]] = [{_("class"): names[i] if i < len(names) else str(i),
                                    _("probability"): p} for i, p in enumerate(probs)]

@@ -104,7 +104,7 @@ def render(frame: Frame) -> None:
     except RunError as exc:
         text.failure(exc.cause, exc.fix)
         return
-    _draw(b, image, spec, trained, choice)
+    _draw(b, image, spec)
 
 
 def _pick(spec: ModelSpec, layers: list[tuple[str, str]], trained: train_lab.Trained | None
@@ -126,6 +126,14 @@ def _pick(spec: ModelSpec, layers: list[tuple[str, str]], trained: train_lab.Tra
     state.set_view_param("src", kind, default=kinds[0])
     with c3:
         got = _pick_input(spec, kind, trained)
+    if kind == "draw":  # the canvas, and what the trained model says, side by side
+        left, right = st.columns(2)
+        with left:
+            data = draw_input.canvas(spec.input_shape, KEY + "canvas")
+        with right:
+            if data is not None:
+                draw_input.prediction(spec, trained, data)
+        got = None if data is None else ("draw", 7, 0, data, 0)
     return layer, got
 
 
@@ -152,9 +160,7 @@ def _pick_input(spec: ModelSpec, kind: str, trained: train_lab.Trained | None
             return None
         data = f.getvalue()
     elif kind == "draw":
-        data = draw_input.canvas(spec.input_shape, KEY + "canvas")
-        if data is None:
-            return None
+        st.caption(_("Draw below: the prediction and the breakdown follow your drawing."))
     return kind, digit, seed, data, index
 
 
@@ -194,8 +200,7 @@ def _clicked(dims_key: str) -> None:
             st.session_state[key] = v
 
 
-def _draw(b: explain.Breakdown, image: np.ndarray, spec: ModelSpec,
-          trained: train_lab.Trained | None, choice: tuple) -> None:
+def _draw(b: explain.Breakdown, image: np.ndarray, spec: ModelSpec) -> None:
     left, right = st.columns(2)
     dims = ",".join(str(d) for d in b.output_shape[1:])
     with left:
@@ -219,5 +224,3 @@ def _draw(b: explain.Breakdown, image: np.ndarray, spec: ModelSpec,
                                                   b=bo, l=l_, r=r))
     explain_parts.summary(b)
     explain_parts.details(b, KEY)
-    if choice[0] == "draw":
-        draw_input.prediction(spec, trained, choice)
