@@ -156,9 +156,9 @@ def _conv_lines(b: Any, channels: int = 4) -> list[str]:
         lines.append(_("input channel {c}: window").format(c=t.in_channel))
         lines += _grid_lines(t.window)
         if t.weights:
-            lines.append(_("  kernel"))
+            lines.append("  " + _("kernel"))
             lines += _grid_lines(t.weights)
-        lines.append(_("  sum of products = {s}").format(s=_num(t.sum)))
+        lines.append("  " + _("sum of products = {s}").format(s=_num(t.sum)))
     if len(b.terms) > channels:
         rest = sum(t.sum for t in b.terms[channels:])
         lines.append(_("… {n} more input channels, their sums add up to {s}").format(
@@ -187,7 +187,7 @@ def format_breakdown(b: Any) -> str:
     lines.append(_("output {out}   real forward {fwd}   |difference| {err:.2e}").format(
         out=_num(b.output), fwd=_num(b.forward_output), err=b.error))
     for s in b.then:
-        fwd = "" if s.forward_output is None else _("  (forward {v})").format(
+        fwd = "" if s.forward_output is None else "  " + _("(forward {v})").format(
             v=_num(s.forward_output))
         lines.append(f"  → {s.name} ({s.op}): {_num(s.input)} → {_num(s.output)}{fwd}")
     if b.rf_box is not None:

@@ -66,7 +66,8 @@ def _cells(grid: Any, padded: Any = None) -> list[list[str]]:
     a = np.asarray(grid, dtype=float)
     pad = np.asarray(padded, dtype=bool) if padded is not None and len(padded) else \
         np.zeros(a.shape, bool)
-    return [[("0 pad" if pad[i, j] else f"{a[i, j]:.2f}") for j in range(a.shape[1])]
+    zero = _("0 pad")
+    return [[(zero if pad[i, j] else f"{a[i, j]:.2f}") for j in range(a.shape[1])]
             for i in range(a.shape[0])]
 
 
