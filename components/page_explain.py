@@ -10,6 +10,8 @@ input kind)."""
 
 from __future__ import annotations
 
+import copy
+import threading
 from typing import Any
 
 import numpy as np
@@ -53,14 +55,26 @@ def _input(spec: ModelSpec, choice: tuple, trained: train_lab.Trained | None):
     return features.make_input(kind, spec.input_shape, digit=digit, seed=seed)
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _own_copy(spec: ModelSpec, token: str, _trained: train_lab.Trained | None = None
+              ) -> tuple[Any, threading.Lock]:
+    """This page's own copy of the model (one per configuration and weights, for every
+    session) and the lock its clicks take turns under: the breakdown hooks the modules it
+    runs, so it never runs on the shared cached model (whose deep copies would carry the
+    hooks) and never deep-copies per click (tens of ms for a ResNet-50)."""
+    model = state.real_model(spec, batch=1) if _trained is None else \
+        weights.trained_model(token, _trained)
+    return copy.deepcopy(model).eval(), threading.Lock()
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def _breakdown(spec: ModelSpec, token: str, layer: str, choice: tuple, at: tuple[int, ...],
                _trained: train_lab.Trained | None = None, _analysis: Any = None):
     """The breakdown and the displayed input (``token``: "random" or the trained run's key)."""
     x = _input(spec, choice, _trained)
-    model = state.real_model(spec, batch=1) if _trained is None else \
-        weights.trained_model(token, _trained)
-    b = explain.explain(model, layer, x, at, analysis=_analysis)
+    model, lock = _own_copy(spec, token, _trained=_trained)
+    with lock:
+        b = explain.explain(model, layer, x, at, analysis=_analysis, private=True)
     return b, features.display_image(x)
 
 
