@@ -73,6 +73,15 @@ def details(b: explain.Breakdown, key: str) -> None:
             "This block ends in a concatenation: the value is copied from one input's "
             "channel."))
         st.dataframe(plots_explain.source_rows(b), hide_index=True, width="stretch")
+    if plots_explain.can_animate(b):
+        with st.expander(_("The window sliding over the input (animation)")):
+            st.plotly_chart(plots_explain.sliding_window(
+                b, _("input channel {c}").format(c=b.terms[0].in_channel),
+                _("output channel {c}").format(c=b.at[0])), width="stretch", theme=None,
+                key=key + "slide")
+            st.caption(_("▶ plays the window across every output pixel, row by row; the "
+                         "slider steps through them. Red squares: the kernel's taps on the "
+                         "input (outside the picture: padding)."))
     if b.then:
         st.subheader(_("Then, in the block"))
         st.dataframe(plots_explain.step_rows(b), hide_index=True, width="stretch")

@@ -296,3 +296,19 @@ def test_cli_bad_layer_or_position_is_one_line_exit_2(args, says, capsys):
     assert main(["explain", "lenet", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and len(err.splitlines()) == 1
+
+
+def test_sliding_window_frames_are_the_windows():
+    """Each animation frame's taps are the window the breakdown computes for that pixel."""
+    from vizapp.render import plots_explain as P
+
+    model = odd_model()
+    x = torch.randn(1, 4, 23, 21, generator=torch.Generator().manual_seed(0))
+    b0 = E.explain(model, "0", x, (0, 0, 0))
+    fig = P.sliding_window(b0, "in", "out")
+    oh, ow = b0.plane.shape
+    assert len(fig.frames) == oh * ow
+    for at in [(0, 0, 0), (0, 3, 5), (0, oh - 1, ow - 1)]:
+        b = E.explain(model, "0", x, at)
+        taps = fig.frames[at[1] * ow + at[2]].data[0]
+        assert sorted(set(taps.y)) == sorted(b.rows) and sorted(set(taps.x)) == sorted(b.cols)

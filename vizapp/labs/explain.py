@@ -120,6 +120,8 @@ class Breakdown:
     formula: tuple[tuple[str, float], ...] = ()  # elementwise: BN's numbers
     # the output plane the value lies in (channel ``at[0]``, float32 H×W; 1×F when flat)
     plane: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # conv / pool: the layer input's plane of the first channel in the window (float32 H×W)
+    input_plane: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def error(self) -> float:
@@ -130,6 +132,7 @@ class Breakdown:
         """The fields as plain data (without the plane)."""
         d = asdict(self)
         d.pop("plane", None)
+        d.pop("input_plane", None)
         return d
 
 
@@ -641,6 +644,8 @@ def explain(model: nn.Module, layer: str, x: torch.Tensor, at: Sequence[int], *,
     if parts["kind"] == "cat":  # the receptive field of the branch the channel came from
         rf_of = parts["sources"][0].module or _block_input(analysis, layer)
     rf = rf_box(analysis, rf_of, idx[-2:]) if len(idx) == 4 and rf_of else None
+    if kind in ("conv", "pool"):
+        parts["input_plane"] = xin[0, parts["terms"][0].in_channel].detach().float().cpu().numpy()
     return Breakdown(layer=layer, type=type(m).__name__, at=tuple(int(a) for a in at),
                      input_shape=tuple(xin.shape) if isinstance(xin, torch.Tensor) else (),
                      output_shape=tuple(cap.output.shape),

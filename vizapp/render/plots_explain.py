@@ -134,3 +134,75 @@ def source_rows(b: Any) -> list[dict[str, Any]]:
     """Where an add / cat value came from."""
     return [{_("node"): s.node, _("module"): s.module or _("(the block's input)"),
              _("channel"): s.channel, _("value"): s.value} for s in b.sources]
+
+
+MAX_FRAMES = 32 * 32  # the animation is offered for output planes up to this many pixels
+
+
+def _taps(b: Any, h: int, w: int) -> tuple[list[int], list[int]]:
+    """Input (row, col) of every kernel tap of output (h, w)."""
+    rows = [h * b.stride[0] - b.padding[0] + i * b.dilation[0] for i in range(b.kernel[0])]
+    cols = [w * b.stride[1] - b.padding[1] + j * b.dilation[1] for j in range(b.kernel[1])]
+    return [r for r in rows for _c in cols], [c for _r in rows for c in cols]
+
+
+def can_animate(b: Any) -> bool:
+    """A convolution or fixed-window pooling with a small enough output plane."""
+    return (b.kind in ("conv", "pool") and b.input_plane is not None and b.plane is not None
+            and not b.type.startswith("Adaptive") and b.plane.size <= MAX_FRAMES)
+
+
+def _frame_data(b: Any, h: int, w: int) -> list[go.Scatter]:
+    ys, xs = _taps(b, h, w)
+    return [go.Scatter(x=xs, y=ys, mode="markers", marker=dict(size=9, color="red",
+                                                               symbol="square-open",
+                                                               line=dict(width=2))),
+            go.Scatter(x=[w], y=[h], mode="markers", marker=dict(size=14, color="red",
+                                                                 symbol="square-open",
+                                                                 line=dict(width=3)))]
+
+
+def sliding_window(b: Any, title_in: str, title_out: str) -> go.Figure:
+    """The window sliding over the input (its taps in red, padding outside the picture) while
+    the output pixel it makes is marked: one frame per output pixel, row by row, with play /
+    pause buttons and a step slider (plotly's own, in the browser)."""
+    oh, ow = b.plane.shape
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(title_in, title_out),
+                        horizontal_spacing=0.08)
+    fig.add_heatmap(z=b.input_plane, colorscale="gray", showscale=False, hoverinfo="skip",
+                    row=1, col=1)
+    fig.add_heatmap(z=b.plane, colorscale="Viridis", showscale=False, hoverinfo="skip",
+                    row=1, col=2)
+    first = _frame_data(b, int(b.at[1]), int(b.at[2]))
+    first[0].update(xaxis="x", yaxis="y", showlegend=False)
+    first[1].update(xaxis="x2", yaxis="y2", showlegend=False)
+    fig.add_trace(first[0])
+    fig.add_trace(first[1])
+    frames, steps = [], []
+    for k in range(oh * ow):
+        h, w = divmod(k, ow)
+        frames.append(go.Frame(data=_frame_data(b, h, w), traces=[2, 3], name=str(k)))
+        steps.append(dict(method="animate", label=f"{h},{w}",
+                          args=[[str(k)], dict(mode="immediate", transition=dict(duration=0),
+                                                frame=dict(duration=0, redraw=True))]))
+    fig.frames = frames
+    H, W = b.input_plane.shape
+    p0, p1 = b.padding
+    fig.update_xaxes(range=[-p1 - 0.5, W + p1 - 0.5], visible=False, row=1, col=1)
+    fig.update_yaxes(range=[H + p0 - 0.5, -p0 - 0.5], visible=False, scaleanchor="x",
+                     row=1, col=1)
+    fig.update_xaxes(visible=False, row=1, col=2)
+    fig.update_yaxes(autorange="reversed", visible=False, scaleanchor="x2", row=1, col=2)
+    play = dict(label="▶", method="animate", args=[None, dict(
+        frame=dict(duration=150, redraw=True), transition=dict(duration=0), fromcurrent=True)])
+    pause = dict(label="❚❚", method="animate", args=[[None], dict(
+        mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))])
+    fig.update_layout(height=380, margin=dict(l=0, r=0, t=30, b=0), template="plotly_white",
+                      showlegend=False, updatemenus=[dict(type="buttons", direction="left",
+                                                          buttons=[play, pause], x=0, y=-0.05,
+                                                          xanchor="left", yanchor="top")],
+                      sliders=[dict(steps=steps, active=int(b.at[1]) * ow + int(b.at[2]),
+                                    x=0.12, len=0.88, y=-0.02, ticklen=0,
+                                    font=dict(color="rgba(0,0,0,0)"), currentvalue=dict(
+                                        prefix="(h, w) = ", font=dict(color="#333")))])
+    return fig
