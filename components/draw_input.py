@@ -13,9 +13,10 @@ import streamlit as st
 from vizapp.i18n import _
 from vizapp.labs import explain, features
 from vizapp.labs import train as train_lab
+from vizapp.render import plots_features
 from vizapp.zoo import ModelSpec
 
-from . import text, weights
+from . import state, text, weights
 
 SIDE = 280  # canvas pixels: 10 per pixel of a 28×28 input
 
@@ -72,3 +73,27 @@ def prediction(spec: ModelSpec, trained: train_lab.Trained | None, data: bytes) 
     st.text(_("prediction: {c} ({p}%)").format(c=rows[best][_("class")],
                                                p=f"{100 * probs[best]:.0f}"))
     st.bar_chart(rows, x=_("class"), y=_("probability"), height=220)
+
+
+MAX_MAP_LAYERS = 6  # convolutions and pools shown for a drawing
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _maps(spec: ModelSpec, token: str, data: bytes, _trained: train_lab.Trained | None = None
+          ) -> list[features.FeatureMaps]:
+    model = state.real_model(spec, batch=1) if _trained is None else \
+        weights.trained_model(token, _trained)
+    x = features.image_to_input(from_bytes(data), spec.input_shape)
+    names = [n for n, m in model.named_modules()
+             if n and explain.kind_of(m) in ("conv", "pool")][:MAX_MAP_LAYERS]
+    return [features.feature_maps(model, n, x, max_channels=6) for n in names]
+
+
+def layer_maps(spec: ModelSpec, trained: train_lab.Trained | None, data: bytes) -> None:
+    """The first convolution and pooling layers' feature maps of the drawing."""
+    token = trained.key if trained is not None else weights.RANDOM
+    with st.expander(_("Each layer's feature maps for this drawing")):
+        for fm in _maps(spec, token, data, _trained=trained):
+            st.text(f"{fm.layer} ({fm.type}) → {tuple(fm.output_shape[1:])}")
+            st.plotly_chart(plots_features.feature_grid(fm, cols=6), width="stretch",
+                            theme=None, key=f"vz.explain.maps.{fm.layer}")

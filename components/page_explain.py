@@ -21,6 +21,7 @@ from vizapp.i18n import N_, _, tr
 from vizapp.labs import explain, features
 from vizapp.labs import train as train_lab
 from vizapp.render import plots_explain
+from vizapp.render.dot import parse_id
 from vizapp.runtime import RunError
 from vizapp.zoo import ModelSpec
 
@@ -104,7 +105,7 @@ def render(frame: Frame) -> None:
             text.failure(_("{label} has no layer this page can take apart.").format(
                 label=spec.label), _("pick another model."))
             return
-        layer, choice = _pick(spec, layers, trained)
+        layer, choice = _pick(spec, layers, trained, a)
         if choice is None:
             return
         shape = _out_shape(a, layer)
@@ -119,14 +120,38 @@ def render(frame: Frame) -> None:
         text.failure(exc.cause, exc.fix)
         return
     _draw(b, image, spec)
+    if choice[0] == "draw":
+        draw_input.layer_maps(spec, trained, choice[3])
 
 
-def _pick(spec: ModelSpec, layers: list[tuple[str, str]], trained: train_lab.Trained | None
-          ) -> tuple[str, tuple | None]:
+GRAPH_SELECTED = "vz.graph.selected"  # the Graph page's selected node or block (a DOT id)
+
+
+def _from_graph(analysis: Any, names: list[str]) -> str | None:
+    """The layer of the node or block last selected on the Graph page, once per selection:
+    a node click there opens that layer here."""
+    sel = st.session_state.get(GRAPH_SELECTED) or state.view_param("node", None)
+    if not sel or sel == st.session_state.get(KEY + "graph_seen"):
+        return None
+    st.session_state[KEY + "graph_seen"] = sel
+    parsed = parse_id(sel)
+    if parsed is None or analysis is None:
+        return None
+    kind, ident = parsed
+    node = analysis.node_index().get(ident) if kind == "node" else None
+    path = node.module_path if node is not None else ident
+    return path if path in names else None
+
+
+def _pick(spec: ModelSpec, layers: list[tuple[str, str]], trained: train_lab.Trained | None,
+          analysis: Any = None) -> tuple[str, tuple | None]:
     """(layer, input choice); the choice is None while an upload or a drawing is awaited."""
     c1, c2, c3 = st.columns([3, 2, 2])
     names, types = [n for n, _t in layers], dict(layers)
     default = next((n for n, t in layers if t == "Conv2d"), names[0])
+    picked = _from_graph(analysis, names)
+    if picked is not None and not state.view_param("layer", None):
+        st.session_state[KEY + "layer"] = picked
     state.bind_widget("layer", KEY + "layer", default, choices=names)
     with c1:
         layer = st.selectbox(_("layer"), names, format_func=lambda n: f"{n}  ({types[n]})",

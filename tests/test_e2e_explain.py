@@ -114,6 +114,7 @@ def test_draw_and_predict_with_trained_weights(server, browser):
     text = main.inner_text()
     assert re.search(r"prediction: \S+ \(\d+%\)", text), text[-500:]
     assert "the layer's real output" in text
+    assert "Each layer's feature maps for this drawing" in text
     page.screenshot(path=str(SHOTS / "explain_drawn_1280x720.png"))
     chart = page.locator("[data-testid='stPlotlyChart']").first
     click_cell(page, chart, -1)  # the bottom-right cell of conv1's 28×28 map

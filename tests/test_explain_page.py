@@ -75,3 +75,12 @@ def test_linear_and_block_layers_render():
     assert len(at.dataframe) >= 1
     at = _linked("resnet18", {"layer": "b3.0", "at": "1,2,3", "input": "1,64,64"})
     assert not at.error, [e.value for e in at.error]
+
+
+def test_a_node_selected_on_the_graph_page_opens_its_layer():
+    at = _linked("resnet18", {"input": "1,64,64"}, {"vz.graph.selected": "n-b3_0_conv3"})
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="vz.explain.layer").value == "b3.0.conv3"
+    assert at.query_params["layer"] == "b3.0.conv3"
+    at = _linked("resnet18", {"input": "1,64,64"}, {"vz.graph.selected": "b-b3.0"})
+    assert at.selectbox(key="vz.explain.layer").value == "b3.0"
