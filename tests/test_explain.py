@@ -312,3 +312,17 @@ def test_sliding_window_frames_are_the_windows():
         b = E.explain(model, "0", x, at)
         taps = fig.frames[at[1] * ow + at[2]].data[0]
         assert sorted(set(taps.y)) == sorted(b.rows) and sorted(set(taps.x)) == sorted(b.cols)
+
+
+def test_cli_without_weights_uses_the_apps_random_weights(capsys):
+    """The CLI's default weights are the app's (seed 0): the same value as the page shows."""
+    from vizapp.runtime import cached_model
+
+    assert main(["explain", "lenet", "--layer", "conv2", "--at", "1,2,3", "--format",
+                 "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    spec = resolve("lenet")
+    x = features.make_input("digit", spec.input_shape, digit=7)
+    with torch.no_grad():
+        y = copy.deepcopy(cached_model(spec, torch.device("cpu"))).eval()[:4](x)
+    assert close(d["forward_output"], float(y[0, 1, 2, 3]))

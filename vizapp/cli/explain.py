@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         check_build(spec, 1, weight_copies=2)
     except RunError as exc:
         raise UserError(str(exc)) from None
-    model = build_model(spec)
+    model = build_model(spec, seed=0)  # the app's random weights (seed 0) unless --weights
     if args.weights:
         load_weights(model, args.weights)
     x = load_input(args.input_file, spec.input_shape)
@@ -158,7 +158,8 @@ def _conv_lines(b: Any, channels: int = 4) -> list[str]:
         if t.weights:
             lines.append("  " + _("kernel"))
             lines += _grid_lines(t.weights)
-        lines.append("  " + _("sum of products = {s}").format(s=_num(t.sum)))
+        lines.append("  " + (_("sum of products = {s}") if t.weights else
+                             _("window sum = {s}")).format(s=_num(t.sum)))
     if len(b.terms) > channels:
         rest = sum(t.sum for t in b.terms[channels:])
         lines.append(_("… {n} more input channels, their sums add up to {s}").format(
