@@ -326,3 +326,21 @@ def test_cli_without_weights_uses_the_apps_random_weights(capsys):
     with torch.no_grad():
         y = copy.deepcopy(cached_model(spec, torch.device("cpu"))).eval()[:4](x)
     assert close(d["forward_output"], float(y[0, 1, 2, 3]))
+
+
+def test_one_partial_forward_per_breakdown():
+    """A breakdown runs the model once, up to the layer and what follows it in the block
+    (BN, activation), and nothing after: the modules' own call counts say so."""
+    _, model, x, a = setup("lenet-bn")
+    calls: dict[str, int] = {}
+    for n, m in model.named_modules():
+        if n:
+            m.register_forward_hook(lambda m, i, o, n=n: keep_count(calls, n))
+    b = E.explain(model, "conv2", x, (0, 1, 1), analysis=a, private=True)
+    assert [s.name for s in b.then] == ["bn2", "act2"]
+    assert calls == {"conv1": 1, "bn1": 1, "act1": 1, "pool1": 1, "conv2": 1, "bn2": 1,
+                     "act2": 1}
+
+
+def keep_count(d: dict, k: str) -> None:
+    d[k] = d.get(k, 0) + 1

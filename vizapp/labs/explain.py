@@ -381,9 +381,13 @@ def _apply(fn: Any, v: float) -> float:
 
 
 def _activation_fn(module: nn.Module | None, op: str) -> Any:
-    """A callable for an activation module or function name; None when there is none."""
+    """A callable for an activation module or function name; None when there is none. A
+    module's own ``forward`` (no hooks run; the model is in eval mode here); one with
+    parameters (PReLU) on a float64 copy."""
     if module is not None:
-        return copy.deepcopy(module).double().eval()
+        if any(True for _ in module.parameters()):
+            module = copy.deepcopy(module).double().eval()
+        return module.forward
     return getattr(torch, op, None) or getattr(F, op, None)
 
 
@@ -407,7 +411,7 @@ def _elementwise(m: nn.Module, x: torch.Tensor, idx: tuple[int, ...]) -> dict[st
     if isinstance(m, _BatchNorm):
         nums = bn_numbers(m, c)
         return dict(kind="elementwise", total=v, formula=nums, output=apply_bn(v, nums))
-    return dict(kind="elementwise", total=v, output=_apply(copy.deepcopy(m).double().eval(), v))
+    return dict(kind="elementwise", total=v, output=_apply(_activation_fn(m, type(m).__name__), v))
 
 
 # ----------------------------------------------------------------------------- add / cat
