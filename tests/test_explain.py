@@ -344,3 +344,17 @@ def test_one_partial_forward_per_breakdown():
 
 def keep_count(d: dict, k: str) -> None:
     d[k] = d.get(k, 0) + 1
+
+
+def test_window_figure_marks_exactly_the_padding_cells():
+    from vizapp.render import plots_explain as P
+
+    model = odd_model()
+    x = torch.randn(1, 4, 23, 21, generator=torch.Generator().manual_seed(0))
+    b = E.explain(model, "0", x, (0, 0, 0))
+    t = b.terms[0]
+    fig = P.term_figure(t, list(b.rows), list(b.cols))
+    text = fig.data[0].text
+    marked = sum(cell.endswith(" pad") for row in text for cell in row)
+    assert marked == sum(map(sum, t.padded)) > 0
+    assert all(cell == "0 pad" for row in text for cell in row if cell.endswith(" pad"))

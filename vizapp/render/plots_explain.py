@@ -66,8 +66,12 @@ def _cells(grid: Any, padded: Any = None) -> list[list[str]]:
     a = np.asarray(grid, dtype=float)
     pad = np.asarray(padded, dtype=bool) if padded is not None and len(padded) else \
         np.zeros(a.shape, bool)
-    zero = _("0 pad")
-    return [[(zero if pad[i, j] else f"{a[i, j]:.2f}") for j in range(a.shape[1])]
+    word = _("pad")  # zero padding shows "0 pad"; reflect/replicate/circular their value
+
+    def cell(v: float, padded: bool) -> str:
+        return f"{'0' if v == 0 else f'{v:.2f}'} {word}" if padded else f"{v:.2f}"
+
+    return [[cell(float(a[i, j]), bool(pad[i, j])) for j in range(a.shape[1])]
             for i in range(a.shape[0])]
 
 
