@@ -101,6 +101,9 @@ def test_draw_and_predict_with_trained_weights(server, browser):
     page.get_by_role("link", name="Inside a layer").click()
     settle(page)
     wait_until(lambda: "trained weights" in main.inner_text(), 60, "the trained weights")
+    # a validation image of the training data is the first input with trained weights
+    wait_until(lambda: "the layer's real output" in main.inner_text(), 60, "a validation image")
+    assert "validation image (0–358)" in main.inner_text()
     page.get_by_role("combobox", name=re.compile("input")).click()
     page.get_by_role("option", name="draw a digit").click()
     settle(page)
