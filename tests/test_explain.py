@@ -358,3 +358,23 @@ def test_window_figure_marks_exactly_the_padding_cells():
     marked = sum(cell.endswith(" pad") for row in text for cell in row)
     assert marked == sum(map(sum, t.padded)) > 0
     assert all(cell == "0 pad" for row in text for cell in row if cell.endswith(" pad"))
+
+
+def test_cli_png_input_is_the_pages_upload(tmp_path, capsys):
+    """A PNG through --input-file becomes the same input as the page's upload."""
+    from PIL import Image
+
+    from vizapp.runtime import cached_model
+
+    img = (features.draw_digit(4, 40, 40) * 255).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "four.png")
+    assert main(["explain", "lenet-bn", "--layer", "fc1", "--at", "5", "--input-file",
+                 str(tmp_path / "four.png"), "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    spec = resolve("lenet-bn")
+    x = features.image_to_input(features.decode_image((tmp_path / "four.png").read_bytes()),
+                                spec.input_shape)
+    with torch.no_grad():  # conv1 … flatten, fc1
+        y = copy.deepcopy(cached_model(spec, torch.device("cpu"))).eval()[:10](x)
+    assert close(d["forward_output"], float(y[0, 5])) and close(d["output"], float(y[0, 5]))
+    assert len(d["origins"]) == len(d["vector"]) == 256 and d["origins"][17] == [1, 0, 1]
