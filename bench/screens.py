@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 from vizapp.testing import (free_port, launch_chromium, start_streamlit,  # noqa: E402
                             stop_streamlit, wait_for_content)
 
-PAGES = ["graph", "shapes", "compare", "batchnorm", "features", "schedules", "train", "run",
-         "code"]
+PAGES = ["graph", "shapes", "compare", "batchnorm", "features", "explain", "schedules", "train",
+         "run", "code"]
 
 
 def url(server: str, name: str, model: str, extra: str = "") -> str:

@@ -41,6 +41,8 @@ PAGES: tuple[PageInfo, ...] = (
              N_("Batch statistics, running averages, train vs eval.")),
     PageInfo("features", N_("Feature maps"), ":material/grid_on:", "components.page_features",
              N_("What a layer's channels look like for an input image.")),
+    PageInfo("explain", N_("Inside a layer"), ":material/calculate:", "components.page_explain",
+             N_("Click an output pixel of any layer: the numbers that made it.")),
     PageInfo("schedules", N_("LR schedules"), ":material/show_chart:", "components.page_schedules",
              N_("Learning-rate schedulers plotted epoch by epoch.")),
     PageInfo("train", N_("Train"), ":material/model_training:", "components.page_train",
@@ -58,7 +60,7 @@ def _import(name: str):
 
 
 # pages that build the model with real weights and run it: a model whose shapes fail cannot
-RUNS_THE_MODEL = {"batchnorm", "features", "train", "run"}
+RUNS_THE_MODEL = {"batchnorm", "features", "explain", "train", "run"}
 
 
 def _cannot_run(page: PageInfo, frame: Frame) -> bool:

@@ -32,7 +32,8 @@ URL_MESSAGES_KEY = "vz.url_messages"  # what was wrong with the URL we started f
 INITIAL_QUERY_KEY = "vz.initial_query"  # the link this session was opened with
 # view parameters pages may use; unknown parameters outside this set are reported
 VIEW_PARAMS = {"depth", "vs", "node", "block", "layer", "style", "expand", "collapse", "tab",
-               "embed", "embed_options", "form", "fold", "cdepth", "bn_layer", "fm_layer",
+               "embed", "embed_options", "form", "fold", "cdepth", "bn_layer", "fm_layer", "at",
+               "src",
                "sched", "epochs", "lr", "present", "exercise", "dir", "class", "teacher",
                "lang"}  # lang: the interface language (components/lang.py)
 # a page's own namespace of parameters (a model knob never has a dot in its name): the LR

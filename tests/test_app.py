@@ -15,14 +15,15 @@ st_testing = pytest.importorskip("streamlit.testing.v1")
 AppTest = st_testing.AppTest
 
 MAIN = str(Path(__file__).resolve().parents[1] / "vizapp" / "main.py")
-PAGES = ["graph", "shapes", "compare", "batchnorm", "features", "schedules", "train", "run",
-         "code"]
+PAGES = ["graph", "shapes", "compare", "batchnorm", "features", "explain", "schedules", "train",
+         "run", "code"]
 PRESETS = list(presets())
 # what each page must show (besides its header); pages written elsewhere are only smoke-tested
 KEY_ELEMENTS = {
     "shapes": ("dataframe", "plotly"),
     "compare": ("dataframe", "plotly"),
     "code": ("code",),
+    "explain": ("plotly", "metric"),
 }
 
 
@@ -129,7 +130,7 @@ def test_every_page_with_every_preset(page: str, name: str) -> None:
     shown = errors(at)
     if presets()[name].exercise:  # a deliberate bug: the header says where it stops
         shown = [e for e in shown if "cannot run on a" not in e]
-        if page in ("run", "train", "batchnorm", "features"):
+        if page in ("run", "train", "batchnorm", "features", "explain"):
             assert any("Fix the model first" in i.value for i in at.info), page
             return
     assert not shown, shown

@@ -1,4 +1,4 @@
-"""``vizapp`` command line: ``vizapp presets|table|render|bn|run|train|app``.
+"""``vizapp`` command line: ``vizapp presets|table|render|bn|run|train|explain|app``.
 
 Each sub-command lives in its own module of this package exposing ``register(subparsers)``
 (which adds its parser and sets ``func``). Errors a user can cause end with exit code 2 and
@@ -16,7 +16,8 @@ from vizapp import i18n
 from .errors import UserError
 
 # sub-command modules, in help order; a module that does not exist yet is skipped
-_COMMANDS = ("presets", "table", "render", "bn", "run", "train", "report", "app", "serve")
+_COMMANDS = ("presets", "table", "render", "bn", "run", "train", "explain", "report", "app",
+             "serve")
 
 
 class OneLineParser(argparse.ArgumentParser):
