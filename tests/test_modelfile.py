@@ -1,0 +1,268 @@
+"""Model files (.pt2 from torch.export, .onnx): the file's analysis equals the in-memory model's,
+row by row (shapes, params, MACs, receptive fields), blocks and folds survive, bad files get one
+clear message, and nothing in a file is ever executed.
+
+Every file is exported here, at test time, from a model built in this process (nothing is
+committed); each format is exported once per model for the whole module."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+import vizapp
+from vizapp.modelfile import FileError, MAX_BYTES, analyze_bytes, analyze_file
+from vizapp.render.dot import fold_label, fold_members
+from vizapp.zoo import registry
+
+onnx = pytest.importorskip("onnx")
+
+TORCHVISION = {"resnet18": {}, "densenet121": {},
+               "googlenet": {"aux_logits": False, "init_weights": False}}
+ZOO = ("lenet", "lenet-bn", "alexnet", "vgg11", "nin", "googlenet", "resnet18", "densenet")
+
+
+def _export_onnx(model: nn.Module, x: torch.Tensor, path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # the TorchScript exporter (dynamo=False needs no onnxscript); PRESERVE keeps
+        # BatchNorm as its own node (an eval-mode export folds it into the convolution)
+        torch.onnx.export(model, (x,), str(path), dynamo=False,
+                          training=torch.onnx.TrainingMode.PRESERVE)
+
+
+def _export_pt2(model: nn.Module, x: torch.Tensor, path: Path) -> None:
+    torch.export.save(torch.export.export(model, (x,)), str(path))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """name → (model, input C×H×W, {"pt2": path, "onnx": path})."""
+    d = tmp_path_factory.mktemp("modelfiles")
+    out = {}
+    torch.manual_seed(0)
+    models = [(f"tv-{n}", getattr(torchvision.models, n)(**kw), (3, 224, 224))
+              for n, kw in TORCHVISION.items()]
+    for p in ZOO:
+        spec = registry.resolve(p)
+        models.append((f"zoo-{p}", registry.build_model(spec), tuple(spec.input_shape)))
+    for name, model, shape in models:
+        model.eval()
+        x = torch.randn((1,) + shape)
+        paths = {"pt2": d / f"{name}.pt2", "onnx": d / f"{name}.onnx"}
+        _export_pt2(model, x, paths["pt2"])
+        _export_onnx(model, x, paths["onnx"])
+        out[name] = (model, shape, paths)
+    return out
+
+
+def _rows(a, drop_dropout: bool = False):
+    return [(n.output_shape, n.params, n.macs, n.rf) for n in a.nodes
+            if n.category not in ("input", "output")
+            and not (drop_dropout and n.op == "dropout")]
+
+
+@pytest.mark.parametrize("name", [f"tv-{n}" for n in TORCHVISION] + [f"zoo-{p}" for p in ZOO])
+@pytest.mark.parametrize("fmt", ["pt2", "onnx"])
+def test_file_table_equals_in_memory(files, name, fmt):
+    model, shape, paths = files[name]
+    mem = vizapp.analyze(model, shape)
+    got = analyze_file(paths[fmt])
+    assert got.failure is None and mem.failure is None
+    assert got.input_shape == mem.input_shape
+    # an eval-mode ONNX export leaves dropout out (it is the identity there): the in-memory
+    # dropout rows are dropped for ONNX, and each was the identity on its input's shape
+    if fmt == "onnx":
+        assert all(n.output_shape == n.input_shapes[0] and n.params == 0 == n.macs
+                   for n in mem.nodes if n.op == "dropout")
+    assert _rows(got) == _rows(mem, drop_dropout=fmt == "onnx")
+    assert sum(n.params for n in got.nodes) == sum(p.numel() for p in model.parameters())
+    assert got.total_macs == mem.total_macs
+    assert not any(n.macs_note for n in got.nodes)
+
+
+def _blocks(a, with_type: bool):
+    return [(b.path, b.type if with_type else "", b.params, b.macs, b.output_shape, b.rf)
+            for b in a.blocks if b.path]
+
+
+@pytest.mark.parametrize("name", ["tv-resnet18", "tv-densenet121", "zoo-googlenet"])
+def test_blocks_survive(files, name):
+    """.pt2 records each module's class (nn_module_stack): the whole block tree is the
+    in-memory one, types and repeat keys included; ONNX scopes give the paths (no classes)."""
+    model, shape, paths = files[name]
+    mem = vizapp.analyze(model, shape)
+    pt2 = analyze_file(paths["pt2"])
+    assert _blocks(pt2, True) == _blocks(mem, True)
+    assert [b.repeat_key for b in pt2.blocks] == [b.repeat_key for b in mem.blocks]
+    onnx_a = analyze_file(paths["onnx"])
+    drop = {b.path for b in mem.blocks if b.type == "Dropout"}
+    assert _blocks(onnx_a, False) == [b for b in _blocks(mem, False) if b[0] not in drop]
+
+
+def test_resnet152_pt2_folds(tmp_path):
+    """Exported on the meta device (no weights to write): the folds of the in-memory model."""
+    with torch.device("meta"):
+        model = torchvision.models.resnet152().eval()
+    path = tmp_path / "resnet152.pt2"
+    _export_pt2(model, torch.empty(1, 3, 64, 64, device="meta"), path)
+    a = analyze_file(path)
+    members = fold_members(a, "layer3.1")
+    assert fold_label(a, members).startswith("Bottleneck ×35 · 1024 ch")
+    mem = vizapp.analyze(model, (3, 64, 64))
+    assert fold_label(a, members) == fold_label(mem, fold_members(mem, "layer3.1"))
+
+
+def test_cli_table_json_of_a_file(files, capsys):
+    from vizapp.cli import main
+
+    model, shape, paths = files["zoo-lenet"]
+    for fmt in ("pt2", "onnx"):
+        assert main(["table", str(paths[fmt]), "--format", "json", "--depth", "99"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        mem = vizapp.analyze(model, shape).to_dict(99)
+        assert [(r["output_shape"], r["params"], r["macs"]) for r in data["rows"]] == \
+            [(r["output_shape"], r["params"], r["macs"]) for r in mem["rows"]]
+
+
+# --------------------------------------------------------------------------- safety
+class _WritesAFile:
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _evil_pt2(src: Path, dst: Path, canary: Path, where: str) -> None:
+    """``src`` with one pickle replaced by one that creates ``canary`` when unpickled with
+    weights_only=False: the sample inputs (torch.export.load retries them with
+    weights_only=False) or a weight marked use_pickle."""
+    buf = io.BytesIO()
+    torch.save((_WritesAFile(str(canary)),), buf)
+    evil = buf.getvalue()
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if where == "sample" and info.filename.endswith("data/sample_inputs/model.pt"):
+                data = evil
+            if where == "weight" and info.filename.endswith("model_weights_config.json"):
+                cfg = json.loads(data)
+                first = next(iter(cfg["config"].values()))
+                first["use_pickle"] = True
+                weight_file = first["path_name"]
+                data = json.dumps(cfg).encode()
+            zout.writestr(info, data)
+        if where == "weight":
+            zout.writestr(info.filename.split("/")[0] + "/data/weights/" + weight_file + "_x",
+                          evil)
+
+
+@pytest.mark.parametrize("where", ["sample", "weight"])
+def test_pt2_pickle_is_never_run(files, tmp_path, where):
+    _, _, paths = files["zoo-lenet"]
+    canary = tmp_path / "pwned.txt"
+    evil = tmp_path / "evil.pt2"
+    _evil_pt2(paths["pt2"], evil, canary, where)
+    with pytest.raises(FileError, match="weights_only=False") as err:
+        analyze_file(evil)
+    assert not canary.exists()
+    assert "Traceback" not in str(err.value)
+    if where == "sample":  # the payload is live: torch.export.load itself runs it
+        code = f"import torch; torch.export.load({str(evil)!r})"
+        subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+        assert canary.exists()
+
+
+# --------------------------------------------------------------------------- bad files
+def _tiny_onnx(op: str = "Relu", opset: int = 17, attrs: dict | None = None,
+               init=None) -> bytes:
+    from onnx import TensorProto, helper, numpy_helper
+    import numpy as np
+
+    w = numpy_helper.from_array(np.zeros((4, 3, 3, 3), np.float32), "conv.weight")
+    nodes = [helper.make_node("Conv", ["x", "conv.weight"], ["c"], name="/conv/Conv",
+                              kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node(op, ["c"], ["y"], name=f"/act/{op}", **(attrs or {}))]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                      [1, 3, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [w] + ([init] if init is not None else []))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+def test_unknown_onnx_op_is_counted_and_said(tmp_path):
+    a = analyze_bytes(_tiny_onnx("Erf"), "erf.onnx")
+    assert a.failure is None
+    row = next(n for n in a.nodes if "Erf" in n.macs_note)
+    assert row.output_shape == (1, 4, 8, 8) and "no rule" in row.macs_note
+    assert any("Erf" in note for note in a.notes)
+    conv = next(n for n in a.nodes if n.op == "conv2d")
+    assert conv.params == 4 * 3 * 9 and conv.macs == 4 * 3 * 9 * 64
+
+
+def _declared_2gb():
+    from onnx import TensorProto
+
+    t = TensorProto(name="big", data_type=TensorProto.FLOAT, dims=[32768, 16384])
+    t.raw_data = b"\0" * 16  # 2 GiB declared, 16 bytes held
+    return t
+
+
+def _external():
+    from onnx import TensorProto, helper
+
+    t = helper.make_tensor("ext", TensorProto.FLOAT, [4], vals=[0.0] * 4)
+    t.data_location = TensorProto.EXTERNAL
+    e = t.external_data.add()
+    e.key, e.value = "location", "weights.bin"
+    return t
+
+
+def _bad_files(files) -> dict[str, tuple[bytes, str, str]]:
+    pt2 = files["zoo-lenet"][2]["pt2"].read_bytes()
+    onx = files["zoo-lenet"][2]["onnx"].read_bytes()
+    plain_zip = io.BytesIO()
+    with zipfile.ZipFile(plain_zip, "w") as z:
+        z.writestr("notes/readme.txt", "hello")
+    return {
+        "truncated pt2": (pt2[: len(pt2) // 2], "m.pt2", "truncated"),
+        "truncated onnx": (onx[: len(onx) // 3], "m.onnx", "truncated"),
+        "zip, no program": (plain_zip.getvalue(), "m.pt2", "not a torch.export program"),
+        "opset": (_tiny_onnx(opset=99), "m.onnx", "opset 99"),
+        "2 GB declared": (_tiny_onnx(init=_declared_2gb()), "m.onnx", "2.0 GiB"),
+        "external data": (_tiny_onnx(init=_external()), "m.onnx", "external data"),
+        "over the cap": (b"\0" * (MAX_BYTES + 1), "m.onnx", "16 MB"),
+        "empty": (b"", "m.onnx", "empty"),
+    }
+
+
+def test_bad_files_one_message_each(files):
+    for what, (data, name, words) in _bad_files(files).items():
+        with pytest.raises(FileError) as err:
+            analyze_bytes(data, name)
+        text = str(err.value)
+        assert words in text, (what, text)
+        assert "Traceback" not in text and "\n" not in text, what
+
+
+def test_bad_file_on_the_cli_is_one_line(files, tmp_path, capsys):
+    from vizapp.cli import main
+
+    p = tmp_path / "truncated.pt2"
+    p.write_bytes(files["zoo-lenet"][2]["pt2"].read_bytes()[:5000])
+    assert main(["table", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vizapp table: error: truncated.pt2") and "\n" not in err

@@ -1,0 +1,97 @@
+"""Model files: a ``torch.export`` program (``.pt2``) or an ONNX model (``.onnx``) → the same
+analysis records as a model in memory (shapes with their arithmetic, params, MACs, receptive
+fields, blocks and folds).
+
+Nothing in a file is executed: :mod:`.pt2` reads the program's JSON (never
+``torch.export.load``, which unpickles with ``weights_only=False``), :mod:`.onnx_file` reads the
+protobuf with the ``onnx`` package. Both rebuild the layers the file records as modules on the
+meta device in a graph (:mod:`.graph`) that the analysis passes take as they take an fx trace.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from vizapp import i18n
+from vizapp.analysis.records import Analysis
+
+from .errors import FileError
+from .graph import FileModel
+from .store import digest
+
+MAX_BYTES = 16 * 1024 * 1024  # the app's upload cap (server.maxUploadSize)
+MAX_LOCAL_BYTES = 1024 * 1024 * 1024  # a file of your own, opened from the CLI or Python
+SUFFIXES = (".pt2", ".onnx")
+
+__all__ = ["FileError", "FileModel", "MAX_BYTES", "MAX_LOCAL_BYTES", "SUFFIXES", "analyze_bytes",
+           "analyze_file", "analyze_kept", "digest", "read_bytes"]
+
+
+def _kind(data: bytes, name: str) -> str:
+    if data[:4] == b"PK\x03\x04" or name.lower().endswith(".pt2"):
+        return "pt2"
+    return "onnx"
+
+
+def _too_big(name: str, size: int, cap: int) -> FileError:
+    return FileError(i18n.deferred(
+        "{name} is {size} MB, over the {cap} MB a model file may have here: open it with "
+        "`vizapp table {name}` on your own machine, or export a smaller model", name=name,
+        size=f"{size / 2**20:.1f}", cap=cap // 2**20))
+
+
+def read_bytes(data: bytes, name: str = "model", max_bytes: int = MAX_BYTES) -> FileModel:
+    """A file's bytes → :class:`FileModel` (raises only :class:`FileError`). ``max_bytes``:
+    the upload cap unless the file is the caller's own (:func:`analyze_file`)."""
+    if len(data) > max_bytes:
+        raise _too_big(name, len(data), max_bytes)
+    if not data:
+        raise FileError(i18n.deferred("{name} is empty", name=name))
+    if _kind(data, name) == "pt2":
+        from .pt2 import read_pt2
+
+        return read_pt2(data, name)
+    from .onnx_file import read_onnx
+
+    return read_onnx(data, name)
+
+
+def analyze_bytes(data: bytes, name: str = "model", max_bytes: int = MAX_BYTES) -> Analysis:
+    """Analyse a model file's bytes (raises only AnalysisError, FileError among them)."""
+    from vizapp.analysis import analyze_traced
+
+    fm = read_bytes(data, name, max_bytes)
+    return analyze_traced(fm.traced, fm.input_shape, fm.name)
+
+
+def analyze_file(path: str | os.PathLike, max_bytes: int = MAX_LOCAL_BYTES) -> Analysis:
+    """``vizapp.analyze_file("model.onnx" | "model.pt2")`` → the file's Analysis, for the input
+    it was exported with. Raises only AnalysisError (FileError: the file cannot be read)."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > max_bytes:
+            raise _too_big(p.name, size, max_bytes)
+        data = p.read_bytes()
+    except OSError as exc:
+        raise FileError(i18n.deferred("cannot read {path}: {error}", path=str(path),
+                                      error=exc.strerror or type(exc).__name__)) from None
+    return analyze_bytes(data, p.name, max_bytes)
+
+
+def analyze_kept(key: str, input_shape: tuple[int, ...]) -> Analysis:
+    """The analysis of a file kept in :mod:`.store` (by digest), for ``input_shape``
+    (N×C×H×W): the file's own input unless the user changed it."""
+    from vizapp.analysis import analyze_traced
+
+    from .store import get
+
+    kept = get(key)
+    if kept is None:
+        raise FileError(i18n.deferred(
+            "this server no longer holds that model file (it keeps the last few): upload it "
+            "again"))
+    name, data = kept
+    fm = read_bytes(data, name, MAX_LOCAL_BYTES)
+    return analyze_traced(fm.traced, tuple(input_shape), fm.name)

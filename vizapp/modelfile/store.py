@@ -1,0 +1,49 @@
+"""The bytes of model files the app or the CLI opened, by digest: a bounded, process-wide cache
+(a spec carries only the digest; the bytes travel with each worker job that needs them)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from vizapp.runtime import workers
+from vizapp.runtime.cache import SharedCache
+
+# at most 8 files, 256 MB together (uploads are 16 MB at most; a CLI file may be larger)
+FILES = SharedCache("model files", 256 * 1024 * 1024, 8, sizeof=lambda v: len(v[1]) + 200)
+
+
+def digest(data: bytes) -> str:
+    """The name a file's bytes go by in specs and caches."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def put(name: str, data: bytes) -> str:
+    """Keep a file's bytes; returns its digest (the name specs use)."""
+    key = digest(data)
+    FILES.put(key, (name, data))
+    return key
+
+
+def get(key: str) -> tuple[str, bytes] | None:
+    """(name, bytes) of a file kept here, or None."""
+    return FILES.peek(key)
+
+
+def _give(*args: Any) -> list[tuple[str, str, bytes]]:
+    """What a worker job needs: the bytes of each file spec among its arguments."""
+    out = []
+    for a in args:
+        key = getattr(getattr(a, "config", None), "file_digest", None)
+        kept = get(key) if isinstance(key, str) else None
+        if kept is not None:
+            out.append((key, *kept))
+    return out
+
+
+def _take(items: list[tuple[str, str, bytes]]) -> None:
+    for key, name, data in items:
+        FILES.put(key, (name, data))
+
+
+workers.carry(_give, _take)

@@ -1,0 +1,74 @@
+"""A model file: an ONNX model or a ``torch.export`` program (``.pt2``) that you upload (the
+sidebar's "Model file") or name on the command line (``vizapp table model.onnx``).
+
+Its spec carries the file's digest and name, not the bytes: those are kept in the bounded
+:mod:`vizapp.modelfile.store` and travel to the worker that analyses them. The analysis comes
+from the file's recorded graph (:mod:`vizapp.modelfile`); the file's program is never run, so
+the pages that need real tensors (Train, Run, Feature maps, BatchNorm) say why not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from vizapp.i18n import msg
+
+from .base import BaseConfig, ConfigError, knob
+from .registry import Family, ModelSpec, register_family
+
+
+@dataclass(frozen=True)
+class FileConfig(BaseConfig):
+    file_digest: str = knob("", help="The model file's digest (set by the uploader).",
+                            label="File")
+    file_name: str = knob("", help="The model file's name.", label="File name")
+    in_channels: int = knob(3, min=1, max=4096, step=1, group="input",
+                            help="Channels of the input image (the file's, by default).")
+    num_classes: int = knob(1000, min=1, max=100000, step=1,
+                            help="Not used: the file decides the last layer.")
+
+    def own_analysis(self) -> Any:
+        """The analysis of the file, for this config's input (the zoo builds a model; a file
+        is read instead)."""
+        from vizapp.modelfile import FileError, analyze_kept
+
+        if not self.file_digest:
+            raise FileError(msg("no model file yet: upload a .onnx or .pt2 file"))
+        return analyze_kept(self.file_digest, (self.batch, self.in_channels, self.height,
+                                               self.width))
+
+
+def build(cfg: FileConfig) -> nn.Module:
+    raise ConfigError(msg(
+        "{name} is a model file: vizapp reads its recorded graph (shapes, parameters, MACs) "
+        "but does not run its program, so this page, which needs real tensors, is not "
+        "available for it. Open the model from Python (vizapp serve file.py:factory) to train "
+        "or run it", name=cfg.file_name or "this model"))
+
+
+def file_spec(name: str, data: bytes, max_bytes: int | None = None) -> ModelSpec:
+    """Keep ``data`` and return the spec of its model, with the input the file was exported
+    for (raises FileError: the file cannot be read)."""
+    from vizapp import modelfile
+    from vizapp.modelfile import store
+
+    fm = modelfile.read_bytes(data, name, max_bytes or modelfile.MAX_BYTES)
+    shape = tuple(fm.input_shape)
+    if len(shape) != 4:
+        raise modelfile.FileError(msg(
+            "{name} takes an input of shape {shape}; the app and the CLI show images "
+            "(N×C×H×W): analyse it with vizapp.analyze_file in Python", name=name,
+            shape="×".join(map(str, shape))))
+    digest = store.put(name, data)
+    cfg = FileConfig(file_digest=digest, file_name=name, batch=shape[0],
+                     in_channels=shape[1], height=shape[2], width=shape[3])
+    return ModelSpec("file", cfg, None)
+
+
+register_family(Family("file", "Model file", FileConfig, build,
+                       "A model file you upload: ONNX (.onnx) or torch.export (.pt2). vizapp "
+                       "reads its graph (no code in it runs) and shows it with its arithmetic.",
+                       hidden_knobs=("file_digest", "file_name", "num_classes"),
+                       name_of=lambda spec: None))
