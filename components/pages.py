@@ -76,12 +76,33 @@ def _cannot_run(page: PageInfo, frame: Frame) -> bool:
     return True
 
 
+# pages that need the model itself (its weights, its program, its source): not for a model file
+NEEDS_THE_MODEL = RUNS_THE_MODEL | {"code"}
+
+
+def _file_model(page: PageInfo, this: Frame) -> bool:
+    """On a page that needs the model itself, say why a model file has none (and stop)."""
+    from .model_file import FAMILY
+
+    if page.key not in NEEDS_THE_MODEL or this.spec.family != FAMILY:
+        return False
+    st.header(tr(page.title))
+    st.info(md(_("**{}** is a model file: vizapp reads its recorded graph (every shape, "
+                 "parameter, MAC and receptive field: the *Graph*, *Shapes* and *Compare* "
+                 "pages) but never runs the program in it, so this page, which needs the model "
+                 "itself, is not available. To use it, open the model from Python: `vizapp "
+                 "serve file.py:factory` with a function that returns it."),
+               getattr(this.spec.config, "file_name", "") or _("this file")),
+            icon=":material/description:")
+    return True
+
+
 def run(key: str) -> None:
     """Render page ``key`` for the current spec, never showing a traceback."""
     page = BY_KEY[key]
     this = frame.current()
     spec = this.spec
-    if _cannot_run(page, this):
+    if _file_model(page, this) or _cannot_run(page, this):
         return
     try:
         try:
