@@ -29,7 +29,8 @@ def read(name: str, data: bytes) -> Any:
     from vizapp.runtime import workers
 
     spec = workers.call(_read_in_worker, name, data, timeout=READ_TIMEOUT_S)
-    store.put(name, data)
+    c = spec.config
+    store.put(name, data, (c.batch, c.in_channels, c.height, c.width))
     return spec
 
 

@@ -90,7 +90,12 @@ def test_upload_pt2_then_pages_then_bad_file_then_onnx(server, browser, model_fi
     assert "layer1" in body and "25,557,032" in body.replace("\u202f", ",")  # ResNet-50's params
     page.screenshot(path=str(SHOTS / "modelfile_shapes_resnet50_pt2.png"))
 
-    for title in ("Train", "Run"):
+    _nav(page, "Compare")  # B is the same file until another model is picked
+    body = _app_text(page)
+    assert body.count("resnet50.pt2") >= 2 and "Could not analyse" not in body, body[-1500:]
+    page.screenshot(path=str(SHOTS / "modelfile_compare.png"))
+
+    for title in ("Train", "Run", "Code"):
         _nav(page, title)
         body = _app_text(page)
         assert "is a model file" in body and "never runs the program" in body, body[-800:]

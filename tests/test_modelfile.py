@@ -266,3 +266,25 @@ def test_bad_file_on_the_cli_is_one_line(files, tmp_path, capsys):
     assert main(["table", str(p)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("vizapp table: error: truncated.pt2") and "\n" not in err
+
+
+# --------------------------------------------------------------------------- the file family
+def test_file_spec_link_round_trip_and_another_input(files):
+    """A file's spec: named file:<digest> (links, pickers), its input the file's; another
+    input is worked out by the rules and equals the in-memory model's analysis there."""
+    from vizapp.analysis import analyze_spec
+    from vizapp.zoo import ConfigError, codec, resolve
+    from vizapp.zoo.modelfile import file_spec
+
+    model, shape, paths = files["zoo-resnet18"]
+    spec = file_spec("r18.pt2", paths["pt2"].read_bytes(), 64 << 20)
+    assert spec.label == "r18.pt2" and spec.input_shape == shape
+    bigger = spec.replace(height=shape[1] * 2, width=shape[2] * 2)
+    back, messages = codec.from_params(codec.to_params(bigger))
+    assert back == bigger and not messages
+    assert codec.base_spec(bigger) == spec
+    got = analyze_spec(bigger)
+    mem = vizapp.analyze(model, (shape[0], shape[1] * 2, shape[2] * 2))
+    assert _rows(got) == _rows(mem)
+    with pytest.raises(ConfigError, match="no longer holds"):
+        resolve("file:" + "0" * 16)

@@ -11,6 +11,7 @@ from vizapp.runtime.cache import SharedCache
 
 # at most 8 files, 256 MB together (uploads are 16 MB at most; a CLI file may be larger)
 FILES = SharedCache("model files", 256 * 1024 * 1024, 8, sizeof=lambda v: len(v[1]) + 200)
+# digest → (file name, bytes, the input it was exported for)
 
 
 def digest(data: bytes) -> str:
@@ -18,32 +19,40 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def put(name: str, data: bytes) -> str:
-    """Keep a file's bytes; returns its digest (the name specs use)."""
+def put(name: str, data: bytes, input_shape: tuple[int, ...] = ()) -> str:
+    """Keep a file's bytes (and the input it was exported for); returns its digest (the name
+    specs use)."""
     key = digest(data)
-    FILES.put(key, (name, data))
+    FILES.put(key, (name, data, tuple(input_shape)))
     return key
 
 
 def get(key: str) -> tuple[str, bytes] | None:
     """(name, bytes) of a file kept here, or None."""
-    return FILES.peek(key)
+    kept = FILES.peek(key)
+    return (kept[0], kept[1]) if kept is not None else None
 
 
-def _give(*args: Any) -> list[tuple[str, str, bytes]]:
+def input_shape(key: str) -> tuple[int, ...] | None:
+    """The input (N, C, H, W) a kept file was exported for (no parsing), or None."""
+    kept = FILES.peek(key)
+    return kept[2] if kept is not None and kept[2] else None
+
+
+def _give(*args: Any) -> list[tuple[str, tuple]]:
     """What a worker job needs: the bytes of each file spec among its arguments."""
     out = []
     for a in args:
         key = getattr(getattr(a, "config", None), "file_digest", None)
-        kept = get(key) if isinstance(key, str) else None
+        kept = FILES.peek(key) if isinstance(key, str) else None
         if kept is not None:
-            out.append((key, *kept))
+            out.append((key, kept))
     return out
 
 
-def _take(items: list[tuple[str, str, bytes]]) -> None:
-    for key, name, data in items:
-        FILES.put(key, (name, data))
+def _take(items: list[tuple[str, tuple]]) -> None:
+    for key, kept in items:
+        FILES.put(key, kept)
 
 
 workers.carry(_give, _take)

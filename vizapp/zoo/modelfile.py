@@ -61,14 +61,40 @@ def file_spec(name: str, data: bytes, max_bytes: int | None = None) -> ModelSpec
             "{name} takes an input of shape {shape}; the app and the CLI show images "
             "(N×C×H×W): analyse it with vizapp.analyze_file in Python", name=name,
             shape="×".join(map(str, shape))))
-    digest = store.put(name, data)
+    return _spec(store.put(name, data, shape), name, shape)
+
+
+def _spec(digest: str, name: str, shape: tuple[int, ...]) -> ModelSpec:
     cfg = FileConfig(file_digest=digest, file_name=name, batch=shape[0],
                      in_channels=shape[1], height=shape[2], width=shape[3])
     return ModelSpec("file", cfg, None)
+
+
+PREFIX = "file:"
+
+
+def _resolve_name(name: str) -> ModelSpec | None:
+    """``file:<digest>`` (a model file's name in links and pickers) → its spec, with the
+    input it was exported for, while this server keeps the file (nothing is parsed here)."""
+    if not name.startswith(PREFIX):
+        return None
+    from vizapp.modelfile import store
+
+    key = name[len(PREFIX):]
+    kept, shape = store.get(key), store.input_shape(key)
+    if kept is None or shape is None:
+        raise ConfigError(msg("this server no longer holds the model file {name}: upload it "
+                              "again", name=name[:40]))
+    return _spec(key, kept[0], shape)
+
+
+def _name_of(spec: ModelSpec) -> str | None:
+    digest = getattr(spec.config, "file_digest", "")
+    return PREFIX + digest if digest else None
 
 
 register_family(Family("file", "Model file", FileConfig, build,
                        "A model file you upload: ONNX (.onnx) or torch.export (.pt2). vizapp "
                        "reads its graph (no code in it runs) and shows it with its arithmetic.",
                        hidden_knobs=("file_digest", "file_name", "num_classes"),
-                       name_of=lambda spec: None))
+                       resolve_name=_resolve_name, name_of=_name_of))
