@@ -16,10 +16,11 @@ READ_TIMEOUT_S = 30.0
 
 
 def _read_in_worker(name: str, data: bytes) -> Any:
-    """In a worker: the file's spec (its bytes kept in that worker's store too)."""
+    """In a worker: the file's spec, read in a child under memory/CPU/time caps (its bytes
+    kept in that worker's store too)."""
     from vizapp.zoo.modelfile import file_spec
 
-    return file_spec(name, data)
+    return file_spec(name, data, limited=True)
 
 
 def read(name: str, data: bytes) -> Any:

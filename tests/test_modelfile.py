@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -288,3 +289,40 @@ def test_file_spec_link_round_trip_and_another_input(files):
     assert _rows(got) == _rows(mem)
     with pytest.raises(ConfigError, match="no longer holds"):
         resolve("file:" + "0" * 16)
+
+
+def test_upload_is_read_in_a_limited_child(files, tmp_path):
+    """The uploader's path (a single-threaded worker forks a capped child): a good file gives
+    the same spec as reading it here; a bad file's message crosses back as data and is still
+    a message the reader's language translates."""
+    from vizapp.zoo.modelfile import file_spec
+
+    path = files["zoo-lenet"][2]["onnx"]
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import sys, threading\n"
+        "from vizapp import i18n\n"
+        "from vizapp.modelfile import FileError\n"
+        "from vizapp.zoo.modelfile import file_spec\n"
+        "d = open(sys.argv[1], 'rb').read()\n"
+        "assert threading.active_count() == 1\n"
+        "print(file_spec('m.onnx', d, limited=True).input_shape)\n"
+        "try:\n"
+        "    file_spec('m.onnx', d[:500], limited=True)\n"
+        "except FileError as e:\n"
+        "    with i18n.using('zh'):\n"
+        "        print(type(e.args[0]).__name__, i18n.tr(e.args[0]))\n"
+        "import vizapp.modelfile.limited as limited\n"
+        "limited.MEMORY = 1 << 20  # 1 MB more than the child starts with: reading needs more\n"
+        "try:\n"
+        "    file_spec('m.onnx', d, limited=True)\n"
+        "except FileError as e:\n"
+        "    print(e)\n", encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script), str(path)], capture_output=True,
+                         text=True, timeout=120, cwd=str(Path(__file__).resolve().parents[1]),
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    lines = out.stdout.strip().splitlines()
+    assert lines and lines[0] == str(file_spec("m.onnx", path.read_bytes()).input_shape), \
+        out.stderr[-800:]
+    assert lines[1].startswith("Msg m.onnx 不是可读取的 ONNX 模型"), out.stdout
+    assert lines[2].startswith("reading m.onnx needed more than 1 MB of memory"), out.stdout

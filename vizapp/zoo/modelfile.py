@@ -48,14 +48,21 @@ def build(cfg: FileConfig) -> nn.Module:
         "or run it", name=cfg.file_name or "this model"))
 
 
-def file_spec(name: str, data: bytes, max_bytes: int | None = None) -> ModelSpec:
+def file_spec(name: str, data: bytes, max_bytes: int | None = None,
+              limited: bool = False) -> ModelSpec:
     """Keep ``data`` and return the spec of its model, with the input the file was exported
-    for (raises FileError: the file cannot be read)."""
+    for (raises FileError: the file cannot be read). ``limited``: read it in a child process
+    under memory, CPU and time caps (an upload, in an analysis worker)."""
     from vizapp import modelfile
     from vizapp.modelfile import store
 
-    fm = modelfile.read_bytes(data, name, max_bytes or modelfile.MAX_BYTES)
-    shape = tuple(fm.input_shape)
+    if limited:
+        from vizapp.modelfile.limited import read_limited
+
+        shape = read_limited(data, name)
+    else:
+        shape = tuple(modelfile.read_bytes(data, name, max_bytes or modelfile.MAX_BYTES)
+                      .input_shape)
     if len(shape) != 4:
         raise modelfile.FileError(msg(
             "{name} takes an input of shape {shape}; the app and the CLI show images "
