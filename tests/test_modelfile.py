@@ -326,3 +326,17 @@ def test_upload_is_read_in_a_limited_child(files, tmp_path):
         out.stderr[-800:]
     assert lines[1].startswith("Msg m.onnx 不是可读取的 ONNX 模型"), out.stdout
     assert lines[2].startswith("reading m.onnx needed more than 1 MB of memory"), out.stdout
+
+
+@pytest.mark.parametrize("name", ["tv-resnet18", "zoo-lenet-bn", "zoo-densenet"])
+def test_core_aten_program_equals_in_memory(files, tmp_path, name):
+    """A program after run_decompositions() (core ATen: convolution, the no-training batch
+    norm, addmm of a transposed weight, mean for the adaptive pool) reads the same."""
+    model, shape, _ = files[name]
+    path = tmp_path / "core.pt2"
+    ep = torch.export.export(model, (torch.randn((1,) + shape),)).run_decompositions()
+    torch.export.save(ep, str(path))
+    got, mem = analyze_file(path), vizapp.analyze(model, shape)
+    assert not got.notes, got.notes  # no op without a rule
+    assert [r[:3] for r in _rows(got)] == [r[:3] for r in _rows(mem)]
+    assert [r[3] for r in _rows(got)] == [r[3] for r in _rows(mem)]

@@ -151,6 +151,9 @@ def _stack(meta: dict) -> list[tuple[str, str]]:
     return out
 
 
+PARAM = object()  # a handler's answer: the node only reshapes a weight (no graph value)
+
+
 def _short(type_name: str) -> str:
     return type_name.rsplit(".", 1)[-1]
 
@@ -253,6 +256,8 @@ class _Reader:
     def convert(self, n: _Node) -> None:
         handler = _HANDLERS.get(n.op)
         node = handler(self, n) if handler is not None else None
+        if node is PARAM:
+            return
         if node is None:
             node = self.unknown(n)
         for out in n.outputs:
@@ -413,6 +418,11 @@ def _cat(r: _Reader, n: _Node) -> Any:
 
 
 def _mean(r: _Reader, n: _Node) -> Any:
+    dims = tuple(n.args.get("dim") or ())
+    if _short(n.leaf_type) == "AdaptiveAvgPool2d" and set(dims) in ({-1, -2}, {2, 3}) and \
+            n.args.get("keepdim"):  # a decomposed AdaptiveAvgPool2d(1)
+        return r.module(n, nn.AdaptiveAvgPool2d, lambda: nn.AdaptiveAvgPool2d(1),
+                        (r.value(n.positional(0)),), must=False)
     return r.function(n, torch.mean, (r.value(n.positional(0)), tuple(n.args.get("dim") or ()),
                                       bool(n.args.get("keepdim", False))))
 
@@ -422,6 +432,32 @@ def _reshape(r: _Reader, n: _Node) -> Any:
     if not isinstance(size, list):
         return None
     return r.function(n, torch.reshape, (r.value(n.positional(0)), tuple(size)))
+
+
+def _convolution(r: _Reader, n: _Node) -> Any:
+    """Core ATen's convolution (after run_decompositions): a Conv2d unless transposed."""
+    return None if n.args.get("transposed") else _conv(r, n)
+
+
+def _permute(r: _Reader, n: _Node) -> Any:
+    """A weight transposed for addmm: still that weight (no graph value, no op)."""
+    src = n.positional(0)
+    if isinstance(src, tuple) and src[1] in r.params and n.outputs:
+        r.params[n.outputs[0]] = r.params[src[1]]
+        return PARAM
+    return None
+
+
+def _addmm(r: _Reader, n: _Node) -> Any:
+    """``bias + x @ weight.T`` (a decomposed Linear)."""
+    b, x, w = n.positional(0), n.positional(1), n.positional(2)
+    if not (isinstance(w, tuple) and w[1] in r.params and isinstance(b, tuple)
+            and b[1] in r.params) or n.args.get("beta", 1) != 1 or n.args.get("alpha", 1) != 1:
+        return None
+    ws = r.shape(w[1])
+    if len(ws) != 2:
+        return None
+    return r.module(n, nn.Linear, lambda: nn.Linear(ws[0], ws[1]), (r.value(x),), must=True)
 
 
 def _getitem(r: _Reader, n: _Node) -> Any:
@@ -440,4 +476,8 @@ _HANDLERS = {
     "flatten": _flatten, "dropout": _dropout, "dropout_": _dropout,
     "add": _add, "add_": _add, "cat": _cat, "concat": _cat, "mean": _mean,
     "view": _reshape, "reshape": _reshape, "_operator.getitem": _getitem,
+    # core ATen (ExportedProgram.run_decompositions())
+    "convolution": _convolution, "_native_batch_norm_legit_no_training": _bn,
+    "max_pool2d_with_indices": _pool(True), "permute": _permute, "t": _permute,
+    "addmm": _addmm,
 }
