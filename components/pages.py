@@ -76,24 +76,29 @@ def _cannot_run(page: PageInfo, frame: Frame) -> bool:
     return True
 
 
-# pages that need the model itself (its weights, its program, its source): not for a model file
-NEEDS_THE_MODEL = RUNS_THE_MODEL | {"code"}
-
-
 def _file_model(page: PageInfo, this: Frame) -> bool:
-    """On a page that needs the model itself, say why a model file has none (and stop)."""
+    """A model file on a page that needs the model itself: vizapp's rebuilt layers run where
+    every op has a rule; otherwise (and on Code: a file has no Python source) say why not."""
+    from vizapp.modelfile import unknown_ops
+
     from .model_file import FAMILY
 
-    if page.key not in NEEDS_THE_MODEL or this.spec.family != FAMILY:
+    spec, a = this.spec, this.analysis
+    if spec.family != FAMILY or page.key not in RUNS_THE_MODEL | {"code"}:
         return False
+    if page.key != "code" and (a is None or not unknown_ops(a)):
+        return False
+    name = getattr(spec.config, "file_name", "") or _("this file")
     st.header(tr(page.title))
-    st.info(md(_("**{}** is a model file: vizapp reads its recorded graph (every shape, "
-                 "parameter, MAC and receptive field: the *Graph*, *Shapes* and *Compare* "
-                 "pages) but never runs the program in it, so this page, which needs the model "
-                 "itself, is not available. To use it, open the model from Python: `vizapp "
-                 "serve file.py:factory` with a function that returns it."),
-               getattr(this.spec.config, "file_name", "") or _("this file")),
-            icon=":material/description:")
+    if page.key == "code":
+        text = md(_("**{}** is a model file: it has no Python source to show. Its layers are on "
+                    "the *Shapes* page, each with its arithmetic."), name)
+    else:
+        text = md(_("**{}** has ops vizapp has no rule for ({}), so vizapp cannot rebuild it as "
+                    "layers that run, and this page is not available for it (the program in "
+                    "the file itself is never run). Its *Graph*, *Shapes* and *Compare* pages "
+                    "work."), name, ", ".join(unknown_ops(a)))
+    st.info(text, icon=":material/description:")
     return True
 
 

@@ -40,6 +40,9 @@ def model_files(tmp_path_factory):
         warnings.simplefilter("ignore")
         torch.onnx.export(dense, (torch.randn(1, *spec.input_shape),), str(d / "densenet.onnx"),
                           dynamo=False, training=torch.onnx.TrainingMode.PRESERVE)
+    from test_modelfile import _tiny_onnx
+
+    (d / "erf.onnx").write_bytes(_tiny_onnx("Erf"))
     data = (d / "densenet.onnx").read_bytes()
     (d / "broken.onnx").write_bytes(data[: len(data) // 3])
     return d
@@ -95,12 +98,14 @@ def test_upload_pt2_then_pages_then_bad_file_then_onnx(server, browser, model_fi
     assert body.count("resnet50.pt2") >= 2 and "Could not analyse" not in body, body[-1500:]
     page.screenshot(path=str(SHOTS / "modelfile_compare.png"))
 
-    for title in ("Train", "Run", "Code"):
+    for title in ("Train", "Run", "BatchNorm"):  # vizapp's rebuilt layers run (not the file)
         _nav(page, title)
         body = _app_text(page)
-        assert "is a model file" in body and "never runs the program" in body, body[-800:]
+        assert "not available" not in body and "could not be shown" not in body, body[-1500:]
         assert "Traceback" not in body
-    page.screenshot(path=str(SHOTS / "modelfile_train_says_why_not.png"))
+    page.screenshot(path=str(SHOTS / "modelfile_batchnorm_resnet50_pt2.png"))
+    _nav(page, "Code")
+    assert "has no Python source" in _app_text(page)
 
     _nav(page, "Graph")
     _upload(page, model_files / "broken.onnx")
@@ -115,4 +120,10 @@ def test_upload_pt2_then_pages_then_bad_file_then_onnx(server, browser, model_fi
     assert "densenet.onnx" in body and "was not opened" not in body
     assert any("Block" in t or "DenseBlock" in t for t in texts) or len(texts) > 10, texts
     page.screenshot(path=str(SHOTS / "modelfile_graph_densenet_onnx.png"))
+
+    _upload(page, model_files / "erf.onnx")  # an op without a rule: no runnable layers
+    _nav(page, "Run")
+    body = _app_text(page)
+    assert "has ops vizapp has no rule for (Erf)" in body and "Traceback" not in body, body[-800:]
+    page.screenshot(path=str(SHOTS / "modelfile_run_says_why_not.png"))
     page.close()

@@ -340,3 +340,31 @@ def test_core_aten_program_equals_in_memory(files, tmp_path, name):
     assert not got.notes, got.notes  # no op without a rule
     assert [r[:3] for r in _rows(got)] == [r[:3] for r in _rows(mem)]
     assert [r[3] for r in _rows(got)] == [r[3] for r in _rows(mem)]
+
+
+def test_file_model_runs_as_rebuilt_layers(files):
+    """Where every op has a rule, the file's layers are rebuilt as torch.nn modules that run
+    (fresh seeded weights; the file's own program never runs): the forward's shape is the
+    analysis's, the parameters are the in-memory model's, and it trains (a backward pass)."""
+    from vizapp.analysis import analyze_spec
+    from vizapp.modelfile import runnable
+    from vizapp.zoo import ConfigError, build_model
+    from vizapp.zoo.modelfile import file_spec
+
+    for name in ("zoo-resnet18", "zoo-googlenet"):
+        model, shape, paths = files[name]
+        for fmt in ("pt2", "onnx"):
+            spec = file_spec(f"m.{fmt}", paths[fmt].read_bytes(), 64 << 20)
+            assert runnable(analyze_spec(spec))
+            net = build_model(spec, seed=0)
+            assert sum(p.numel() for p in net.parameters()) == \
+                sum(p.numel() for p in model.parameters())
+            net.train()
+            y = net(torch.randn((2,) + shape))
+            assert tuple(y.shape) == (2,) + analyze_spec(spec).output_shape[1:]
+            y.square().mean().backward()
+            assert all(p.grad is not None for p in net.parameters())
+    erf = file_spec("erf.onnx", _tiny_onnx("Erf"))
+    assert not runnable(analyze_spec(erf))
+    with pytest.raises(ConfigError, match=r"no rule for \(Erf\)"):
+        build_model(erf)

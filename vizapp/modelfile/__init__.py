@@ -12,20 +12,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vizapp import i18n
 from vizapp.analysis.records import Analysis
 
 from .errors import FileError
-from .graph import FileModel
+from .graph import UNKNOWN_NOTE, FileModel
 from .store import digest
+
+if TYPE_CHECKING:
+    from torch import nn
 
 MAX_BYTES = 16 * 1024 * 1024  # the app's upload cap (server.maxUploadSize)
 MAX_LOCAL_BYTES = 1024 * 1024 * 1024  # a file of your own, opened from the CLI or Python
 SUFFIXES = (".pt2", ".onnx")
 
 __all__ = ["FileError", "FileModel", "MAX_BYTES", "MAX_LOCAL_BYTES", "SUFFIXES", "analyze_bytes",
-           "analyze_file", "analyze_kept", "digest", "read_bytes"]
+           "analyze_file", "analyze_kept", "build_kept", "digest", "read_bytes", "runnable",
+           "unknown_ops"]
 
 
 def _kind(data: bytes, name: str) -> str:
@@ -85,6 +90,12 @@ def analyze_kept(key: str, input_shape: tuple[int, ...]) -> Analysis:
     (N×C×H×W): the file's own input unless the user changed it."""
     from vizapp.analysis import analyze_traced
 
+    name, data = _kept(key)
+    fm = read_bytes(data, name, MAX_LOCAL_BYTES)
+    return analyze_traced(fm.traced, tuple(input_shape), fm.name)
+
+
+def _kept(key: str) -> tuple[str, bytes]:
     from .store import get
 
     kept = get(key)
@@ -92,6 +103,41 @@ def analyze_kept(key: str, input_shape: tuple[int, ...]) -> Analysis:
         raise FileError(i18n.deferred(
             "this server no longer holds that model file (it keeps the last few): upload it "
             "again"))
-    name, data = kept
+    return kept
+
+
+def unknown_ops(analysis: Analysis) -> list[str]:
+    """The ops of a file's analysis that vizapp has no rule for (sorted, once each)."""
+    return sorted({n.macs_note.split(":")[0] for n in analysis.nodes
+                   if n.macs_note.endswith(UNKNOWN_NOTE)})
+
+
+def runnable(analysis: Analysis) -> bool:
+    """Whether a file's analysis has only ops with rules: vizapp's rebuilt layers (never the
+    file's program) can then run (Train, Run, Feature maps, BatchNorm)."""
+    return not unknown_ops(analysis)
+
+
+def build_kept(key: str) -> "nn.Module":
+    """The layers a kept file records, rebuilt as a runnable ``fx.GraphModule`` with fresh
+    weights (seeded by the caller, as a zoo model's are) on the current default device (meta
+    under ``torch.device("meta")``). Nothing of the file runs: its ops become torch.nn layers
+    and torch functions. FileError when it has ops vizapp has no rule for."""
+    import torch
+    from torch import fx
+
+    name, data = _kept(key)
     fm = read_bytes(data, name, MAX_LOCAL_BYTES)
-    return analyze_traced(fm.traced, tuple(input_shape), fm.name)
+    if fm.unknown:
+        raise FileError(i18n.deferred(
+            "{name} has ops vizapp has no rule for ({ops}), so vizapp cannot rebuild it as "
+            "layers that run: this page is not available for it", name=name,
+            ops=", ".join(sorted(set(fm.unknown)))[:200]))
+    gm = fx.GraphModule(fm.model, fm.graph, class_name=type(fm.model).__name__)
+    device = torch.empty(()).device
+    if device.type != "meta":
+        gm = gm.to_empty(device=device)
+        for m in gm.modules():
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+    return gm

@@ -25,6 +25,11 @@ from vizapp.analysis.trace import Traced, steps_from_graph
 _NAME = re.compile(r"[^0-9A-Za-z_]")
 
 
+# the end of an unknown op's row note (:func:`vizapp.modelfile.runnable` looks for it)
+UNKNOWN_NOTE = "vizapp has no rule for this op; its output shape is the file's, its MACs are " \
+    "not counted"
+
+
 class FileBlock(nn.Module):
     """A container of a file model (its class is made per type name the file records)."""
 
@@ -41,8 +46,7 @@ class UnknownOp(nn.Module):
         self.op = op
         self.out_shape = out_shape
         self.fn = fn  # an aten op of a .pt2 (run on meta tensors) or None
-        self.unknown_note = (f"{op}: vizapp has no rule for this op; its output shape is the "
-                             f"file's, its MACs are not counted")
+        self.unknown_note = f"{op}: {UNKNOWN_NOTE}"
 
     def forward(self, *args: Any) -> Any:
         if self.fn is not None:
@@ -142,17 +146,20 @@ class Builder:
                               f"({', '.join(ops)}): shapes from the file, MACs not counted")
         traced = Traced(steps_from_graph(self.graph, self.root), self.root, method="file",
                         notes=tuple(self.notes))
-        return FileModel(traced, tuple(input_shape), name)
+        return FileModel(traced, tuple(input_shape), name, self.graph, tuple(self.unknown))
 
 
 @dataclass
 class FileModel:
     """A model read from a file: its captured graph (ready for the analysis passes), the input
-    shape the file was exported for (N, C, H, W) and a display name."""
+    shape the file was exported for (N, C, H, W), a display name, the fx graph over
+    :attr:`model`'s modules and the ops without a rule (none: the rebuilt layers can run)."""
 
     traced: Traced
     input_shape: tuple[int, ...]
     name: str
+    graph: fx.Graph | None = None
+    unknown: tuple[str, ...] = ()
 
     @property
     def model(self) -> nn.Module:

@@ -41,11 +41,16 @@ class FileConfig(BaseConfig):
 
 
 def build(cfg: FileConfig) -> nn.Module:
-    raise ConfigError(msg(
-        "{name} is a model file: vizapp reads its recorded graph (shapes, parameters, MACs) "
-        "but does not run its program, so this page, which needs real tensors, is not "
-        "available for it. Open the model from Python (vizapp serve file.py:factory) to train "
-        "or run it", name=cfg.file_name or "this model"))
+    """The file's layers rebuilt as torch.nn modules in its graph (fresh weights; the file's
+    program never runs); ConfigError when it has ops vizapp has no rule for."""
+    from vizapp.modelfile import FileError, build_kept
+
+    if not cfg.file_digest:
+        raise ConfigError(msg("no model file yet: upload a .onnx or .pt2 file"))
+    try:
+        return build_kept(cfg.file_digest)
+    except FileError as exc:
+        raise ConfigError(exc.args[0]) from None
 
 
 def file_spec(name: str, data: bytes, max_bytes: int | None = None,
