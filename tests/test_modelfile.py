@@ -238,7 +238,17 @@ def _bad_files(files) -> dict[str, tuple[bytes, str, str]]:
     plain_zip = io.BytesIO()
     with zipfile.ZipFile(plain_zip, "w") as z:
         z.writestr("notes/readme.txt", "hello")
+    damaged = io.BytesIO()  # a valid archive whose program JSON has a node without names
+    with zipfile.ZipFile(io.BytesIO(pt2)) as zin, zipfile.ZipFile(damaged, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith("models/model.json"):
+                program = json.loads(data)
+                program["graph_module"]["graph"]["nodes"][0]["inputs"] = [{"arg": {}}]
+                data = json.dumps(program).encode()
+            zout.writestr(info, data)
     return {
+        "damaged program": (damaged.getvalue(), "m.pt2", "graph is not one vizapp can read"),
         "truncated pt2": (pt2[: len(pt2) // 2], "m.pt2", "truncated"),
         "truncated onnx": (onx[: len(onx) // 3], "m.onnx", "truncated"),
         "zip, no program": (plain_zip.getvalue(), "m.pt2", "not a torch.export program"),

@@ -126,7 +126,15 @@ def read_onnx(data: bytes, name: str) -> FileModel:
     except Exception as exc:  # noqa: BLE001 - inference is a help, vizapp's rules come first
         notes.append(f"ONNX shape inference stopped ({type(exc).__name__}): shapes of ops "
                      f"without a vizapp rule may be missing")
-    return _Reader(model, name, notes).read()
+    try:
+        return _Reader(model, name, notes).read()
+    except FileError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise FileError(i18n.deferred(
+            "{name}: a node of the graph is not one vizapp can read ({error}): the file is "
+            "damaged or uses the op in a way vizapp does not know", name=name,
+            error=f"{type(exc).__name__}: {str(exc)[:80]}")) from None
 
 
 def _sym(pads: Any, n: int = 2) -> tuple[int, ...] | None:
@@ -229,7 +237,7 @@ class _Reader:
             from onnx import numpy_helper
 
             a = next((x for x in node.attribute if x.name == "value"), None)
-            if a is not None:
+            if a is not None and math.prod(a.t.dims) <= 4096:  # shapes and scalars only
                 self.consts[node.output[0]] = numpy_helper.to_array(a.t)
             return
         handler = _HANDLERS.get(op) if node.domain in ("", "ai.onnx") else None

@@ -124,7 +124,15 @@ def read_pt2(data: bytes, name: str) -> FileModel:
         raise FileError(i18n.deferred("{name} was exported with dynamic shapes: vizapp analyses one fixed input; "
                       "export with an example input and no dynamic_shapes", name=name))
     root = name.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "Model"
-    return _Reader(graph, signature, name, root).read()
+    try:
+        return _Reader(graph, signature, name, root).read()
+    except FileError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, StopIteration) as exc:
+        raise FileError(i18n.deferred(
+            "{name}: the program's graph is not one vizapp can read ({error}): the file is "
+            "damaged, or was written by another torch version; export it again", name=name,
+            error=f"{type(exc).__name__}: {str(exc)[:80]}")) from None
 
 
 def _sizes(meta: dict) -> tuple[int, ...]:
@@ -164,7 +172,8 @@ class _Node:
     def __init__(self, raw: dict, reader: "_Reader"):
         target = str(raw.get("target", ""))
         self.target = target
-        self.op = target.split(".")[-2] if target.startswith("torch.ops.") else target
+        # aten ops by name (conv2d); another namespace's op keeps its full name (no rule)
+        self.op = target.split(".")[-2] if target.startswith("torch.ops.aten.") else target
         self.args: dict[str, Any] = {}
         self.order: list[str] = []
         for a in raw.get("inputs", []):
