@@ -378,3 +378,24 @@ def test_file_model_runs_as_rebuilt_layers(files):
     assert not runnable(analyze_spec(erf))
     with pytest.raises(ConfigError, match=r"no rule for \(Erf\)"):
         build_model(erf)
+
+
+@pytest.mark.parametrize("name", ["zoo-resnet18", "zoo-lenet-bn", "zoo-googlenet", "zoo-densenet"])
+@pytest.mark.parametrize("fmt", ["pt2", "onnx"])
+def test_load_module_computes_what_the_model_computes(files, name, fmt):
+    """The rebuilt layers with the file's weights (read as data) compute the in-memory model's
+    function: a real forward pass two ways. Fresh weights in the same layers do not."""
+    from vizapp.modelfile import load_module
+    from vizapp.zoo.modelfile import file_spec
+    from vizapp.zoo import build_model
+
+    model, shape, paths = files[name]
+    x = torch.randn((2,) + shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = model(x)
+        got = load_module(paths[fmt])(x)
+        fresh = build_model(file_spec(f"m.{fmt}", paths[fmt].read_bytes(), 256 << 20),
+                            seed=3).eval()(x)
+    assert got.shape == want.shape
+    assert torch.allclose(got, want, atol=1e-5, rtol=1e-4), (got - want).abs().max()
+    assert not torch.allclose(fresh, want, atol=1e-3)

@@ -22,6 +22,7 @@ from .graph import UNKNOWN_NOTE, FileModel
 from .store import digest
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 MAX_BYTES = 16 * 1024 * 1024  # the app's upload cap (server.maxUploadSize)
@@ -29,8 +30,8 @@ MAX_LOCAL_BYTES = 1024 * 1024 * 1024  # a file of your own, opened from the CLI 
 SUFFIXES = (".pt2", ".onnx")
 
 __all__ = ["FileError", "FileModel", "MAX_BYTES", "MAX_LOCAL_BYTES", "SUFFIXES", "analyze_bytes",
-           "analyze_file", "analyze_kept", "build_kept", "digest", "read_bytes", "runnable",
-           "unknown_ops"]
+           "analyze_file", "analyze_kept", "build_kept", "digest", "load_module", "read_bytes",
+           "runnable", "unknown_ops"]
 
 
 def _kind(data: bytes, name: str) -> str:
@@ -133,11 +134,51 @@ def build_kept(key: str) -> "nn.Module":
             "{name} has ops vizapp has no rule for ({ops}), so vizapp cannot rebuild it as "
             "layers that run: this page is not available for it", name=name,
             ops=", ".join(sorted(set(fm.unknown)))[:200]))
+    return _module(fm, torch.empty(()).device)
+
+
+def _module(fm: FileModel, device: "torch.device") -> "nn.Module":
+    from torch import fx
+
     gm = fx.GraphModule(fm.model, fm.graph, class_name=type(fm.model).__name__)
-    device = torch.empty(()).device
     if device.type != "meta":
         gm = gm.to_empty(device=device)
         for m in gm.modules():
             if hasattr(m, "reset_parameters"):
                 m.reset_parameters()
     return gm
+
+
+def load_module(path: str | os.PathLike) -> "nn.Module":
+    """``vizapp.modelfile.load_module("model.onnx" | "model.pt2")``: the file's layers rebuilt
+    as torch.nn modules in its graph, with the file's weights, on the CPU, in eval mode. The
+    file's program never runs (weights are read as data). FileError when an op has no rule or
+    the file carries no weights (a program exported on the meta device)."""
+    import torch
+
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise FileError(i18n.deferred("cannot read {path}: {error}", path=str(path),
+                                      error=exc.strerror or type(exc).__name__)) from None
+    fm = read_bytes(data, p.name, MAX_LOCAL_BYTES)
+    if fm.unknown:
+        raise FileError(i18n.deferred(
+            "{name} has ops vizapp has no rule for ({ops}), so vizapp cannot rebuild it as "
+            "layers that run", name=p.name,
+            ops=", ".join(sorted(set(fm.unknown)))[:200]))
+    if _kind(data, p.name) == "pt2":
+        from .pt2 import weights_of
+    else:
+        from .onnx_file import weights_of
+    tensors = weights_of(data, p.name, fm.weights)
+    if not tensors:
+        raise FileError(i18n.deferred("{name} carries no weights (a program exported on the "
+                                      "meta device?)", name=p.name))
+    gm = _module(fm, torch.device("cpu"))
+    with torch.no_grad():
+        for target, t in tensors.items():
+            mod_path, _, attr = target.rpartition(".")
+            getattr(gm.get_submodule(mod_path), attr).copy_(t)
+    return gm.eval()

@@ -79,6 +79,7 @@ class Builder:
     values: dict[str, Any] = field(default_factory=dict)  # the file's value name → fx node
     notes: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    weights: dict[str, Any] = field(default_factory=dict)  # module tensor path → file's key
 
     def __post_init__(self) -> None:
         self.root = _class_for(self.root_type, self.classes)()
@@ -97,9 +98,11 @@ class Builder:
         return mod
 
     def module(self, path: str, types: dict[str, str], make: Any, args: tuple,
-               same: Any = None) -> fx.Node:
+               same: Any = None, weights: dict[str, Any] | None = None) -> fx.Node:
         """A call of the leaf module ``make()`` at ``path`` (reused when the file calls the
-        same module again, e.g. one ``ReLU`` three times; else a fresh child path)."""
+        same module again, e.g. one ``ReLU`` three times; else a fresh child path).
+        ``weights``: the file's tensor behind each of its parameters and buffers (``{"weight":
+        key}``, keys as the reader's weight loader takes them)."""
         parent, _, name = path.rpartition(".")
         name = _NAME.sub("_", name) or "op"
         holder = self._container(parent, types)
@@ -113,6 +116,9 @@ class Builder:
         with torch.device("meta"):
             holder.add_module(name, make())
         target = f"{parent}.{name}" if parent else name
+        for pname, key in (weights or {}).items():
+            if key is not None:
+                self.weights[f"{target}.{pname}"] = key
         return self.graph.call_module(target, args)
 
     def function(self, path: str, types: dict[str, str], fn: Any, args: tuple,
@@ -146,7 +152,8 @@ class Builder:
                               f"({', '.join(ops)}): shapes from the file, MACs not counted")
         traced = Traced(steps_from_graph(self.graph, self.root), self.root, method="file",
                         notes=tuple(self.notes))
-        return FileModel(traced, tuple(input_shape), name, self.graph, tuple(self.unknown))
+        return FileModel(traced, tuple(input_shape), name, self.graph, tuple(self.unknown),
+                         dict(self.weights))
 
 
 @dataclass
@@ -160,6 +167,7 @@ class FileModel:
     name: str
     graph: fx.Graph | None = None
     unknown: tuple[str, ...] = ()
+    weights: dict[str, Any] = field(default_factory=dict)  # module tensor path → file's key
 
     @property
     def model(self) -> nn.Module:

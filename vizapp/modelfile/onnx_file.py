@@ -260,11 +260,12 @@ class _Reader:
         return self.b.unknown_op(_scope_path(node.name), self.types(node), label, acts, out,
                                  params=params)
 
-    def module(self, node: Any, path: str, make: Any, args: tuple, reuse: bool = False) -> Any:
+    def module(self, node: Any, path: str, make: Any, args: tuple, reuse: bool = False,
+               weights: dict[str, Any] | None = None) -> Any:
         path = path or node.op_type.lower()
         node_ = self.b.module(path, self.types(node), make, args,
                               same=(lambda m: repr(m) == repr(_meta(make))) if reuse else
-                              (lambda m: False))
+                              (lambda m: False), weights=weights)
         self.leaf_paths.add(path)
         return node_
 
@@ -294,7 +295,8 @@ def _conv(r: _Reader, node: Any, ins: list[str], a: dict) -> Any:
         return nn.Conv2d(w[1] * g, w[0], tuple(a.get("kernel_shape", w[2:])),
                          stride=tuple(a.get("strides", (1, 1))), padding=pad,
                          dilation=tuple(a.get("dilations", (1, 1))), groups=g, bias=bias)
-    return r.module(node, r.path(node, node.input[1]), make, (r.val(ins[0]),))
+    return r.module(node, r.path(node, node.input[1]), make, (r.val(ins[0]),),
+                    weights={"weight": (ins[1], False), "bias": (ins[2], False) if bias else None})
 
 
 def _bn(r: _Reader, node: Any, ins: list[str], a: dict) -> Any:
@@ -307,7 +309,9 @@ def _bn(r: _Reader, node: Any, ins: list[str], a: dict) -> Any:
     def make() -> nn.Module:
         return cls(scale[0], eps=float(a.get("epsilon", 1e-5)),
                    momentum=round(1 - float(a.get("momentum", 0.9)), 6))
-    return r.module(node, r.path(node, node.input[1]), make, (r.val(ins[0]),))
+    names = ("weight", "bias", "running_mean", "running_var")
+    return r.module(node, r.path(node, node.input[1]), make, (r.val(ins[0]),),
+                    weights={k: (i, False) for k, i in zip(names, ins[1:5])})
 
 
 def _linear(r: _Reader, node: Any, ins: list[str], a: dict) -> Any:
@@ -319,7 +323,8 @@ def _linear(r: _Reader, node: Any, ins: list[str], a: dict) -> Any:
     fin, fout = (w[1], w[0]) if trans else (w[0], w[1])
     bias = node.op_type == "Gemm" and len(ins) > 2 and ins[2] in r.inits
     return r.module(node, r.path(node, node.input[1]), lambda: nn.Linear(fin, fout, bias=bias),
-                    (r.val(ins[0]),))
+                    (r.val(ins[0]),), weights={"weight": (ins[1], not trans),  # torch: out × in
+                                               "bias": (ins[2], False) if bias else None})
 
 
 def _act(cls: type, fn: Any, kw: Any = None) -> Any:
@@ -426,3 +431,17 @@ _HANDLERS = {
     "Add": _binary(operator.add), "Sub": _binary(operator.sub), "Mul": _binary(operator.mul),
     "Div": _binary(operator.truediv),
 }
+
+
+def weights_of(data: bytes, name: str, wanted: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The file's initializers behind ``wanted`` (module tensor path → (initializer name,
+    transposed?)), as tensors (``onnx.numpy_helper``: data, no code)."""
+    from onnx import numpy_helper
+
+    inits = {t.name: t for t in _load(data, name).graph.initializer}
+    out = {}
+    for path, (init, transpose) in wanted.items():
+        if init in inits:
+            t = torch.from_numpy(numpy_helper.to_array(inits[init]).copy())
+            out[path] = t.T.contiguous() if transpose else t
+    return out

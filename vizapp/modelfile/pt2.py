@@ -53,8 +53,8 @@ def _member(z: zipfile.ZipFile, suffix: str) -> str | None:
     return next((n for n in z.namelist() if n.endswith(suffix)), None)
 
 
-def _read(z: zipfile.ZipFile, member: str, name: str) -> bytes:
-    if z.getinfo(member).file_size > MAX_JSON:
+def _read(z: zipfile.ZipFile, member: str, name: str, limit: int = MAX_JSON) -> bytes:
+    if z.getinfo(member).file_size > limit:
         raise FileError(i18n.deferred("{name}: {member} is too large to read", name=name, member=member))
     try:
         return z.read(member)
@@ -280,7 +280,12 @@ class _Reader:
         out = self.shape(n.outputs[0]) if n.outputs and n.outputs[0] in self.tensors else None
         return self.b.unknown_op(n.path, n.types, n.op, tuple(tensors), out, params=params)
 
-    def module(self, n: _Node, cls: type, make: Any, args: tuple, must: bool) -> Any:
+    def fqn(self, ref: Any) -> str | None:
+        """The weight name (``layer1.0.conv1.weight``) behind a tensor argument, or None."""
+        return self.params.get(ref[1]) if isinstance(ref, tuple) and ref else None
+
+    def module(self, n: _Node, cls: type, make: Any, args: tuple, must: bool,
+               weights: dict[str, Any] | None = None) -> Any:
         """A call of a rebuilt ``cls`` module at the node's leaf path (when the file says that
         module ran there), else a child path (``must``: it holds weights) or None (the caller
         uses the functional form)."""
@@ -288,13 +293,14 @@ class _Reader:
             parent = n.leaf_path.rpartition(".")[0]
             types = {p: t for p, t in n.types.items() if p != n.leaf_path}
             node = self.b.module(n.leaf_path, types, make, args,
-                                 same=lambda m: type(m) is cls and _same(m, make))
+                                 same=lambda m: type(m) is cls and _same(m, make),
+                                 weights=weights)
             n.path = parent
             return node
         if not must:
             return None
         leaf = f"{n.leaf_path}.{n.op}" if n.leaf_path else n.op
-        return self.b.module(leaf, n.types, make, args, same=lambda m: False)
+        return self.b.module(leaf, n.types, make, args, same=lambda m: False, weights=weights)
 
     def function(self, n: _Node, fn: Any, args: tuple, kwargs: dict | None = None) -> Any:
         return self.b.function(n.leaf_path, n.types, fn, args, kwargs)
@@ -328,7 +334,8 @@ def _conv(r: _Reader, n: _Node) -> Any:
     def make() -> nn.Module:
         return nn.Conv2d(ws[1] * g, ws[0], tuple(ws[2:]), stride=stride, padding=pad,
                          dilation=dil, groups=g, bias=b is not None)
-    return r.module(n, nn.Conv2d, make, (r.value(n.positional(0)),), must=True)
+    return r.module(n, nn.Conv2d, make, (r.value(n.positional(0)),), must=True,
+                    weights={"weight": r.fqn(w), "bias": r.fqn(b)})
 
 
 def _bn(r: _Reader, n: _Node) -> Any:
@@ -344,7 +351,9 @@ def _bn(r: _Reader, n: _Node) -> Any:
         return cls(xs[1], eps=float(n.args.get("eps", 1e-5)),
                    momentum=float(n.args.get("momentum", 0.1)), affine=affine,
                    track_running_stats=track)
-    return r.module(n, cls, make, (r.value(x),), must=True)
+    return r.module(n, cls, make, (r.value(x),), must=True,
+                    weights={k: r.fqn(n.args.get(k)) for k in ("weight", "bias", "running_mean",
+                                                               "running_var")})
 
 
 def _linear(r: _Reader, n: _Node) -> Any:
@@ -353,7 +362,9 @@ def _linear(r: _Reader, n: _Node) -> Any:
         return None
     bias = n.args.get("bias") is not None
     return r.module(n, nn.Linear, lambda: nn.Linear(ws[1], ws[0], bias=bias),
-                    (r.value(n.positional(0)),), must=True)
+                    (r.value(n.positional(0)),), must=True,
+                    weights={"weight": r.fqn(n.args["weight"]),
+                             "bias": r.fqn(n.args.get("bias"))})
 
 
 def _act(cls: type, fn: Any) -> Any:
@@ -466,7 +477,8 @@ def _addmm(r: _Reader, n: _Node) -> Any:
     ws = r.shape(w[1])
     if len(ws) != 2:
         return None
-    return r.module(n, nn.Linear, lambda: nn.Linear(ws[0], ws[1]), (r.value(x),), must=True)
+    return r.module(n, nn.Linear, lambda: nn.Linear(ws[0], ws[1]), (r.value(x),), must=True,
+                    weights={"weight": r.fqn(w), "bias": r.fqn(b)})  # the weight before .T
 
 
 def _getitem(r: _Reader, n: _Node) -> Any:
@@ -490,3 +502,43 @@ _HANDLERS = {
     "max_pool2d_with_indices": _pool(True), "permute": _permute, "t": _permute,
     "addmm": _addmm,
 }
+
+
+_DTYPES = {"FLOAT": torch.float32, "DOUBLE": torch.float64, "HALF": torch.float16,
+           "BFLOAT16": torch.bfloat16, "LONG": torch.int64, "INT": torch.int32,
+           "SHORT": torch.int16, "CHAR": torch.int8, "BYTE": torch.uint8, "BOOL": torch.bool}
+
+
+def _dtype(code: Any) -> torch.dtype | None:
+    from torch._export.serde.schema import ScalarType
+
+    try:
+        return _DTYPES.get(ScalarType(int(code)).name)
+    except (ValueError, TypeError):
+        return None
+
+
+def weights_of(data: bytes, name: str, wanted: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The file's tensors behind ``wanted`` (module tensor path → weight name), read from the
+    archive's raw payloads as data (never unpickled); empty when the program carries none
+    (exported on the meta device)."""
+    z = _open(data, name)
+    member = _member(z, "data/weights/model_weights_config.json")
+    if member is None:
+        return {}
+    root = member[: -len("data/weights/model_weights_config.json")]
+    config = json.loads(_read(z, member, name)).get("config", {})
+    out = {}
+    for path, fqn in wanted.items():
+        meta = config.get(fqn)
+        tm = (meta or {}).get("tensor_meta") or {}
+        dtype = _dtype(tm.get("dtype"))
+        if meta is None or meta.get("use_pickle") or dtype is None or \
+                (tm.get("device") or {}).get("type") == "meta":
+            continue
+        raw = _read(z, root + "data/weights/" + str(meta["path_name"]), name, MAX_UNPACKED)
+        flat = torch.frombuffer(bytearray(raw), dtype=dtype)
+        out[path] = torch.as_strided(flat, _sizes(tm), tuple(int(v["as_int"])
+                                                             for v in tm.get("strides", [])),
+                                     int(tm.get("storage_offset", {}).get("as_int", 0))).clone()
+    return out
