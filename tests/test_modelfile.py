@@ -399,3 +399,31 @@ def test_load_module_computes_what_the_model_computes(files, name, fmt):
     assert got.shape == want.shape
     assert torch.allclose(got, want, atol=1e-5, rtol=1e-4), (got - want).abs().max()
     assert not torch.allclose(fresh, want, atol=1e-3)
+
+
+def test_server_threads_build_a_file_model_in_a_worker(files, monkeypatch):
+    """In the server (threads), a file model is read and built in an analysis worker: the
+    module that comes back has the weights a seeded build here has."""
+    import threading
+
+    from vizapp.runtime import workers
+    from vizapp.zoo import build_model
+    from vizapp.zoo.modelfile import file_spec
+
+    if workers.WORKERS <= 0:
+        pytest.skip("VIZAPP_WORKERS=0: no worker processes")
+    calls = []
+    real_call = workers.call
+    monkeypatch.setattr(workers, "call", lambda fn, *a, **kw: calls.append(fn.__name__) or
+                        real_call(fn, *a, **kw))
+    model, shape, paths = files["zoo-lenet-bn"]
+    spec = file_spec("m.onnx", paths["onnx"].read_bytes())
+    here = build_model(spec, seed=0)
+    out = {}
+    t = threading.Thread(target=lambda: out.update(m=build_model(spec, seed=0)))
+    t.start()
+    t.join()
+    assert calls and calls[-1] == "build_in_worker"  # (the first one too, if the pool's
+    # thread was already running in this process)
+    assert all(torch.equal(a, b) for a, b in zip(here.state_dict().values(),
+                                                   out["m"].state_dict().values()))

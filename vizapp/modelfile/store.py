@@ -42,8 +42,8 @@ def input_shape(key: str) -> tuple[int, ...] | None:
 def _give(*args: Any) -> list[tuple[str, tuple]]:
     """What a worker job needs: the bytes of each file spec among its arguments."""
     out = []
-    for a in args:
-        key = getattr(getattr(a, "config", None), "file_digest", None)
+    for a in args:  # a spec, or a file's config itself
+        key = getattr(getattr(a, "config", a), "file_digest", None)
         kept = FILES.peek(key) if isinstance(key, str) else None
         if kept is not None:
             out.append((key, kept))

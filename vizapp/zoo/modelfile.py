@@ -41,14 +41,35 @@ class FileConfig(BaseConfig):
 
 
 def build(cfg: FileConfig) -> nn.Module:
-    """The file's layers rebuilt as torch.nn modules in its graph (fresh weights; the file's
-    program never runs); ConfigError when it has ops vizapp has no rule for."""
-    from vizapp.modelfile import FileError, build_kept
+    """The file's layers rebuilt as torch.nn modules in its graph (fresh seeded weights; the
+    file's program never runs); ConfigError when it has ops vizapp has no rule for. In the
+    server (threads: its sessions) the file is read in an analysis worker, which sends back
+    the built module, initialised from this thread's random state (so ``seed=`` holds)."""
+    import threading
+
+    import torch
+
+    from vizapp.runtime import workers
 
     if not cfg.file_digest:
         raise ConfigError(msg("no model file yet: upload a .onnx or .pt2 file"))
+    device = str(torch.empty(()).device)
+    if threading.active_count() > 1 and workers.WORKERS > 0:
+        return workers.call(build_in_worker, cfg, device, torch.random.get_rng_state())
+    return build_in_worker(cfg, device, None)
+
+
+def build_in_worker(cfg: FileConfig, device: str, rng: Any) -> nn.Module:
+    """:func:`build` where the file is read (a worker; or the CLI, single-threaded)."""
+    import torch
+
+    from vizapp.modelfile import FileError, build_kept
+
     try:
-        return build_kept(cfg.file_digest)
+        with torch.random.fork_rng(devices=[]), torch.device(device):
+            if rng is not None:
+                torch.random.set_rng_state(rng)
+            return build_kept(cfg.file_digest)
     except FileError as exc:
         raise ConfigError(exc.args[0]) from None
 
