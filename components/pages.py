@@ -78,12 +78,38 @@ def _cannot_run(page: PageInfo, frame: Frame) -> bool:
     return True
 
 
+def _file_model(page: PageInfo, this: Frame) -> bool:
+    """A model file on a page that needs the model itself: vizapp's rebuilt layers run where
+    every op has a rule; otherwise (and on Code: a file has no Python source) say why not."""
+    from vizapp.modelfile import unknown_ops
+
+    from .model_file import FAMILY
+
+    spec, a = this.spec, this.analysis
+    if spec.family != FAMILY or page.key not in RUNS_THE_MODEL | {"code"}:
+        return False
+    if page.key != "code" and (a is None or not unknown_ops(a)):
+        return False
+    name = getattr(spec.config, "file_name", "") or _("this file")
+    st.header(tr(page.title))
+    if page.key == "code":
+        text = md(_("**{}** is a model file: it has no Python source to show. Its layers are on "
+                    "the *Shapes* page, each with its arithmetic."), name)
+    else:
+        text = md(_("**{}** has ops vizapp has no rule for ({}), so vizapp cannot rebuild it as "
+                    "layers that run, and this page is not available for it (the program in "
+                    "the file itself is never run). Its *Graph*, *Shapes* and *Compare* pages "
+                    "work."), name, ", ".join(unknown_ops(a)))
+    st.info(text, icon=":material/description:")
+    return True
+
+
 def run(key: str) -> None:
     """Render page ``key`` for the current spec, never showing a traceback."""
     page = BY_KEY[key]
     this = frame.current()
     spec = this.spec
-    if _cannot_run(page, this):
+    if _file_model(page, this) or _cannot_run(page, this):
         return
     try:
         try:

@@ -16,7 +16,7 @@ import streamlit as st
 from vizapp.i18n import N_, _, tr
 from vizapp.zoo import ConfigError, ModelSpec, codec, families, model_names, presets, resolve
 
-from . import code_box, spec_editor, state, widgets
+from . import code_box, model_file, spec_editor, state, widgets
 from .text import esc, md, unbracket
 
 PREFIX = "vz.k"
@@ -87,7 +87,7 @@ def _caption(spec: ModelSpec) -> None:
     knob changes, what changed (a description saying "growth 32" beside a knob at 16 was
     wrong)."""
     slot = st.session_state.pop(DESC_SLOT_KEY, None)
-    if slot is None:
+    if slot is None or spec.family == model_file.FAMILY:  # the uploader says which file
         return
     changed = {k: v for k, v in codec.to_params(spec).items() if k != "model"}
     if not changed or "code" in changed:
@@ -173,7 +173,9 @@ def _knob_groups(knobs) -> tuple[list, list]:
 def _arch_knobs(fam: str, base: ModelSpec, arch: list, slots: dict, code_place=None) -> None:
     """One widget per architecture knob (the code box for your own model), each with a slot
     under it for its error."""
-    if not arch:
+    if fam == model_file.FAMILY:  # a model file: its uploader
+        model_file.draw(base, _load, ERRORS_KEY)
+    elif not arch:
         st.caption(_("This model has no architecture knobs: pick another model above, or "
                      "change its input and classes below."))
     for info in arch:

@@ -12,6 +12,13 @@ def analyze(*args, **kwargs):
     return _analyze(*args, **kwargs)
 
 
+def analyze_file(path, **kwargs):
+    """``vizapp.analyze_file("model.onnx" | "model.pt2") -> Analysis`` for the input the file
+    was exported with; nothing in the file runs. See :func:`vizapp.modelfile.analyze_file`."""
+    from .modelfile import analyze_file as _analyze_file
+    return _analyze_file(path, **kwargs)
+
+
 def show(model, input_shape=(3, 224, 224), batch: int = 1, *, depth: int = 1,
          path=None, open_browser: bool = True):
     """Open ``model`` the way the app shows it, from a script: the analysis runs here, in

@@ -5,10 +5,10 @@
 real arithmetic. The pipeline (one module per step) is described in :mod:`.core`.
 """
 
-from .core import analyze, analyze_spec, build_for_analysis, min_input_size, verify_with_meta
+from .core import analyze, analyze_spec, analyze_traced, build_for_analysis, min_input_size, verify_with_meta
 from .records import (Analysis, AnalysisError, Block, Failure, Node, ReceptiveField, Row,
                       Shortcut)
 
-__all__ = ["analyze", "analyze_spec", "build_for_analysis", "min_input_size",
+__all__ = ["analyze", "analyze_spec", "analyze_traced", "build_for_analysis", "min_input_size",
            "verify_with_meta", "Analysis", "AnalysisError", "Block", "Failure", "Node",
            "ReceptiveField", "Row", "Shortcut"]

@@ -91,11 +91,35 @@ def _analyze(model: nn.Module, input_shape: tuple[int, ...], batch: int, name: s
     t0 = time.perf_counter()
     full = _full_shape(input_shape, batch)
     traced, fx_error = capture(model, full)
+    return _analyze_captured(traced, full, name or type(model).__name__, search_min_input,
+                             fx_error, t0)
+
+
+def analyze_traced(traced: Traced, input_shape: tuple[int, ...], name: str, *,
+                   search_min_input: bool = True) -> Analysis:
+    """The passes after capture, on a graph captured elsewhere (a model file's, rebuilt by
+    :mod:`vizapp.modelfile`); ``input_shape`` is N×C×H×W. Raises only AnalysisError."""
+    try:
+        with TRACE_LOCK, i18n.using(i18n.SOURCE_LANG):
+            full = _full_shape(tuple(input_shape[1:]), input_shape[0])
+            return _analyze_captured(traced, full, name, search_min_input, None,
+                                     time.perf_counter())
+    except (AnalysisError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - one clear error, as analyze() gives
+        text = str(exc).strip().splitlines()
+        raise AnalysisError(i18n.deferred(
+            "the analysis of {model} stopped on an internal error ({error}); please report it "
+            "with the model", model=name,
+            error=f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__)) from exc
+
+
+def _analyze_captured(traced: Traced, full: Shape, name: str, search_min_input: bool,
+                      fx_error: str | None, t0: float) -> Analysis:
     t1 = time.perf_counter()
     prop = ShapePass(traced, explain=True).run(full)
     t2 = time.perf_counter()
-    analysis = assemble(traced, prop, receptive_fields(traced, prop), full,
-                        name or type(model).__name__)
+    analysis = assemble(traced, prop, receptive_fields(traced, prop), full, name)
     t3 = time.perf_counter()
     if prop.failure is not None and prop.failure[1].spatial and search_min_input:
         analysis = _with_min_input(analysis, traced, full)
@@ -241,7 +265,11 @@ def build_for_analysis(spec: Any) -> tuple[nn.Module, list[str]]:
 
 
 def analyze_spec(spec: Any) -> Analysis:
-    """Analyse a :class:`vizapp.zoo.ModelSpec` (builds its model on meta)."""
+    """Analyse a :class:`vizapp.zoo.ModelSpec` (builds its model on meta; a config that reads
+    its model from elsewhere, a model file's, gives its analysis itself)."""
+    own = getattr(spec.config, "own_analysis", None)
+    if callable(own):
+        return own()
     with TRACE_LOCK:  # the build runs meta forwards (a Linear sized from the input)
         model, notes = build_for_analysis(spec)
         a = analyze(model, spec.input_shape, spec.batch, name=spec.label)

@@ -183,7 +183,9 @@ def execute_meta(step: Step, args: Any, kwargs: Any, explain: bool) -> OpResult:
             text += i18n.msg("; MACs of these operations = {macs} (counted while the model ran)",
                              macs=f"{step.target.macs:,}")
     res = OpResult(value, name, category_from_name(name), name, macs, text, "", (), rf)
-    if macs == 0 and step.module is not None and \
+    if getattr(step.module, "unknown_note", ""):  # a model file's op without a rule
+        res.macs_note = step.module.unknown_note
+    elif macs == 0 and step.module is not None and \
             any(p.dim() >= 2 for p in step.module.parameters()):
         res.macs_note = (f"MACs not counted for {name}: vizapp has no rule for it and the "
                          f"meta run counted none")

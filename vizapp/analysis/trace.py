@@ -44,7 +44,7 @@ class Step:
 class Traced:
     steps: list[Step]
     model: nn.Module
-    method: str = "fx"  # "fx" or "hooks"
+    method: str = "fx"  # "fx", "hooks" or "file" (read from a model file)
     notes: tuple[str, ...] = ()
 
 
@@ -68,7 +68,13 @@ def fx_graph(model: nn.Module) -> fx.Graph:
 
 def trace(model: nn.Module) -> Traced:
     """fx-trace ``model`` into steps."""
-    graph = fx_graph(model)
+    return Traced(steps_from_graph(fx_graph(model), model), model)
+
+
+def steps_from_graph(graph: fx.Graph, model: nn.Module) -> list[Step]:
+    """The steps of an fx graph over ``model``'s modules (a trace's, or one rebuilt from a
+    model file by :mod:`vizapp.modelfile`): a node's owning module is its call_module target,
+    else the innermost entry of its ``nn_module_stack``."""
     modules = dict(model.named_modules())
     steps = []
     for n in graph.nodes:
@@ -80,4 +86,4 @@ def trace(model: nn.Module) -> Traced:
             path = next(reversed(stack.values()))[0] if stack else ""
         steps.append(Step(n.name, n.op, n.target, n.args, n.kwargs, module, path,
                           tuple(a.name for a in n.all_input_nodes)))
-    return Traced(steps, model)
+    return steps

@@ -94,9 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from vizapp.analysis.records import AnalysisError
+
     try:
         return int(args.func(args) or 0)
-    except (UserError, ConfigError) as exc:
+    except (UserError, ConfigError, AnalysisError) as exc:  # AnalysisError: a model file's
         print(i18n._("vizapp {command}: error: {message}").format(
             command=args.command, message=i18n.tr(getattr(exc, "message", None) or str(exc))),
             file=sys.stderr)

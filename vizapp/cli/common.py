@@ -40,7 +40,30 @@ def spec_from_args(args: argparse.Namespace) -> ModelSpec:
         return code_spec(read_code(args.code), overrides)
     if not args.model:
         raise UserError("name a PRESET (see `vizapp presets`) or give --code FILE")
+    if args.model.lower().endswith((".onnx", ".pt2")):
+        return model_file_spec(args.model, overrides)
     return resolve(args.model, overrides)
+
+
+def model_file_spec(path: str, overrides: dict[str, str]) -> ModelSpec:
+    """A model file named on the command line (``vizapp table model.onnx``): read here, with the
+    local-file cap (the app's uploads have 16 MB)."""
+    from pathlib import Path
+
+    from vizapp import modelfile
+    from vizapp.zoo.modelfile import file_spec
+
+    p = Path(path)
+    try:
+        if p.stat().st_size > modelfile.MAX_LOCAL_BYTES:
+            raise UserError(f"{path} is larger than {modelfile.MAX_LOCAL_BYTES >> 20} MB")
+        data = p.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    spec = file_spec(p.name, data, modelfile.MAX_LOCAL_BYTES)
+    if overrides:
+        spec = ModelSpec(spec.family, spec.config.with_overrides(overrides), None)
+    return spec
 
 
 def read_code(path: str) -> str:

@@ -5,7 +5,7 @@ Importing a family module registers it (and its presets, and how it resolves its
 and presets in :data:`ORDER` (a family module imported directly before keeps its place)."""
 
 from . import lenet, alexnet, vgg, nin, googlenet, resnet, densenet, torchvision_ref  # noqa: F401
-from . import custom, yourfile  # noqa: F401
+from . import custom, yourfile, modelfile  # noqa: F401
 
 ORDER = ("yourfile", "lenet", "alexnet", "vgg", "nin", "googlenet", "resnet", "densenet",
-         "torchvision_ref", "custom")
+         "torchvision_ref", "custom", "modelfile")

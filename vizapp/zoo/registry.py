@@ -81,7 +81,7 @@ class ModelSpec:
         and padding 0 is "lenet-bn"), else the preset it was named by and what was changed
         ("resnet18 (blocks=3,4,6,3, block=bottleneck)"). The input is not part of it; a
         preset it is close to is :meth:`near`'s to say."""
-        base = self.preset or self.family
+        base = getattr(self.config, "file_name", "") or self.preset or self.family
         if self.preset and self.preset in PRESETS:
             changed = _diff(PRESETS[self.preset].config, self.config)
         else:
@@ -126,7 +126,8 @@ class ModelSpec:
         return dataclasses.replace(self, config=self.config.replace(**changes))
 
 
-_NOT_IN_LABEL = ("batch", "height", "width", "in_channels", "name", "code")
+_NOT_IN_LABEL = ("batch", "height", "width", "in_channels", "name", "code", "file_digest",
+                 "file_name")  # a model file is named by its file name
 
 
 def _diff(a: BaseConfig, b: BaseConfig) -> dict[str, Any]:
