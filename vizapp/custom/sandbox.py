@@ -39,6 +39,7 @@ from torch import nn
 
 from vizapp.i18n import SOURCE_LANG, Msg, get_lang, msg, tr
 from vizapp.runtime import workers
+from vizapp.runtime.fork import limit_self, seal_descriptors
 
 from . import limits
 from .boxclass import PLAIN_ATTR, BoxModule, Program, new_instance
@@ -268,25 +269,14 @@ class Limits:
 
 
 def _limit_self(lim: Limits) -> None:
-    import resource
-
-    try:
-        with open("/proc/self/statm") as f:
-            vm = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        cap = vm + lim.memory
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    except OSError:  # no /proc (macOS): CPU and wall-clock limits still hold
-        pass
-    resource.setrlimit(resource.RLIMIT_CPU, (lim.cpu_s, lim.cpu_s + 1))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    limit_self(lim.memory, lim.cpu_s)
 
 
 def _child(fd: int, source: str, input_shape: Shape | None, lim: Limits) -> None:
     """The forked process: no descriptors but its reply pipe, limits, the work, one JSON
     reply, then ``os._exit`` (no cleanup of the parent's state, no atexit handlers)."""
     try:
-        os.closerange(3, fd)
-        os.closerange(fd + 1, 1 << 16)
+        seal_descriptors(fd)  # no descriptor but the reply pipe reaches anything
         _limit_self(lim)
         try:
             reply = {"ok": describe_here(source, input_shape)}

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from vizapp import i18n
+from vizapp.runtime.fork import limit_self, seal_descriptors
 
 from .errors import FileError
 
@@ -22,16 +23,7 @@ MAX_REPLY = 1 << 16
 
 
 def _limit_self() -> None:
-    import resource
-
-    try:
-        with open("/proc/self/statm") as f:
-            vm = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        resource.setrlimit(resource.RLIMIT_AS, (vm + MEMORY, vm + MEMORY))
-    except OSError:  # no /proc (macOS): CPU and wall-clock limits still hold
-        pass
-    resource.setrlimit(resource.RLIMIT_CPU, (CPU_S, CPU_S + 1))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    limit_self(MEMORY, CPU_S)
 
 
 def _message_json(text: Any) -> Any:
@@ -53,8 +45,7 @@ def _child(fd: int, data: bytes, name: str) -> None:
     from . import MAX_BYTES, read_bytes
 
     try:
-        os.closerange(3, fd)
-        os.closerange(fd + 1, 1 << 16)
+        seal_descriptors(fd)  # no descriptor but the reply pipe reaches anything
         _limit_self()
         try:
             reply: dict = {"ok": list(read_bytes(data, name, MAX_BYTES).input_shape)}

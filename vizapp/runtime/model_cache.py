@@ -94,15 +94,10 @@ def clear_cache() -> None:
 
 
 def _malloc_trim() -> None:
-    """Give the C heap's free pages back to the OS (glibc keeps what a training or a large
-    forward pass freed: +2.5 GB "after" for ResNet-152 without this)."""
-    import ctypes
-    import ctypes.util
+    """The C heap's free pages back to the OS (+2.5 GB "after" for ResNet-152 without it)."""
+    from .fork import trim_heap
 
-    with contextlib.suppress(Exception):
-        name = ctypes.util.find_library("c")
-        if name and "libc" in name:
-            ctypes.CDLL(name).malloc_trim(0)
+    trim_heap()
 
 
 def release_memory(device: torch.device | None) -> None:
