@@ -202,3 +202,18 @@ def test_dark_theme(server, browser):
     assert r + g + b < 200, bg
     page.screenshot(path=str(SHOTS / "app_dark_graph.png"))
     page.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_page_fits_the_top_navigation_at_1280(server, browser, lang):
+    """Ten pages: every navigation link is whole inside a 1280-px-wide window."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(server + f"/shapes?model=lenet&lang={lang}", wait_until="domcontentloaded")
+    settle(page)
+    links = page.locator("[data-testid='stTopNavLink']")
+    assert links.count() == 10
+    for i in range(links.count()):
+        box = links.nth(i).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1280, \
+            (links.nth(i).inner_text(), box)
+    page.close()
