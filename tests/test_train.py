@@ -949,8 +949,15 @@ def test_train_page_trains_and_shows_results():
         acc = view[label]["epoch"][-1].val_acc
         assert metrics[f"val accuracy — {label}"] == f"{100 * acc:.1f}%"
     assert sum("trained 2 epochs" in s.value for s in at.success) == 2
-    assert [t.label for t in at.tabs] == ["BatchNorm", "Percentiles & train/eval gap",
-                                          "Mistakes", "Filters", "Download"]
+    assert [t.label for t in at.tabs] == ["BatchNorm", "Inside the network",
+                                          "Percentiles & train/eval gap", "Mistakes", "Filters",
+                                          "Download"]
+    speed = "\n".join(c.value for c in at.caption)
+    speed = speed.replace("\\", "")  # the captions' Markdown escapes (lenet-bn\: …)
+    for label in ("lenet-bn", "lenet"):  # each run's speed, from its last epoch's record
+        e = view[label]["epoch"][-1]
+        assert f"{label}: {e.images_per_s:,.0f} images/s · ≈ {e.flops_per_s / 1e9:,.1f} " \
+               f"GFLOP/s of training arithmetic (fp32 on cpu" in speed, speed
 
 
 def _train_page(state: dict, model: str = "lenet-bn"):
