@@ -299,3 +299,16 @@ def test_forward_steps_are_bounded():
     with pytest.raises(CodeError) as err:
         m(torch.zeros(1, 1))
     assert "times in all" in str(err.value) or "steps" in str(err.value)
+
+
+def test_a_forward_calls_its_layers_a_bounded_number_of_times():
+    """A loop over one layer in forward is a model as deep as the loop: capped like a shared
+    layer in nn.Sequential (limits.MAX_LAYER_CALLS per pass), before it costs real time."""
+    code = ("class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.act = nn.ReLU()\n    def forward(self, x):\n"
+            "        for i in range(10000):\n"
+            "            x = self.act(self.act(self.act(x)))\n        return x\nnet = Net()")
+    m = evaluate(code, None)  # (with an input shape the sandbox's CPU limit stops it first)
+    with pytest.raises(CodeError) as err:  # 10,000 iterations (under that cap), 30,000 calls
+        m(torch.zeros(1, 2))
+    assert f"calls its layers more than {limits.MAX_LAYER_CALLS:,} times" in str(err.value)

@@ -68,6 +68,7 @@ class Interpreter:
     keep: list[Any] = field(default_factory=list)  # keeps ids stable while sites are used
     program: Program | None = None  # the box's classes, for the instances it makes
     forward: bool = False  # running a forward pass: layers are called, none is made
+    layer_calls: int = 0  # layers called by this forward pass (all classes together)
 
     # ------------------------------------------------------------------ bookkeeping
     def tick(self, node: ast.AST) -> None:
@@ -427,6 +428,10 @@ class Interpreter:
         if not self.forward:
             raise CodeError(msg("calling a layer runs it on data; the box only describes the "
                                 "model (the app runs it for you)"), e.lineno)
+        self.layer_calls += 1  # one forward pass of a class: as many layer calls as a model
+        if self.layer_calls > limits.MAX_LAYER_CALLS:
+            raise CodeError(msg("one pass through the model calls its layers more than {cap:,} "
+                                "times", cap=limits.MAX_LAYER_CALLS), e.lineno)
         try:
             return tensor_ops.call_module(module, args, kwargs)
         except CodeError as exc:
