@@ -84,11 +84,15 @@ def test_wall_clock_kill():
 
 
 def test_memory_limit():
-    code = "x = [[0] * 10000 for i in range(2000)]\nnet = nn.Sequential(nn.ReLU())"  # ~160 MB
+    # ~1.5 GB of lists: far beyond the 64 MB cap plus whatever freed memory the process that
+    # forks the child (an analysis worker) still has mapped and the child can reuse
+    code = ("x = [[[0] * 10000 for j in range(95)] for i in range(200)]\n"
+            "net = nn.Sequential(nn.ReLU())")
     with pytest.raises(CodeError) as err:
         sandbox.run_sandboxed(code, None, sandbox.Limits(memory=64 << 20))
     assert "more than 64 MB of memory" in err.value.message
-    assert sandbox.run_sandboxed(code, None, sandbox.Limits(memory=1 << 30))["params"] == 0
+    small = "x = [[0] * 10000 for i in range(2000)]\nnet = nn.Sequential(nn.ReLU())"  # ~160 MB
+    assert sandbox.run_sandboxed(small, None, sandbox.Limits(memory=1 << 30))["params"] == 0
 
 
 @pytest.mark.parametrize("code,words", [
