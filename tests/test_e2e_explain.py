@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vizapp.testing import CHROMIUM
+from vizapp.testing import CHROMIUM, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -32,16 +32,6 @@ def settle(page, timeout: int = 120_000) -> None:
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
     time.sleep(0.5)
     page.wait_for_selector("[data-test-script-state='notRunning']", timeout=timeout)
-
-
-def wait_until(fn, timeout: float, what: str):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def click_cell(page, chart, index: int) -> None:

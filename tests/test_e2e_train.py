@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vizapp.testing import CHROMIUM
+from vizapp.testing import CHROMIUM, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -40,16 +40,6 @@ def curve_points(page) -> int:
     """Vertices of every drawn line (grows as records arrive)."""
     paths = page.locator(TRACE).evaluate_all("ps => ps.map(p => p.getAttribute('d') || '')")
     return sum(d.count("L") + d.count("M") for d in paths)
-
-
-def wait_until(fn, timeout: float, what: str):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 SHOTS.mkdir(parents=True, exist_ok=True)

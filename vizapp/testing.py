@@ -255,3 +255,15 @@ def overflowing_controls(page, root: str | None = None) -> list[dict]:
     whose one-line text wraps: ``[{"text", "what", "tag", ...}]``, empty when everything
     fits. ``root``: a CSS selector to look under (default: the whole page)."""
     return page.evaluate(_OVERFLOW, root)
+
+
+def wait_until(fn: Callable[[], object], timeout: float, what: str) -> object:
+    """Poll ``fn`` every 0.3 s until it returns something true (returned); AssertionError
+    naming ``what`` after ``timeout`` seconds."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from typing import Any, Sequence
 
 from vizapp.i18n import _
 
+from .common import strict_json
 from .errors import UserError
 
 
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         d = report.to_dict()
         if evo is not None:
             d["evolution"] = evo.to_dict()
-        json.dump(_clean(d), sys.stdout, indent=2)
+        json.dump(strict_json(d), sys.stdout, indent=2)
         print()
     else:
         print(format_report(report, args.channels))
@@ -119,16 +119,6 @@ def _check_budget(spec: Any, batch: int) -> None:
     except RunError as exc:
         raise UserError(str(exc)) from None
 
-
-def _clean(v: Any) -> Any:
-    """NaN/inf → None so the JSON is strict."""
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
 
 
 def _row(label: str, values: Sequence[float], k: int, width: int = 10,

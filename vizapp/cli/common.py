@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+from typing import Any
 
 from vizapp.i18n import _
 from vizapp.zoo.base import parse_input
@@ -97,3 +99,14 @@ def failure_text(a) -> str:
         input=f"{a.input_shape[1]},{f.min_input[0]},{f.min_input[1]}") if f.min_input else "")
     return _("at {where} ({op}): {message}. Fix: {fix}").format(
         where=f.module_path or f.node, op=f.op, message=f.message, fix=f.fix) + hint
+
+
+def strict_json(v: Any) -> Any:
+    """``v`` with NaN/inf floats as None, so ``json.dump`` writes strict JSON."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: strict_json(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [strict_json(x) for x in v]
+    return v

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from vizapp.i18n import _
 
-from .common import add_model_args, spec_from_args
+from .common import add_model_args, spec_from_args, strict_json
 from .errors import UserError
 
 
@@ -113,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     except explain.ExplainError as exc:
         raise UserError(str(exc)) from None
     if args.format == "json":
-        json.dump(_clean(b.to_dict()), sys.stdout)
+        json.dump(strict_json(b.to_dict()), sys.stdout)
         print()
     else:
         print(format_breakdown(b))
@@ -128,15 +127,6 @@ def _parse_at(text: str) -> tuple[int, ...]:
     except explain.ExplainError as exc:
         raise UserError(str(exc)) from None
 
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
 
 
 def _num(v: float) -> str:

@@ -52,7 +52,6 @@ def no_op_import(node: ast.AST) -> bool:
         return all((f"from {node.module}", a.name, a.asname) in NO_OP_IMPORTS
                    for a in node.names)
     return False
-METHODS = ("add_module", "append", "extend")
 FORBIDDEN_NAMES = {"getattr", "setattr", "delattr", "open", "eval", "exec", "compile",
                    "globals", "locals", "vars", "dir", "type", "object", "input", "breakpoint",
                    "help", "memoryview", "super", "classmethod", "staticmethod", "property",
