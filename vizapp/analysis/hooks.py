@@ -31,9 +31,10 @@ class Unseen:
         return torch.empty(self.shape, dtype=self.dtype, device="meta")
 
 
-class _Flops(TorchDispatchMode):
-    """``torch.utils.flop_counter``'s formulas as a running total (its ``FlopCounterMode``
-    also tracks modules, which this capture does itself)."""
+class FlopTotal(TorchDispatchMode):
+    """``torch.utils.flop_counter``'s formulas as a running total. Its ``FlopCounterMode`` also
+    tracks modules with process-wide module hooks, which other threads (other sessions'
+    trainings) would run into; this dispatch mode is the calling thread's alone."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -78,7 +79,7 @@ def capture(model: nn.Module, full_shape: tuple[int, ...]) -> Traced:
     handles = []
     # FLOPs of the functional ops between module calls: counted while the model runs and
     # given to the next stand-in step (the one that reproduces their result)
-    flops = _Flops()
+    flops = FlopTotal()
     state = {"mark": 0, "pending": 0, "inside": 0, "last": None}
 
     def pre_hook(mod: nn.Module, args: tuple) -> None:

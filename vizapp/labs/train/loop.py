@@ -104,15 +104,16 @@ def _tup(t: torch.Tensor | None) -> tuple[float, ...]:
 
 
 def forward_flops(model: nn.Module, x: torch.Tensor) -> int:
-    """FLOPs of one image's forward pass (``FlopCounterMode``, eval mode, no gradient: no
-    BatchNorm statistic moves, no dropout draw). A training step costs about three times that
-    per image (the backward pass computes two products for each one of the forward pass)."""
-    from torch.utils.flop_counter import FlopCounterMode
+    """FLOPs of one image's forward pass (``torch.utils.flop_counter``'s formulas through the
+    analysis' thread-local counter, eval mode, no gradient: no BatchNorm statistic moves, no
+    dropout draw). A training step costs about three times that per image (the backward pass
+    computes two products for each one of the forward pass)."""
+    from vizapp.analysis.hooks import FlopTotal
 
     if len(x) == 0:
         return 0
     was = model.training
-    counter = FlopCounterMode(display=False)
+    counter = FlopTotal()
     try:
         with torch.no_grad(), counter:
             model.eval()(x)
@@ -120,7 +121,7 @@ def forward_flops(model: nn.Module, x: torch.Tensor) -> int:
         return 0
     finally:
         model.train(was)
-    return int(counter.get_total_flops())
+    return int(counter.total)
 
 
 def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
